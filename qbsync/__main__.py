@@ -1,0 +1,5 @@
+"""Allows ``python -m qbsync``."""
+
+from qbsync.cli import main
+
+main()

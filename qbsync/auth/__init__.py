@@ -1,0 +1,1 @@
+"""OAuth connection to QuickBooks: token store and login/refresh/revoke through intuit-oauth."""

@@ -1,0 +1,1 @@
+"""The local cache: SQLAlchemy models, engine and sessions, upserts, migrations."""

@@ -1,0 +1,1 @@
+"""Segments, campaigns with control groups, and outreach exports."""

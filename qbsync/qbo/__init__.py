@@ -1,0 +1,1 @@
+"""The QuickBooks API client: the only importer of python-quickbooks."""

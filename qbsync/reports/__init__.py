@@ -1,0 +1,1 @@
+"""Customer reports over the cache: best customers, cross report, aging, payments, statements."""

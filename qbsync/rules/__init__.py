@@ -1,0 +1,1 @@
+"""Customer rules over the cache: activity, inactive, reactivate, disappearing, duplicates, write-back."""

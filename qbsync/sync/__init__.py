@@ -1,0 +1,1 @@
+"""Mirroring QBO into the cache: full sync, CDC increments, reconcile, locks, scheduling."""

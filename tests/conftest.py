@@ -1,0 +1,64 @@
+"""Shared fixtures: a cache URL on SQLite and, when reachable, on PostgreSQL (one schema per test)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_URL = os.environ.get("QBSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_reachable() -> bool:
+    if os.environ.get("QBSYNC_TEST_NO_PG"):
+        return False
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            pass
+    except OSError:
+        return False
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception:
+        return False
+    return True
+
+
+PG_AVAILABLE = _pg_reachable()
+BACKENDS = ["sqlite", "postgresql"] if PG_AVAILABLE else ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty cache database URL; every test using it runs once per reachable backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cache.sqlite3'}"
+        return
+    import sqlalchemy as sa
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite cache URL, for tests about SQLite-only behaviour (file locks, online backup)."""
+    return f"sqlite:///{tmp_path / 'cache.sqlite3'}"
