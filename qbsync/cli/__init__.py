@@ -43,7 +43,9 @@ def _register() -> None:
     # not there yet is simply absent.
     import importlib
 
-    for name in ("sandbox", "auth", "sync", "rules", "writeback", "campaign", "report", "demo"):
+    # A module may also attach commands to a group registered before it (``cli.commands[...]``).
+    for name in ("sandbox", "sandbox_data", "auth", "sync", "rules", "duplicates", "writeback",
+                 "campaign", "report", "demo"):
         try:
             module = importlib.import_module(f"qbsync.cli.{name}")
         except ModuleNotFoundError as exc:
