@@ -1,0 +1,99 @@
+"""Activity facts from crafted cache rows: dates, counts, revenue net of credits, balances as of a date."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from qbsync.rules.activity import load_activity
+
+from .builder import CacheBuilder
+
+AS_OF = date(2025, 6, 30)
+
+
+def test_facts_of_one_customer(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    b.customer("1", "Acme Ltd")
+    b.invoice("1", date(2024, 1, 10), "100.10")
+    b.invoice("1", date(2024, 3, 10), "200.00")
+    b.receipt("1", date(2025, 1, 10), "50.05")
+    b.receipt("1", date(2025, 1, 10), "10.00")  # same day: one purchase date
+    b.credit_memo("1", date(2025, 2, 1), "30.00")
+    b.invoice("1", date(2024, 5, 1), "999.00", voided=True)
+    acts = load_activity(b.engine, b.realm_id, AS_OF)
+    a = acts["1"]
+    assert a.first_activity == date(2024, 1, 10)
+    assert a.last_activity == date(2025, 2, 1)
+    assert a.last_activity_kind == "credit memo"
+    assert a.last_purchase == date(2025, 1, 10)
+    assert a.txn_count == 4  # voided invoice is not a purchase
+    assert a.purchase_dates == [date(2024, 1, 10), date(2024, 3, 10), date(2025, 1, 10)]
+    assert a.lifetime_revenue == Decimal("330.15")
+    assert a.revenue_12m == Decimal("30.05")  # 60.05 of receipts minus the 30.00 credit memo
+    assert a.usual_gap_days == (60 + 306) / 2
+
+
+def test_as_of_ignores_later_rows_and_customers(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    b.customer("1", "Old Co")
+    b.customer("2", "Born Later", created=date(2025, 7, 15))
+    b.invoice("1", date(2024, 1, 10), "100", balance="0")
+    b.invoice("1", date(2025, 8, 1), "500", balance="500")
+    acts = load_activity(b.engine, b.realm_id, AS_OF)
+    assert "2" not in acts
+    assert acts["1"].last_activity == date(2024, 1, 10)
+    assert acts["1"].lifetime_revenue == Decimal("100.00")
+    assert acts["1"].open_balance == Decimal("0.00")
+    assert acts["1"].later_activity is True
+
+
+def test_open_balance_as_of_adds_back_later_payments(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    b.customer("1", "Slow Payer")
+    inv = b.invoice("1", date(2025, 5, 1), "300", balance="0")  # paid in full, but only in July
+    b.payment("1", date(2025, 6, 10), "100", applies=(("Invoice", inv, "100"),))
+    b.payment("1", date(2025, 7, 10), "200", applies=(("Invoice", inv, "200"),))
+    assert load_activity(b.engine, b.realm_id, AS_OF)["1"].open_balance == Decimal("200.00")
+    assert load_activity(b.engine, b.realm_id, date(2025, 7, 31))["1"].open_balance == Decimal("0.00")
+
+
+def test_unapplied_credit_counts_memos_and_payments(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    b.customer("1", "Prepaid")
+    b.credit_memo("1", date(2025, 1, 1), "40", remaining="25.50")
+    b.payment("1", date(2025, 2, 1), "10", unapplied="10")
+    assert load_activity(b.engine, b.realm_id, AS_OF)["1"].unapplied_credit == Decimal("35.50")
+
+
+def test_estimates_count_only_when_asked(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    b.customer("1", "Quoter")
+    b.invoice("1", date(2024, 1, 1))
+    b.estimate("1", date(2025, 6, 1))
+    without = load_activity(b.engine, b.realm_id, AS_OF)["1"]
+    with_est = load_activity(b.engine, b.realm_id, AS_OF, include_estimates=True)["1"]
+    assert without.last_activity == date(2024, 1, 1)
+    assert with_est.last_activity == date(2025, 6, 1) and with_est.last_activity_kind == "estimate"
+    assert with_est.lifetime_revenue == without.lifetime_revenue  # an estimate is not revenue
+
+
+def test_location_and_deleted_suffix(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    b.department("7", "Downtown")
+    b.department("8", "Harbour")
+    b.customer("1", "Gone Co (deleted)", active=False)
+    b.invoice("1", date(2025, 1, 1), dept="7")
+    b.invoice("1", date(2025, 2, 1), dept="8")
+    b.receipt("1", date(2025, 3, 1), dept="8")
+    a = load_activity(b.engine, b.realm_id, AS_OF)["1"]
+    assert a.name == "Gone Co"
+    assert (a.department_id, a.department_name) == ("8", "Harbour")
+
+
+def test_customer_without_transactions(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    b.customer("1", "Nobody Yet", created=date(2025, 6, 1))
+    a = load_activity(b.engine, b.realm_id, AS_OF)["1"]
+    assert (a.last_activity, a.txn_count, a.usual_gap_days, a.purchase_dates) == (None, 0, None, [])
+    assert a.created == date(2025, 6, 1)
