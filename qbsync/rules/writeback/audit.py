@@ -1,0 +1,109 @@
+"""Recording write-back in the cache: append-only audit events, run rows, Customer rows from answers."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from qbsync.cache.audit_models import WritebackAudit, WritebackRun
+from qbsync.cache.models import Customer
+from qbsync.clock import Clock
+
+log = logging.getLogger("qbsync.writeback")
+
+JsonDict = dict[str, Any]
+
+
+def new_id(prefix: str) -> str:
+    """A short id a user can type: ``P`` for plans, ``R`` for runs."""
+    return prefix + uuid.uuid4().hex[:10]
+
+
+@dataclass
+class Event:
+    """One audit event before it is stored."""
+
+    customer_id: str
+    display_name: str | None
+    event: str  # skip, sent, applied, already, stale, failed, unknown
+    reason: str | None = None
+    attempt: int = 0
+    request_id: str | None = None
+    old_active: bool | None = None
+    new_active: bool | None = None
+    sync_token_sent: str | None = None
+    sync_token_after: str | None = None
+    fault_code: str | None = None
+
+
+def record(session: Session, run: WritebackRun, clock: Clock, event: Event) -> None:
+    """Add one audit row (the caller commits: once per batch)."""
+    session.add(WritebackAudit(run_id=run.id, realm_id=run.realm_id, at=clock.now(), **vars(event)))
+    log.info("run %s customer %s: %s%s", run.id, event.customer_id, event.event,
+             f" ({event.reason})" if event.reason else "")
+
+
+def start_run(session: Session, clock: Clock, realm_id: str, kind: str, *, plan_id: str | None = None,
+              undo_of: str | None = None) -> WritebackRun:
+    run = WritebackRun(id=new_id("R"), realm_id=realm_id, kind=kind, plan_id=plan_id, undo_of=undo_of,
+                       started_at=clock.now(), status="running", summary={})
+    session.add(run)
+    session.commit()
+    return run
+
+
+def finish_run(session: Session, clock: Clock, run: WritebackRun, status: str, summary: dict[str, int],
+               error: str | None = None) -> None:
+    run.status, run.summary, run.error, run.finished_at = status, summary, error, clock.now()
+    session.merge(run)
+    session.commit()
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)).astimezone(UTC) if value else None
+    except ValueError:
+        return None
+
+
+def update_cached_customer(session: Session, realm_id: str, row: JsonDict) -> bool:
+    """Bring the cached Customer in line with what QuickBooks answered; False if not cached."""
+    cached = session.get(Customer, (realm_id, str(row.get("Id"))))
+    if cached is None:
+        return False
+    cached.active = bool(row.get("Active", True))
+    cached.sync_token = str(row.get("SyncToken", cached.sync_token))
+    cached.raw = row
+    updated = _parse_time((row.get("MetaData") or {}).get("LastUpdatedTime"))
+    if updated is not None:
+        cached.updated_at = updated
+    return True
+
+
+def audit_log(session: Session, *, realm_id: str | None = None, run_id: str | None = None,
+              customer_id: str | None = None, limit: int | None = None) -> list[WritebackAudit]:
+    """Audit events, oldest first (the last ``limit`` when given)."""
+    stmt = sa.select(WritebackAudit)
+    if realm_id:
+        stmt = stmt.where(WritebackAudit.realm_id == realm_id)
+    if run_id:
+        stmt = stmt.where(WritebackAudit.run_id == run_id)
+    if customer_id:
+        stmt = stmt.where(WritebackAudit.customer_id == customer_id)
+    stmt = stmt.order_by(WritebackAudit.id.desc())
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(reversed(session.scalars(stmt).all()))
+
+
+def runs(session: Session, realm_id: str | None = None) -> list[WritebackRun]:
+    stmt = sa.select(WritebackRun).order_by(WritebackRun.started_at)
+    if realm_id:
+        stmt = stmt.where(WritebackRun.realm_id == realm_id)
+    return list(session.scalars(stmt).all())
