@@ -50,31 +50,54 @@ def mirror(session: Session, qbo: FakeQbo) -> None:
         session.add(Realm(realm_id=REALM, company_name="Fake", created_at=datetime(2026, 1, 1, tzinfo=UTC)))
         session.flush()
     for row in qbo.customers.values():
-        session.merge(Customer(
-            realm_id=REALM, id=row["Id"], sync_token=row["SyncToken"], raw=dict(row),
-            display_name=row["DisplayName"], active=row["Active"], job=row.get("Job", False),
-            parent_id=(row.get("ParentRef") or {}).get("value"), level=row.get("Level", 0),
-            balance=Decimal(str(row["Balance"])), balance_with_jobs=Decimal(str(row["BalanceWithJobs"]))))
+        session.merge(
+            Customer(
+                realm_id=REALM,
+                id=row["Id"],
+                sync_token=row["SyncToken"],
+                raw=dict(row),
+                display_name=row["DisplayName"],
+                active=row["Active"],
+                job=row.get("Job", False),
+                parent_id=(row.get("ParentRef") or {}).get("value"),
+                level=row.get("Level", 0),
+                balance=Decimal(str(row["Balance"])),
+                balance_with_jobs=Decimal(str(row["BalanceWithJobs"])),
+            )
+        )
     for entity, rows in qbo.txns.items():
         model: Any = ENTITY_MODELS[entity]
         for t in rows:
             fields: dict[str, Any] = dict(
-                realm_id=REALM, id=t["Id"], sync_token=t["SyncToken"], raw=dict(t),
-                customer_id=t["CustomerRef"]["value"], txn_date=date.fromisoformat(t["TxnDate"]),
-                total_amt=Decimal(str(t["TotalAmt"])))
+                realm_id=REALM,
+                id=t["Id"],
+                sync_token=t["SyncToken"],
+                raw=dict(t),
+                customer_id=t["CustomerRef"]["value"],
+                txn_date=date.fromisoformat(t["TxnDate"]),
+                total_amt=Decimal(str(t["TotalAmt"])),
+            )
             if entity in ("Invoice", "CreditMemo"):
                 fields["balance"] = Decimal(str(t["Balance"]))
             session.merge(model(**fields))
     session.commit()
 
 
-def finding(qbo: FakeQbo, cid: str, action: str = "deactivate", rule: str = "inactive",
-            **facts: Any) -> Finding:
+def finding(
+    qbo: FakeQbo, cid: str, action: str = "deactivate", rule: str = "inactive", **facts: Any
+) -> Finding:
     row = qbo.customers[cid]
-    return Finding(realm_id=REALM, customer_id=cid, display_name=row["DisplayName"], rule=rule,
-                   action=action,  # type: ignore[arg-type]
-                   reason=f"test reason for {cid}", facts=facts, sync_token=row["SyncToken"],
-                   active=row["Active"])
+    return Finding(
+        realm_id=REALM,
+        customer_id=cid,
+        display_name=row["DisplayName"],
+        rule=rule,
+        action=action,  # type: ignore[arg-type]
+        reason=f"test reason for {cid}",
+        facts=facts,
+        sync_token=row["SyncToken"],
+        active=row["Active"],
+    )
 
 
 def cached(session: Session, cid: str) -> Customer:

@@ -15,8 +15,11 @@ from qbsync.qbo.gateway import CdcResult, Page, RequestStats
 
 JsonDict = dict[str, Any]
 
-_STMT = re.compile(r"^select \* from (\w+)(?: where (.*?))?(?: ORDERBY (\w+))?"
-                   r"(?: STARTPOSITION (\d+))?(?: MAXRESULTS (\d+))?$", re.I | re.S)
+_STMT = re.compile(
+    r"^select \* from (\w+)(?: where (.*?))?(?: ORDERBY (\w+))?"
+    r"(?: STARTPOSITION (\d+))?(?: MAXRESULTS (\d+))?$",
+    re.I | re.S,
+)
 _IN = re.compile(r"^([\w.]+) IN \((.*)\)$", re.I | re.S)
 _CMP = re.compile(r"^([\w.]+) (=|>=|<=|>|<) (.*)$", re.S)
 _LIT = re.compile(r"'((?:\\.|[^'\\])*)'|(true|false)", re.I)
@@ -25,7 +28,9 @@ _LIT = re.compile(r"'((?:\\.|[^'\\])*)'|(true|false)", re.I)
 def _literals(text: str) -> list[Any]:
     out: list[Any] = []
     for m in _LIT.finditer(text):
-        out.append(re.sub(r"\\(.)", r"\1", m.group(1)) if m.group(1) is not None else m.group(2).lower() == "true")
+        out.append(
+            re.sub(r"\\(.)", r"\1", m.group(1)) if m.group(1) is not None else m.group(2).lower() == "true"
+        )
     return out
 
 
@@ -50,8 +55,12 @@ def _cmp_value(v: Any, lit: Any) -> tuple[Any, Any]:
 
 
 def _fault(code: str, message: str, detail: str = "") -> JsonDict:
-    return {"Fault": {"Error": [{"Message": message, "Detail": detail or message, "code": code, "element": ""}],
-                      "type": "ValidationFault"}}
+    return {
+        "Fault": {
+            "Error": [{"Message": message, "Detail": detail or message, "code": code, "element": ""}],
+            "type": "ValidationFault",
+        }
+    }
 
 
 class FakeQbo:
@@ -62,10 +71,15 @@ class FakeQbo:
     def __init__(self, realm_id: str = "9130", now: datetime | None = None) -> None:
         self.realm_id = realm_id
         self.stats = RequestStats()
-        self.now = now or datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+        self.now = now or datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # before the tests' plans
         self.customers: dict[str, JsonDict] = {}
-        self.txns: dict[str, list[JsonDict]] = {"Invoice": [], "SalesReceipt": [], "Payment": [],
-                                                 "CreditMemo": [], "Estimate": []}
+        self.txns: dict[str, list[JsonDict]] = {
+            "Invoice": [],
+            "SalesReceipt": [],
+            "Payment": [],
+            "CreditMemo": [],
+            "Estimate": [],
+        }
         self.writes: list[JsonDict] = []  # every executed sparse update body that changed something
         self.batch_calls: list[list[JsonDict]] = []
         self.hooks: dict[int, Callable[[FakeQbo, Sequence[JsonDict]], None]] = {}
@@ -79,26 +93,57 @@ class FakeQbo:
         self.now += timedelta(seconds=1)
         return self.now.astimezone(UTC).isoformat()
 
-    def add_customer(self, id_: str, name: str, *, active: bool = True, balance: str = "0",
-                     parent: str | None = None, token: str = "0") -> JsonDict:
-        row: JsonDict = {"Id": id_, "SyncToken": token, "DisplayName": name if active else f"{name} (deleted)",
-                         "PrintOnCheckName": name, "Active": active, "Balance": float(Decimal(balance)),
-                         "BalanceWithJobs": float(Decimal(balance)), "Job": parent is not None,
-                         "MetaData": {"CreateTime": "2020-01-01T00:00:00+00:00", "LastUpdatedTime": self._stamp()}}
+    def add_customer(
+        self,
+        id_: str,
+        name: str,
+        *,
+        active: bool = True,
+        balance: str = "0",
+        parent: str | None = None,
+        token: str = "0",
+    ) -> JsonDict:
+        row: JsonDict = {
+            "Id": id_,
+            "SyncToken": token,
+            "DisplayName": name if active else f"{name} (deleted)",
+            "PrintOnCheckName": name,
+            "Active": active,
+            "Balance": float(Decimal(balance)),
+            "BalanceWithJobs": float(Decimal(balance)),
+            "Job": parent is not None,
+            "MetaData": {"CreateTime": "2020-01-01T00:00:00+00:00", "LastUpdatedTime": self._stamp()},
+        }
         if parent:
             row["ParentRef"] = {"value": parent}
             row["Level"] = 1
         self.customers[id_] = row
         return row
 
-    def add_txn(self, entity: str, id_: str, customer_id: str, txn_date: date, amount: str = "100.00",
-                balance: str = "0") -> JsonDict:
-        row = {"Id": id_, "SyncToken": "0", "CustomerRef": {"value": customer_id}, "TxnDate": txn_date.isoformat(),
-               "TotalAmt": float(Decimal(amount)), "Balance": float(Decimal(balance)), "DocNumber": f"D{id_}",
-               "MetaData": {"CreateTime": self._stamp(), "LastUpdatedTime": self._stamp()}}
+    def add_txn(
+        self,
+        entity: str,
+        id_: str,
+        customer_id: str,
+        txn_date: date,
+        amount: str = "100.00",
+        balance: str = "0",
+    ) -> JsonDict:
+        row = {
+            "Id": id_,
+            "SyncToken": "0",
+            "CustomerRef": {"value": customer_id},
+            "TxnDate": txn_date.isoformat(),
+            "TotalAmt": float(Decimal(amount)),
+            "Balance": float(Decimal(balance)),
+            "DocNumber": f"D{id_}",
+            "MetaData": {"CreateTime": self._stamp(), "LastUpdatedTime": self._stamp()},
+        }
         self.txns[entity].append(row)
         if Decimal(balance):
-            self.set_balance(customer_id, str(Decimal(str(self.customers[customer_id]["Balance"])) + Decimal(balance)))
+            self.set_balance(
+                customer_id, str(Decimal(str(self.customers[customer_id]["Balance"])) + Decimal(balance))
+            )
         return row
 
     def edit(self, id_: str, **fields: Any) -> None:
@@ -127,15 +172,23 @@ class FakeQbo:
             if mi := _IN.match(cond.strip()):
                 prop, values = mi.group(1), _literals(mi.group(2))
                 mentions_active |= prop.lower() == "active"
-                rows = [r for r in rows if any(_cmp_value(_prop(r, prop), v)[0] == _cmp_value(_prop(r, prop), v)[1]
-                                               for v in values)]
+                rows = [
+                    r
+                    for r in rows
+                    if any(
+                        _cmp_value(_prop(r, prop), v)[0] == _cmp_value(_prop(r, prop), v)[1] for v in values
+                    )
+                ]
             elif mc := _CMP.match(cond.strip()):
                 prop, op, lit = mc.group(1), mc.group(2), _literals(mc.group(3))[0]
                 mentions_active |= prop.lower() == "active"
                 ops: dict[str, Callable[[Any, Any], bool]] = {
-                    "=": lambda a, b: a == b, ">": lambda a, b: a is not None and a > b,
-                    "<": lambda a, b: a is not None and a < b, ">=": lambda a, b: a is not None and a >= b,
-                    "<=": lambda a, b: a is not None and a <= b}
+                    "=": lambda a, b: a == b,
+                    ">": lambda a, b: a is not None and a > b,
+                    "<": lambda a, b: a is not None and a < b,
+                    ">=": lambda a, b: a is not None and a >= b,
+                    "<=": lambda a, b: a is not None and a <= b,
+                }
                 rows = [r for r in rows if ops[op](*_cmp_value(_prop(r, prop), lit))]
             else:
                 raise ValidationError(f"fake cannot parse condition: {cond}")
@@ -144,7 +197,7 @@ class FakeQbo:
         if order:
             rows.sort(key=lambda r: (len(str(_prop(r, order))), str(_prop(r, order))))
         first = int(start or 1) - 1
-        rows = rows[first:first + int(maxres or 100)]
+        rows = rows[first : first + int(maxres or 100)]
         return entity, copy.deepcopy(rows)
 
     def query(self, statement: str) -> Page:
@@ -171,15 +224,21 @@ class FakeQbo:
             return _fault("610", "Object Not Found")
         if cid in self.stale_once or str(body.get("SyncToken")) != row["SyncToken"]:
             self.stale_once.discard(cid)
-            return _fault("5010", "Stale Object Error", "Stale Object Error : You and Someone were working on "
-                                                        "this at the same time.")
+            return _fault(
+                "5010",
+                "Stale Object Error",
+                "Stale Object Error : You and Someone were working on this at the same time.",
+            )
         active = bool(body.get("Active", row["Active"]))
         if active == row["Active"]:
             return {"Customer": copy.deepcopy(row)}  # a sparse no-op leaves the SyncToken alone (recorded)
         if not active and (row["Balance"] or row["BalanceWithJobs"]):
-            return _fault("6000", "A business validation error has occurred while processing your request",
-                          "Business Validation Error: Delete List Has Balance Error: The entity you are trying "
-                          "to delete has an open balance.")
+            return _fault(
+                "6000",
+                "A business validation error has occurred while processing your request",
+                "Business Validation Error: Delete List Has Balance Error: The entity you are trying "
+                "to delete has an open balance.",
+            )
         self._set_active(row, active)
         if not active:  # deactivating a parent deactivates its jobs, as the QBO UI does
             for job in self.customers.values():

@@ -8,24 +8,31 @@ import json
 from datetime import date
 
 from sqlalchemy.orm import Session
-from writeback.conftest import REALM, finding, mirror
-from writeback.fakes import FakeQbo
 
 from qbsync.clock import FixedClock
 from qbsync.rules.writeback.plan import build_plan, load_plan
 from qbsync.rules.writeback.render import render_plan
+from writeback.conftest import REALM, finding, mirror
+from writeback.fakes import FakeQbo
 
 AS_OF = date(2026, 11, 23)
 
 
-def test_plan_lists_state_new_value_rule_reason_and_token(session: Session, qbo: FakeQbo,
-                                                          clock: FixedClock) -> None:
+def test_plan_lists_state_new_value_rule_reason_and_token(
+    session: Session, qbo: FakeQbo, clock: FixedClock
+) -> None:
     qbo.add_customer("1", "Amy's Bird Sanctuary", token="4")
     qbo.add_txn("Invoice", "100", "1", date(2024, 3, 2))
     qbo.add_customer("2", "Bill's Windsurf Shop", active=False, token="7")
     mirror(session, qbo)
-    summary = build_plan(session, clock, REALM, "inactive", AS_OF,
-                         [finding(qbo, "1"), finding(qbo, "2", "reactivate", "reactivate")])
+    summary = build_plan(
+        session,
+        clock,
+        REALM,
+        "inactive",
+        AS_OF,
+        [finding(qbo, "1"), finding(qbo, "2", "reactivate", "reactivate")],
+    )
     items = {i.customer_id: i for i in load_plan(session, summary.plan.id).items}
     assert items["1"].current_active is True and items["1"].new_active is False
     assert items["1"].sync_token == "4" and items["1"].disposition == "change"
@@ -33,7 +40,9 @@ def test_plan_lists_state_new_value_rule_reason_and_token(session: Session, qbo:
     assert items["2"].new_active is True and items["2"].sync_token == "7"
     rows = list(csv.DictReader(io.StringIO(render_plan(summary, "csv"))))
     assert {r["customer_id"]: (r["current"], r["new"]) for r in rows} == {
-        "1": ("active", "inactive"), "2": ("inactive", "active")}
+        "1": ("active", "inactive"),
+        "2": ("inactive", "active"),
+    }
     assert rows[0]["reason"].startswith("test reason")
     doc = json.loads(render_plan(summary, "json"))
     assert doc["plan_id"] == summary.plan.id and len(doc["items"]) == 2
@@ -41,7 +50,8 @@ def test_plan_lists_state_new_value_rule_reason_and_token(session: Session, qbo:
 
 
 def test_open_balance_in_cache_is_blocked_and_already_inactive_is_left_out(
-        session: Session, qbo: FakeQbo, clock: FixedClock) -> None:
+    session: Session, qbo: FakeQbo, clock: FixedClock
+) -> None:
     qbo.add_customer("1", "Owes Money", balance="12.50")
     qbo.add_customer("2", "Already Gone", active=False)
     mirror(session, qbo)
@@ -51,16 +61,25 @@ def test_open_balance_in_cache_is_blocked_and_already_inactive_is_left_out(
     assert any("Already Gone" in why for why in summary.ignored)
 
 
-def test_duplicate_with_history_becomes_manual_merge_with_steps(session: Session, qbo: FakeQbo,
-                                                                clock: FixedClock) -> None:
+def test_duplicate_with_history_becomes_manual_merge_with_steps(
+    session: Session, qbo: FakeQbo, clock: FixedClock
+) -> None:
     qbo.add_customer("1", "Acme Inc")
     qbo.add_customer("2", "ACME, Inc.")
     qbo.add_customer("3", "Acme Incorporated")
     qbo.add_txn("SalesReceipt", "50", "2", date(2023, 1, 5))
     mirror(session, qbo)
-    summary = build_plan(session, clock, REALM, "duplicates", AS_OF, [
-        finding(qbo, "2", rule="duplicates", survivor_id="1"),
-        finding(qbo, "3", rule="duplicates", survivor_id="1")])
+    summary = build_plan(
+        session,
+        clock,
+        REALM,
+        "duplicates",
+        AS_OF,
+        [
+            finding(qbo, "2", rule="duplicates", survivor_id="1"),
+            finding(qbo, "3", rule="duplicates", survivor_id="1"),
+        ],
+    )
     items = {i.customer_id: i for i in summary.items}
     assert items["2"].disposition == "manual_merge" and items["2"].new_active is True
     assert items["2"].steps is not None and "exactly 'Acme Inc'" in items["2"].steps
@@ -68,8 +87,9 @@ def test_duplicate_with_history_becomes_manual_merge_with_steps(session: Session
     assert items["3"].disposition == "change" and items["3"].new_active is False
 
 
-def test_jobs_come_before_their_parent_when_deactivating(session: Session, qbo: FakeQbo,
-                                                         clock: FixedClock) -> None:
+def test_jobs_come_before_their_parent_when_deactivating(
+    session: Session, qbo: FakeQbo, clock: FixedClock
+) -> None:
     qbo.add_customer("1", "Parent")
     qbo.add_customer("2", "Parent:Job", parent="1")
     mirror(session, qbo)

@@ -65,8 +65,9 @@ def undo_run(session: Session, gateway: QboGateway, clock: Clock, run_id: str, *
                     run_id)
     changed = changes_of(session, target)
     ids = [c.customer_id for c, _ in changed]
-    levels = dict(session.execute(sa.select(Customer.id, Customer.level).where(
-        Customer.realm_id == target.realm_id, Customer.id.in_(ids))).tuples().all()) if ids else {}
+    levels: dict[str, int] = {cid: level for cid, level in session.execute(
+        sa.select(Customer.id, Customer.level).where(Customer.realm_id == target.realm_id,
+                                                     Customer.id.in_(ids)))} if ids else {}
     include_estimates = False
     if target.plan_id:
         plan = session.get(WritebackPlan, target.plan_id)
