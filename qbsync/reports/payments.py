@@ -1,0 +1,200 @@
+"""Payment behaviour: days to pay, days late, share paid late, a class per customer, large vs small accounts.
+
+Which invoices count: issued in the period and due by ``as_of`` (not voided, amount above zero).
+An invoice is *paid* on the date of the last payment applied to it once nothing is left open
+(``PaymentLink`` dates each payment line). It is *late* when paid more than ``grace_days`` after
+its due date, or still open past its due date + ``grace_days`` on ``as_of``.
+
+Classes (thresholds in ``PaymentRules``, all configurable):
+- ``non-payer``: paid less than ``nonpayer_paid_share`` (25 %) of the amount due, and something
+  has been overdue for more than ``nonpayer_overdue_days`` (60);
+- ``chronically late``: at least ``chronic_share`` (50 %) of due invoices late;
+- ``sometimes late``: more than ``on_time_max_share`` (10 %) but less than ``chronic_share`` late;
+- ``on time``: at most ``on_time_max_share`` late;
+- ``no history``: no invoice due yet in the period.
+Large accounts are the top ``large_share`` (20 %) of invoiced customers by amount invoiced.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from qbsync.reports.source import ZERO, InvoiceState, Period, customers, invoice_states
+from qbsync.reports.table import Column, Table
+
+CLASSES: tuple[str, ...] = ("on time", "sometimes late", "chronically late", "non-payer", "no history")
+SEVERITY: tuple[str, ...] = ("non-payer", "chronically late", "sometimes late", "on time", "no history")
+
+
+@dataclass(frozen=True)
+class PaymentRules:
+    grace_days: int = 5
+    on_time_max_share: Decimal = Decimal("0.10")
+    chronic_share: Decimal = Decimal("0.50")
+    nonpayer_paid_share: Decimal = Decimal("0.25")
+    nonpayer_overdue_days: int = 60
+    large_share: Decimal = Decimal("0.20")
+
+
+@dataclass
+class PayerRow:
+    customer_id: str
+    name: str
+    invoiced: Decimal = ZERO  # total of the invoices counted
+    due_invoices: int = 0
+    paid_invoices: int = 0
+    late_invoices: int = 0
+    open_overdue: int = 0
+    paid_amount: Decimal = ZERO  # applied to the counted invoices by as_of
+    days_to_pay: list[int] = field(default_factory=list)
+    days_late: list[int] = field(default_factory=list)  # for paid invoices; 0 when on time
+    max_overdue_days: int = 0  # oldest still-open invoice's days past due
+    payment_class: str = "no history"
+    size: str = "small"
+
+    @property
+    def avg_days_to_pay(self) -> Decimal | None:
+        return _mean(self.days_to_pay)
+
+    @property
+    def avg_days_late(self) -> Decimal | None:
+        return _mean(self.days_late)
+
+    @property
+    def late_share(self) -> Decimal | None:
+        return Decimal(self.late_invoices) / self.due_invoices if self.due_invoices else None
+
+    @property
+    def paid_share(self) -> Decimal | None:
+        return self.paid_amount / self.invoiced if self.invoiced > 0 else None
+
+
+def _mean(values: list[int]) -> Decimal | None:
+    return Decimal(sum(values)) / len(values) if values else None
+
+
+def classify(row: PayerRow, rules: PaymentRules) -> str:
+    if row.due_invoices == 0:
+        return "no history"
+    paid_share = row.paid_share or ZERO
+    if paid_share < rules.nonpayer_paid_share and row.max_overdue_days > rules.nonpayer_overdue_days:
+        return "non-payer"
+    late = row.late_share or ZERO
+    if late >= rules.chronic_share:
+        return "chronically late"
+    if late > rules.on_time_max_share:
+        return "sometimes late"
+    return "on time"
+
+
+@dataclass
+class PaymentsReport:
+    as_of: date
+    period: Period
+    rules: PaymentRules
+    rows: list[PayerRow]
+
+    def by_class(self) -> Counter[str]:
+        return Counter(r.payment_class for r in self.rows)
+
+
+def compute(invoices: list[InvoiceState], names: dict[str, str], as_of: date, period: Period,
+            rules: PaymentRules = PaymentRules()) -> PaymentsReport:
+    """Pure: invoice states in, one row per invoiced customer out."""
+    rows: dict[str, PayerRow] = {}
+    for inv in invoices:
+        if not (period.start <= inv.txn_date <= period.end) or inv.total <= 0 or inv.due_date > as_of:
+            continue
+        row = rows.get(inv.customer_id)
+        if row is None:
+            cid = inv.customer_id
+            row = rows[cid] = PayerRow(cid, names.get(cid, cid))
+        row.invoiced += inv.total
+        row.due_invoices += 1
+        row.paid_amount += inv.paid_amount
+        if inv.balance == 0 and inv.last_paid is not None:
+            row.paid_invoices += 1
+            late_by = (inv.last_paid - inv.due_date).days
+            row.days_to_pay.append(max(0, (inv.last_paid - inv.txn_date).days))
+            row.days_late.append(max(0, late_by))
+            if late_by > rules.grace_days:
+                row.late_invoices += 1
+        elif inv.balance > 0:
+            overdue = (as_of - inv.due_date).days
+            if overdue > rules.grace_days:
+                row.late_invoices += 1
+                row.open_overdue += 1
+            row.max_overdue_days = max(row.max_overdue_days, overdue)
+    out = list(rows.values())
+    for row in out:
+        row.payment_class = classify(row, rules)
+    by_size = sorted(out, key=lambda r: (-r.invoiced, r.customer_id))
+    n_large = int((Decimal(len(by_size)) * rules.large_share).to_integral_value(rounding="ROUND_CEILING"))
+    for row in by_size[:n_large]:
+        row.size = "large"
+    out.sort(key=lambda r: (SEVERITY.index(r.payment_class), -(r.late_share or 0), r.name))
+    return PaymentsReport(as_of, period, rules, out)
+
+
+def payments(engine: sa.Engine, realm_id: str, as_of: date, period: Period,
+             rules: PaymentRules = PaymentRules()) -> PaymentsReport:
+    with engine.connect() as conn:
+        invoices = invoice_states(conn, realm_id, as_of, issued_from=period.start)
+        names = {cid: c.name for cid, c in customers(conn, realm_id).items()}
+    return compute(invoices, names, as_of, period, rules)
+
+
+@dataclass
+class GroupSummary:
+    group: str
+    customers: int
+    invoices: int
+    invoiced: Decimal
+    avg_days_to_pay: Decimal | None
+    avg_days_late: Decimal | None
+    late_share: Decimal | None
+    classes: Counter[str]
+
+
+def summarise(rows: list[PayerRow], group: str) -> GroupSummary:
+    days = [d for r in rows for d in r.days_to_pay]
+    late = [d for r in rows for d in r.days_late]
+    due = sum(r.due_invoices for r in rows)
+    return GroupSummary(group, len(rows), due, sum((r.invoiced for r in rows), ZERO), _mean(days),
+                        _mean(late),
+                        Decimal(sum(r.late_invoices for r in rows)) / due if due else None,
+                        Counter(r.payment_class for r in rows))
+
+
+def size_split(report: PaymentsReport) -> list[GroupSummary]:
+    return [summarise([r for r in report.rows if r.size == size], f"{size} accounts")
+            for size in ("large", "small")] + [summarise(report.rows, "all accounts")]
+
+
+def table(report: PaymentsReport, limit: int | None = None) -> Table:
+    cols = [Column("customer_id", "Id"), Column("name", "Customer"), Column("payment_class", "Class"),
+            Column("size", "Size"), Column("due_invoices", "Invoices", "int"),
+            Column("late_invoices", "Late", "int"), Column("late_share", "Late %", "share"),
+            Column("avg_days_to_pay", "Avg days to pay", "number"),
+            Column("avg_days_late", "Avg days late", "number"), Column("open_overdue", "Open overdue", "int"),
+            Column("invoiced", "Invoiced", "money"), Column("paid_share", "Paid %", "share")]
+    rows = [{c.key: getattr(r, c.key) for c in cols} for r in report.rows]
+    notes = []
+    if limit is not None and len(rows) > limit:
+        notes.append(f"showing {limit} of {len(rows)} customers")
+        rows = rows[:limit]
+    for g in size_split(report):
+        classes = ", ".join(f"{c} {g.classes[c]}" for c in CLASSES if g.classes[c])
+        avg = "-" if g.avg_days_to_pay is None else f"{g.avg_days_to_pay:.1f}"
+        late = "-" if g.late_share is None else f"{g.late_share * 100:.1f}%"
+        notes.append(f"{g.group}: {g.customers} customers, {g.invoices} invoices, avg {avg} days to pay, "
+                     f"{late} late; {classes}")
+    meta = {"as_of": report.as_of, "period": str(report.period), "grace_days": report.rules.grace_days,
+            **{f"class:{k}": v for k, v in report.by_class().items()}}
+    return Table(f"Payment behaviour of invoices issued {report.period}, due by {report.as_of}", cols, rows,
+                 None, notes, meta)

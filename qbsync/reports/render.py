@@ -1,0 +1,136 @@
+"""Rendering a report Table as a terminal table, CSV or JSON; the one place amounts are rounded.
+
+Money is rounded half-up to the cent and shares to 0.1 % (table) or 4 decimals (CSV, JSON) here
+and nowhere else. JSON carries money as strings ("1234.50") so no reader turns it into a float.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from qbsync.errors import InputError
+from qbsync.reports.csvfile import SafeCell, csv_text, write_atomic
+from qbsync.reports.table import Column, Kind, Table
+
+FORMATS = ("table", "csv", "json")
+CENT = Decimal("0.01")
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _plain(value: Any, kind: Kind) -> Any:
+    """A JSON-able, rounded value (money and shares as strings, dates ISO)."""
+    if value is None:
+        return None
+    if kind == "money":
+        return str(money(Decimal(value)))
+    if kind == "share":
+        return str(Decimal(value).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+    if kind == "number":
+        return str(Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    if kind == "int":
+        return int(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _shown(value: Any, kind: Kind) -> str:
+    if value is None:
+        return ""
+    if kind == "money":
+        return f"{money(Decimal(value)):,}"
+    if kind == "share":
+        pct = (Decimal(value) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        return f"{pct}%"
+    if kind in ("int", "number"):
+        return str(_plain(value, kind))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def to_text(table: Table, *, max_width: int = 40) -> str:
+    cols = table.columns
+    body = [[_shown(row.get(c.key), c.kind) for c in cols] for row in table.rows]
+    foot = [_shown(table.totals.get(c.key), c.kind) for c in cols] if table.totals else None
+    cells = [[c.title for c in cols], *body, *([foot] if foot else [])]
+    widths = [min(max_width, max(len(r[i]) for r in cells)) for i in range(len(cols))]
+
+    def line(values: list[str]) -> str:
+        parts = []
+        for value, width, col in zip(values, widths, cols, strict=True):
+            value = value if len(value) <= width else value[: width - 1] + "…"
+            right = col.kind in ("money", "int", "share", "number")
+            parts.append(value.rjust(width) if right else value.ljust(width))
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [table.title, line([c.title for c in cols]), rule, *(line(r) for r in body)]
+    if foot:
+        out += [rule, line(foot)]
+    out += table.notes
+    return "\n".join(out) + "\n"
+
+
+def _csv_value(value: Any, kind: Kind) -> Any:
+    plain = _plain(value, kind)
+    if kind in ("money", "share", "number", "int", "date") and plain is not None:
+        return SafeCell(str(plain))  # our own formatting, e.g. "-12.50": not user text
+    return plain
+
+
+def csv_rows(table: Table) -> tuple[list[str], list[list[Any]]]:
+    header = [c.title for c in table.columns]
+    rows = [[_csv_value(row.get(c.key), c.kind) for c in table.columns] for row in table.rows]
+    if table.totals:
+        rows.append([_csv_value(table.totals.get(c.key), c.kind) for c in table.columns])
+    return header, rows
+
+
+def to_csv(table: Table, *, bom: bool = False) -> str:
+    header, rows = csv_rows(table)
+    return csv_text(header, rows, bom=bom)
+
+
+def to_json(table: Table) -> str:
+    def obj(row: dict[str, Any]) -> dict[str, Any]:
+        return {c.key: _plain(row.get(c.key), c.kind) for c in table.columns}
+
+    doc: dict[str, Any] = {
+        "title": table.title,
+        "meta": {k: _plain(v, "text") for k, v in table.meta.items()},
+        "columns": [{"key": c.key, "title": c.title, "kind": c.kind} for c in table.columns],
+        "rows": [obj(r) for r in table.rows],
+        "totals": obj(table.totals) if table.totals else None,
+        "notes": table.notes,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def render(table: Table, fmt: str, *, bom: bool = False) -> str:
+    if fmt == "table":
+        return to_text(table)
+    if fmt == "csv":
+        return to_csv(table, bom=bom)
+    if fmt == "json":
+        return to_json(table)
+    raise InputError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+
+
+def write(table: Table, fmt: str, path: Path, *, bom: bool = False) -> None:
+    write_atomic(path, render(table, fmt, bom=bom))
+
+
+__all__ = ["FORMATS", "Column", "Table", "csv_rows", "money", "render", "to_csv", "to_json", "to_text",
+           "write"]

@@ -1,0 +1,140 @@
+"""Crafted cache rows for report and campaign tests: customers with contact details, invoices with due
+dates, payments that pay invoices (keeping invoice balances consistent), receipts, credit memos."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from qbsync.cache.db import create_schema, make_engine
+from qbsync.cache.models import (
+    CreditMemo,
+    Customer,
+    Department,
+    Invoice,
+    Item,
+    Payment,
+    PaymentLink,
+    QboClass,
+    Realm,
+    SalesLine,
+    SalesReceipt,
+    SyncState,
+)
+
+REALM = "4620"
+
+
+def D(text: str | int) -> Decimal:  # noqa: N802 (reads like a literal)
+    return Decimal(str(text))
+
+
+class Cache:
+    """Adds rows with sensible defaults; each call commits. Paying an invoice lowers its balance."""
+
+    def __init__(self, url: str, realm_id: str = REALM) -> None:
+        self.engine = make_engine(url)
+        create_schema(self.engine)
+        self.realm_id = realm_id
+        self._ids = itertools.count(5000)
+        self._insert(Realm, realm_id=realm_id, company_name="Crafted Co",
+                     created_at=datetime(2020, 1, 1, tzinfo=UTC))
+
+    def _insert(self, model: Any, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(model).values(**values))
+
+    def _mirrored(self, id_: str | None, created: date | None = None) -> dict[str, Any]:
+        when = datetime(created.year, created.month, created.day, 12, tzinfo=UTC) if created else None
+        return {"realm_id": self.realm_id, "id": id_ or str(next(self._ids)), "sync_token": "0",
+                "created_at": when, "updated_at": when, "raw": {}}
+
+    def customer(self, id_: str, name: str, *, email: str | None = None, phone: str | None = None,
+                 given: str | None = None, family: str | None = None, company: str | None = None,
+                 active: bool = True, created: date | None = date(2020, 1, 1), type_id: str | None = None,
+                 line1: str | None = None, city: str | None = None, region: str | None = None,
+                 postal: str | None = None, country: str | None = None, parent: str | None = None) -> str:
+        self._insert(Customer, **self._mirrored(id_, created), display_name=name, active=active,
+                     given_name=given, family_name=family, company_name=company, email=email, phone=phone,
+                     bill_line1=line1, bill_city=city, bill_region=region, bill_postal_code=postal,
+                     bill_country=country, job=parent is not None, parent_id=parent,
+                     level=1 if parent else 0, customer_type_id=type_id, balance=D(0), balance_with_jobs=D(0))
+        return id_
+
+    def department(self, id_: str, name: str) -> None:
+        self._insert(Department, **self._mirrored(id_), name=name, fully_qualified_name=name, active=True)
+
+    def qbo_class(self, id_: str, name: str) -> None:
+        self._insert(QboClass, **self._mirrored(id_), name=name, fully_qualified_name=name, active=True)
+
+    def item(self, id_: str, name: str) -> None:
+        self._insert(Item, **self._mirrored(id_), name=name, fully_qualified_name=name, active=True)
+
+    def _customer_balance(self, customer: str, delta: Decimal) -> None:
+        with self.engine.begin() as conn:
+            bal = conn.execute(sa.select(Customer.balance).where(
+                Customer.realm_id == self.realm_id, Customer.id == customer)).scalar_one()
+            conn.execute(sa.update(Customer).where(Customer.realm_id == self.realm_id, Customer.id == customer)
+                         .values(balance=bal + delta, balance_with_jobs=bal + delta))
+
+    def invoice(self, customer: str, day: date, total: str = "100", *, due: date | None = None,
+                voided: bool = False, dept: str | None = None, cls: str | None = None,
+                doc: str | None = None, items: tuple[tuple[str, str], ...] = ()) -> str:
+        row = self._mirrored(None, day)
+        amount = D(0) if voided else D(total)
+        self._insert(Invoice, **row, customer_id=customer, txn_date=day, due_date=due, total_amt=amount,
+                     balance=amount, voided=voided, department_id=dept, class_id=cls,
+                     doc_number=doc or f"INV-{row['id']}")
+        self._lines("Invoice", row["id"], items)
+        self._customer_balance(customer, amount)
+        return str(row["id"])
+
+    def _lines(self, txn_type: str, txn_id: str, items: tuple[tuple[str, str], ...]) -> None:
+        for n, (item_id, amount) in enumerate(items):
+            self._insert(SalesLine, realm_id=self.realm_id, txn_type=txn_type, txn_id=txn_id, line_no=n,
+                         item_id=item_id, amount=D(amount))
+
+    def receipt(self, customer: str, day: date, total: str = "50", *, dept: str | None = None,
+                cls: str | None = None, items: tuple[tuple[str, str], ...] = ()) -> str:
+        row = self._mirrored(None, day)
+        self._insert(SalesReceipt, **row, customer_id=customer, txn_date=day, total_amt=D(total),
+                     department_id=dept, class_id=cls)
+        self._lines("SalesReceipt", row["id"], items)
+        return str(row["id"])
+
+    def credit_memo(self, customer: str, day: date, total: str = "20", *, dept: str | None = None) -> str:
+        """An unapplied credit memo (its whole amount remains as credit)."""
+        row = self._mirrored(None, day)
+        self._insert(CreditMemo, **row, customer_id=customer, txn_date=day, total_amt=D(total),
+                     balance=D(total), department_id=dept)
+        self._customer_balance(customer, -D(total))
+        return str(row["id"])
+
+    def pay(self, customer: str, day: date, *applies: tuple[str, str], unapplied: str = "0") -> str:
+        """A payment dated ``day`` applying (invoice_id, amount) pairs; invoice balances go down."""
+        row = self._mirrored(None, day)
+        total = sum((D(a) for _, a in applies), D(0)) + D(unapplied)
+        self._insert(Payment, **row, customer_id=customer, txn_date=day, total_amt=total,
+                     unapplied_amt=D(unapplied))
+        with self.engine.begin() as conn:
+            for n, (inv, amount) in enumerate(applies):
+                conn.execute(sa.insert(PaymentLink).values(realm_id=self.realm_id, payment_id=row["id"],
+                                                           line_no=n, txn_id=inv, txn_type="Invoice",
+                                                           amount=D(amount)))
+                bal = conn.execute(sa.select(Invoice.balance).where(
+                    Invoice.realm_id == self.realm_id, Invoice.id == inv)).scalar_one()
+                conn.execute(sa.update(Invoice).where(Invoice.realm_id == self.realm_id, Invoice.id == inv)
+                             .values(balance=bal - D(amount)))
+        self._customer_balance(customer, -total)
+        return str(row["id"])
+
+    def sync_state(self, entity: str, **values: Any) -> None:
+        self._insert(SyncState, realm_id=self.realm_id, entity=entity, **values)
+
+    def scalar(self, stmt: Any) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).scalar_one()

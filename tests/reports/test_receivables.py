@@ -1,0 +1,127 @@
+"""Payment behaviour classes, statements with running balance, bad-debt candidates, sync health."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from qbsync.cache.models import Customer
+from qbsync.clock import FixedClock
+from qbsync.errors import InputError
+from qbsync.reports import baddebt, health, payments, statement
+from qbsync.reports.source import Period
+
+from .builder import D, Cache
+
+AS_OF = date(2025, 6, 30)
+YEAR = Period(date(2024, 7, 1), AS_OF)
+
+
+def _invoices(c: Cache, cid: str, late_days: list[int | None], start: date = date(2024, 8, 1)) -> None:
+    """One 100.00 invoice a month, net 30, paid ``late`` days after due (None: never paid)."""
+    for n, late in enumerate(late_days):
+        day = start + timedelta(days=30 * n)
+        due = day + timedelta(days=30)
+        inv = c.invoice(cid, day, "100.00", due=due)
+        if late is not None:
+            c.pay(cid, due + timedelta(days=late), (inv, "100.00"))
+
+
+def test_payment_classes(db_url: str) -> None:
+    c = Cache(db_url)
+    for cid, name in (("1", "Punctual"), ("2", "Sometimes"), ("3", "Chronic"), ("4", "Never"),
+                      ("5", "New")):
+        c.customer(cid, name)
+    _invoices(c, "1", [-5, 0, 2, -10, 0, 3, 0, -1, 0, 0])
+    _invoices(c, "2", [0, 20, 0, 0, 35, 0, 0, 14, 0, 0])
+    _invoices(c, "3", [40, 25, 60, 0, 30, 45, 20, 10, 0, 33])
+    _invoices(c, "4", [None, None, None, None, None, None])
+    c.invoice("5", date(2025, 6, 20), "100.00", due=date(2025, 7, 20))  # nothing due yet
+    report = payments.payments(c.engine, c.realm_id, AS_OF, YEAR)
+    got = {r.customer_id: r.payment_class for r in report.rows}
+    assert got == {"1": "on time", "2": "sometimes late", "3": "chronically late", "4": "non-payer"}
+    rows = {r.customer_id: r for r in report.rows}
+    assert rows["2"].late_invoices == 3 and rows["2"].late_share == D("0.3")
+    assert rows["3"].avg_days_late == D(263) / 10
+    assert rows["1"].avg_days_to_pay == D(30 + 30 + 32 + 30 + 30 + 33 + 30 + 30 + 30 + 30 - 16) / 10
+    assert rows["4"].open_overdue == 6 and rows["4"].paid_share == 0
+    sizes = {r.customer_id: r.size for r in report.rows}
+    assert list(sizes.values()).count("large") == 1  # top 20 % of 4 invoiced customers, rounded up
+    split = payments.size_split(report)
+    assert [g.customers for g in split] == [1, 3, 4]
+
+
+def test_payment_class_replayed_as_of_an_earlier_date(db_url: str) -> None:
+    c = Cache(db_url)
+    c.customer("1", "Paid late in the end")
+    inv = c.invoice("1", date(2025, 1, 1), "100.00", due=date(2025, 1, 31))
+    c.pay("1", date(2025, 6, 1), (inv, "100.00"))
+    earlier = payments.payments(c.engine, c.realm_id, date(2025, 5, 1), Period(date(2025, 1, 1),
+                                                                                date(2025, 5, 1)))
+    assert earlier.rows[0].payment_class == "non-payer"  # 90 days overdue, nothing paid by then
+    now = payments.payments(c.engine, c.realm_id, AS_OF, YEAR)
+    assert now.rows[0].payment_class == "chronically late"
+    assert now.rows[0].avg_days_late == D(121)
+
+
+def test_statement_running_balance_matches_customer_balance(db_url: str) -> None:
+    c = Cache(db_url)
+    c.customer("1", "Acme Ltd")
+    a = c.invoice("1", date(2025, 1, 5), "100.00", due=date(2025, 2, 4))
+    b = c.invoice("1", date(2025, 2, 5), "250.50", due=date(2025, 3, 7))
+    c.receipt("1", date(2025, 2, 10), "40.00")
+    c.pay("1", date(2025, 3, 1), (a, "100.00"), (b, "50.50"), unapplied="10.00")
+    c.credit_memo("1", date(2025, 3, 5), "25.00")
+    c.invoice("1", date(2025, 4, 1), "70.00", voided=True)
+    st = statement.statement(c.engine, c.realm_id, "Acme Ltd", AS_OF)
+    assert [x.kind for x in st.lines] == ["Invoice", "Invoice", "Sales receipt", "Payment", "Credit memo",
+                                          "Invoice"]
+    assert [x.balance for x in st.lines] == [D(100), D("350.50"), D("350.50"), D("190.00"), D("165.00"),
+                                             D("165.00")]
+    assert st.closing == c.scalar(sa.select(Customer.balance).where(Customer.id == "1"))
+    part = statement.statement(c.engine, c.realm_id, "1", AS_OF, start=date(2025, 3, 1))
+    assert part.opening == D("350.50") and part.closing == st.closing
+    table = statement.table(part)
+    assert table.rows[0]["kind"] == "Opening balance"
+
+
+def test_statement_unknown_customer_says_how_to_fix(db_url: str) -> None:
+    c = Cache(db_url)
+    with pytest.raises(InputError, match="no customer"):
+        statement.statement(c.engine, c.realm_id, "Nobody", AS_OF)
+
+
+def test_bad_debt_candidates_are_quiet_and_long_overdue(db_url: str) -> None:
+    c = Cache(db_url)
+    for cid in "1234":
+        c.customer(cid, f"C{cid}")
+    c.invoice("1", date(2024, 10, 1), "500.00", due=date(2024, 10, 31))  # 242 days overdue, quiet
+    c.invoice("1", date(2025, 2, 1), "100.00", due=date(2025, 3, 3))  # 119 days
+    c.invoice("2", date(2025, 2, 1), "300.00", due=date(2025, 3, 3))  # 119 days, quiet since
+    c.invoice("3", date(2024, 10, 1), "800.00", due=date(2024, 10, 31))  # old but still buying
+    c.receipt("3", date(2025, 6, 1), "20.00")
+    c.invoice("4", date(2025, 5, 1), "900.00", due=date(2025, 5, 31))  # only 30 days overdue
+    rows = baddebt.baddebt(c.engine, c.realm_id, AS_OF)
+    assert [(r.customer_id, r.tier, r.over_90, r.over_180) for r in rows] == [
+        ("1", "over 180", D("600.00"), D("500.00")), ("2", "over 90", D("300.00"), D(0))]
+    assert rows[0].quiet_days == (AS_OF - date(2025, 2, 1)).days
+
+
+def test_health_statuses(db_url: str) -> None:
+    c = Cache(db_url)
+    now = datetime(2025, 6, 30, 12, tzinfo=UTC)
+    c.sync_state("Customer", last_success_at=now - timedelta(hours=2), last_run_at=now - timedelta(hours=2),
+                 row_count=3)
+    c.sync_state("Invoice", last_success_at=now - timedelta(days=3), last_run_at=now - timedelta(days=3),
+                 row_count=0)
+    c.sync_state("Payment", last_success_at=now - timedelta(hours=5), last_run_at=now - timedelta(hours=1),
+                 last_error="ServerError: 503", row_count=0)
+    c.customer("1", "A")
+    rows = {r.entity: r for r in health.health(c.engine, FixedClock(now))}
+    assert rows["Customer"].status == "ok" and rows["Customer"].cached_rows == 1
+    assert rows["Invoice"].status == "stale"
+    assert rows["Payment"].status == "error"
+    assert rows["Estimate"].status == "never"
+    assert rows["Customer"].age_hours == 2.0
