@@ -29,7 +29,7 @@ from qbsync.cache.models import (
 REALM = "4620"
 
 
-def D(text: str | int) -> Decimal:  # noqa: N802 (reads like a literal)
+def D(text: str | int) -> Decimal:
     return Decimal(str(text))
 
 
@@ -78,7 +78,8 @@ class Cache:
         with self.engine.begin() as conn:
             bal = conn.execute(sa.select(Customer.balance).where(
                 Customer.realm_id == self.realm_id, Customer.id == customer)).scalar_one()
-            conn.execute(sa.update(Customer).where(Customer.realm_id == self.realm_id, Customer.id == customer)
+            conn.execute(sa.update(Customer)
+                         .where(Customer.realm_id == self.realm_id, Customer.id == customer)
                          .values(balance=bal + delta, balance_with_jobs=bal + delta))
 
     def invoice(self, customer: str, day: date, total: str = "100", *, due: date | None = None,

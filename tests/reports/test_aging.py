@@ -11,7 +11,7 @@ from qbsync.cache.models import Customer, Invoice
 from qbsync.cache.types import Money
 from qbsync.reports import aging, render
 
-from .builder import D, Cache
+from .builder import Cache, D
 
 AS_OF = date(2025, 6, 30)
 
@@ -30,8 +30,8 @@ def test_buckets_by_days_past_due(db_url: str) -> None:
     c.pay("1", date(2025, 2, 1), (paid, "80.00"))  # fully paid: not in the aging
     report = aging.aging(c.engine, c.realm_id, AS_OF)
     row = aging.by_customer(report)["1"]
-    assert row.buckets == {"current": D("30.00"), "1-30": D("30.00"), "31-60": D("40.00"), "61-90": D("50.00"),
-                           "over 90": D("130.00")}
+    assert row.buckets == {"current": D("30.00"), "1-30": D("30.00"), "31-60": D("40.00"),
+                           "61-90": D("50.00"), "over 90": D("130.00")}
     assert row.invoices == 7
     assert report.total == D("280.00")
 

@@ -13,7 +13,7 @@ from qbsync.errors import InputError
 from qbsync.reports import baddebt, health, payments, statement
 from qbsync.reports.source import Period
 
-from .builder import D, Cache
+from .builder import Cache, D
 
 AS_OF = date(2025, 6, 30)
 YEAR = Period(date(2024, 7, 1), AS_OF)

@@ -1,4 +1,4 @@
-"""Best customers (Pareto, change vs the previous period) and the customers x locations/classes cross report."""
+"""Best customers (Pareto, change vs the previous period) and the customers x locations/classes report."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import date
 from qbsync.reports import best, cross, render
 from qbsync.reports.source import Period
 
-from .builder import D, Cache
+from .builder import Cache, D
 
 AS_OF = date(2025, 6, 30)
 PERIOD = Period(date(2025, 1, 1), date(2025, 6, 30))
