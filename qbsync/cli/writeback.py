@@ -1,0 +1,192 @@
+"""`qbsync writeback plan | apply | undo | log`: write the customer Active flag back to QuickBooks safely."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from qbsync.cache.db import create_schema, make_engine, session_factory
+from qbsync.clock import Clock, SystemClock
+from qbsync.errors import ConfigError, WritebackError
+from qbsync.qbo.gateway import QboGateway
+from qbsync.rules.writeback import render
+from qbsync.rules.writeback.apply import apply_plan
+from qbsync.rules.writeback.audit import audit_log, runs
+from qbsync.rules.writeback.engine import RunReport
+from qbsync.rules.writeback.plan import build_plan, plans
+from qbsync.rules.writeback.sources import RULES, findings_for
+from qbsync.rules.writeback.undo import undo_run
+from qbsync.settings import Settings, load_settings
+
+FORMATS = click.Choice(["table", "csv", "json"])
+
+
+def _clock() -> Clock:
+    return SystemClock()
+
+
+def _settings(realm: str | None, cache_url: str | None) -> Settings:
+    return load_settings(overrides={"realm": realm, "cache_url": cache_url})
+
+
+def _realm(settings: Settings) -> str:
+    if not settings.realm:
+        raise ConfigError("realm", "not set", hint="pass --realm, set QBSYNC_REALM, or `realm` under [qbo]")
+    return settings.realm
+
+
+def _engine(settings: Settings) -> sa.Engine:
+    engine = make_engine(settings.cache_url)
+    create_schema(engine)  # the write-back tables may be newer than the cache file
+    return engine
+
+
+def _connect(settings: Settings, realm_id: str, clock: Clock) -> QboGateway:
+    """The live QuickBooks connection (tests replace this function)."""
+    try:
+        from qbsync.qbo.client import connect
+    except ModuleNotFoundError as exc:  # pragma: no cover - only while the client is being written
+        raise WritebackError("the QuickBooks client is not available in this installation",
+                             hint="upgrade qbsync") from exc
+    gateway: QboGateway = connect(settings, realm_id, clock=clock)
+    return gateway
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+def _realm_and_cache(f: Any) -> Any:
+    f = click.option("--cache-url", help="Cache database URL (default: settings).")(f)
+    f = click.option("--realm", help="QuickBooks company (realm) Id (default: settings).")(f)
+    return f
+
+
+@click.group("writeback")
+def writeback_group() -> None:
+    """Write customers' Active flag back to QuickBooks: plan, review, apply (dry run first), undo."""
+
+
+@writeback_group.command("plan")
+@click.option("--rule", type=click.Choice(RULES), required=True, help="Which rule's findings to plan.")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Judge as of DATE (default today).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML file with a [rules.inactive] table.")
+@click.option("--days", type=click.IntRange(min=1), help="Inactive after this many days.")
+@click.option("--grace-days", type=click.IntRange(min=1), help="Leave new customers alone this long.")
+@click.option("--reactivate-days", type=click.IntRange(min=1), help="Activity this recent reactivates.")
+@click.option("--include-estimates/--no-include-estimates", default=None, help="Count estimates as activity.")
+@_realm_and_cache
+def plan_cmd(rule: str, as_of: datetime | None, fmt: str, output: Path | None, policy: Path | None,
+             days: int | None, grace_days: int | None, reactivate_days: int | None,
+             include_estimates: bool | None, realm: str | None, cache_url: str | None) -> None:
+    """Turn a rule's findings into a reviewable plan saved in the cache (writes nothing to QuickBooks)."""
+    settings = _settings(realm, cache_url)
+    realm_id, clock = _realm(settings), _clock()
+    day: date = as_of.date() if as_of else clock.now().date()
+    engine = _engine(settings)
+    out = findings_for(rule, engine, realm_id, day, policy_path=policy,
+                       overrides={"days": days, "grace_days": grace_days, "reactivate_days": reactivate_days,
+                                  "include_estimates": include_estimates})
+    with session_factory(engine)() as session:
+        summary = build_plan(session, clock, realm_id, rule, day, out.findings,
+                             include_estimates=out.include_estimates, params=out.params)
+    _emit(render.render_plan(summary, fmt), output)
+    counts = summary.counts()
+    click.echo(f"plan {summary.plan.id}: {counts.get('change', 0)} to change, "
+               f"{counts.get('blocked', 0)} blocked, {counts.get('manual_merge', 0)} to merge by hand. "
+               f"Review it, then `qbsync writeback apply {summary.plan.id}` (dry run), then --yes to write.",
+               err=True)
+
+
+def _finish(report: RunReport, fmt: str, output: Path | None) -> None:
+    _emit(render.render_report(report, fmt), output)
+    click.echo(render.describe_report(report), err=True, nl=False)
+    if report.interrupted:
+        raise WritebackError(f"stopped before the end: {report.interrupted}",
+                             hint="run the same command again; it re-reads everything and finishes the rest")
+
+
+def _with_gateway(realm: str | None, cache_url: str | None) -> tuple[Settings, Clock, Session, QboGateway]:
+    settings = _settings(realm, cache_url)
+    clock = _clock()
+    session = session_factory(_engine(settings))()
+    return settings, clock, session, _connect(settings, _realm(settings), clock)
+
+
+@writeback_group.command("apply")
+@click.argument("plan_id")
+@click.option("--yes", is_flag=True, help="Really write to QuickBooks (default: dry run).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@_realm_and_cache
+def apply_cmd(plan_id: str, yes: bool, fmt: str, output: Path | None, realm: str | None,
+              cache_url: str | None) -> None:
+    """Re-read and re-check every customer of PLAN_ID, then write what still holds (needs --yes)."""
+    _, clock, session, gateway = _with_gateway(realm, cache_url)
+    with session:
+        report = apply_plan(session, gateway, clock, plan_id, dry_run=not yes)
+    _finish(report, fmt, output)
+
+
+@writeback_group.command("undo")
+@click.argument("run_id")
+@click.option("--yes", is_flag=True, help="Really write to QuickBooks (default: dry run).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@_realm_and_cache
+def undo_cmd(run_id: str, yes: bool, fmt: str, output: Path | None, realm: str | None,
+             cache_url: str | None) -> None:
+    """Put back the Active values RUN_ID changed, skipping customers changed since (needs --yes)."""
+    _, clock, session, gateway = _with_gateway(realm, cache_url)
+    with session:
+        report = undo_run(session, gateway, clock, run_id, dry_run=not yes)
+    _finish(report, fmt, output)
+
+
+@writeback_group.command("log")
+@click.option("--run", "run_id", help="Only this run.")
+@click.option("--customer", "customer_id", help="Only this customer Id.")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True, help="Last N events.")
+@click.option("--runs", "show_runs", is_flag=True, help="List runs instead of events.")
+@click.option("--plans", "show_plans", is_flag=True, help="List plans instead of events.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@_realm_and_cache
+def log_cmd(run_id: str | None, customer_id: str | None, limit: int, show_runs: bool, show_plans: bool,
+            as_json: bool, realm: str | None, cache_url: str | None) -> None:
+    """The write-back audit log: every check, attempt and answer (or --runs / --plans)."""
+    settings = _settings(realm, cache_url)
+    with session_factory(_engine(settings))() as session:
+        if show_plans:
+            rows: list[dict[str, Any]] = [
+                {"plan_id": p.id, "realm_id": p.realm_id, "rule": p.rule, "as_of": p.as_of.isoformat(),
+                 "created_at": p.created_at.isoformat()} for p in plans(session, settings.realm)]
+            columns: tuple[str, ...] = ("plan_id", "realm_id", "rule", "as_of", "created_at")
+        elif show_runs:
+            rows = render.run_rows(runs(session, settings.realm))
+            columns = ("run_id", "kind", "plan_id", "undo_of", "started_at", "status", "summary")
+        else:
+            rows = render.log_rows(audit_log(session, realm_id=settings.realm, run_id=run_id,
+                                             customer_id=customer_id, limit=limit))
+            columns = ("at", "run_id", "customer_id", "display_name", "event", "attempt", "sync_token_sent",
+                       "sync_token_after", "reason")
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+    else:
+        click.echo(render.table(rows, columns, width=80), nl=False)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(writeback_group)

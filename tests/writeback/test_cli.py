@@ -1,0 +1,125 @@
+"""The `qbsync writeback` commands end to end on a fake QuickBooks: plan, dry run, apply, log, undo."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.orm import Session
+
+import qbsync.cli.writeback as cli_writeback
+from qbsync.cli import cli
+from writeback.conftest import REALM, mirror
+from writeback.fakes import FakeQbo
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, qbo: FakeQbo, tmp_path: Path) -> CliRunner:
+    monkeypatch.setattr(cli_writeback, "_connect", lambda settings, realm_id, clock: qbo)
+    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("")
+    return CliRunner()
+
+
+def _company(qbo: FakeQbo) -> None:
+    for cid, when in (("1", date(2024, 2, 1)), ("2", date(2024, 5, 9)), ("3", date(2026, 10, 1))):
+        qbo.add_customer(cid, f"Customer {cid}", token="1")
+        qbo.add_txn("Invoice", f"10{cid}", cid, when)
+    qbo.add_customer("4", "Owes Us", token="1")
+    qbo.add_txn("Invoice", "104", "4", date(2023, 1, 1), balance="80.00")
+
+
+def test_plan_apply_log_undo_from_the_command_line(
+    runner: CliRunner, session: Session, qbo: FakeQbo, db_url: str, tmp_path: Path
+) -> None:
+    _company(qbo)
+    mirror(session, qbo)
+    common = ["--realm", REALM, "--cache-url", db_url]
+    out = runner.invoke(
+        cli, ["writeback", "plan", "--rule", "inactive", "--as-of", "2026-11-23", "--format", "json", *common]
+    )
+    assert out.exit_code == 0, out.output
+    plan = json.loads(out.stdout)
+    assert {i["customer_id"] for i in plan["items"]} == {"1", "2"}  # 3 is recent, 4 owes money
+    assert all(i["new"] == "inactive" and i["sync_token"] == "1" for i in plan["items"])
+
+    csv_file = tmp_path / "plan.csv"
+    out = runner.invoke(
+        cli,
+        [
+            "writeback",
+            "plan",
+            "--rule",
+            "inactive",
+            "--as-of",
+            "2026-11-23",
+            "--format",
+            "csv",
+            "--output",
+            str(csv_file),
+            *common,
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert len(list(csv.DictReader(io.StringIO(csv_file.read_text())))) == 2
+
+    dry = runner.invoke(cli, ["writeback", "apply", plan["plan_id"], *common])
+    assert dry.exit_code == 0, dry.output
+    assert "would_apply" in dry.stdout and "Nothing was written" in dry.stderr
+    assert all(c["Active"] for c in qbo.customers.values())
+
+    real = runner.invoke(cli, ["writeback", "apply", plan["plan_id"], "--yes", "--format", "json", *common])
+    assert real.exit_code == 0, real.output
+    report = json.loads(real.stdout)
+    assert report["counts"] == {"applied": 2}
+    assert not qbo.customers["1"]["Active"] and not qbo.customers["2"]["Active"]
+
+    log = runner.invoke(cli, ["writeback", "log", "--json", *common])
+    assert log.exit_code == 0, log.output
+    events = json.loads(log.stdout)
+    assert [e["event"] for e in events if e["customer_id"] == "1"] == ["sent", "applied"]
+    assert "secret" not in log.stdout.lower()
+
+    undo = runner.invoke(cli, ["writeback", "undo", report["run_id"], "--yes", *common])
+    assert undo.exit_code == 0, undo.output
+    assert qbo.customers["1"]["Active"] and qbo.customers["2"]["Active"]
+    runs = json.loads(runner.invoke(cli, ["writeback", "log", "--runs", "--json", *common]).stdout)
+    assert [r["kind"] for r in runs] == ["apply", "undo"]
+
+
+def test_interrupted_apply_exits_nonzero_and_says_to_run_again(
+    runner: CliRunner, session: Session, qbo: FakeQbo, db_url: str
+) -> None:
+    from qbsync.errors import ThrottledError
+
+    _company(qbo)
+    mirror(session, qbo)
+    common = ["--realm", REALM, "--cache-url", db_url]
+    plan = json.loads(
+        runner.invoke(
+            cli,
+            ["writeback", "plan", "--rule", "inactive", "--as-of", "2026-11-23", "--format", "json", *common],
+        ).stdout
+    )
+
+    def throttle(fake: FakeQbo, items: object) -> None:
+        raise ThrottledError("ThrottleExceeded", status=429)
+
+    qbo.hooks[1] = throttle
+    out = runner.invoke(cli, ["writeback", "apply", plan["plan_id"], "--yes", *common])
+    assert out.exit_code == 6
+    assert "run the same command again" in out.stderr
+    again = runner.invoke(cli, ["writeback", "apply", plan["plan_id"], "--yes", *common])
+    assert again.exit_code == 0, again.output
+    assert not qbo.customers["1"]["Active"]
+
+
+def test_unknown_plan_is_a_clean_error(runner: CliRunner, db_url: str) -> None:
+    out = runner.invoke(cli, ["writeback", "apply", "Pnothing", "--realm", REALM, "--cache-url", db_url])
+    assert out.exit_code == 6
+    assert "no write-back plan 'Pnothing'" in out.stderr and "Traceback" not in out.output
