@@ -189,7 +189,7 @@ def table(report: PaymentsReport, limit: int | None = None) -> Table:
         notes.append(f"showing {limit} of {len(rows)} customers")
         rows = rows[:limit]
     for g in size_split(report):
-        classes = ", ".join(f"{c} {g.classes[c]}" for c in CLASSES if g.classes[c])
+        classes = ", ".join(f"{c} {g.classes[c]}" for c in CLASSES if g.classes[c]) or "no customers"
         avg = "-" if g.avg_days_to_pay is None else f"{g.avg_days_to_pay:.1f}"
         late = "-" if g.late_share is None else f"{g.late_share * 100:.1f}%"
         notes.append(f"{g.group}: {g.customers} customers, {g.invoices} invoices, avg {avg} days to pay, "

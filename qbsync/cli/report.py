@@ -1,0 +1,243 @@
+"""`qbsync report ...`: best, cross, aging, payments, statement, baddebt, health and the rules' lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlalchemy as sa
+
+from qbsync.cache.db import create_schema, make_engine
+from qbsync.cache.models import Realm
+from qbsync.clock import Clock, SystemClock
+from qbsync.errors import ConfigError
+from qbsync.reports import aging, baddebt, best, cross, health, payments, render, rulelists, statement
+from qbsync.reports.source import Period, default_period
+from qbsync.reports.table import Table
+from qbsync.settings import load_settings
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def clock() -> Clock:
+    """The CLI's clock (tests replace this function)."""
+    return SystemClock()
+
+
+@dataclass
+class Ctx:
+    engine: sa.Engine
+    realm_id: str
+    as_of: date
+    clock: Clock
+
+
+def open_cache(realm: str | None, cache_url: str | None, as_of: datetime | None) -> Ctx:
+    """Engine, realm and as-of date from flags and settings; a cache with one realm needs no --realm."""
+    settings = load_settings(overrides={"realm": realm, "cache_url": cache_url})
+    engine = make_engine(settings.cache_url)
+    create_schema(engine)  # campaign tables may be newer than the cache file
+    realm_id = settings.realm
+    if not realm_id:
+        with engine.connect() as conn:
+            realms = [r for (r,) in conn.execute(sa.select(Realm.realm_id))]
+        if len(realms) != 1:
+            raise ConfigError("realm", "not set" if realms else "not set, and the cache holds no company",
+                              hint="pass --realm, set QBSYNC_REALM, or run `qbsync sync` first")
+        realm_id = realms[0]
+    now = clock()
+    return Ctx(engine, realm_id, as_of.date() if as_of else now.now().date(), now)
+
+
+def cache_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--cache-url", help="Cache database URL (default: settings).")(f)
+    f = click.option("--realm", help="QuickBooks company (realm) Id (default: settings, or the only one).")(f)
+    f = click.option("--as-of", type=DATE, help="See only what had happened by DATE (default today).")(f)
+    return f
+
+
+def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--bom", is_flag=True, help="Start CSV with a byte-order mark (for Excel).")(f)
+    f = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write to FILE (atomically) instead of the terminal.")(f)
+    f = click.option("--format", "fmt", type=click.Choice(render.FORMATS), default="table",
+                     show_default=True)(f)
+    return f
+
+
+def period_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--to", "to_", type=DATE, help="Period end (default: --as-of).")(f)
+    f = click.option("--from", "from_", type=DATE, help="Period start (default: 365 days before the end).")(f)
+    return f
+
+
+def limit_option(default: int | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--limit", type=click.IntRange(min=1), default=default, show_default=True,
+                        help="Show at most N rows (totals still cover everything).")
+
+
+def period_of(ctx: Ctx, from_: datetime | None, to_: datetime | None) -> Period:
+    return default_period(ctx.as_of, from_.date() if from_ else None, to_.date() if to_ else None)
+
+
+def emit(table: Table, fmt: str, output: Path | None, bom: bool = False) -> None:
+    if output is None:
+        click.echo(render.render(table, fmt, bom=bom), nl=False)
+        return
+    render.write(table, fmt, output, bom=bom)
+    click.echo(f"wrote {output} ({len(table.rows)} rows)", err=True)
+
+
+@click.group("report")
+def report_group() -> None:
+    """Customer reports over the cache, each as a table, CSV or JSON, for any period and --as-of date."""
+
+
+@report_group.command("best")
+@cache_options
+@period_options
+@output_options
+@limit_option(50)
+def best_cmd(as_of: datetime | None, realm: str | None, cache_url: str | None, from_: datetime | None,
+             to_: datetime | None, fmt: str, output: Path | None, bom: bool, limit: int | None) -> None:
+    """Best customers by spend in the period: share, cumulative (Pareto) share, change vs before."""
+    ctx = open_cache(realm, cache_url, as_of)
+    report = best.best(ctx.engine, ctx.realm_id, ctx.as_of, period_of(ctx, from_, to_))
+    emit(best.table(report, limit), fmt, output, bom)
+
+
+@report_group.command("cross")
+@click.option("--by", type=click.Choice(["location", "class"]), default="location", show_default=True)
+@cache_options
+@period_options
+@output_options
+@limit_option(50)
+def cross_cmd(by: str, as_of: datetime | None, realm: str | None, cache_url: str | None,
+              from_: datetime | None, to_: datetime | None, fmt: str, output: Path | None, bom: bool,
+              limit: int | None) -> None:
+    """Spend of customers x locations (or classes), with totals on both margins."""
+    ctx = open_cache(realm, cache_url, as_of)
+    report = cross.cross(ctx.engine, ctx.realm_id, ctx.as_of, period_of(ctx, from_, to_),
+                         "class" if by == "class" else "location")
+    emit(cross.table(report, limit), fmt, output, bom)
+
+
+@report_group.command("aging")
+@cache_options
+@output_options
+@limit_option(None)
+def aging_cmd(as_of: datetime | None, realm: str | None, cache_url: str | None, fmt: str,
+              output: Path | None, bom: bool, limit: int | None) -> None:
+    """A/R aging per customer: current, 1-30, 31-60, 61-90, over 90 days past due, and the total."""
+    ctx = open_cache(realm, cache_url, as_of)
+    emit(aging.table(aging.aging(ctx.engine, ctx.realm_id, ctx.as_of), limit), fmt, output, bom)
+
+
+@report_group.command("payments")
+@click.option("--grace-days", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Paid this many days after due still counts as on time.")
+@click.option("--chronic-share", type=float, default=0.5, show_default=True,
+              help="Share of late invoices from which a customer is chronically late.")
+@click.option("--large-share", type=float, default=0.2, show_default=True,
+              help="Top share of customers by amount invoiced that count as large accounts.")
+@cache_options
+@period_options
+@output_options
+@limit_option(None)
+def payments_cmd(grace_days: int, chronic_share: float, large_share: float, as_of: datetime | None,
+                 realm: str | None, cache_url: str | None, from_: datetime | None, to_: datetime | None,
+                 fmt: str, output: Path | None, bom: bool, limit: int | None) -> None:
+    """Payment behaviour: days to pay, days late, share late, class per customer, large vs small accounts."""
+    ctx = open_cache(realm, cache_url, as_of)
+    rules = payments.PaymentRules(grace_days=grace_days, chronic_share=Decimal(str(chronic_share)),
+                                  large_share=Decimal(str(large_share)))
+    report = payments.payments(ctx.engine, ctx.realm_id, ctx.as_of, period_of(ctx, from_, to_), rules)
+    emit(payments.table(report, limit), fmt, output, bom)
+
+
+@report_group.command("statement")
+@click.argument("customer")
+@click.option("--from", "from_", type=DATE, help="Start (earlier lines become the opening balance).")
+@cache_options
+@output_options
+def statement_cmd(customer: str, from_: datetime | None, as_of: datetime | None, realm: str | None,
+                  cache_url: str | None, fmt: str, output: Path | None, bom: bool) -> None:
+    """One customer's transactions, payments and running balance (CUSTOMER: Id or exact name)."""
+    ctx = open_cache(realm, cache_url, as_of)
+    st = statement.statement(ctx.engine, ctx.realm_id, customer, ctx.as_of, from_.date() if from_ else None)
+    emit(statement.table(st), fmt, output, bom)
+
+
+@report_group.command("baddebt")
+@click.option("--min-days", type=click.IntRange(min=1), default=90, show_default=True,
+              help="Invoices more than this many days past due.")
+@click.option("--quiet-days", type=click.IntRange(min=0), default=90, show_default=True,
+              help="No purchase and no payment for this many days.")
+@cache_options
+@output_options
+@limit_option(None)
+def baddebt_cmd(min_days: int, quiet_days: int, as_of: datetime | None, realm: str | None,
+                cache_url: str | None, fmt: str, output: Path | None, bom: bool, limit: int | None) -> None:
+    """Bad-debt candidates for a write-off review: quiet customers with invoices open past 90/180 days."""
+    ctx = open_cache(realm, cache_url, as_of)
+    rows = baddebt.baddebt(ctx.engine, ctx.realm_id, ctx.as_of, min_days=min_days, quiet_days=quiet_days)
+    emit(baddebt.table(rows, ctx.as_of, limit), fmt, output, bom)
+
+
+@report_group.command("health")
+@click.option("--stale-hours", type=click.IntRange(min=1), default=26, show_default=True)
+@click.option("--cache-url", help="Cache database URL (default: settings).")
+@click.option("--realm", help="Only this realm.")
+@output_options
+def health_cmd(stale_hours: int, cache_url: str | None, realm: str | None, fmt: str, output: Path | None,
+               bom: bool) -> None:
+    """Sync health per realm and entity: last success, age, rows, last error."""
+    from datetime import timedelta
+
+    settings = load_settings(overrides={"cache_url": cache_url})
+    engine = make_engine(settings.cache_url)
+    create_schema(engine)
+    now = clock()
+    rows = health.health(engine, now, realm or settings.realm, timedelta(hours=stale_hours))
+    emit(health.table(rows, now.now()), fmt, output, bom)
+
+
+def _rule_command(rule: str) -> click.Command:
+    @click.command(rule)
+    @click.option("--policy", type=click.Path(dir_okay=False, path_type=Path),
+                  help="TOML policy file of the rules (thresholds per type and location).")
+    @click.option("--days", type=click.IntRange(min=1), help="Inactive after this many days.")
+    @cache_options
+    @output_options
+    @limit_option(None if rule != "disappearing" else 50)
+    def command(policy: Path | None, days: int | None, as_of: datetime | None, realm: str | None,
+                cache_url: str | None, fmt: str, output: Path | None, bom: bool, limit: int | None) -> None:
+        ctx = open_cache(realm, cache_url, as_of)
+        overrides = {"days": days}
+        if rule == "inactive":
+            rl = rulelists.inactive(ctx.engine, ctx.realm_id, ctx.as_of, policy_path=policy,
+                                    overrides=overrides)
+        elif rule == "disappearing":
+            rl = rulelists.disappearing(ctx.engine, ctx.realm_id, ctx.as_of, top=limit, policy_path=policy,
+                                        overrides=overrides)
+        else:
+            rl = rulelists.duplicates(ctx.engine, ctx.realm_id, ctx.as_of)
+        emit(rulelists.table(rl, limit), fmt, output, bom)
+
+    command.help = {"inactive": "Customers with no activity past the threshold (the inactive rule).",
+                    "disappearing": "Active customers slipping away, ranked by the backtested score.",
+                    "duplicates": "Customers that look like the same person or company twice."}[rule]
+    return command
+
+
+for _rule in ("inactive", "disappearing", "duplicates"):
+    report_group.add_command(_rule_command(_rule))
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(report_group)

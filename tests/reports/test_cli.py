@@ -1,0 +1,65 @@
+"""`qbsync report ...` end to end on a crafted cache: formats, files, --as-of, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from qbsync.cli import cli
+
+from .builder import Cache
+
+
+def _cache(db_url: str) -> Cache:
+    c = Cache(db_url)
+    c.customer("1", "=HYPERLINK(\"http://evil\")")
+    c.customer("2", "Plain Co")
+    inv = c.invoice("1", date(2025, 1, 1), "120.00", due=date(2025, 1, 31))
+    c.invoice("2", date(2025, 5, 1), "80.00", due=date(2025, 5, 31))
+    c.pay("1", date(2025, 7, 1), (inv, "120.00"))
+    return c
+
+
+def _run(db_url: str, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["report", *args, "--cache-url", db_url], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_aging_json_replays_as_of(db_url: str) -> None:
+    _cache(db_url)
+    before = json.loads(_run(db_url, "aging", "--format", "json", "--as-of", "2025-06-30"))
+    assert before["totals"]["total"] == "200.00"
+    after = json.loads(_run(db_url, "aging", "--format", "json", "--as-of", "2025-07-02"))
+    assert after["totals"]["total"] == "80.00"
+
+
+def test_best_csv_to_file_is_spreadsheet_safe(db_url: str, tmp_path: Path) -> None:
+    _cache(db_url)
+    out = tmp_path / "best.csv"
+    _run(db_url, "best", "--format", "csv", "--output", str(out), "--as-of", "2025-06-30", "--bom")
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+    names = [r["Customer"] for r in rows]
+    assert "'=HYPERLINK(\"http://evil\")" in names
+    assert not any(n.startswith(("=", "+", "-", "@")) for n in names)
+
+
+def test_every_report_runs_as_a_table(db_url: str) -> None:
+    _cache(db_url)
+    for args in (["best"], ["cross", "--by", "class"], ["aging"], ["payments"], ["baddebt"],
+                 ["statement", "2"], ["health"], ["inactive"]):
+        text = _run(db_url, *args, "--as-of", "2025-06-30") if args != ["health"] else _run(db_url, *args)
+        assert text.strip(), args
+
+
+def test_unknown_customer_is_a_clean_error(db_url: str) -> None:
+    _cache(db_url)
+    result = CliRunner().invoke(cli, ["report", "statement", "Nobody", "--cache-url", db_url])
+    assert result.exit_code == 2
+    assert "error: no customer" in result.output
