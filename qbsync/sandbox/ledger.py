@@ -19,6 +19,14 @@ DEFAULT_CURRENCY = {"value": "USD", "name": "United States Dollar"}
 _SERVER_FIELDS = frozenset({
     "Id", "SyncToken", "MetaData", "domain", "sparse", "Balance", "BalanceWithJobs", "FullyQualifiedName",
     "Level", "Job", "TotalAmt", "UnappliedAmt", "RemainingCredit", "HomeBalance", "HomeTotalAmt", "status"})
+
+
+def _client_fields(entity: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The part of a request body the client may set (a payment's TotalAmt is the client's)."""
+    return {k: v for k, v in _clean(body).items()
+            if k not in _SERVER_FIELDS or (entity == "Payment" and k == "TotalAmt")}
+
+
 _DOC_NUMBERED = ("Invoice", "SalesReceipt", "CreditMemo", "Estimate", "RefundReceipt")
 
 
@@ -100,7 +108,7 @@ class Ledger:
             return self.create(realm, entity, body)
 
     def create(self, realm: str, entity: str, body: dict[str, Any]) -> dict[str, Any]:
-        obj = {k: v for k, v in _clean(body).items() if k not in _SERVER_FIELDS}
+        obj = _client_fields(entity, body)
         obj = self._normalize(realm, entity, obj, None)
         saved = self.store.create(realm, entity, obj)
         self._after_write(realm, entity, None, saved)
@@ -108,7 +116,7 @@ class Ledger:
 
     def update(self, realm: str, entity: str, body: dict[str, Any]) -> dict[str, Any]:
         current = self._require_current(realm, entity, body)
-        sent = {k: v for k, v in _clean(body).items() if k not in _SERVER_FIELDS}
+        sent = _client_fields(entity, body)
         if body.get("sparse") is True:
             merged = copy.deepcopy(current)
             merged.update(sent)

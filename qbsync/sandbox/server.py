@@ -138,7 +138,8 @@ class SandboxServer:
         shown = self.host if self.host not in ("0.0.0.0", "") else "127.0.0.1"
         self.base_url = f"http://{shown}:{self.port}"
         del host
-        self._thread = threading.Thread(target=httpd.serve_forever, name="qbo-sandbox", daemon=True)
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="qbo-sandbox", daemon=True)
         self._thread.start()
         return self.base_url
 
