@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -46,10 +46,22 @@ def qbo() -> FakeQbo:
 
 def mirror(session: Session, qbo: FakeQbo) -> None:
     """Copy the fake company into the cache, as a sync would."""
+    mirror_rows(session, qbo.customers.values(), qbo.txns)
+
+
+def _when(row: dict[str, Any], key: str) -> datetime | None:
+    value = (row.get("MetaData") or {}).get(key)
+    return datetime.fromisoformat(value).astimezone(UTC) if value else None
+
+
+def mirror_rows(
+    session: Session, customers: Iterable[dict[str, Any]], txns: Mapping[str, Iterable[dict[str, Any]]]
+) -> None:
+    """Write QBO-shaped rows into the cache (a stand-in for `qbsync sync` in these tests)."""
     if session.get(Realm, REALM) is None:
         session.add(Realm(realm_id=REALM, company_name="Fake", created_at=datetime(2026, 1, 1, tzinfo=UTC)))
         session.flush()
-    for row in qbo.customers.values():
+    for row in customers:
         session.merge(
             Customer(
                 realm_id=REALM,
@@ -61,11 +73,13 @@ def mirror(session: Session, qbo: FakeQbo) -> None:
                 job=row.get("Job", False),
                 parent_id=(row.get("ParentRef") or {}).get("value"),
                 level=row.get("Level", 0),
-                balance=Decimal(str(row["Balance"])),
-                balance_with_jobs=Decimal(str(row["BalanceWithJobs"])),
+                created_at=_when(row, "CreateTime"),
+                updated_at=_when(row, "LastUpdatedTime"),
+                balance=Decimal(str(row.get("Balance", 0))),
+                balance_with_jobs=Decimal(str(row.get("BalanceWithJobs", 0))),
             )
         )
-    for entity, rows in qbo.txns.items():
+    for entity, rows in txns.items():
         model: Any = ENTITY_MODELS[entity]
         for t in rows:
             fields: dict[str, Any] = dict(
@@ -75,10 +89,10 @@ def mirror(session: Session, qbo: FakeQbo) -> None:
                 raw=dict(t),
                 customer_id=t["CustomerRef"]["value"],
                 txn_date=date.fromisoformat(t["TxnDate"]),
-                total_amt=Decimal(str(t["TotalAmt"])),
+                total_amt=Decimal(str(t.get("TotalAmt", 0))),
             )
             if entity in ("Invoice", "CreditMemo"):
-                fields["balance"] = Decimal(str(t["Balance"]))
+                fields["balance"] = Decimal(str(t.get("Balance", 0)))
             session.merge(model(**fields))
     session.commit()
 

@@ -117,6 +117,7 @@ class Executor:
         self.run_row, self.entities, self.chunk_size = run, tuple(entities), chunk_size
         self.results: dict[str, ItemResult] = {}
         self.interrupted: str | None = None
+        self.would_deactivate: set[str] = set()
 
     @property
     def dry(self) -> bool:
@@ -160,11 +161,15 @@ class Executor:
         pending: list[tuple[Expectation, str]] = []
         for exp in chunk:
             now = fresh.get(exp.customer_id, Fresh(customer=None))
+            if self.dry:  # a dry run pretends its earlier would-be deactivations of jobs happened
+                now.active_jobs = [j for j in now.active_jobs if j not in self.would_deactivate]
             verdict = recheck(exp, now)
             token = str(now.customer.get("SyncToken")) if now.customer else None
             if verdict.outcome == "write":
                 if self.dry:
                     self._result(exp, "would_apply", verdict.reason, before=token)
+                    if not exp.new_active:
+                        self.would_deactivate.add(exp.customer_id)
                 else:
                     pending.append((exp, token or exp.expected_token))
             else:
