@@ -10,5 +10,49 @@ def sandbox_group() -> None:
     """A local QuickBooks Online-compatible server with generated sample companies."""
 
 
+@sandbox_group.command("serve")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help="SQLite file holding the sandbox companies (created if missing).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8760, show_default=True, type=int, help="Port (0 picks a free one).")
+@click.option("--latency", type=click.Choice(["none", "realistic"]), default="none", show_default=True,
+              help="Simulated server and network time per request (see docs/sandbox.md).")
+@click.option("--realm", "realm_id", default=None, help="Company the authorization step connects to.")
+@click.option("--client-id", default="sandbox-client", show_default=True)
+@click.option("--client-secret", default="sandbox-secret", show_default=True)
+def serve(db_path: str, host: str, port: int, latency: str, realm_id: str | None, client_id: str,
+          client_secret: str) -> None:
+    """Serve the QuickBooks Online API from DB until Ctrl-C."""
+    from qbsync.sandbox.knobs import LatencyProfile
+    from qbsync.sandbox.server import SandboxServer
+    from qbsync.sandbox.store import Store
+
+    store = Store(db_path)
+    if not store.realms():
+        store.create_realm(realm_id or "9341453050000001", company_info={"CompanyName": "Sandbox Company"})
+        click.echo("note: the database had no company; created an empty one "
+                   "(fill it with `qbsync sandbox seed` or `qbsync sandbox load`).", err=True)
+    profile = LatencyProfile.realistic() if latency == "realistic" else LatencyProfile.none()
+    srv = SandboxServer(store, client_id=client_id, client_secret=client_secret, host=host, port=port,
+                        latency=profile, default_realm=realm_id)
+    base = srv.start()
+    click.echo(f"QuickBooks Online sandbox listening on {base}")
+    click.echo(f"  discovery URL : {srv.discovery_url}")
+    click.echo(f"  API URL       : {srv.api_url_v3}")
+    click.echo(f"  companies     : {', '.join(store.realms())}")
+    click.echo(f"  client id     : {client_id}")
+    click.echo(f"  client secret : {client_secret}")
+    click.echo("")
+    click.echo("Point qbsync at it (environment or config):")
+    click.echo(f"  export QBSYNC_ENVIRONMENT={base}")
+    click.echo(f"  export QBSYNC_CLIENT_ID={client_id}")
+    click.echo(f"  export QBSYNC_CLIENT_SECRET={client_secret}")
+    click.echo("Press Ctrl-C to stop.")
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(sandbox_group)

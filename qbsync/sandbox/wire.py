@@ -15,8 +15,10 @@ MONEY_KEYS = frozenset({
     "NetAmountTaxable", "HomeAmount", "OpenBalance", "CreditLimit",
 })
 
-_MARK = "\x00M"
-_MARK_RE = re.compile(r'"\\u0000M(-?[0-9]+(?:\.[0-9]+)?)"')
+# Money keys followed by a JSON number, in text written by json.dumps. Rewriting the text is much
+# faster than walking every object (bulk loads of a million transactions go through here).
+_MONEY_RE = re.compile(
+    r'"(' + "|".join(sorted(MONEY_KEYS)) + r')":(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)')
 _CENT = Decimal("0.01")
 
 
@@ -40,24 +42,19 @@ def to_decimal(value: Any) -> Decimal:
         return Decimal(0)
 
 
-def _prep(value: Any, key: str = "") -> Any:
-    if isinstance(value, dict):
-        return {k: _prep(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_prep(v, key) for v in value]
-    if key in MONEY_KEYS and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return _MARK + money_text(value)
+def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    return value
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _money(m: re.Match[str]) -> str:
+    return f'"{m.group(1)}":{money_text(m.group(2))}'
 
 
 def dumps(obj: Any) -> str:
     """Compact JSON in QBO's style; money keys get two decimals."""
-    text = json.dumps(_prep(obj), separators=(",", ":"), ensure_ascii=False)
-    if "\\u0000M" in text:
-        text = _MARK_RE.sub(r"\1", text)
-    return text
+    return _MONEY_RE.sub(_money, json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default))
 
 
 def offset_tz(offset: str) -> timezone:
