@@ -1,0 +1,175 @@
+"""Unsupervised Fellegi-Sunter: u from random pairs, m and the match rate by EM, weights per pair.
+
+The model, as splink fits it:
+
+* ``u[f][k]`` = P(comparison f at level k | the two records are different customers). Estimated
+  directly from random record pairs, which are almost all non-matches.
+* ``m[f][k]`` = P(level k | same customer) and ``lambda`` = the share of matches among candidate
+  pairs, estimated by expectation-maximisation over the candidate pairs' comparison patterns with
+  u held fixed (fields are assumed independent given match status; missing values are skipped).
+* A pair's match weight is ``log2(prior odds) + sum_f log2(m/u)`` in bits, where the prior is the
+  chance that two *random* records match (lambda x candidates / all pairs): blocking only decides
+  which pairs get looked at, the evidence is weighed against the whole customer list. An exact
+  match uses the frequency of the shared value as its u (term-frequency adjustment).
+* The posterior ``P(match) = 1 / (1 + 2^-weight)``; a pair is a duplicate at P >= 0.5 by default,
+  the Bayes decision for equal costs of a missed and a false duplicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qbsync.rules.duplicates.blocking import Candidates
+from qbsync.rules.duplicates.compare import NULL, Compared, Comparison, compare
+from qbsync.rules.duplicates.records import Prepared
+
+_FLOOR = 1e-6
+
+
+@dataclass
+class Model:
+    """Learned probabilities per comparison level, and how the fit went."""
+
+    comparisons: tuple[Comparison, ...]
+    m: list[np.ndarray]
+    u: list[np.ndarray]
+    prior: float  # P(two random records are the same customer)
+    match_rate: float  # lambda: share of matches among the candidate pairs
+    iterations: int = 0
+    converged: bool = False
+    history: list[float] = field(default_factory=list)  # largest parameter change per iteration
+
+    def level_weights(self) -> list[np.ndarray]:
+        """log2(m/u) of every level of every comparison, in bits."""
+        return [np.log2(np.clip(m, _FLOOR, 1) / np.clip(u, _FLOOR, 1))
+                for m, u in zip(self.m, self.u, strict=True)]
+
+    def prior_bits(self) -> float:
+        return float(np.log2(self.prior / (1 - self.prior)))
+
+    def describe(self) -> list[dict[str, object]]:
+        """The fitted table, one row per level: what a user reads to trust (or doubt) the weights."""
+        rows: list[dict[str, object]] = []
+        for comp, m, u, w in zip(self.comparisons, self.m, self.u, self.level_weights(), strict=True):
+            for k, label in enumerate(comp.levels):
+                rows.append({"comparison": comp.name, "level": label, "m": float(m[k]), "u": float(u[k]),
+                             "bits": round(float(w[k]), 2)})
+        return rows
+
+
+def _level_counts(gamma: np.ndarray, comps: tuple[Comparison, ...], weights: np.ndarray) -> list[np.ndarray]:
+    out = []
+    for f, comp in enumerate(comps):
+        col = gamma[:, f]
+        known = col != NULL
+        out.append(np.bincount(col[known].astype(np.int64), weights=weights[known],
+                               minlength=len(comp.levels)).astype(np.float64))
+    return out
+
+
+def _normalise(counts: list[np.ndarray], pseudo: float) -> list[np.ndarray]:
+    out = []
+    for c in counts:
+        c = c + pseudo
+        out.append(c / c.sum())
+    return out
+
+
+def estimate_u(prep: Prepared, samples: int = 200_000, seed: int = 0) -> list[np.ndarray]:
+    """u probabilities from random record pairs (seeded: the same data gives the same model)."""
+    n = len(prep)
+    comps = compare(prep, Candidates(np.empty(0, np.int64), np.empty(0, np.int64), {})).comparisons
+    if n < 2:
+        return [np.full(len(c.levels), 1 / len(c.levels)) for c in comps]
+    rng = np.random.default_rng(seed)
+    total = n * (n - 1) // 2
+    if total <= samples:
+        left, right = np.triu_indices(n, k=1)
+    else:
+        left, right = rng.integers(0, n, samples), rng.integers(0, n, samples)
+        keep = left != right
+        left, right = np.minimum(left[keep], right[keep]), np.maximum(left[keep], right[keep])
+    compared = compare(prep, Candidates(left.astype(np.int64), right.astype(np.int64), {}))
+    # Half a pair per level: an agreement never seen at random is rare, not impossible.
+    return _normalise(_level_counts(compared.gamma, comps, np.ones(len(left))), 0.5)
+
+
+def _initial_m(comps: tuple[Comparison, ...]) -> list[np.ndarray]:
+    # Matches mostly agree: start with most mass on exact, the rest spread below it.
+    out = []
+    for comp in comps:
+        k = len(comp.levels)
+        m = np.full(k, 0.1 / max(k - 1, 1))
+        m[-1] = 0.9
+        out.append(m / m.sum())
+    return out
+
+
+def fit(compared: Compared, u: list[np.ndarray], n_records: int, max_iter: int = 200, tol: float = 1e-6,
+        initial_match_rate: float = 0.05) -> Model:
+    """EM for m and the match rate over the candidate pairs' patterns, u fixed."""
+    comps = compared.comparisons
+    gamma = compared.gamma
+    total_pairs = max(n_records * (n_records - 1) // 2, 1)
+    if len(gamma) == 0:
+        return Model(comps, _initial_m(comps), u, prior=_FLOOR, match_rate=0.0, converged=True)
+    # EM only needs each distinct pattern once, with its count: thousands instead of millions of rows.
+    patterns, counts = np.unique(gamma, axis=0, return_counts=True)
+    counts = counts.astype(np.float64)
+    m = _initial_m(comps)
+    lam = initial_match_rate
+    log_u = [np.log(np.clip(x, _FLOOR, 1)) for x in u]
+    model = Model(comps, m, u, prior=_FLOOR, match_rate=lam)
+    for it in range(1, max_iter + 1):
+        log_ratio = np.zeros(len(patterns))
+        for f in range(len(comps)):
+            col = patterns[:, f]
+            known = col != NULL
+            lm = np.log(np.clip(m[f], _FLOOR, 1))
+            log_ratio[known] += lm[col[known]] - log_u[f][col[known]]
+        logit = np.log(lam / (1 - lam)) + log_ratio
+        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        weights = counts * post
+        new_m = _normalise(_level_counts(patterns, comps, weights), 1e-9)
+        new_lam = float(np.clip(weights.sum() / counts.sum(), _FLOOR, 1 - _FLOOR))
+        change = max([abs(new_lam - lam)]
+                     + [float(np.max(np.abs(a - b))) for a, b in zip(new_m, m, strict=True)])
+        m, lam = new_m, new_lam
+        model.history.append(change)
+        model.iterations = it
+        if change < tol:
+            model.converged = True
+            break
+    model.m, model.match_rate = m, lam
+    model.prior = float(np.clip(lam * len(gamma) / total_pairs, _FLOOR, 1 - _FLOOR))
+    return model
+
+
+@dataclass
+class Scores:
+    """Per-pair evidence: bits per comparison, total match weight and posterior probability."""
+
+    bits: np.ndarray  # (pairs, comparisons); 0 where a value is missing
+    weight: np.ndarray  # prior bits + sum of bits
+    probability: np.ndarray
+
+
+def score(model: Model, compared: Compared, n_records: int) -> Scores:
+    """Match weights with term-frequency adjusted exact matches."""
+    gamma = compared.gamma
+    bits = np.zeros(gamma.shape, dtype=np.float64)
+    tf_floor = 1.0 / max(n_records, 1)
+    for f, (comp, w) in enumerate(zip(model.comparisons, model.level_weights(), strict=True)):
+        col = gamma[:, f]
+        known = col != NULL
+        bits[known, f] = w[col[known]]
+        if comp.tf_column is not None:
+            tf = compared.tf[:, f]
+            has_tf = ~np.isnan(tf)
+            m_exact = max(float(model.m[f][-1]), _FLOOR)
+            bits[has_tf, f] = np.log2(m_exact / np.maximum(tf[has_tf], tf_floor))
+    weight = model.prior_bits() + bits.sum(axis=1)
+    probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
+    return Scores(bits=bits, weight=weight, probability=probability)

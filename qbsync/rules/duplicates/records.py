@@ -1,0 +1,138 @@
+"""The customer row duplicate detection reads, and its normalised column-wise form for matching."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from qbsync.rules.duplicates import normalize as nz
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    """The fields of one customer that matter for duplicates (a cache row, a CSV line, a test case)."""
+
+    customer_id: str
+    display_name: str = ""
+    given_name: str | None = None
+    family_name: str | None = None
+    company_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    mobile: str | None = None
+    bill_line1: str | None = None
+    bill_line2: str | None = None
+    bill_city: str | None = None
+    bill_region: str | None = None
+    bill_postal_code: str | None = None
+    bill_country: str | None = None
+    active: bool = True
+    balance: Decimal = Decimal("0")
+    realm_id: str = ""
+    sync_token: str | None = None
+    created: date | None = None
+    job: bool = False
+    parent_id: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> CustomerRecord:
+        """From anything with the cache's Customer attribute names (an ORM object or a Row)."""
+        created = getattr(row, "created_at", None)
+        return cls(
+            customer_id=str(row.id), display_name=row.display_name or "", given_name=row.given_name,
+            family_name=row.family_name, company_name=row.company_name, email=row.email, phone=row.phone,
+            mobile=row.mobile, bill_line1=row.bill_line1, bill_line2=row.bill_line2,
+            bill_city=row.bill_city, bill_region=row.bill_region, bill_postal_code=row.bill_postal_code,
+            bill_country=row.bill_country, active=bool(row.active),
+            balance=row.balance if row.balance is not None else Decimal("0"), realm_id=row.realm_id,
+            sync_token=row.sync_token, created=created.date() if created is not None else None,
+            job=bool(getattr(row, "job", False)), parent_id=getattr(row, "parent_id", None))
+
+    def completeness(self) -> int:
+        """How many contact fields are filled: the survivor should be the richest record."""
+        values = (self.given_name, self.family_name, self.company_name, self.email, self.phone,
+                  self.mobile, self.bill_line1, self.bill_city, self.bill_region, self.bill_postal_code,
+                  self.bill_country)
+        return sum(1 for v in values if v and str(v).strip())
+
+
+#: The normalised columns, in the order ``Prepared.columns`` holds them.
+COLUMNS = ("given", "family", "company", "email", "phone1", "phone2", "street_no", "street", "line2",
+           "city", "postcode", "region")
+
+
+@dataclass
+class Prepared:
+    """Normalised fields of every record as parallel arrays ("" = missing), ready for vector work."""
+
+    records: Sequence[CustomerRecord]
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+    #: One vocabulary over every column, so any two columns' values compare by integer code.
+    vocab: np.ndarray = field(default_factory=lambda: np.array([""], dtype=object))
+    codes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def col(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+
+def _names(rec: CustomerRecord) -> tuple[str, str, str]:
+    given, family = nz.person_name(rec.given_name), nz.person_name(rec.family_name)
+    company = nz.company_name(rec.company_name)
+    display = nz.strip_deleted(rec.display_name)
+    if not given and not family and display and not company:
+        if nz.looks_like_company(display):
+            company = nz.company_name(display)
+        else:
+            given, family = nz.split_display_name(display)
+    elif display and not company:
+        # A display name that is not the person's own name ("Smith Plumbing") names the business.
+        person_tokens = set(f"{given} {family}".split())
+        if not set(nz.person_name(display).split()) <= person_tokens:
+            company = nz.company_name(display)
+    return given, family, company
+
+
+def _postcode(rec: CustomerRecord, region: str | None) -> str:
+    code = nz.postcode(rec.bill_postal_code)
+    if region == "US" and len(code) == 9 and code.isdigit():
+        return code[:5]  # ZIP+4 and ZIP name the same place
+    return code
+
+
+def prepare(records: Sequence[CustomerRecord], default_country: str | None = None) -> Prepared:
+    """Normalise every record once; ``default_country`` is used for phones of addresses without one."""
+    out: dict[str, list[str]] = {c: [] for c in COLUMNS}
+    for rec in records:
+        given, family, company = _names(rec)
+        region = nz.country_code(rec.bill_country) or default_country
+        phones = [p for p in (nz.phone(rec.phone, region), nz.phone(rec.mobile, region)) if p]
+        if len(phones) == 2 and phones[0] == phones[1]:
+            phones.pop()
+        number, street = nz.street(rec.bill_line1)
+        line2_number, line2 = nz.street(rec.bill_line2)
+        if not street and line2:
+            # A street written on the second line (first line empty or only a number).
+            street, line2 = line2, ""
+            number = number or line2_number
+        values = (given, family, company, nz.email(rec.email), phones[0] if phones else "",
+                  phones[1] if len(phones) > 1 else "", number, street, line2, nz.fold(rec.bill_city),
+                  _postcode(rec, region), nz.fold(rec.bill_region))
+        for name, value in zip(COLUMNS, values, strict=True):
+            out[name].append(value)
+    # Street-like values also without spaces: "aurora cl" and "auroracl" are one street.
+    out["street_ns"] = [v.replace(" ", "") for v in out["street"]]
+    out["line2_ns"] = [v.replace(" ", "") for v in out["line2"]]
+    columns = {name: np.array(values, dtype=object) for name, values in out.items()}
+    everything = np.concatenate([np.array([""], dtype=object), *columns.values()])
+    vocab, inverse = np.unique(everything, return_inverse=True)
+    n = len(records)
+    codes = {name: inverse[1 + k * n: 1 + (k + 1) * n].astype(np.int64) for k, name in enumerate(columns)}
+    return Prepared(records=records, columns=columns, vocab=vocab, codes=codes)
