@@ -281,3 +281,29 @@ def test_plan_of_another_company_is_refused(session: Session, qbo: FakeQbo, cloc
         apply_plan(session, other, clock, plan_id)
     with pytest.raises(WritebackError, match="no write-back plan"):
         apply_plan(session, qbo, clock, "Pnope")
+
+
+def test_a_crash_mid_apply_leaves_the_attempts_on_record_and_a_rerun_finishes(
+    engine: sa.Engine, session: Session, qbo: FakeQbo, clock: FixedClock
+) -> None:
+    from qbsync.cache.db import session_factory
+
+    ids = _company(qbo, 4)
+    plan_id = _plan(session, qbo, clock, ids)
+
+    def killed(fake: FakeQbo, items: Sequence[dict[str, Any]]) -> None:
+        raise KeyboardInterrupt  # the process dies while the write batch is in flight
+
+    qbo.hooks[2] = killed
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(session, qbo, clock, plan_id, dry_run=False)
+    with session_factory(engine)() as fresh:
+        crashed = fresh.scalars(sa.select(WritebackRun)).one()
+        assert crashed.status == "running"
+        assert sorted(
+            e.customer_id for e in audit_log(fresh, run_id=crashed.id) if e.event == "sent"
+        ) == sorted(ids)
+    session.rollback()
+    report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
+    assert set(_outcomes(report).values()) == {"applied"}
+    assert sorted(w["Id"] for w in qbo.writes) == sorted(ids)
