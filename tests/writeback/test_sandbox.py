@@ -95,11 +95,46 @@ def company(request: pytest.FixtureRequest) -> Iterator[Company]:
     with sandbox_server.SandboxServer(store, clock=clock) as server:
         token = server.issue_tokens(REALM)["access_token"]
         setup = HttpGateway(server.api_url_v3, REALM, token)
+        gateway: QboGateway = setup
         if request.param == "client":
             if not HAS_CLIENT:
                 pytest.skip("qbsync.qbo.client not written yet")
-            pytest.skip("real-client wiring for the sandbox is not in place yet")  # see docs/writeback.md
-        yield Company(server, setup, setup)
+            gateway = _real_client(server, request.getfixturevalue("tmp_path"))
+        yield Company(server, gateway, setup)
+
+
+def _real_client(server: Any, tmp_path: Any) -> QboGateway:
+    """The real client, connected to the sandbox through a token store holding fresh sandbox tokens."""
+    from qbsync.auth.tokens import TokenSet, TokenStore
+    from qbsync.qbo import client as qbo_client
+    from qbsync.settings import load_settings
+
+    tokens = server.issue_tokens(REALM)
+    settings = load_settings(
+        overrides={
+            "environment": server.base_url,
+            "client_id": server.client_id,
+            "client_secret": server.client_secret,
+            "realm": REALM,
+            "token_dir": tmp_path / "tokens",
+            "cache_url": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        },
+        env={},
+        config_path=None,
+    )
+    TokenStore(settings.token_dir).save(
+        TokenSet(
+            realm_id=REALM,
+            access_token=tokens["access_token"],
+            refresh_token=tokens["refresh_token"],
+            access_expires_at=T0 + timedelta(hours=1),
+            refresh_expires_at=T0 + timedelta(days=100),
+            obtained_at=T0,
+            environment=server.base_url,
+        )
+    )
+    gateway: QboGateway = qbo_client.connect(settings, REALM, clock=FixedClock(T0 + timedelta(minutes=30)))
+    return gateway
 
 
 def _fill(c: Company) -> None:
