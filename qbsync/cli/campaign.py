@@ -1,0 +1,209 @@
+"""`qbsync campaign create | export | list | report | followup | segments | dunning`: outreach."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from qbsync.campaigns import campaign, dunning, exports, segments
+from qbsync.campaigns.rfm import RfmConfig
+from qbsync.cli.report import cache_options, emit, open_cache, output_options
+from qbsync.errors import InputError
+from qbsync.reports.table import Column, Table
+
+
+def _segment(segments_file: Path | None, segment: str | None, kind: str | None,
+             where: tuple[str, ...]) -> tuple[segments.SegmentDef, RfmConfig]:
+    rfm = RfmConfig()
+    if segments_file is not None:
+        loaded = segments.load_file(segments_file)
+        rfm = loaded.rfm
+        if segment is not None:
+            if segment not in loaded.segments:
+                raise InputError(f"no segment {segment!r} in {segments_file}",
+                                 hint=f"choose one of: {', '.join(sorted(loaded.segments))}")
+            if where:
+                raise InputError("--where cannot change a segment from a file",
+                                 hint="edit the file, or define the segment with --kind and --where")
+            return loaded.segments[segment], rfm
+    if kind is None:
+        raise InputError("no segment given",
+                         hint="pass --segments-file FILE --segment NAME, "
+                              "or --kind KIND [--where KEY=VALUE ...]")
+    return segments.from_command_line(kind, list(where), segment), rfm
+
+
+def segment_options(f: click.decorators.FC) -> click.decorators.FC:
+    f = click.option("--where", multiple=True, metavar="KEY=VALUE",
+                     help="A parameter or filter of --kind (repeatable), e.g. ltv_min=500.")(f)
+    f = click.option("--kind", type=click.Choice(segments.KINDS),
+                     help="Define the segment on the command line.")(f)
+    f = click.option("--segment", help="Segment name (from --segments-file, or a name for --kind).")(f)
+    f = click.option("--segments-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="TOML file of segments (see config/segments.example.toml).")(f)
+    return f
+
+
+@click.group("campaign")
+def campaign_group() -> None:
+    """Segments, win-back campaigns with a control group, outreach exports and dunning lists."""
+
+
+@campaign_group.command("segments")
+@segment_options
+@cache_options
+@output_options
+def segments_cmd(segments_file: Path | None, segment: str | None, kind: str | None, where: tuple[str, ...],
+                 as_of: datetime | None, realm: str | None, cache_url: str | None, fmt: str,
+                 output: Path | None, bom: bool) -> None:
+    """List the segments of a file with their sizes, or the members of one segment."""
+    ctx = open_cache(realm, cache_url, as_of)
+    if segments_file is not None and segment is None and kind is None:
+        loaded = segments.load_file(segments_file)
+        rows = [{"name": s.name, "kind": s.kind, "members": len(segments.evaluate(ctx.engine, ctx.realm_id, s,
+                                                                                  ctx.as_of, loaded.rfm)),
+                 "description": s.description} for s in loaded.segments.values()]
+        emit(Table(f"Segments in {segments_file} as of {ctx.as_of}",
+                   [Column("name", "Segment"), Column("kind", "Kind"), Column("members", "Members", "int"),
+                    Column("description", "Description")], rows), fmt, output, bom)
+        return
+    seg, rfm = _segment(segments_file, segment, kind, where)
+    members = segments.evaluate(ctx.engine, ctx.realm_id, seg, ctx.as_of, rfm)
+    rows = [{"customer_id": m.customer_id, "name": m.name, "last_purchase": m.activity.last_purchase,
+             "ltv": m.activity.lifetime_revenue, "balance": m.activity.open_balance, "reason": m.reason}
+            for m in members]
+    emit(Table(f"Segment {seg.name} ({seg.kind}) as of {ctx.as_of}: {len(rows)} customers",
+               [Column("customer_id", "Id"), Column("name", "Customer"),
+                Column("last_purchase", "Last purchase", "date"), Column("ltv", "Lifetime value", "money"),
+                Column("balance", "Balance", "money"), Column("reason", "Why")], rows), fmt, output, bom)
+
+
+@campaign_group.command("create")
+@click.argument("name")
+@segment_options
+@click.option("--control", "control_share", default="0.10", show_default=True,
+              help="Share of members held back as the control group.")
+@click.option("--seed", type=int, help="Seed of the control draw (default: random, recorded).")
+@cache_options
+def create_cmd(name: str, segments_file: Path | None, segment: str | None, kind: str | None,
+               where: tuple[str, ...], control_share: str, seed: int | None, as_of: datetime | None,
+               realm: str | None, cache_url: str | None) -> None:
+    """Freeze a segment's members at --as-of as campaign NAME, holding back a random control group."""
+    ctx = open_cache(realm, cache_url, as_of)
+    seg, rfm = _segment(segments_file, segment, kind, where)
+    try:
+        share = Decimal(control_share)
+    except ArithmeticError:
+        raise InputError(f"--control {control_share!r} is not a number", hint="e.g. --control 0.1") from None
+    camp = campaign.create(ctx.engine, ctx.realm_id, name, seg, ctx.as_of, ctx.clock, control_share=share,
+                           seed=seed, rfm=rfm)
+    click.echo(f"campaign {camp.name}: {camp.members} members frozen on {camp.as_of} "
+               f"({camp.members - camp.controls} to contact, {camp.controls} held back as control, "
+               f"seed {camp.seed}). Next: `qbsync campaign export {camp.name} --dir DIR`.")
+
+
+@campaign_group.command("export")
+@click.argument("name")
+@click.option("--dir", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Directory for the files.")
+@click.option("--to", "fmt", type=click.Choice(exports.FORMATS), default="generic", show_default=True,
+              help="Format of the marketing list.")
+@click.option("--do-not-contact", type=click.Path(dir_okay=False, path_type=Path),
+              help="File of emails, id:N and phone numbers never to contact (one per line).")
+@click.option("--include-balance", is_flag=True,
+              help="Keep customers with an open balance on the marketing list (default: collections list).")
+@click.option("--bom", is_flag=True, help="Start files with a byte-order mark (for Excel).")
+@cache_options
+def export_cmd(name: str, out_dir: Path, fmt: str, do_not_contact: Path | None, include_balance: bool,
+               bom: bool, as_of: datetime | None, realm: str | None, cache_url: str | None) -> None:
+    """Write the campaign's marketing list, call list and collections list."""
+    ctx = open_cache(realm, cache_url, as_of)
+    res = exports.export(ctx.engine, ctx.realm_id, name, out_dir, ctx.clock, fmt=fmt,
+                         do_not_contact=exports.DoNotContact.load(do_not_contact),
+                         include_balance=include_balance, bom=bom,
+                         as_of=as_of.date() if as_of else None)
+    for kind, path in res.files.items():
+        click.echo(f"{kind:12} {res.rows[kind]:6} rows  {path}")
+    click.echo(f"left out (do not contact): {res.excluded_do_not_contact}; "
+               f"records merged into another row: {res.merged_records}")
+
+
+@campaign_group.command("list")
+@cache_options
+@output_options
+def list_cmd(as_of: datetime | None, realm: str | None, cache_url: str | None, fmt: str, output: Path | None,
+             bom: bool) -> None:
+    """Campaigns of this company."""
+    ctx = open_cache(realm, cache_url, as_of)
+    rows = [{"name": c.name, "segment": c.segment, "as_of": c.as_of, "members": c.members,
+             "controls": c.controls, "seed": str(c.seed)}
+            for c in campaign.campaigns(ctx.engine, ctx.realm_id)]
+    cols = [Column("name", "Name"), Column("segment", "Segment"), Column("as_of", "Date", "date"),
+            Column("members", "Members", "int"), Column("controls", "Control", "int"), Column("seed", "Seed")]
+    emit(Table("Campaigns", cols, rows), fmt, output, bom)
+
+
+@campaign_group.command("report")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@cache_options
+def report_cmd(name: str, fmt: str, as_of: datetime | None, realm: str | None, cache_url: str | None) -> None:
+    """Who came back since the campaign: contacted vs control, revenue, lift with a 95% interval."""
+    ctx = open_cache(realm, cache_url, as_of)
+    rep = campaign.report(ctx.engine, ctx.realm_id, name, ctx.as_of)
+    if fmt == "json":
+        click.echo(json.dumps(rep.as_dict(), indent=2))
+        return
+    click.echo(f"campaign {name}: members frozen {rep.campaign.as_of}, measured to {rep.as_of}")
+    for g in (rep.contacted, rep.control):
+        days = "-" if g.median_days_to_return is None else f"{g.median_days_to_return:.0f}"
+        click.echo(f"  {g.group:10} {g.returned:6} of {g.members:6} came back ({g.rate:6.1%}); "
+                   f"revenue {g.revenue:.2f} ({g.revenue_per_member:.2f} per member); median {days} days")
+    low, high = rep.lift_interval
+    click.echo(f"  lift       {rep.lift:+.1%} points (95% CI {low:+.1%} to {high:+.1%})")
+    if rep.ratio is not None and rep.ratio_interval is not None:
+        click.echo(f"  ratio      {rep.ratio:.2f}x (95% CI {rep.ratio_interval[0]:.2f} to "
+                   f"{rep.ratio_interval[1]:.2f})")
+    if rep.control.members == 0:
+        click.echo("  no control group: the lift cannot be measured against doing nothing")
+
+
+@campaign_group.command("followup")
+@click.argument("name")
+@cache_options
+@output_options
+def followup_cmd(name: str, as_of: datetime | None, realm: str | None, cache_url: str | None, fmt: str,
+                 output: Path | None, bom: bool) -> None:
+    """Contacted members who have not bought again yet: the list for the next touch."""
+    ctx = open_cache(realm, cache_url, as_of)
+    rows = [{"customer_id": m.customer_id, "name": m.display_name, "last_purchase": m.last_purchase,
+             "ltv": m.lifetime_value, "reason": m.reason}
+            for m in campaign.followup(ctx.engine, ctx.realm_id, name, ctx.as_of)]
+    emit(Table(f"Not back yet from {name} as of {ctx.as_of}: {len(rows)}",
+               [Column("customer_id", "Id"), Column("name", "Customer"),
+                Column("last_purchase", "Last purchase", "date"), Column("ltv", "Lifetime value", "money"),
+                Column("reason", "Why in the campaign")], rows), fmt, output, bom)
+
+
+@campaign_group.command("dunning")
+@click.option("--within-days", type=click.IntRange(min=0), default=7, show_default=True,
+              help="Remind about invoices falling due within N days.")
+@click.option("--stage", "stages", multiple=True, type=click.Choice(dunning.STAGES),
+              help="Only these stages (repeatable; default all).")
+@cache_options
+@output_options
+def dunning_cmd(within_days: int, stages: tuple[str, ...], as_of: datetime | None, realm: str | None,
+                cache_url: str | None, fmt: str, output: Path | None, bom: bool) -> None:
+    """Invoices due soon (reminder) or overdue (by aging bucket), one row per invoice, for a mail merge."""
+    ctx = open_cache(realm, cache_url, as_of)
+    rows = dunning.dunning(ctx.engine, ctx.realm_id, ctx.as_of, within_days=within_days,
+                           stages=stages or dunning.STAGES)
+    emit(dunning.table(rows, ctx.as_of), fmt, output, bom)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(campaign_group)
