@@ -24,7 +24,8 @@ def test_campaign_flow(db_url: str, tmp_path: Path) -> None:
     c = Cache(db_url)
     for i in range(20):
         c.customer(str(i), f"Customer {i}", email=f"c{i}@example.com")
-        c.invoice(str(i), date(2023, 1, 1), "50.00")
+        inv = c.invoice(str(i), date(2023, 1, 1), "50.00")
+        c.pay(str(i), date(2023, 1, 20), (inv, "50.00"))
         c.receipt(str(i), date(2023, 2, 1), "10.00")
     out = _run(db_url, "create", "lapsed", "--kind", "all", "--where", "days_inactive_min=365",
                "--seed", "7", "--as-of", "2025-01-01")
