@@ -1,0 +1,334 @@
+"""The QuickBooks API client (``QboGateway``): limiter, retries, token refresh and fault parsing per request.
+
+python-quickbooks supplies the URL layout (``api_url_v3`` / ``sandbox_api_url_v3``, set per instance),
+the minorversion and its requests-oauthlib session. Requests go through that session directly rather
+than ``QuickBooks.make_request``, which never retries, raises only the first error of a fault, maps
+5010/6xxx codes to its base exception and cannot set a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from quickbooks.client import QuickBooks
+from requests.adapters import HTTPAdapter
+from requests_oauthlib import OAuth2Session
+
+from qbsync.auth.oauth import AuthClientFactory, TokenManager, auth_client_factory
+from qbsync.auth.tokens import TokenStore
+from qbsync.clock import Clock, SystemClock
+from qbsync.errors import ApiError, AuthError, ServerError, ThrottledError
+from qbsync.qbo import querybuild
+from qbsync.qbo.faults import error_from_response, parse_fault_body
+from qbsync.qbo.gateway import CdcResult, JsonDict, Page, RequestStats
+from qbsync.qbo.limiter import RateLimiter, limiter_for
+from qbsync.qbo.retry import retrying
+from qbsync.settings import Endpoints, Settings
+
+log = logging.getLogger(__name__)
+
+# requests-oauthlib logs the token and the Authorization header at DEBUG; tokens never reach logs.
+for _noisy in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+MAX_BATCH_ITEMS = 30
+MAX_REQUEST_ID = 50
+USER_AGENT = "qbsync (python-quickbooks)"
+
+
+def allow_insecure_transport(endpoints: Endpoints) -> None:
+    """Let oauthlib send bearer tokens over plain http, but only to a loopback qbsync sandbox."""
+    if endpoints.insecure_loopback:
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+
+def parse_server_time(value: object) -> datetime | None:
+    """The top-level ``time`` of a response: ISO with the company's offset, or epoch ms (401 bodies)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000.0, UTC)
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+class QboClient:
+    """One realm's API client; thread-safe (share one instance between worker threads)."""
+
+    def __init__(self, settings: Settings, realm_id: str, tokens: TokenManager, *,
+                 clock: Clock | None = None, limiter: RateLimiter | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 rand: Callable[[], float] = random.random) -> None:
+        self.settings = settings
+        self.realm_id = realm_id
+        self.tokens = tokens
+        self.stats = RequestStats()
+        self._clock = clock or SystemClock()
+        self._sleep = sleep
+        self._rand = rand
+        self._stats_lock = threading.Lock()
+        endpoints = settings.endpoints
+        allow_insecure_transport(endpoints)
+        self.limiter = limiter or limiter_for(endpoints.api_url_v3, realm_id, settings.limits)
+        qb = QuickBooks(company_id=realm_id, minorversion=settings.minorversion)
+        qb.sandbox = endpoints.kind == "sandbox"
+        qb.api_url_v3 = endpoints.api_url_v3
+        qb.sandbox_api_url_v3 = endpoints.api_url_v3
+        qb.session = OAuth2Session(settings.client_id)
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(10, settings.limits.max_concurrent))
+        qb.session.mount("https://", adapter)
+        qb.session.mount("http://", adapter)
+        self._qb = qb
+
+    def __repr__(self) -> str:
+        return f"QboClient(realm_id={self.realm_id!r}, api={self._qb.api_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self._qb.api_url}/company/{self.realm_id}"
+
+    def close(self) -> None:
+        self._qb.session.close()
+
+    def __enter__(self) -> QboClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    def _count(self, kind: str, **fields: int) -> None:
+        with self._stats_lock:
+            for name, n in fields.items():
+                setattr(self.stats, name, getattr(self.stats, name) + n)
+            if kind:
+                self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
+
+    def _on_retry(self, exc: BaseException, delay: float) -> None:
+        self._count("", retries=1)
+        if isinstance(exc, ThrottledError):
+            # the realm's budget is spent for everyone in this process, not just this thread
+            self.limiter.pause(delay)
+
+    def _send(self, kind: str, method: str, url: str, params: Mapping[str, Any], data: str | bytes | None,
+              content_type: str, token: str) -> requests.Response:
+        headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": USER_AGENT,
+                   "Authorization": f"Bearer {token}"}
+        with self.limiter.slot():
+            self._count(kind, requests=1)
+            try:
+                resp = self._qb.session.request(method, url, params=dict(params), data=data, headers=headers,
+                                                timeout=self.settings.retry.timeout_seconds,
+                                                withhold_token=True)
+                body = resp.content  # read inside the slot: a dropped body is part of this request
+            except requests.Timeout:
+                self._count("", server_errors=1)
+                limit = self.settings.retry.timeout_seconds
+                raise ServerError(f"QuickBooks did not answer within {limit:g}s",
+                                  hint="try again later") from None
+            except requests.RequestException as exc:
+                self._count("", server_errors=1)
+                raise ServerError(f"connection to QuickBooks failed ({type(exc).__name__})",
+                                  hint="check the network; the request will be retried") from None
+        log.debug("%s %s -> %s Intuit-Tid=%s (%d bytes)", method, url.split("?")[0], resp.status_code,
+                  resp.headers.get("Intuit-Tid", "-"), len(body))
+        return resp
+
+    def _parse(self, resp: requests.Response) -> JsonDict:
+        status, body = resp.status_code, resp.content
+        if status >= 300:
+            err = error_from_response(status, body, resp.headers)
+            if isinstance(err, ThrottledError):
+                self._count("", throttled=1)
+            elif isinstance(err, ServerError):
+                self._count("", server_errors=1)
+            raise err
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            self._count("", server_errors=1)
+            raise ServerError(f"QuickBooks sent an unreadable (truncated?) body of {len(body)} bytes",
+                              status=status, intuit_tid=resp.headers.get("Intuit-Tid")) from None
+        if not isinstance(doc, dict):
+            raise ServerError("QuickBooks sent JSON that is not an object", status=status)
+        if "Fault" in doc or "fault" in doc:
+            parsed = parse_fault_body(body)
+            if parsed is not None:
+                raise error_from_response(status, body, resp.headers)
+        return doc
+
+    def _attempt(self, kind: str, method: str, url: str, params: Mapping[str, Any],
+                 data: str | bytes | None, content_type: str) -> JsonDict:
+        refreshed = False
+        while True:
+            token = self.tokens.access_token()
+            resp = self._send(kind, method, url, params, data, content_type, token)
+            if resp.status_code == 401 and not refreshed:
+                log.info("QuickBooks rejected the access token (Intuit-Tid=%s); refreshing once",
+                         resp.headers.get("Intuit-Tid", "-"))
+                self.tokens.refresh_after_rejection(token)
+                refreshed = True
+                continue
+            return self._parse(resp)
+
+    def request(self, kind: str, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                body: JsonDict | str | None = None, content_type: str = "application/json",
+                request_id: str | None = None) -> JsonDict:
+        """One logical API call with limiter, retries and one refresh-and-retry on 401."""
+        url = f"{self.base_url}/{path}"
+        query: dict[str, Any] = dict(params or {})
+        query["minorversion"] = self.settings.minorversion
+        if request_id is not None:
+            if not request_id or len(request_id) > MAX_REQUEST_ID:
+                raise ValueError(f"requestid must be 1..{MAX_REQUEST_ID} characters")
+            query["requestid"] = request_id
+        data: str | None
+        if body is None:
+            data = None
+        elif isinstance(body, str):
+            data = body
+        else:
+            data = json.dumps(body)
+        retry = retrying(self.settings.retry, sleep=self._sleep, on_retry=self._on_retry, rand=self._rand)
+        for attempt in retry:
+            with attempt:
+                return self._attempt(kind, method, url, query, data, content_type)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _time(self, doc: Mapping[str, Any]) -> datetime:
+        return parse_server_time(doc.get("time")) or self._clock.now()
+
+    # --- QboGateway ------------------------------------------------------------------------------
+
+    def query(self, statement: str) -> Page:
+        doc = self.request("query", "POST", "query", body=statement, content_type="application/text")
+        qr = doc.get("QueryResponse") or {}
+        rows: list[JsonDict] = []
+        for value in qr.values():
+            if isinstance(value, list):
+                rows = value
+                break
+        return Page(rows=rows, server_time=self._time(doc))
+
+    def count(self, entity: str, where: str | None = None) -> int:
+        doc = self.request("count", "POST", "query", body=querybuild.count(entity, where),
+                           content_type="application/text")
+        return int((doc.get("QueryResponse") or {}).get("totalCount", 0))
+
+    def cdc(self, entities: Sequence[str], changed_since: datetime) -> CdcResult:
+        if not entities:
+            raise ValueError("cdc needs at least one entity")
+        doc = self.request("cdc", "GET", "cdc", params={
+            "entities": ",".join(entities), "changedSince": querybuild.qbo_datetime(changed_since)})
+        changes: dict[str, list[JsonDict]] = {e: [] for e in entities}
+        for block in doc.get("CDCResponse") or []:
+            for qr in (block or {}).get("QueryResponse") or []:
+                for key, value in (qr or {}).items():
+                    if isinstance(value, list):
+                        changes.setdefault(key, []).extend(value)
+        return CdcResult(changes=changes, server_time=self._time(doc))
+
+    def read(self, entity: str, id_: str) -> JsonDict:
+        doc = self.request("read", "GET", f"{entity.lower()}/{id_}")
+        obj = doc.get(entity)
+        if not isinstance(obj, dict):
+            raise ServerError(f"QuickBooks' answer to reading {entity} {id_} lacks the object")
+        return obj
+
+    def batch(self, items: Sequence[JsonDict], request_id: str | None = None) -> list[JsonDict]:
+        if not items:
+            return []
+        if len(items) > MAX_BATCH_ITEMS:
+            raise ValueError(f"a batch holds at most {MAX_BATCH_ITEMS} items (got {len(items)})")
+        order = [str(i.get("bId")) for i in items]
+        if len(set(order)) != len(order):
+            raise ValueError("batch items need distinct bId values")
+        # A batch may carry writes: always idempotent, so a retried batch never applies twice.
+        doc = self.request("batch", "POST", "batch", body={"BatchItemRequest": list(items)},
+                           request_id=request_id or uuid.uuid4().hex)
+        got = {str(r.get("bId")): r for r in doc.get("BatchItemResponse") or []}
+        missing = [b for b in order if b not in got]
+        if missing:
+            raise ServerError(f"QuickBooks' batch answer lacks items {', '.join(missing)}")
+        return [got[b] for b in order]
+
+    def sparse_update(self, entity: str, body: JsonDict, request_id: str) -> JsonDict:
+        if not body.get("Id") or body.get("SyncToken") is None or body.get("sparse") is not True:
+            raise ValueError("a sparse update needs Id, SyncToken and sparse: true")
+        if not request_id:
+            raise ValueError("every write needs a requestid")
+        doc = self.request("update", "POST", entity.lower(), body=body, request_id=request_id)
+        obj = doc.get(entity)
+        if not isinstance(obj, dict):
+            raise ServerError(f"QuickBooks' answer to updating {entity} {body.get('Id')} lacks the object")
+        return obj
+
+    def company_info(self) -> JsonDict:
+        doc = self.request("read", "GET", f"companyinfo/{self.realm_id}")
+        return dict(doc.get("CompanyInfo") or {})
+
+    def preferences(self) -> JsonDict:
+        doc = self.request("read", "GET", "preferences")
+        return dict(doc.get("Preferences") or {})
+
+    # --- extras ----------------------------------------------------------------------------------
+
+    def customers_by_id(self, ids: Sequence[str], *, chunk: int = querybuild.MAX_RESULTS) -> list[JsonDict]:
+        """Customers (active or not) with these Ids, one query per ``chunk`` Ids; absent Ids are skipped."""
+        wanted = list(dict.fromkeys(str(i) for i in ids))
+        out: list[JsonDict] = []
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start:start + chunk]
+            statement = querybuild.select("Customer", [f"Id IN {querybuild.id_list(part)}"],
+                                          include_inactive=True, max_results=min(len(part), 1000))
+            out.extend(self.query(statement).rows)
+        return out
+
+    def server_time(self) -> datetime:
+        """QuickBooks' clock now (from a one-row query); where a sync run's cursor may start."""
+        return self.query("SELECT * FROM CompanyInfo").server_time
+
+
+def connect(settings: Settings, realm_id: str | None = None, *, clock: Clock | None = None,
+            token_store: TokenStore | None = None, factory: AuthClientFactory | None = None,
+            limiter: RateLimiter | None = None, sleep: Callable[[float], None] = time.sleep) -> QboClient:
+    """A ready client for ``realm_id`` (default: the ``realm`` setting, else the only connected realm).
+
+    Fails at once with AuthError when not connected and ConfigError when credentials are missing.
+    """
+    store = token_store or TokenStore(settings.token_dir)
+    realm = store.default_realm(realm_id or settings.realm)
+    if store.load(realm) is None:
+        raise AuthError(f"not connected to QuickBooks company {realm}", hint="run `qbsync auth login`")
+    tokens = TokenManager(store, realm, factory or auth_client_factory(settings), clock=clock,
+                          skew=timedelta(seconds=settings.refresh_skew_seconds),
+                          environment=settings.environment)
+    return QboClient(settings, realm, tokens, clock=clock, limiter=limiter, sleep=sleep)
+
+
+def python_quickbooks_client(settings: Settings, realm_id: str, access_token: str) -> QuickBooks:
+    """A plain python-quickbooks client aimed at the same API (for baselines in bench/)."""
+    allow_insecure_transport(settings.endpoints)
+    qb = QuickBooks(company_id=realm_id, minorversion=settings.minorversion)
+    qb.sandbox = settings.endpoints.kind == "sandbox"
+    qb.api_url_v3 = qb.sandbox_api_url_v3 = settings.endpoints.api_url_v3
+    qb.session = OAuth2Session(settings.client_id, token={"access_token": access_token,
+                                                          "token_type": "Bearer"})
+    return qb
+
+
+__all__ = ["ApiError", "QboClient", "connect", "parse_server_time", "python_quickbooks_client"]

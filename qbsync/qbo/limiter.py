@@ -1,0 +1,108 @@
+"""Per-realm request budget: sliding windows (per minute, per second), in-flight cap, throttle pauses.
+
+One limiter per realm per process (``limiter_for``), shared by every client and thread talking to
+that realm, so concurrent pages never add up to more than Intuit allows. Time and sleep are
+injected: tests drive a fake monotonic clock and never sleep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from qbsync.settings import RateLimits
+
+Monotonic = Callable[[], float]
+Sleeper = Callable[[float], None]
+
+
+class RateLimiter:
+    """Blocks callers until a request may start: at most ``per_minute`` starts in any 60 s window,
+    ``per_second`` in any 1 s window, and ``max_concurrent`` running at once."""
+
+    def __init__(self, per_minute: int = 500, max_concurrent: int = 10, *, per_second: int | None = 10,
+                 monotonic: Monotonic = time.monotonic, sleep: Sleeper = time.sleep) -> None:
+        if per_minute < 1 or max_concurrent < 1 or (per_second is not None and per_second < 1):
+            raise ValueError("limits must be positive")
+        self.per_minute = per_minute
+        self.per_second = per_second
+        self.max_concurrent = max_concurrent
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._minute: deque[float] = deque()
+        self._second: deque[float] = deque()
+        self._paused_until = 0.0
+        self.waited_seconds = 0.0  # total time callers spent waiting for the windows
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+    @classmethod
+    def from_settings(cls, limits: RateLimits, *, monotonic: Monotonic = time.monotonic,
+                      sleep: Sleeper = time.sleep) -> RateLimiter:
+        return cls(limits.requests_per_minute, limits.max_concurrent, per_second=limits.requests_per_second,
+                   monotonic=monotonic, sleep=sleep)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every new request for ``seconds`` (after a 429: the realm's budget is spent)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._monotonic() + seconds)
+
+    def _wait_needed(self, now: float) -> float:
+        while self._minute and self._minute[0] <= now - 60.0:
+            self._minute.popleft()
+        while self._second and self._second[0] <= now - 1.0:
+            self._second.popleft()
+        wait = max(0.0, self._paused_until - now)
+        if len(self._minute) >= self.per_minute:
+            wait = max(wait, self._minute[0] + 60.0 - now)
+        if self.per_second is not None and len(self._second) >= self.per_second:
+            wait = max(wait, self._second[0] + 1.0 - now)
+        return wait
+
+    def _reserve(self) -> None:
+        while True:
+            with self._lock:
+                now = self._monotonic()
+                wait = self._wait_needed(now)
+                if wait <= 0:
+                    self._minute.append(now)
+                    self._second.append(now)
+                    return
+                self.waited_seconds += wait
+            self._sleep(wait)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one in-flight slot and one start in each window for the duration of a request."""
+        self._slots.acquire()
+        try:
+            self._reserve()
+            with self._lock:
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+        finally:
+            self._slots.release()
+
+
+_registry: dict[tuple[str, str], RateLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def limiter_for(api_base: str, realm_id: str, limits: RateLimits) -> RateLimiter:
+    """The process-wide limiter of one realm at one API (created on first use with ``limits``)."""
+    key = (api_base, realm_id)
+    with _registry_lock:
+        limiter = _registry.get(key)
+        if limiter is None:
+            limiter = _registry[key] = RateLimiter.from_settings(limits)
+        return limiter
