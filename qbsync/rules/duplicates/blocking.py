@@ -126,28 +126,30 @@ DEFAULT_KEYS: tuple[BlockingKey, ...] = (
     BlockingKey("phone", _phone, window=20),
     BlockingKey("name pair", _name_pair, window=20),
     BlockingKey("name phonetics", _phonetic_pair, window=20),
-    BlockingKey("family + given initial", _family_initial, window=10),
-    BlockingKey("name token phonetics", _name_tokens_phonetic, window=4),
+    BlockingKey("family + given initial", _family_initial, window=5),
+    BlockingKey("name token phonetics", _name_tokens_phonetic, window=3),
     BlockingKey("company", _company, window=20),
     BlockingKey("postcode + street number", _postcode_number, window=20),
     BlockingKey("street + number", _street_number, window=20),
     BlockingKey("street + postcode", _street_postcode, window=10),
     BlockingKey("postcode + name phonetics", _postcode_phonetic, window=10),
     BlockingKey("locality + address word", _locality_address_token, window=6),
-    BlockingKey("sorted name", _sn_name, window=6, neighbourhood=True),
-    BlockingKey("sorted reversed name", _sn_name_reversed, window=4, neighbourhood=True),
-    BlockingKey("sorted address", _sn_address, window=6, neighbourhood=True),
+    BlockingKey("sorted name", _sn_name, window=4, neighbourhood=True),
+    BlockingKey("sorted reversed name", _sn_name_reversed, window=3, neighbourhood=True),
+    BlockingKey("sorted address", _sn_address, window=4, neighbourhood=True),
 )
+
+
+def sorted_codes(keys: list[str]) -> np.ndarray:
+    """Each key's rank among the distinct keys in string order (Python's sort beats numpy's on str)."""
+    rank = {k: r for r, k in enumerate(sorted(set(keys)))}
+    return np.fromiter((rank[k] for k in keys), np.int64, len(keys))
 
 
 def _secondary_order(prep: Prepared) -> np.ndarray:
     """A rank per record by its whole normalised content: inside a big block, neighbours look alike."""
-    text = np.array([" ".join(str(prep.col(c)[i]) for c in ("family", "given", "company", "street", "city"))
-                     for i in range(len(prep))], dtype=object)
-    order = np.argsort(text, kind="stable")
-    rank = np.empty(len(prep), dtype=np.int64)
-    rank[order] = np.arange(len(prep))
-    return rank
+    cols = [prep.col(c) for c in ("family", "given", "company", "street", "city")]
+    return sorted_codes([" ".join(vals) for vals in zip(*cols, strict=True)])
 
 
 def key_pairs(prep: Prepared, key: BlockingKey, secondary: np.ndarray) -> np.ndarray:
@@ -157,8 +159,7 @@ def key_pairs(prep: Prepared, key: BlockingKey, secondary: np.ndarray) -> np.nda
     if not entries:
         return np.empty(0, dtype=np.int64)
     rec = np.fromiter((e[0] for e in entries), dtype=np.int64, count=len(entries))
-    keys = np.array([e[1] for e in entries], dtype=object)
-    _, codes = np.unique(keys, return_inverse=True)
+    codes = sorted_codes([e[1] for e in entries])
     order = np.lexsort((secondary[rec], codes))
     rec, codes = rec[order], codes[order]
     found: list[np.ndarray] = []

@@ -41,10 +41,15 @@ class _UnionFind:
 def clusters(n: int, left: np.ndarray, right: np.ndarray, probability: np.ndarray, threshold: float = 0.5,
              veto: float = 0.01, max_size: int = 20) -> list[list[int]]:
     """Groups of record indices (two or more each) joined by pairs with probability >= ``threshold``."""
-    scored: Mapping[tuple[int, int], float] = {
-        (int(a), int(b)): float(p) for a, b, p in zip(left, right, probability, strict=True)}
-    uf = _UnionFind(n)
     strong = np.nonzero(probability >= threshold)[0]
+    # Only confident non-matches between records that have some strong link can veto a merge.
+    linked = np.zeros(n, dtype=bool)
+    linked[left[strong]] = True
+    linked[right[strong]] = True
+    vetoes = np.nonzero(linked[left] & linked[right] & (probability < veto))[0]
+    scored: Mapping[tuple[int, int], float] = {
+        (int(left[k]), int(right[k])): float(probability[k]) for k in vetoes}
+    uf = _UnionFind(n)
     for k in strong[np.argsort(-probability[strong], kind="stable")]:
         ra, rb = uf.find(int(left[k])), uf.find(int(right[k]))
         if ra == rb:

@@ -41,14 +41,15 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("given name", FUZZY, "given"),
     Comparison("family name", FUZZY, "family"),
     Comparison("company", FUZZY, "company"),
-    Comparison("email", ("different", "same mailbox name or one typo", "exact"), "email"),
+    Comparison("email", ("different", "same mailbox name, other domain", "exact"), "email"),
     Comparison("phone", ("different", "same last 7 digits or one typo", "exact"), None),
     Comparison("street number", EDIT, "street_no"),
     Comparison("street", FUZZY, "street_ns"),
     Comparison("address line 2", FUZZY, "line2_ns"),
-    Comparison("city", FUZZY, "city"),
-    Comparison("postcode", EDIT, "postcode"),
-    Comparison("region", ("different", "exact"), "region"),
+    # City, postcode and region are one comparison: they name the same place, and counting each
+    # as independent evidence would make neighbours look like duplicates.
+    Comparison("locality", ("different", "same region only", "postcode or city similar",
+                            "postcode or city agrees", "postcode and city agree"), None),
 )
 
 
@@ -132,6 +133,25 @@ def _phone_levels(prep: Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     return level
 
 
+def _locality_levels(prep: Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    code = prep.codes
+    pa, pb = code["postcode"][ia], code["postcode"][ib]
+    city = _similarity(prep, code["city"][ia], code["city"][ib])
+    post = _edit_levels(prep, pa, pb)  # -1 missing, 0 different, 1 one edit, 2 exact
+    ra, rb = code["region"][ia], code["region"][ib]
+    region_same = (ra != 0) & (ra == rb)
+    known = (post != NULL) | ~np.isnan(city) | ((ra != 0) & (rb != 0))
+    city_close, city_similar = np.nan_to_num(city) >= CLOSE, np.nan_to_num(city) >= SIMILAR
+    post_exact = post == 2
+    level = np.full(len(ia), NULL, dtype=np.int8)
+    level[known] = 0
+    level[known & region_same] = 1
+    level[known & ((post == 1) | city_similar)] = 2
+    level[known & (post_exact | city_close)] = 3
+    level[known & post_exact & city_close] = 4
+    return level
+
+
 def compare(prep: Prepared, cand: Candidates) -> Compared:
     """Every comparison's level for every candidate pair."""
     ia, ib = cand.left, cand.right
@@ -170,11 +190,18 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
             ca, cb = code["email"][ia], code["email"][ib]
             sim = _similarity(prep, ca, cb)
             level = np.where(np.isnan(sim), NULL, np.where(sim >= 1.0, 2, 0)).astype(np.int8)
+            differ = np.nonzero(level == 0)[0]
             local_same = np.fromiter((a.split("@")[0] == b.split("@")[0] for a, b in
-                                      zip(prep.vocab[ca], prep.vocab[cb], strict=True)), bool, len(ca))
-            level[(level == 0) & (local_same | (sim >= CLOSE))] = 1
+                                      zip(prep.vocab[ca[differ]], prep.vocab[cb[differ]], strict=True)),
+                                     bool, len(differ))
+            # Not a fuzzy level: addresses built from names ("lucas.jones65@", "lucas.jones2@") are
+            # similar for every namesake, which would count the name twice.
+            level[differ[local_same]] = 1
             gamma[:, f] = level
             exact_code = ca
+        elif comp.name == "locality":
+            gamma[:, f] = _locality_levels(prep, ia, ib)
+            continue
         elif comp.name == "street":
             gamma[:, f] = _fuzzy_levels(street_sim())
             exact_code = code["street_ns"][ia]

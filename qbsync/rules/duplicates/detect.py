@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ RULE = "duplicates"
 #: The normalised values shown next to each comparison in an explanation.
 _SHOWN = {"given name": ("given",), "family name": ("family",), "company": ("company",), "email": ("email",),
           "phone": ("phone1", "phone2"), "street number": ("street_no",), "street": ("street",),
-          "address line 2": ("line2",), "city": ("city",), "postcode": ("postcode",), "region": ("region",)}
+          "address line 2": ("line2",), "locality": ("postcode", "city", "region")}
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,8 @@ def _findings(cluster: DuplicateCluster, realm_id: str) -> list[Finding]:
         if m.link is not None:
             base["probability"] = round(m.link.probability, 6)
             base["match_weight"] = m.link.weight
-            base["evidence"] = [asdict(e) for e in m.link.fields]
+            base["evidence"] = [{"comparison": e.comparison, "level": e.level, "left": e.left,
+                                 "right": e.right, "bits": e.bits} for e in m.link.fields]
         if m.survivor:
             reason = (f"proposed survivor of {len(ids) - 1} duplicate(s): "
                       f"{m.facts.txn_count if m.facts.txn_count is not None else 'unknown'} transactions, "
@@ -234,15 +235,26 @@ def detect_duplicates(records: Sequence[CustomerRecord], *, activity: Activity |
     cmp_, sc = scored.compared, scored.scores
     groups = group(len(records), cmp_.left, cmp_.right, sc.probability, threshold=threshold,
                    max_size=max_cluster)
-    pair_index = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(cmp_.left, cmp_.right, strict=True))}
+    clustered = np.zeros(len(records), dtype=bool)
+    for members in groups:
+        clustered[members] = True
+    inside = np.nonzero(clustered[cmp_.left] & clustered[cmp_.right])[0]
+    pair_index = {(int(cmp_.left[k]), int(cmp_.right[k])): int(k) for k in inside}
     result: list[DuplicateCluster] = []
     findings: list[Finding] = []
+    explained: dict[int, PairMatch] = {}
+
+    def why(k: int) -> PairMatch:
+        if k not in explained:
+            explained[k] = explain(scored, k)
+        return explained[k]
+
     for members in groups:
         recs = [records[i] for i in members]
         mfacts = [facts(r, activity) for r in recs]
         s = choose(recs, mfacts)
         order = [s] + [k for k in range(len(members)) if k != s]
-        links = [explain(scored, pair_index[(x, y)]) for i, x in enumerate(members) for y in members[i + 1:]
+        links = [why(pair_index[(x, y)]) for i, x in enumerate(members) for y in members[i + 1:]
                  if (x, y) in pair_index and sc.probability[pair_index[(x, y)]] >= threshold]
         survivor_idx = members[s]
         out_members = []
@@ -252,7 +264,7 @@ def detect_duplicates(records: Sequence[CustomerRecord], *, activity: Activity |
             if k != s:
                 key = (min(idx, survivor_idx), max(idx, survivor_idx))
                 if key in pair_index:
-                    link = explain(scored, pair_index[key])
+                    link = why(pair_index[key])
                 else:
                     mine = [lk for lk in links if recs[k].customer_id in (lk.left_id, lk.right_id)]
                     link = max(mine, key=lambda lk: lk.probability) if mine else None

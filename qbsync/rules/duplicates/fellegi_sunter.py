@@ -34,8 +34,9 @@ class Model:
 
     comparisons: tuple[Comparison, ...]
     m: list[np.ndarray]
-    u: list[np.ndarray]
-    prior: float  # P(two random records are the same customer)
+    u: list[np.ndarray]  # among candidate pairs
+    u_random: list[np.ndarray]  # among random pairs: the baseline of term-frequency adjustments
+    prior: float  # P(a candidate pair is the same customer) = match_rate
     match_rate: float  # lambda: share of matches among the candidate pairs
     iterations: int = 0
     converged: bool = False
@@ -107,43 +108,48 @@ def _initial_m(comps: tuple[Comparison, ...]) -> list[np.ndarray]:
     return out
 
 
-def fit(compared: Compared, u: list[np.ndarray], n_records: int, max_iter: int = 200, tol: float = 1e-6,
-        initial_match_rate: float = 0.05) -> Model:
-    """EM for m and the match rate over the candidate pairs' patterns, u fixed."""
+def fit(compared: Compared, u_random: list[np.ndarray], n_records: int, max_iter: int = 500,
+        tol: float = 1e-6, initial_match_rate: float = 0.01) -> Model:
+    """EM for m, u and the match rate over the candidate pairs' patterns.
+
+    u starts from the random-pair estimate and is then re-estimated on the candidates: blocking
+    selects pairs that already agree on something, so candidate non-matches agree far more often
+    than random ones, and weighing them against random pairs would call every neighbour a match.
+    """
     comps = compared.comparisons
     gamma = compared.gamma
-    total_pairs = max(n_records * (n_records - 1) // 2, 1)
     if len(gamma) == 0:
-        return Model(comps, _initial_m(comps), u, prior=_FLOOR, match_rate=0.0, converged=True)
+        return Model(comps, _initial_m(comps), u_random, u_random, prior=_FLOOR, match_rate=0.0,
+                     converged=True)
     # EM only needs each distinct pattern once, with its count: thousands instead of millions of rows.
     patterns, counts = np.unique(gamma, axis=0, return_counts=True)
     counts = counts.astype(np.float64)
-    m = _initial_m(comps)
+    m, u = _initial_m(comps), [x.copy() for x in u_random]
     lam = initial_match_rate
-    log_u = [np.log(np.clip(x, _FLOOR, 1)) for x in u]
-    model = Model(comps, m, u, prior=_FLOOR, match_rate=lam)
+    model = Model(comps, m, u, u_random, prior=_FLOOR, match_rate=lam)
     for it in range(1, max_iter + 1):
         log_ratio = np.zeros(len(patterns))
         for f in range(len(comps)):
             col = patterns[:, f]
             known = col != NULL
-            lm = np.log(np.clip(m[f], _FLOOR, 1))
-            log_ratio[known] += lm[col[known]] - log_u[f][col[known]]
+            lm, lu = np.log(np.clip(m[f], _FLOOR, 1)), np.log(np.clip(u[f], _FLOOR, 1))
+            log_ratio[known] += lm[col[known]] - lu[col[known]]
         logit = np.log(lam / (1 - lam)) + log_ratio
         post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
-        weights = counts * post
-        new_m = _normalise(_level_counts(patterns, comps, weights), 1e-9)
-        new_lam = float(np.clip(weights.sum() / counts.sum(), _FLOOR, 1 - _FLOOR))
+        new_m = _normalise(_level_counts(patterns, comps, counts * post), 1e-9)
+        new_u = _normalise(_level_counts(patterns, comps, counts * (1 - post)), 1e-9)
+        new_lam = float(np.clip((counts * post).sum() / counts.sum(), _FLOOR, 1 - _FLOOR))
         change = max([abs(new_lam - lam)]
-                     + [float(np.max(np.abs(a - b))) for a, b in zip(new_m, m, strict=True)])
-        m, lam = new_m, new_lam
+                     + [float(np.max(np.abs(a - b))) for a, b in zip(new_m, m, strict=True)]
+                     + [float(np.max(np.abs(a - b))) for a, b in zip(new_u, u, strict=True)])
+        m, u, lam = new_m, new_u, new_lam
         model.history.append(change)
         model.iterations = it
         if change < tol:
             model.converged = True
             break
-    model.m, model.match_rate = m, lam
-    model.prior = float(np.clip(lam * len(gamma) / total_pairs, _FLOOR, 1 - _FLOOR))
+    model.m, model.u, model.match_rate = m, u, lam
+    model.prior = lam
     return model
 
 
@@ -168,8 +174,10 @@ def score(model: Model, compared: Compared, n_records: int) -> Scores:
         if comp.tf_column is not None:
             tf = compared.tf[:, f]
             has_tf = ~np.isnan(tf)
-            m_exact = max(float(model.m[f][-1]), _FLOOR)
-            bits[has_tf, f] = np.log2(m_exact / np.maximum(tf[has_tf], tf_floor))
+            # splink's adjustment: an exact match on value x is worth u_exact / tf(x) times the
+            # average exact match, u_exact taken over random pairs where tf is measured too.
+            u_exact = max(float(model.u_random[f][-1]), _FLOOR)
+            bits[has_tf, f] += np.log2(u_exact / np.maximum(tf[has_tf], tf_floor))
     weight = model.prior_bits() + bits.sum(axis=1)
     probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
     return Scores(bits=bits, weight=weight, probability=probability)

@@ -44,6 +44,7 @@ _COUNTRIES = {
 }
 
 
+@lru_cache(maxsize=1 << 18)
 def fold(text: str | None) -> str:
     """Lower case, accents removed, punctuation to single spaces: "Zoë O'Neil-Smith" -> "zoe o neil smith"."""
     if not text:
@@ -58,6 +59,7 @@ def strip_deleted(name: str | None) -> str:
     return _DELETED.sub("", name or "").strip()
 
 
+@lru_cache(maxsize=1 << 18)
 def person_name(name: str | None) -> str:
     """A given or family name for comparison: folded, honorifics dropped, apostrophes joined."""
     # "O'Neil" and "ONeil" are the same surname; "O Neil" would split it into two tokens.
@@ -125,6 +127,12 @@ def phone(number: str | None, region: str | None = None) -> str:
     digits = _DIGITS.sub("", number)
     if len(digits) < 6:
         return ""
+    if region in ("US", "CA") and not number.lstrip().startswith("+"):
+        # North American numbers are 10 digits after an optional 1: E.164 without the parser's cost.
+        if len(digits) == 10 and digits[0] not in "01":
+            return "+1" + digits
+        if len(digits) == 11 and digits[0] == "1":
+            return "+" + digits
     if region or number.lstrip().startswith("+"):
         try:
             parsed = phonenumbers.parse(number, region)

@@ -131,8 +131,8 @@ def prepare(records: Sequence[CustomerRecord], default_country: str | None = Non
     out["street_ns"] = [v.replace(" ", "") for v in out["street"]]
     out["line2_ns"] = [v.replace(" ", "") for v in out["line2"]]
     columns = {name: np.array(values, dtype=object) for name, values in out.items()}
-    everything = np.concatenate([np.array([""], dtype=object), *columns.values()])
-    vocab, inverse = np.unique(everything, return_inverse=True)
-    n = len(records)
-    codes = {name: inverse[1 + k * n: 1 + (k + 1) * n].astype(np.int64) for k, name in enumerate(columns)}
+    index: dict[str, int] = {"": 0}  # code 0 is "missing" in every column
+    codes = {name: np.fromiter((index.setdefault(v, len(index)) for v in values), np.int64, len(values))
+             for name, values in out.items()}
+    vocab = np.array(list(index), dtype=object)
     return Prepared(records=records, columns=columns, vocab=vocab, codes=codes)
