@@ -49,6 +49,8 @@ class _Mirrored:
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # MetaData.LastUpdatedTime
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Server time of the sync run that last wrote the row; a full pass deletes rows it did not see.
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Customer(_Mirrored, Base):
@@ -217,6 +219,8 @@ class SyncState(Base):
     cursor: Mapped[datetime | None] = mapped_column(UTCDateTime())  # CDC changedSince bookmark
     full_sync_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     full_sync_last_id: Mapped[str | None] = mapped_column(String(32))  # resume point of a full pass
+    full_sync_total: Mapped[int | None] = mapped_column(Integer)  # COUNT(*) that sized the pass's pages
+    full_sync_pages: Mapped[list[int] | None] = mapped_column(JSONType)  # page numbers committed
     full_sync_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
