@@ -110,8 +110,11 @@ def country_code(country: str | None) -> str | None:
     if not country:
         return None
     key = fold(country)
-    if key in _COUNTRIES:
-        return _COUNTRIES[key]
+    compact = key.replace(" ", "")  # "U.K." and "U.S.A." fold to spaced letters
+    for k in (key, compact):
+        if k in _COUNTRIES:
+            return _COUNTRIES[k]
+    key = compact if len(compact) <= 3 else key
     return key.upper() if len(key) == 2 and key.isalpha() else None
 
 

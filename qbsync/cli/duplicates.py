@@ -1,0 +1,203 @@
+"""`qbsync rules duplicates`: duplicate customers from the cache, a customer CSV or a FEBRL file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlalchemy as sa
+
+from qbsync.cache.db import make_engine
+from qbsync.cache.models import Realm
+from qbsync.errors import ConfigError, InputError
+from qbsync.rules.duplicates.detect import DuplicateReport, detect_duplicates, evaluate_pairs
+from qbsync.rules.duplicates.sources import load_cache, load_csv, load_febrl
+from qbsync.settings import load_settings
+
+FORMATS = ("table", "csv", "json")
+
+
+def _realm(engine: sa.Engine, realm: str | None) -> str:
+    if realm:
+        return realm
+    with engine.connect() as conn:
+        realms = [r for (r,) in conn.execute(sa.select(Realm.realm_id))]
+    if len(realms) != 1:
+        raise ConfigError("realm", "not set" if realms else "not set, and the cache holds no company",
+                          hint="pass --realm, set QBSYNC_REALM, or run `qbsync sync` first")
+    return realms[0]
+
+
+def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise InputError(f"--columns '{pair}' is not FIELD=COLUMN",
+                             hint="for example --columns given_name='First Name'")
+        out[field.strip()] = column.strip()
+    return out
+
+
+def _json(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
+    doc: dict[str, Any] = {"summary": report.summary(), "model": report.model.describe(),
+                           "per_key_pairs": report.per_key, "clusters": []}
+    if evaluation is not None:
+        doc["evaluation"] = evaluation
+    for c in report.clusters:
+        doc["clusters"].append({
+            "cluster_id": c.cluster_id, "survivor_id": c.survivor_id,
+            "members": [{"customer_id": m.customer_id, "display_name": m.display_name, "role":
+                         "survivor" if m.survivor else "duplicate", "proposed_action": m.proposed_action,
+                         "active": m.active, "balance": str(m.balance), "txn_count": m.facts.txn_count,
+                         "has_transactions": m.facts.has_transactions,
+                         "open_balance": str(m.facts.open_balance),
+                         "unapplied_credit": str(m.facts.unapplied_credit),
+                         "completeness": m.facts.completeness, "sync_token": m.sync_token,
+                         "probability": m.link.probability if m.link else None} for m in c.members],
+            "links": [{"left_id": lk.left_id, "right_id": lk.right_id, "probability": lk.probability,
+                       "match_weight": lk.weight, "swapped_names": lk.swapped_names,
+                       "fields": [vars(f) for f in lk.fields]} for lk in c.links]})
+    return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+def _csv(report: DuplicateReport) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["cluster_id", "role", "customer_id", "display_name", "proposed_action", "probability",
+                "match_weight", "active", "balance", "txn_count", "survivor_id", "evidence"])
+    for c in report.clusters:
+        for m in c.members:
+            link = m.link
+            w.writerow([c.cluster_id, "survivor" if m.survivor else "duplicate", m.customer_id,
+                        _safe(m.display_name), m.proposed_action,
+                        f"{link.probability:.6f}" if link else "", link.weight if link else "", m.active,
+                        m.balance, "" if m.facts.txn_count is None else m.facts.txn_count, c.survivor_id,
+                        _safe(link.summary(top=8)) if link else ""])
+    return buf.getvalue()
+
+
+def _safe(text: str) -> str:
+    # A spreadsheet must not run a customer's name as a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
+    s = report.summary()
+    lines = [f"{s['clusters']} duplicate clusters ({s['duplicates']} duplicates) among {s['records']} "
+             f"customers; {s['candidate_pairs']} pairs compared, threshold P(match) >= {s['threshold']}"]
+    if evaluation is not None:
+        lines.append("evaluation: precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}  "
+                     "(true pairs {true_pairs:.0f}, predicted {predicted_pairs:.0f})".format(**evaluation)
+                     + (f"  blocking recall {evaluation['blocking_recall']:.4f}"
+                        if "blocking_recall" in evaluation else ""))
+    for c in report.clusters:
+        lines.append("")
+        lines.append(f"{c.cluster_id}: survivor '{c.survivor.display_name}' (Id {c.survivor_id})")
+        for m in c.members[1:]:
+            prob = f"P={m.link.probability:.3f}" if m.link else "P=?"
+            history = "txns ?" if m.facts.txn_count is None else f"txns {m.facts.txn_count}"
+            lines.append(f"  - '{m.display_name}' (Id {m.customer_id}) {prob}  {m.proposed_action}  "
+                         f"[{history}, balance {m.balance:.2f}, {'active' if m.active else 'inactive'}]")
+            if m.link:
+                for f in m.link.fields:
+                    lines.append(f"      {f.comparison:<15} {f.level:<36} {f.bits:+6.1f}  "
+                                 f"{f.left!r} ~ {f.right!r}")
+    return "\n".join(lines) + "\n"
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    fd, tmp = tempfile.mkstemp(dir=output.parent if str(output.parent) else ".", prefix=f".{output.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command("duplicates")
+@click.option("--cache-url", help="Cache database URL (default: settings).")
+@click.option("--realm", help="QuickBooks company (realm) Id (default: settings, or the only one).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Only customers created by DATE, and their activity by DATE (default today).")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              show_default=True, help="Posterior match probability a pair needs.")
+@click.option("--country", help="Country of phone numbers without one in their address (e.g. US).")
+@click.option("--input-csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read customers from a CSV file instead of the cache.")
+@click.option("--columns", multiple=True, metavar="FIELD=COLUMN",
+              help="Map a CSV column to a customer field (repeatable), e.g. family_name=Surname.")
+@click.option("--truth-column", help="CSV column with each row's true entity: prints precision/recall/F1.")
+@click.option("--febrl", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Evaluate on a FEBRL file (names and address only) against its true entities.")
+@click.option("--max-cluster", type=click.IntRange(min=2), default=20, show_default=True,
+              help="Largest cluster allowed (guards against chaining).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (atomically) instead of the terminal.")
+def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | None, threshold: float,
+                   country: str | None, input_csv: Path | None, columns: tuple[str, ...],
+                   truth_column: str | None, febrl: Path | None, max_cluster: int, fmt: str,
+                   output: Path | None) -> None:
+    """Customers that are the same person or company twice, with a proposed survivor and the
+    per-field evidence of every match (Fellegi-Sunter weights learned by EM on your own data)."""
+    if input_csv and febrl:
+        raise InputError("--input-csv and --febrl are two different inputs", hint="pass one of them")
+    truth: dict[str, str] | None = None
+    activity = None
+    if febrl is not None:
+        records, truth = load_febrl(febrl)
+    elif input_csv is not None:
+        mapping = _columns(columns)
+        records = load_csv(input_csv, mapping)
+        if truth_column:
+            truth = _truth(input_csv, truth_column, mapping.get("customer_id"))
+    else:
+        from qbsync.rules.activity import load_activity
+
+        settings = load_settings(overrides={"realm": realm, "cache_url": cache_url})
+        engine = make_engine(settings.cache_url)
+        realm_id = _realm(engine, settings.realm)
+        day = as_of.date() if as_of else date.today()
+        records = load_cache(engine, realm_id, day)
+        activity = load_activity(engine, realm_id, day)
+    report = detect_duplicates(records, activity=activity, threshold=threshold, default_country=country,
+                               max_cluster=max_cluster)
+    evaluation = None
+    if truth is not None:
+        from qbsync.rules.duplicates.detect import blocking_recall, score_pairs
+
+        evaluation = evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters], truth)
+        evaluation["blocking_recall"] = blocking_recall(score_pairs(records, default_country=country), truth)
+    text = {"table": lambda: _table(report, evaluation), "csv": lambda: _csv(report),
+            "json": lambda: _json(report, evaluation)}[fmt]()
+    _emit(text, output)
+
+
+def _truth(path: Path, column: str, id_column: str | None) -> dict[str, str]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        header = list(reader.fieldnames or [])
+        if column not in header:
+            raise InputError(f"--truth-column '{column}' is not in the CSV header",
+                             hint=f"header is: {', '.join(header)}")
+        ids = id_column or next((h for h in header if h.strip().lower() in ("customer_id", "id")), None)
+        return {(row[ids] if ids else str(n)): row[column] for n, row in enumerate(reader, start=1)}
+
+
+def register(cli: click.Group) -> None:
+    rules = cli.commands.get("rules")
+    if isinstance(rules, click.Group):
+        rules.add_command(duplicates_cmd)

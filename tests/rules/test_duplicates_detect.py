@@ -1,0 +1,148 @@
+"""Clusters, survivors and findings that write-back acts on; the cache entry point and the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from qbsync.cache.models import Customer
+from qbsync.cli.duplicates import duplicates_cmd
+from qbsync.rules.duplicates import find_duplicates
+from qbsync.rules.duplicates.detect import detect_duplicates
+from qbsync.rules.duplicates.records import CustomerRecord
+from tests.rules.builder import CacheBuilder
+
+_GIVEN = ["Ann", "Bob", "Cyd", "Dee", "Eve", "Fay", "Gus", "Hal", "Ida", "Jon", "Kit", "Lou"]
+_FAMILY = ["Abbott", "Baker", "Clark", "Dunn", "Ellis", "Frost", "Grant", "Hayes", "Irwin", "Jones",
+           "Kerr", "Lowe", "Marsh", "Nash", "Owen", "Price", "Quinn", "Reed", "Shaw", "Todd"]
+_STREETS = ["Oak", "Elm", "Pine", "Ash", "Birch", "Cedar", "Maple", "Willow", "Alder", "Beech", "Holly"]
+_CITIES = ["Leeds", "York", "Bath", "Ely", "Hull", "Wells", "Derby", "Truro", "Ripon", "Perth", "Sarum"]
+
+
+def _population(n: int = 200) -> list[CustomerRecord]:
+    out = []
+    for i in range(n):
+        g, f = _GIVEN[i % len(_GIVEN)], _FAMILY[(i * 7) % len(_FAMILY)]
+        out.append(CustomerRecord(
+            str(i + 1), f"{g} {f}", given_name=g, family_name=f, email=f"{g}.{f}{i}@mail.test".lower(),
+            phone=f"(212) 555-{1000 + i:04d}", bill_line1=f"{i + 1} {_STREETS[i % 11]} Street",
+            bill_city=_CITIES[(i * 3) % 11], bill_postal_code=f"{10000 + i * 13}", bill_country="US"))
+    return out
+
+
+def _with_duplicates() -> list[CustomerRecord]:
+    base = _population()
+    o1, o2, o3 = base[10], base[20], base[30]
+    dups = [
+        # Same person, typo and "(deleted)" suffix, no transactions.
+        CustomerRecord("901", f"{o1.given_name} {o1.family_name}x (deleted)", given_name=o1.given_name,
+                       family_name=(o1.family_name or "") + "x", email=o1.email, phone=o1.phone,
+                       bill_line1=o1.bill_line1, bill_city=o1.bill_city, bill_postal_code=o1.bill_postal_code,
+                       bill_country="USA", active=False),
+        # Swapped names, same phone written differently, has a balance.
+        CustomerRecord("902", f"{o2.family_name}, {o2.given_name}", given_name=o2.family_name,
+                       family_name=o2.given_name, phone=(o2.phone or "").replace("(", "+1 ").replace(")", ""),
+                       bill_line1=(o2.bill_line1 or "").replace("Street", "St"), bill_city=o2.bill_city,
+                       bill_postal_code=o2.bill_postal_code, balance=Decimal("120.00")),
+        # Same email, abbreviated given name.
+        CustomerRecord("903", f"{(o3.given_name or '')[0]}. {o3.family_name}", family_name=o3.family_name,
+                       given_name=(o3.given_name or "")[0], email=(o3.email or "").upper(),
+                       bill_line1=o3.bill_line1, bill_city=o3.bill_city,
+                       bill_postal_code=o3.bill_postal_code),
+    ]
+    return base + dups
+
+
+def test_detects_the_planted_duplicates_and_only_them() -> None:
+    report = detect_duplicates(_with_duplicates(), activity={"11": 5, "21": 2, "31": 1, "901": 0, "902": 0,
+                                                             "903": 0})
+    got = sorted(sorted(m.customer_id for m in c.members) for c in report.clusters)
+    assert got == [["11", "901"], ["21", "902"], ["31", "903"]]
+
+
+def test_survivor_and_actions_follow_activity_and_balance() -> None:
+    report = detect_duplicates(_with_duplicates(), activity={"11": 5, "21": 2, "31": 1})
+    by_dup = {c.members[1].customer_id: c for c in report.clusters}
+    assert by_dup["901"].survivor_id == "11"  # most activity (and active)
+    assert by_dup["901"].members[1].proposed_action == "deactivate"  # no transactions, no balance
+    assert by_dup["902"].members[1].proposed_action == "merge"  # open balance: never deactivated
+    finding = next(f for f in report.findings if f.customer_id == "902")
+    assert finding.rule == "duplicates" and finding.action == "merge"
+    assert finding.facts["survivor_id"] == "21"
+    assert "balance 120.00" in finding.reason
+    assert {e["comparison"] for e in finding.facts["evidence"]} >= {"given name", "family name", "phone"}
+    assert finding.facts["probability"] >= 0.5
+    survivor = next(f for f in report.findings if f.customer_id == "21")
+    assert survivor.action == "none" and survivor.facts["role"] == "survivor"
+
+
+def test_survivor_prefers_the_record_with_history_even_if_poorer() -> None:
+    report = detect_duplicates(_with_duplicates(), activity={"901": 9, "11": 0})
+    cluster = next(c for c in report.clusters if "901" in {m.customer_id for m in c.members})
+    assert cluster.survivor_id == "901"
+    assert cluster.members[1].proposed_action == "deactivate"  # record 11 has no history
+
+
+def test_without_activity_every_duplicate_goes_to_manual_merge() -> None:
+    report = detect_duplicates(_with_duplicates())
+    assert {f.action for f in report.findings if f.facts["role"] == "duplicate"} == {"merge"}
+
+
+def test_find_duplicates_over_the_cache(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    people = [("1", "Maria Gonzalez", "maria.g@example.com"),
+              ("2", "María González (deleted)", "Maria.G@example.com"),
+              ("3", "Peter Novak", "pnovak@example.com"), ("4", "Liu Wei", "liu@example.com"),
+              ("5", "Hannah Becker", "hb@example.com"), ("6", "Omar Haddad", "oh@example.com")]
+    for cid, name, email in people:
+        b.customer(cid, name, active=cid != "2")
+        with b.engine.begin() as conn:
+            conn.execute(sa.update(Customer).where(Customer.id == cid).values(
+                email=email, bill_line1=f"{cid}0 Main Street", bill_city="Springfield",
+                bill_postal_code=f"6270{cid}"))
+    with b.engine.begin() as conn:
+        conn.execute(sa.update(Customer).where(Customer.id == "2").values(bill_line1="10 Main St",
+                                                                          bill_postal_code="62701"))
+    b.invoice("1", date(2024, 5, 1))
+    findings = find_duplicates(b.engine, b.realm_id, date(2025, 1, 1))
+    dup = [f for f in findings if f.facts["role"] == "duplicate"]
+    assert [f.customer_id for f in dup] == ["2"]
+    assert dup[0].action == "deactivate" and dup[0].facts["survivor_id"] == "1"
+    assert dup[0].facts["has_transactions"] is False
+    # Replayed before any of them existed (created 2020-01-01), there is nothing to find.
+    assert find_duplicates(b.engine, b.realm_id, date(2019, 1, 1)) == []
+
+
+def test_cli_on_a_customer_csv(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    rows = ["Id,Customer,First Name,Last Name,Email,Phone,Street,City,Zip,Entity"]
+    for r in _with_duplicates():
+        truth = {"901": "11", "902": "21", "903": "31"}.get(r.customer_id, r.customer_id)
+        rows.append(",".join([r.customer_id, r.display_name.replace(",", ""), r.given_name or "",
+                              r.family_name or "", r.email or "", r.phone or "", r.bill_line1 or "",
+                              r.bill_city or "", r.bill_postal_code or "", truth]))
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "dups.json"
+    result = CliRunner().invoke(duplicates_cmd, ["--input-csv", str(path), "--truth-column", "Entity",
+                                                 "--country", "US", "--format", "json", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert doc["evaluation"]["f1"] == 1.0
+    assert len(doc["clusters"]) == 3
+    link = doc["clusters"][0]["links"][0]
+    assert {"comparison", "level", "left", "right", "bits"} <= set(link["fields"][0])
+    table = CliRunner().invoke(duplicates_cmd, ["--input-csv", str(path), "--country", "US"])
+    assert "survivor" in table.output and "P=" in table.output
+
+
+def test_cli_rejects_an_unknown_column_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("Name\nAcme\n", encoding="utf-8")
+    result = CliRunner().invoke(duplicates_cmd, ["--input-csv", str(path), "--columns", "email=Mail"])
+    assert result.exit_code != 0
+    assert "Mail" in str(result.exception) or "Mail" in result.output
