@@ -69,7 +69,7 @@ class Compared:
 Scorer = Callable[..., float]
 
 
-def _similarity(prep: Prepared, ca: np.ndarray, cb: np.ndarray,
+def similarity(prep: Prepared, ca: np.ndarray, cb: np.ndarray,
                 scorer: Scorer = JaroWinkler.normalized_similarity) -> np.ndarray:
     """Similarity of value codes ``ca[k]`` and ``cb[k]``: 1 when equal, NaN when either is missing."""
     out = np.full(len(ca), np.nan)
@@ -96,7 +96,7 @@ def _fuzzy_levels(sim: np.ndarray) -> np.ndarray:
 
 
 def _edit_levels(prep: Prepared, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    dist = _similarity(prep, ca, cb, scorer=Levenshtein.distance)
+    dist = similarity(prep, ca, cb, scorer=Levenshtein.distance)
     dist[ca == cb] = 0.0
     level = np.full(len(ca), NULL, dtype=np.int8)
     known = (ca != 0) & (cb != 0)
@@ -136,7 +136,7 @@ def _phone_levels(prep: Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
 def _locality_levels(prep: Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     code = prep.codes
     pa, pb = code["postcode"][ia], code["postcode"][ib]
-    city = _similarity(prep, code["city"][ia], code["city"][ib])
+    city = similarity(prep, code["city"][ia], code["city"][ib])
     post = _edit_levels(prep, pa, pb)  # -1 missing, 0 different, 1 one edit, 2 exact
     ra, rb = code["region"][ia], code["region"][ib]
     region_same = (ra != 0) & (ra == rb)
@@ -161,8 +161,8 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
 
     # Names: whichever orientation agrees better, so "Smith John" meets "John Smith".
     ga, gb, fa, fb = code["given"][ia], code["given"][ib], code["family"][ia], code["family"][ib]
-    direct_g, direct_f = _similarity(prep, ga, gb), _similarity(prep, fa, fb)
-    cross_g, cross_f = _similarity(prep, ga, fb), _similarity(prep, fa, gb)
+    direct_g, direct_f = similarity(prep, ga, gb), similarity(prep, fa, fb)
+    cross_g, cross_f = similarity(prep, ga, fb), similarity(prep, fa, gb)
     direct = np.nan_to_num(direct_g) + np.nan_to_num(direct_f)
     cross = np.nan_to_num(cross_g) + np.nan_to_num(cross_f)
     swapped = cross > direct + 0.05
@@ -172,9 +172,9 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
     def street_sim() -> np.ndarray:
         sa, sb = code["street_ns"][ia], code["street_ns"][ib]
         la, lb = code["line2_ns"][ia], code["line2_ns"][ib]
-        direct = _similarity(prep, sa, sb)
+        direct = similarity(prep, sa, sb)
         # A street written on the other line of the twin record.
-        crossed = np.fmax(_similarity(prep, sa, lb), _similarity(prep, la, sb))
+        crossed = np.fmax(similarity(prep, sa, lb), similarity(prep, la, sb))
         return np.where(np.nan_to_num(direct) >= CLOSE, direct, np.fmax(direct, crossed))
 
     for f, comp in enumerate(COMPARISONS):
@@ -188,7 +188,7 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
             continue
         elif comp.name == "email":
             ca, cb = code["email"][ia], code["email"][ib]
-            sim = _similarity(prep, ca, cb)
+            sim = similarity(prep, ca, cb)
             level = np.where(np.isnan(sim), NULL, np.where(sim >= 1.0, 2, 0)).astype(np.int8)
             differ = np.nonzero(level == 0)[0]
             local_same = np.fromiter((a.split("@")[0] == b.split("@")[0] for a, b in
@@ -216,7 +216,7 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
             exact_code = ca
         else:
             assert col is not None
-            gamma[:, f] = _fuzzy_levels(_similarity(prep, code[col][ia], code[col][ib]))
+            gamma[:, f] = _fuzzy_levels(similarity(prep, code[col][ia], code[col][ib]))
             exact_code = code[col][ia]
         if col is not None:
             exact = gamma[:, f] == len(comp.levels) - 1
