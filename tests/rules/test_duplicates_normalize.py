@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from qbsync.rules.duplicates import normalize as nz
+from qbsync.rules.duplicates.blocking import Candidates
+from qbsync.rules.duplicates.compare import COMPARISONS, compare
 from qbsync.rules.duplicates.records import CustomerRecord, prepare
 
 
@@ -95,3 +98,20 @@ def test_prepare_swaps_nothing_but_reads_display_names_and_zip_plus_four() -> No
     assert prep.col("company")[1] == "acme widgets"
     assert prep.col("given")[1] == ""
     assert prep.col("company")[2] == "smith plumbing"
+
+
+def test_nicknames_and_initials_compare_as_close_not_exact() -> None:
+    recs = [CustomerRecord("1", "Bill Smith", given_name="Bill", family_name="Smith"),
+            CustomerRecord("2", "William Smith", given_name="William", family_name="Smith"),
+            CustomerRecord("3", "J. Smith", given_name="J.", family_name="Smith"),
+            CustomerRecord("4", "John Smith", given_name="John", family_name="Smith"),
+            CustomerRecord("5", "Smith, Bill", given_name="Smith", family_name="Bill")]
+    left, right = np.array([0, 2, 0, 0, 0]), np.array([1, 3, 3, 4, 2])
+    got = compare(prepare(recs), Candidates(left, right, {}))
+    levels = COMPARISONS[0].levels
+    given = [levels[g] for g in got.gamma[:, 0]]
+    assert given[0].startswith("close")  # Bill ~ William
+    assert given[1].startswith("similar")  # J. ~ John
+    assert given[2] == "different"  # Bill ~ John
+    assert given[3] == "exact" and bool(got.swapped[3])  # swapped given/family
+    assert given[4] == "different"  # Bill ~ J.

@@ -163,6 +163,17 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
     ga, gb, fa, fb = code["given"][ia], code["given"][ib], code["family"][ia], code["family"][ib]
     direct_g, direct_f = similarity(prep, ga, gb), similarity(prep, fa, fb)
     cross_g, cross_f = similarity(prep, ga, fb), similarity(prep, fa, gb)
+    # "Bill" is William and "J." may be John: as good as a close spelling, not as an exact match.
+    formal_a, formal_b = code["given_formal"][ia], code["given_formal"][ib]
+    nick = (formal_a != 0) & (formal_a == formal_b) & (ga != gb)
+    initial = np.zeros(len(ia), dtype=bool)
+    maybe = np.nonzero((ga != 0) & (gb != 0) & (ga != gb) & ~nick)[0]
+    if len(maybe):
+        va, vb = prep.vocab[ga[maybe]], prep.vocab[gb[maybe]]
+        initial[maybe] = np.fromiter(((len(a) == 1 or len(b) == 1) and a[0] == b[0]
+                                      for a, b in zip(va, vb, strict=True)), bool, len(maybe))
+    direct_g = np.where(nick, np.fmax(direct_g, CLOSE), direct_g)
+    direct_g = np.where(initial, np.fmax(direct_g, SIMILAR), direct_g)
     direct = np.nan_to_num(direct_g) + np.nan_to_num(direct_f)
     cross = np.nan_to_num(cross_g) + np.nan_to_num(cross_f)
     swapped = cross > direct + 0.05

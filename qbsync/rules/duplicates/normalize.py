@@ -22,6 +22,23 @@ LEGAL_SUFFIXES = frozenset({
 #: Honorifics and generational suffixes that say nothing about who a person is.
 _NAME_NOISE = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "jr", "sr", "ii", "iii", "iv", "mx"})
 
+#: Common English nicknames -> the formal given name ("Bill Smith" is William Smith's record too).
+NICKNAMES = {
+    "bill": "william", "will": "william", "billy": "william", "liam": "william", "bob": "robert",
+    "rob": "robert", "bobby": "robert", "dick": "richard", "rick": "richard", "rich": "richard",
+    "jim": "james", "jimmy": "james", "mike": "michael", "mick": "michael", "liz": "elizabeth",
+    "beth": "elizabeth", "betty": "elizabeth", "kate": "katherine", "kathy": "katherine",
+    "katie": "katherine", "jen": "jennifer", "jenny": "jennifer", "tom": "thomas", "tommy": "thomas",
+    "joe": "joseph", "joey": "joseph", "chris": "christopher", "dan": "daniel", "danny": "daniel",
+    "matt": "matthew", "tony": "anthony", "peggy": "margaret", "maggie": "margaret", "meg": "margaret",
+    "pat": "patricia", "patty": "patricia", "steve": "steven", "ed": "edward", "eddie": "edward",
+    "ted": "edward", "hans": "johannes", "alex": "alexander", "sam": "samuel", "ben": "benjamin",
+    "nick": "nicholas", "andy": "andrew", "drew": "andrew", "dave": "david", "greg": "gregory",
+    "jon": "jonathan", "josh": "joshua", "sue": "susan", "suzy": "susan", "vicky": "victoria",
+    "fred": "frederick", "charlie": "charles", "chuck": "charles", "larry": "lawrence", "jack": "john",
+    "johnny": "john", "abby": "abigail", "becky": "rebecca", "debbie": "deborah", "cathy": "catherine",
+}
+
 #: Street-type words to one spelling each (USPS / Australia Post abbreviations).
 STREET_TYPES = {
     "street": "st", "str": "st", "road": "rd", "avenue": "ave", "av": "ave", "boulevard": "blvd",

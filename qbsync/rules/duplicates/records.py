@@ -129,6 +129,7 @@ def prepare(records: Sequence[CustomerRecord], default_country: str | None = Non
             out[name].append(value)
     # Street-like values also without spaces: "aurora cl" and "auroracl" are one street.
     out["street_ns"] = [v.replace(" ", "") for v in out["street"]]
+    out["given_formal"] = [nz.NICKNAMES.get(v, v) for v in out["given"]]
     out["line2_ns"] = [v.replace(" ", "") for v in out["line2"]]
     columns = {name: np.array(values, dtype=object) for name, values in out.items()}
     index: dict[str, int] = {"": 0}  # code 0 is "missing" in every column
