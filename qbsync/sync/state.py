@@ -1,0 +1,191 @@
+"""The sync's side of the cache: bookmarks (SyncState) and the transactions that write rows with them.
+
+Every write here is one transaction that carries the rows AND the bookmark that covers them, so a
+kill at any instant leaves a cache whose bookmarks never claim more than the rows hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from qbsync.cache.mapping import TABLES, is_deleted_stub, map_object
+from qbsync.cache.models import Realm, SyncState
+from qbsync.cache.upsert import count_rows, delete_objects, delete_unseen, table, write_objects
+from qbsync.qbo.gateway import JsonDict
+
+STATE = table(SyncState.__tablename__)
+REALMS = table(Realm.__tablename__)
+
+
+@dataclass
+class EntityCounts:
+    """What one run did to one entity (the closing summary's rows)."""
+
+    fetched: int = 0
+    changed: int = 0
+    deleted: int = 0
+    requests: int = 0
+
+
+@dataclass
+class PassState:
+    """Where a full pass of one entity stands (resumable across runs)."""
+
+    entity: str
+    started_at: datetime
+    total: int | None = None
+    pages: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Bookmark:
+    entity: str
+    cursor: datetime | None
+    full_sync_started_at: datetime | None
+    full_sync_total: int | None
+    full_sync_pages: list[int] | None
+    full_sync_done_at: datetime | None
+
+
+class SyncStore:
+    """Reads and writes of one realm's mirrored rows and bookmarks."""
+
+    def __init__(self, engine: sa.Engine, realm_id: str) -> None:
+        self.engine = engine
+        self.realm_id = realm_id
+
+    # ---- realm and bookmarks ----
+
+    def ensure_realm(self, now: datetime, company_info: JsonDict | None = None) -> None:
+        realms = REALMS
+        with self.engine.begin() as conn:
+            mine = realms.c.realm_id == self.realm_id
+            have = conn.execute(sa.select(realms.c.realm_id).where(mine)).first()
+            if have is None:
+                conn.execute(realms.insert().values(realm_id=self.realm_id, created_at=now))
+            if company_info:
+                addr = company_info.get("CompanyAddr")
+                addr = addr if isinstance(addr, dict) else {}
+                conn.execute(realms.update().where(realms.c.realm_id == self.realm_id).values(
+                    company_name=company_info.get("CompanyName"),
+                    country=company_info.get("Country") or addr.get("Country"),
+                    raw_company_info=company_info))
+
+    def bookmarks(self) -> dict[str, Bookmark]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(STATE).where(STATE.c.realm_id == self.realm_id)).mappings().all()
+        return {r["entity"]: Bookmark(r["entity"], r["cursor"], r["full_sync_started_at"],
+                                      r["full_sync_total"], r["full_sync_pages"], r["full_sync_done_at"])
+                for r in rows}
+
+    def _set_state(self, conn: sa.Connection, entity: str, **values: object) -> None:
+        where = (STATE.c.realm_id == self.realm_id) & (STATE.c.entity == entity)
+        if conn.execute(sa.select(STATE.c.entity).where(where)).first() is None:
+            conn.execute(STATE.insert().values(realm_id=self.realm_id, entity=entity, row_count=0, **values))
+        else:
+            conn.execute(STATE.update().where(where).values(**values))
+
+    def start_pass(self, entity: str, started_at: datetime, now: datetime) -> PassState:
+        with self.engine.begin() as conn:
+            self._set_state(conn, entity, full_sync_started_at=started_at, full_sync_total=None,
+                            full_sync_pages=[], full_sync_done_at=None, last_run_at=now)
+        return PassState(entity, started_at)
+
+    def record_error(self, entities: Iterable[str], message: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            for entity in entities:
+                self._set_state(conn, entity, last_error=message[:2000], last_run_at=now)
+
+    # ---- rows ----
+
+    def _changed(self, conn: sa.Connection, entity: str, objects: Sequence[JsonDict]) -> int:
+        """How many of ``objects`` are new or differ (by SyncToken) from the cached version."""
+        if not objects:
+            return 0
+        tbl = table(TABLES[entity])
+        ids = [str(o["Id"]) for o in objects]
+        known: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            for rid, token in conn.execute(sa.select(tbl.c.id, tbl.c.sync_token)
+                                           .where(tbl.c.realm_id == self.realm_id, tbl.c.id.in_(part))):
+                known[rid] = token
+        return sum(1 for o in objects if known.get(str(o["Id"])) != str(o.get("SyncToken", "0")))
+
+    def _write(self, conn: sa.Connection, entity: str, objects: Sequence[JsonDict], seen_at: datetime,
+               counts: EntityCounts) -> bool:
+        """Upsert live objects, delete stubbed ones; True when anything was deleted."""
+        live = [o for o in objects if not is_deleted_stub(o)]
+        gone = [str(o["Id"]) for o in objects if is_deleted_stub(o)]
+        counts.fetched += len(objects)
+        counts.changed += self._changed(conn, entity, live)
+        mapped = [map_object(entity, self.realm_id, o, seen_at) for o in live]
+        write_objects(conn, entity, self.realm_id, mapped)
+        removed = delete_objects(conn, entity, self.realm_id, gone)
+        counts.deleted += removed
+        return bool(gone)
+
+    def write_page(self, p: PassState, page_no: int, rows: Sequence[JsonDict], seen_at: datetime,
+                   counts: EntityCounts, total: int | None = None) -> None:
+        """One page of a full pass and the pass's progress, in one transaction."""
+        with self.engine.begin() as conn:
+            self._write(conn, p.entity, rows, seen_at, counts)
+            p.pages.add(page_no)
+            if total is not None:
+                p.total = total
+            self._set_state(conn, p.entity, full_sync_pages=sorted(p.pages), full_sync_total=p.total)
+
+    def set_total(self, p: PassState, total: int) -> None:
+        with self.engine.begin() as conn:
+            p.total = total
+            self._set_state(conn, p.entity, full_sync_total=total)
+
+    def apply_changes(self, changes: dict[str, list[JsonDict]], seen_at: datetime,
+                      counts: dict[str, EntityCounts], deletes_seen: set[str],
+                      finalize: Finalize | None = None) -> None:
+        """One CDC answer (or query catch-up page); with ``finalize``, the bookmarks move in the same
+        transaction."""
+        with self.engine.begin() as conn:
+            for entity, objects in changes.items():
+                if entity not in TABLES or not objects:
+                    continue
+                if self._write(conn, entity, objects, seen_at, counts.setdefault(entity, EntityCounts())):
+                    deletes_seen.add(entity)
+            if finalize is not None:
+                self._finalize(conn, finalize, counts)
+
+    def _finalize(self, conn: sa.Connection, f: Finalize, counts: dict[str, EntityCounts]) -> None:
+        for entity, started in f.passes.items():
+            gone = delete_unseen(conn, entity, self.realm_id, started)
+            counts.setdefault(entity, EntityCounts()).deleted += gone
+        for entity in f.entities:
+            values: dict[str, object] = dict(
+                cursor=f.cursor, last_success_at=f.now, last_run_at=f.now, last_error=None,
+                row_count=count_rows(conn, entity, self.realm_id))
+            if entity in f.passes:
+                values.update(full_sync_started_at=None, full_sync_total=None, full_sync_pages=None,
+                              full_sync_done_at=f.cursor)
+            self._set_state(conn, entity, **values)
+
+    def finalize(self, f: Finalize, counts: dict[str, EntityCounts]) -> None:
+        with self.engine.begin() as conn:
+            self._finalize(conn, f, counts)
+
+    def local_count(self, entity: str) -> int:
+        with self.engine.connect() as conn:
+            return count_rows(conn, entity, self.realm_id)
+
+
+@dataclass
+class Finalize:
+    """Bookmarks to commit with the last rows of a run: the new cursor of ``entities``, and the end of
+    the full passes in ``passes`` (entity -> pass start; rows not seen since then are deleted)."""
+
+    entities: list[str]
+    passes: dict[str, datetime]
+    cursor: datetime
+    now: datetime

@@ -1,0 +1,245 @@
+"""The sync engine against an in-process fake QBO: full passes, CDC, caps, deletes, resume, reconcile."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from qbsync.cache.db import create_schema, make_engine
+from qbsync.cache.models import SyncState
+from qbsync.clock import FixedClock
+from qbsync.errors import LockedError, ServerError
+from qbsync.sync.locks import sync_lock
+from qbsync.sync.runner import run_sync
+from tests.sync.fakes import FakeQbo, fail_every
+from tests.sync.mirror import mirror_diff
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    eng = make_engine(db_url)
+    create_schema(eng)
+    yield eng
+    eng.dispose()
+
+
+def _company(fake: FakeQbo, customers: int = 1200, invoices: int = 2100, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    fake.create("Department", Name="North")
+    fake.create("Class", Name="Retail")
+    item = fake.create("Item", Name="Widget", Type="Service", UnitPrice=12.5)
+    cust = [fake.create("Customer", Active=rng.random() > 0.2,
+                        PrimaryEmailAddr={"Address": f"c{i}@example.com"}) for i in range(customers)]
+    for i in range(invoices):
+        c = rng.choice(cust)
+        amt = rng.randint(1, 500)
+        inv = fake.create("Invoice", CustomerRef={"value": c["Id"]}, TotalAmt=amt, Balance=amt,
+                          Line=[{"Id": "1", "Amount": amt, "DetailType": "SalesItemLineDetail",
+                                 "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "Qty": 1}}])
+        if i % 3 == 0:
+            fake.create("Payment", CustomerRef={"value": c["Id"]}, TotalAmt=amt,
+                        Line=[{"Amount": amt, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}])
+    fake.advance(timedelta(days=1))  # the company existed before the first sync
+
+
+def _clock(fake: FakeQbo) -> FixedClock:
+    return FixedClock(fake.now)
+
+
+def _state(engine: sa.Engine, entity: str) -> dict[str, object]:
+    with engine.connect() as conn:
+        tbl = SyncState.__table__
+        return dict(conn.execute(sa.select(tbl).where(tbl.c.entity == entity)).mappings().one())
+
+
+def test_full_sync_mirrors_everything_with_minimum_requests(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    _company(fake)
+    summary = run_sync(engine, fake, clock=_clock(fake), workers=4)
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+    sizes = {e: len(objs) for e, objs in fake.snapshot().items()}
+    # page 1 of each entity, a COUNT when page 1 is full, the other pages, one CDC catch-up
+    minimum = sum(math.ceil(n / 1000) for n in sizes.values())
+    empty_entities = 9 - len(sizes)  # one page each to learn they are empty
+    assert summary.requests == minimum + sum(1 for n in sizes.values() if n >= 1000) + empty_entities + 1
+    assert summary.fetched >= sum(sizes.values()) and summary.deleted == 0
+    assert sorted(summary.full) == sorted(["Department", "Class", "Item", "Customer", "Invoice", "Payment",
+                                           "SalesReceipt", "CreditMemo", "Estimate"])
+
+
+def test_incremental_applies_updates_deactivations_voids_and_deletes(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    _company(fake, customers=50, invoices=80)
+    run_sync(engine, fake, clock=_clock(fake))
+    fake.advance(timedelta(hours=2))
+    snap = fake.snapshot()
+    cust_ids = list(snap["Customer"])
+    fake.update("Customer", cust_ids[0], PrimaryEmailAddr={"Address": "new@example.com"})
+    fake.deactivate("Customer", cust_ids[1])
+    inv_ids = list(snap["Invoice"])
+    fake.update("Invoice", inv_ids[0], TotalAmt=0, Balance=0, PrivateNote="Voided")
+    fake.delete("Invoice", inv_ids[1])
+    pay = next(iter(snap["Payment"]))
+    fake.delete("Payment", pay)
+    fake.create("Customer", DisplayName="Brand New")
+    before = fake.stats.requests
+    summary = run_sync(engine, fake, clock=_clock(fake))
+    assert fake.stats.requests - before == 1  # one CDC answer, nothing else
+    assert summary.incremental and not summary.full
+    assert summary.deleted == 2 and summary.changed == 4
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+    with engine.connect() as conn:
+        voided = sa.text("SELECT voided FROM invoices WHERE id = :i")
+        assert conn.execute(voided, {"i": inv_ids[0]}).scalar_one()
+        name = conn.execute(sa.text("SELECT display_name FROM customers WHERE id = :i"),
+                            {"i": cust_ids[1]}).scalar_one()
+        assert name.endswith(" (deleted)")
+
+
+def test_cursor_is_the_first_answer_time_and_changes_during_the_sync_are_caught(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    _company(fake, customers=2500, invoices=10)
+    first_answer = fake.now
+    victims: dict[str, str] = {}
+
+    def meddle(kind: str, f: FakeQbo) -> None:
+        # After a few requests, change a customer already paged and delete an invoice not yet paged.
+        if f.stats.requests == 3 and not victims:
+            victims["c"] = "5"
+            f.update("Customer", "5", PrimaryEmailAddr={"Address": "changed@x.com"})
+            f.delete("Invoice", max(f.objects["Invoice"], key=int))
+
+    fake.hooks.append(meddle)
+    run_sync(engine, fake, clock=_clock(fake), workers=1)
+    assert victims
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+    assert _state(engine, "Customer")["cursor"] == first_answer
+    assert _state(engine, "Invoice")["cursor"] == first_answer
+
+
+def test_cdc_cap_is_followed_until_every_change_is_in(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    _company(fake, customers=300, invoices=300)
+    run_sync(engine, fake, clock=_clock(fake))
+    fake.advance(timedelta(hours=1))
+    snap = fake.snapshot()
+    changes = 0
+    for cid in snap["Customer"]:
+        fake.update("Customer", cid, Notes="touched")
+        changes += 1
+    for _ in range(4):  # four touches per invoice: only the last version counts
+        for iid in snap["Invoice"]:
+            fake.update("Invoice", iid, PrivateNote="again")
+    changes += len(snap["Invoice"])
+    for pid in list(snap["Payment"])[:40]:
+        fake.delete("Payment", pid)
+        changes += 1
+    for _ in range(900):
+        fake.create("Estimate", CustomerRef={"value": "5"})
+    changes += 900
+    fake.advance(timedelta(minutes=1))
+    before = fake.stats.requests
+    run_sync(engine, fake, clock=_clock(fake))
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+    assert fake.stats.requests - before <= 2 + math.ceil(changes / 1000) + 3
+
+
+def test_a_second_with_more_than_a_cdc_answer_is_read_by_query(engine: sa.Engine) -> None:
+    fake = FakeQbo(tick=timedelta(0))
+    _company(fake, customers=10, invoices=10)
+    run_sync(engine, fake, clock=_clock(fake))
+    fake.advance(timedelta(hours=1))
+    for _ in range(1500):  # a bulk import: all in the same second
+        fake.create("Invoice", CustomerRef={"value": "5"}, TotalAmt=3)
+    fake.advance(timedelta(seconds=5))
+    fake.create("Customer", DisplayName="After the import")
+    run_sync(engine, fake, clock=_clock(fake))
+    assert "query" in fake.calls[-4:]
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+
+
+def test_killed_full_sync_resumes_without_refetching_committed_pages(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    _company(fake, customers=3500, invoices=4200)
+    fake.hooks.append(fail_every(6))
+    runs = 0
+    while True:
+        runs += 1
+        assert runs < 30
+        try:
+            run_sync(engine, fake, clock=_clock(fake), workers=3)
+            break
+        except ServerError:
+            continue
+    assert runs > 2
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+    pages = sum(math.ceil(len(v) / 1000) for v in fake.snapshot().values())
+    # each failed run loses at most its in-flight requests; committed pages are never fetched again
+    assert fake.stats.by_kind["query"] <= pages + 1 + 3 * runs
+
+
+def test_rows_sliding_across_page_boundaries_are_found(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    _company(fake, customers=10, invoices=3000)
+    done = {"n": 0}
+
+    def delete_early(kind: str, f: FakeQbo) -> None:
+        # after page 1 of invoices, delete invoices from the start: later rows slide to earlier positions
+        if kind == "query" and f.calls.count("query") >= 6 and done["n"] < 1:
+            done["n"] += 1
+            for iid in sorted(f.objects["Invoice"], key=int)[:30]:
+                f.delete("Invoice", iid)
+
+    fake.hooks.append(delete_early)
+    run_sync(engine, fake, clock=_clock(fake), workers=1)
+    assert done["n"] == 1
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+
+
+def test_cursor_older_than_30_days_reconciles_and_removes_vanished_rows(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    _company(fake, customers=30, invoices=40)
+    run_sync(engine, fake, clock=_clock(fake))
+    gone = next(iter(fake.objects["Invoice"]))
+    fake.delete("Invoice", gone)
+    fake.tombstones.clear()  # QBO forgets deletes after its CDC window
+    fake.advance(timedelta(days=31))
+    summary = run_sync(engine, fake, clock=_clock(fake))
+    assert "Invoice" in summary.full and summary.entities["Invoice"].deleted == 1
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+
+
+def test_server_refusing_an_old_cursor_also_reconciles(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    _company(fake, customers=5, invoices=5)
+    run_sync(engine, fake, clock=_clock(fake))
+    client_clock = _clock(fake)  # the client's clock lags: it believes little time has passed
+    fake.advance(timedelta(days=40))
+    fake.create("Customer", DisplayName="Late")
+    summary = run_sync(engine, fake, clock=client_clock)
+    assert set(summary.full) >= {"Customer", "Invoice"}
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+
+
+def test_entities_option_syncs_only_those(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    _company(fake, customers=5, invoices=5)
+    summary = run_sync(engine, fake, clock=_clock(fake), entities=["customer"])
+    assert summary.full == ["Customer"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM invoices")).scalar_one() == 0
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM customers")).scalar_one() == 5
+
+
+def test_overlapping_sync_is_refused(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    with sync_lock(engine, fake.realm_id), pytest.raises(LockedError) as err:
+        run_sync(engine, fake, clock=_clock(fake))
+    assert err.value.exit_code == 75
+    assert fake.stats.requests == 0
+    run_sync(engine, fake, clock=_clock(fake))  # released afterwards
