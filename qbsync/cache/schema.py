@@ -1,0 +1,89 @@
+"""Opening a cache: upgrade it to the code's schema on open, refuse one written by a newer qbsync.
+
+``open_cache(url)`` is what every command uses; ``create_schema`` stays for tests that want bare
+tables. A cache whose tables were made by ``create_schema`` (no alembic_version) is completed and
+stamped at the head revision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from qbsync.cache.db import make_engine
+from qbsync.cache.models import Base
+from qbsync.errors import CacheError, SchemaTooNewError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise CacheError("qbsync ships no schema revision", hint="reinstall qbsync")
+    return head
+
+
+def current_revisions(conn: sa.Connection) -> set[str]:
+    return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def check_revisions(revisions: set[str], where: str) -> None:
+    """SchemaTooNewError when ``revisions`` holds a revision this qbsync does not know."""
+    unknown = revisions - known_revisions()
+    if unknown:
+        raise SchemaTooNewError(
+            f"{where} has schema revision {', '.join(sorted(unknown))}, newer than this qbsync knows",
+            hint="upgrade qbsync (pip install -U qbsync) before using it")
+
+
+def upgrade(engine: sa.Engine) -> None:
+    """Bring the cache to the head revision (no-op when it is there already)."""
+    with engine.begin() as conn:
+        current = current_revisions(conn)
+        check_revisions(current, "the cache")
+        head = head_revision()
+        if current == {head}:
+            return
+        inspector = sa.inspect(conn)
+        if not current and inspector.has_table("sync_state"):
+            # Tables from create_schema (tests, early versions): add what is missing and adopt them.
+            Base.metadata.create_all(conn)
+            command.stamp(alembic_config(conn), "head")
+            return
+        command.upgrade(alembic_config(conn), "head")
+
+
+def open_cache(url: str, **kw: Any) -> sa.Engine:
+    """An engine on ``url`` whose schema is current (created or upgraded on open)."""
+    engine = make_engine(url, **kw)
+    try:
+        upgrade(engine)
+    except (SchemaTooNewError, CacheError):
+        engine.dispose()
+        raise
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        raise CacheError(f"cannot open the cache at {engine.url.render_as_string(hide_password=True)}: "
+                         f"{exc.orig}", hint="check the cache_url setting and that the database is reachable"
+                         ) from exc
+    return engine

@@ -1,0 +1,56 @@
+"""Opening a cache creates or upgrades its schema; a cache or backup from a newer qbsync is refused."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from qbsync.cache.db import create_schema, make_engine
+from qbsync.cache.schema import head_revision, open_cache
+from qbsync.errors import SchemaTooNewError
+
+
+def _tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def test_open_creates_every_table_and_records_the_revision(db_url: str) -> None:
+    engine = open_cache(db_url)
+    assert {"customers", "invoices", "payment_links", "sales_lines", "sync_state", "realms"} <= _tables(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == head_revision()
+    engine.dispose()
+    open_cache(db_url).dispose()  # opening again is a no-op
+
+
+def test_migrated_schema_matches_the_models(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from qbsync.cache.models import Base
+
+    engine = open_cache(db_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == [], "models changed: run `python -m qbsync.cache.migrations.generate`"
+
+
+def test_tables_made_by_create_schema_are_adopted(db_url: str) -> None:
+    engine = make_engine(db_url)
+    create_schema(engine)
+    engine.dispose()
+    engine = open_cache(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == head_revision()
+    engine.dispose()
+
+
+def test_cache_from_a_newer_qbsync_is_refused(db_url: str) -> None:
+    engine = open_cache(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_future'"))
+    engine.dispose()
+    with pytest.raises(SchemaTooNewError) as err:
+        open_cache(db_url)
+    assert "newer" in str(err.value) and "upgrade qbsync" in str(err.value)
