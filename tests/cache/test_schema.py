@@ -9,6 +9,8 @@ from qbsync.cache.db import create_schema, make_engine
 from qbsync.cache.schema import head_revision, open_cache
 from qbsync.errors import SchemaTooNewError
 
+VERSION = sa.text("SELECT version_num FROM alembic_version")
+
 
 def _tables(engine: sa.Engine) -> set[str]:
     return set(sa.inspect(engine).get_table_names())
@@ -16,9 +18,10 @@ def _tables(engine: sa.Engine) -> set[str]:
 
 def test_open_creates_every_table_and_records_the_revision(db_url: str) -> None:
     engine = open_cache(db_url)
-    assert {"customers", "invoices", "payment_links", "sales_lines", "sync_state", "realms"} <= _tables(engine)
+    wanted = {"customers", "invoices", "payment_links", "sales_lines", "sync_state", "realms"}
+    assert wanted <= _tables(engine)
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == head_revision()
+        assert conn.execute(VERSION).scalar_one() == head_revision()
     engine.dispose()
     open_cache(db_url).dispose()  # opening again is a no-op
 
@@ -42,7 +45,7 @@ def test_tables_made_by_create_schema_are_adopted(db_url: str) -> None:
     engine.dispose()
     engine = open_cache(db_url)
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == head_revision()
+        assert conn.execute(VERSION).scalar_one() == head_revision()
     engine.dispose()
 
 
