@@ -2,6 +2,7 @@
 
     python bench/bench_duplicates.py                 # febrl1, febrl2, synthetic 10k and 100k
     python bench/bench_duplicates.py --sizes 10000 --febrl path/to/other_febrl.csv
+    python bench/bench_duplicates.py --sizes --cache 100000 --txns 2000000   # end to end from a cache
 
 Accuracy (names and address only) is reported as pairwise precision / recall / F1 of the clusters
 and the blocking recall, next to a baseline run in the same process on the same candidate pairs: a
@@ -81,10 +82,67 @@ def speed(n: int) -> dict[str, object]:
             "f1": ev["f1"]}
 
 
+def from_cache(n: int, txns: int, seed: int = 3) -> dict[str, float]:
+    """``find_duplicates`` end to end on a SQLite cache of ``n`` synthetic customers and ``txns``
+    invoices and sales receipts: loading customers, loading activity, detection."""
+    import random
+    import tempfile
+    from datetime import UTC, date, datetime, timedelta
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+
+    from qbsync.cache.db import create_schema, make_engine
+    from qbsync.cache.models import Customer, Invoice, Realm, SalesReceipt
+    from qbsync.rules.duplicates.sources import load_cache, load_history
+
+    records, _ = customers(n)
+    engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/dups.sqlite3")
+    create_schema(engine)
+    when = datetime(2021, 1, 1, tzinfo=UTC)
+    base = {"realm_id": "bench", "sync_token": "0", "created_at": when, "updated_at": when, "raw": {}}
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Realm).values(realm_id="bench", company_name="Bench", created_at=when))
+        conn.execute(sa.insert(Customer), [
+            {**base, "id": r.customer_id, "display_name": r.display_name, "given_name": r.given_name,
+             "family_name": r.family_name, "company_name": r.company_name, "email": r.email, "phone": r.phone,
+             "bill_line1": r.bill_line1, "bill_city": r.bill_city, "bill_region": r.bill_region,
+             "bill_postal_code": r.bill_postal_code, "bill_country": r.bill_country, "active": True,
+             "balance": Decimal(0), "balance_with_jobs": Decimal(0)} for r in records])
+        rng = random.Random(seed)
+        start = date(2022, 7, 1)
+        n_inv = txns * 3 // 4
+        for model, count, prefix in ((Invoice, n_inv, "i"), (SalesReceipt, txns - n_inv, "r")):
+            for lo in range(0, count, 50_000):
+                rows = []
+                for i in range(lo, min(lo + 50_000, count)):
+                    row = {**base, "id": f"{prefix}{i}", "customer_id": str(rng.randrange(1, n + 1)),
+                           "txn_date": start + timedelta(days=rng.randrange(1000)),
+                           "total_amt": Decimal(rng.randrange(1000, 99999)) / 100}
+                    if model is Invoice:
+                        row.update(balance=Decimal(0), voided=False)
+                    rows.append(row)
+                conn.execute(sa.insert(model), rows)
+    built = time.perf_counter() - t0
+    as_of = date(2025, 6, 30)
+    t0 = time.perf_counter()
+    recs = load_cache(engine, "bench", as_of)
+    t1 = time.perf_counter()
+    activity = load_history(engine, "bench", as_of)
+    t2 = time.perf_counter()
+    report = detect_duplicates(recs, activity=activity, default_country="US")
+    t3 = time.perf_counter()
+    return {"customers": n, "txns": txns, "build_seconds": built, "load_customers": t1 - t0,
+            "load_activity": t2 - t1, "detect": t3 - t2, "total": t3 - t0, "clusters": len(report.clusters)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--febrl", type=Path, action="append", help="FEBRL file(s) (default febrl1, febrl2)")
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--cache", type=int, metavar="N", help="also run end to end on a cache of N customers")
+    ap.add_argument("--txns", type=int, default=2_000_000, help="transactions in that cache")
     args = ap.parse_args()
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "accuracy": {}, "speed": []}
     for path in args.febrl or [DATASETS / "febrl1.csv", DATASETS / "febrl2.csv"]:
@@ -106,6 +164,12 @@ def main() -> None:
         a, b = speeds[0], speeds[-1]
         print(f"time ratio {b['records']}/{a['records']} records = {b['seconds'] / a['seconds']:.1f} "
               f"(size ratio {b['records'] / a['records']:.0f})")
+    if args.cache:
+        r = from_cache(args.cache, args.txns)
+        results["cache"] = r
+        print(f"cache {r['customers']} customers / {r['txns']} txns (built in {r['build_seconds']:.0f} s): "
+              f"load customers {r['load_customers']:.1f} s, load history {r['load_activity']:.1f} s, "
+              f"detect {r['detect']:.1f} s, total {r['total']:.1f} s, {r['clusters']} clusters")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "duplicates.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")

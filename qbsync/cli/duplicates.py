@@ -18,7 +18,7 @@ from qbsync.cache.db import make_engine
 from qbsync.cache.models import Realm
 from qbsync.errors import ConfigError, InputError
 from qbsync.rules.duplicates.detect import DuplicateReport, detect_duplicates, evaluate_pairs
-from qbsync.rules.duplicates.sources import load_cache, load_csv, load_febrl
+from qbsync.rules.duplicates.sources import load_cache, load_csv, load_febrl, load_history
 from qbsync.settings import load_settings
 
 FORMATS = ("table", "csv", "json")
@@ -165,14 +165,12 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         if truth_column:
             truth = _truth(input_csv, truth_column, mapping.get("customer_id"))
     else:
-        from qbsync.rules.activity import load_activity
-
         settings = load_settings(overrides={"realm": realm, "cache_url": cache_url})
         engine = make_engine(settings.cache_url)
         realm_id = _realm(engine, settings.realm)
         day = as_of.date() if as_of else date.today()
         records = load_cache(engine, realm_id, day)
-        activity = load_activity(engine, realm_id, day)
+        activity = load_history(engine, realm_id, day)
     report = detect_duplicates(records, activity=activity, threshold=threshold, default_country=country,
                                max_cluster=max_cluster)
     evaluation = None

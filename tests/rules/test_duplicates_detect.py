@@ -114,6 +114,11 @@ def test_find_duplicates_over_the_cache(db_url: str) -> None:
     assert [f.customer_id for f in dup] == ["2"]
     assert dup[0].action == "deactivate" and dup[0].facts["survivor_id"] == "1"
     assert dup[0].facts["has_transactions"] is False
+    # An invoice dated after as_of still counts: deactivating would orphan it.
+    b.invoice("2", date(2025, 6, 1))
+    later = [f for f in find_duplicates(b.engine, b.realm_id, date(2025, 1, 1)) if f.customer_id == "2"]
+    assert later[0].action == "merge" and later[0].facts["txn_count"] == 0
+    assert later[0].facts["has_transactions"] is True
     # Replayed before any of them existed (created 2020-01-01), there is nothing to find.
     assert find_duplicates(b.engine, b.realm_id, date(2019, 1, 1)) == []
 

@@ -24,11 +24,10 @@ __all__ = ["CustomerRecord", "DuplicateCluster", "DuplicateReport", "FieldEviden
 def run_on_cache(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = 0.5,
                  default_country: str | None = None) -> DuplicateReport:
     """Load the realm's customers and their activity as of ``as_of`` and detect duplicates."""
-    from qbsync.rules.activity import load_activity
-    from qbsync.rules.duplicates.sources import load_cache
+    from qbsync.rules.duplicates.sources import load_cache, load_history
 
     records = load_cache(engine, realm_id, as_of)
-    activity = load_activity(engine, realm_id, as_of)
+    activity = load_history(engine, realm_id, as_of)
     return detect_duplicates(records, activity=activity, threshold=threshold, default_country=default_country)
 
 

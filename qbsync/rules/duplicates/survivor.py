@@ -9,8 +9,18 @@ from decimal import Decimal
 from qbsync.rules.activity import CustomerActivity
 from qbsync.rules.duplicates.records import CustomerRecord
 
-#: Activity per customer id: the full facts from ``load_activity`` or just a transaction count.
-Activity = Mapping[str, "CustomerActivity | int"]
+
+@dataclass(frozen=True)
+class History:
+    """The little duplicates need to know about a customer's transactions (see ``sources.load_history``)."""
+
+    txn_count: int  # sales-side transactions dated up to as_of
+    ever: int  # the same at any date: one dated after as_of still makes deactivating unsafe
+    last_activity: str | None = None
+
+
+#: Activity per customer id: ``History``, the full facts from ``load_activity``, or a plain count.
+Activity = Mapping[str, "History | CustomerActivity | int"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,9 @@ def facts(record: CustomerRecord, activity: Activity | None) -> MemberFacts:
         balance = max(act.open_balance, record.balance)
         credit = act.unapplied_credit
         last = act.last_activity.isoformat() if act.last_activity else None
+    elif isinstance(act, History):
+        count, has, balance, credit = act.txn_count, act.ever > 0, record.balance, Decimal(0)
+        last = act.last_activity
     elif isinstance(act, int):
         count, has, balance, credit, last = act, act > 0, record.balance, Decimal("0"), None
     else:
