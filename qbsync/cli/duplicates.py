@@ -18,7 +18,7 @@ from qbsync.cache.db import make_engine
 from qbsync.cache.models import Realm
 from qbsync.errors import ConfigError, InputError
 from qbsync.rules.duplicates.detect import DuplicateReport, detect_duplicates, evaluate_pairs
-from qbsync.rules.duplicates.sources import load_cache, load_csv, load_febrl, load_history
+from qbsync.rules.duplicates.sources import load_cache, load_csv, load_febrl, load_history, realm_country
 from qbsync.settings import load_settings
 
 FORMATS = ("table", "csv", "json")
@@ -134,7 +134,7 @@ def _emit(text: str, output: Path | None) -> None:
               help="Only customers created by DATE, and their activity by DATE (default today).")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               show_default=True, help="Posterior match probability a pair needs.")
-@click.option("--country", help="Country of phone numbers without one in their address (e.g. US).")
+@click.option("--country", help="Country of phones whose address names none (default: the company's).")
 @click.option("--input-csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read customers from a CSV file instead of the cache.")
 @click.option("--columns", multiple=True, metavar="FIELD=COLUMN",
@@ -171,6 +171,7 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         day = as_of.date() if as_of else date.today()
         records = load_cache(engine, realm_id, day)
         activity = load_history(engine, realm_id, day)
+        country = country or realm_country(engine, realm_id)
     report = detect_duplicates(records, activity=activity, threshold=threshold, default_country=country,
                                max_cluster=max_cluster)
     evaluation = None

@@ -115,3 +115,9 @@ def test_nicknames_and_initials_compare_as_close_not_exact() -> None:
     assert given[2] == "different"  # Bill ~ John
     assert given[3] == "exact" and bool(got.swapped[3])  # swapped given/family
     assert given[4] == "different"  # Bill ~ J.
+
+
+def test_letters_without_decomposition_and_german_and_french_street_forms() -> None:
+    assert nz.fold("Straße Øster Łódź") == "strasse oster lodz"
+    assert nz.street("Hauptstraße 12") == nz.street("Hauptstr. 12") == ("12", "hauptstr")
+    assert nz.street("12 boulevard Haussmann") == nz.street("12 bd Haussmann")

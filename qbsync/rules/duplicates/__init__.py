@@ -24,10 +24,11 @@ __all__ = ["CustomerRecord", "DuplicateCluster", "DuplicateReport", "FieldEviden
 def run_on_cache(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = 0.5,
                  default_country: str | None = None) -> DuplicateReport:
     """Load the realm's customers and their activity as of ``as_of`` and detect duplicates."""
-    from qbsync.rules.duplicates.sources import load_cache, load_history
+    from qbsync.rules.duplicates.sources import load_cache, load_history, realm_country
 
     records = load_cache(engine, realm_id, as_of)
     activity = load_history(engine, realm_id, as_of)
+    default_country = default_country or realm_country(engine, realm_id)
     return detect_duplicates(records, activity=activity, threshold=threshold, default_country=default_country)
 
 

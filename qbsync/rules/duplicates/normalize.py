@@ -45,6 +45,7 @@ STREET_TYPES = {
     "drive": "dr", "lane": "ln", "court": "ct", "place": "pl", "circuit": "cct", "crescent": "cres",
     "close": "cl", "terrace": "tce", "parade": "pde", "highway": "hwy", "square": "sq", "parkway": "pkwy",
     "way": "wy", "circle": "cir", "trail": "trl", "grove": "gr", "esplanade": "esp", "mount": "mt",
+    "bd": "blvd", "strasse": "str", "straße": "str", "chaussee": "ch", "chemin": "ch", "allee": "al",
     "suite": "ste", "apartment": "apt", "unit": "unit", "floor": "fl", "north": "n", "south": "s",
     "east": "e", "west": "w", "saint": "st",
 }
@@ -61,12 +62,17 @@ _COUNTRIES = {
 }
 
 
+#: Letters that Unicode does not decompose into a base letter plus an accent.
+_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE",
+                          "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "Þ": "TH", "ı": "i"})
+
+
 @lru_cache(maxsize=1 << 18)
 def fold(text: str | None) -> str:
     """Lower case, accents removed, punctuation to single spaces: "Zoë O'Neil-Smith" -> "zoe o neil smith"."""
     if not text:
         return ""
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
     ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _NON_ALNUM.sub(" ", ascii_only.lower()).strip()
 
@@ -165,7 +171,9 @@ def phone(number: str | None, region: str | None = None) -> str:
 
 def street(line: str | None) -> tuple[str, str]:
     """(house number, street) of an address line: "12B Main Street." -> ("12b", "main st")."""
-    tokens = [STREET_TYPES.get(t, t) for t in fold(line).split()]
+    # German streets are one word: "Hauptstraße" and "Hauptstr." are one street.
+    tokens = [t[:-7] + "str" if t.endswith("strasse") and len(t) > 7 else STREET_TYPES.get(t, t)
+              for t in fold(line).split()]
     number = ""
     rest: list[str] = []
     for tok in tokens:

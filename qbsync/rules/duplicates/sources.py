@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from qbsync.cache.models import CreditMemo, Customer, Estimate, Invoice, Payment, SalesReceipt
+from qbsync.cache.models import CreditMemo, Customer, Estimate, Invoice, Payment, Realm, SalesReceipt
 from qbsync.errors import InputError
 from qbsync.rules.duplicates.records import CustomerRecord
 from qbsync.rules.duplicates.survivor import History
@@ -42,6 +42,15 @@ def load_cache(engine: sa.Engine, realm_id: str, as_of: date | None = None) -> l
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     return [CustomerRecord.from_row(row) for row in rows]
+
+
+def realm_country(engine: sa.Engine, realm_id: str) -> str | None:
+    """The company's own country (ISO code): the country of phones whose address names none."""
+    from qbsync.rules.duplicates.normalize import country_code
+
+    with engine.connect() as conn:
+        country = conn.execute(sa.select(Realm.country).where(Realm.realm_id == realm_id)).scalar()
+    return country_code(country)
 
 
 def load_history(engine: sa.Engine, realm_id: str, as_of: date | None = None) -> dict[str, History]:
