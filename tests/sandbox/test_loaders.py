@@ -22,9 +22,19 @@ def _all(store: Store, entity: str) -> dict[str, dict]:  # type: ignore[type-arg
 
 def test_qbo_json_and_jsonl_load_with_recomputed_balances() -> None:
     store = Store()
-    counts = load_files(store, REALM, [FIX / "Item.json", FIX / "Customer.json", FIX / "Invoice.json",
-                                       FIX / "transactions.jsonl"])
-    assert counts == {"Item": 1, "Customer": 4, "Invoice": 2, "CreditMemo": 1, "SalesReceipt": 1, "Payment": 2}
+    counts = load_files(
+        store,
+        REALM,
+        [FIX / "Item.json", FIX / "Customer.json", FIX / "Invoice.json", FIX / "transactions.jsonl"],
+    )
+    assert counts == {
+        "Item": 1,
+        "Customer": 4,
+        "Invoice": 2,
+        "CreditMemo": 1,
+        "SalesReceipt": 1,
+        "Payment": 2,
+    }
     customers = _all(store, "Customer")
     invoices = _all(store, "Invoice")
     assert invoices["10"]["TotalAmt"] == 300 and invoices["10"]["Balance"] == 100
@@ -39,7 +49,8 @@ def test_qbo_json_and_jsonl_load_with_recomputed_balances() -> None:
     assert customers["2"]["Balance"] == -25 and customers["2"]["BalanceWithJobs"] == -49.5
     assert customers["4"]["Active"] is False
     assert store.get_text(REALM, "Invoice", "10") is not None and '"TotalAmt":300.00' in (
-        store.get_text(REALM, "Invoice", "10") or "")
+        store.get_text(REALM, "Invoice", "10") or ""
+    )
 
 
 def test_csv_customers_and_sales_become_customers_and_receipts() -> None:
@@ -62,12 +73,21 @@ def test_csv_customers_and_sales_become_customers_and_receipts() -> None:
     assert all(c["Balance"] == 0 for c in customers.values())
 
 
-@pytest.mark.parametrize(("files", "message"), [
-    (["customers.csv", "sales_bad_customer.csv"], r"sales_bad_customer.csv line 3: customer 'Nobody Known'"),
-    (["customers.csv", "sales_bad_date.csv"], r"sales_bad_date.csv line 2: date '15/01/2025' is not YYYY-MM-DD"),
-    (["bad.jsonl"], r"bad.jsonl line 2: not valid JSON"),
-    (["overpaid.jsonl"], r"overpaid.jsonl line 3: payment applies 12.00 but|exceed"),
-])
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            ["customers.csv", "sales_bad_customer.csv"],
+            r"sales_bad_customer.csv line 3: customer 'Nobody Known'",
+        ),
+        (
+            ["customers.csv", "sales_bad_date.csv"],
+            r"sales_bad_date.csv line 2: date '15/01/2025' is not YYYY-MM-DD",
+        ),
+        (["bad.jsonl"], r"bad.jsonl line 2: not valid JSON"),
+        (["overpaid.jsonl"], r"overpaid.jsonl line 3: payment applies 12.00 but|exceed"),
+    ],
+)
 def test_bad_input_names_file_and_line_and_writes_nothing(files: list[str], message: str) -> None:
     store = Store()
     with pytest.raises(LoadError, match=message):
