@@ -191,21 +191,21 @@ class TokenManager:
             return self._refresh_locked(rejected, force=True).access_token
 
     def refresh(self) -> TokenSet:
+        """Refresh now, unconditionally (``auth refresh``, tests)."""
         with self._lock:
-            stale = self._tokens.access_token if self._tokens else ""
-            return self._refresh_locked(stale, force=True)
+            return self._refresh_locked(None, force=True)
 
     def _auth_client(self) -> AuthClient:
         if self._client is None:
             self._client = self._factory()
         return self._client
 
-    def _refresh_locked(self, stale: str, *, force: bool = False) -> TokenSet:
+    def _refresh_locked(self, stale: str | None, *, force: bool = False) -> TokenSet:
         with self.store.lock(self.realm_id):
             on_disk = self._load()
             now = self._clock.now()
             # Another process refreshed while we waited for the lock: its tokens are the live ones.
-            if on_disk.access_token != stale and on_disk.access_valid(now, self._skew):
+            if stale is not None and on_disk.access_token != stale and on_disk.access_valid(now, self._skew):
                 self._tokens = on_disk
                 return on_disk
             if not force and on_disk.access_valid(now, self._skew):

@@ -1,0 +1,1 @@
+"""Tests of qbsync.auth: token store, OAuth refresh/login, CLI."""

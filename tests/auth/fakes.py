@@ -1,0 +1,70 @@
+"""A stand-in for intuit-oauth's AuthClient whose token server lives in a file (works across processes)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from pathlib import Path
+from typing import Any
+
+import requests
+from intuitlib.exceptions import AuthClientError
+
+
+def oauth_error(status: int, error: str) -> AuthClientError:
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = json.dumps({"error": error}).encode()
+    resp.headers["Content-Type"] = "application/json"
+    return AuthClientError(resp)
+
+
+class FileTokenServer:
+    """Strict rotation: only the newest refresh token works (no grace), so a double spend fails."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not path.exists():
+            path.write_text(json.dumps({"n": 0, "valid": "r0"}))
+
+    def state(self) -> dict[str, Any]:
+        return json.loads(self.path.read_text())
+
+    def rotate(self, token: str) -> int:
+        with self.path.open("r+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            st = json.loads(fh.read())
+            if token != st["valid"]:
+                raise oauth_error(400, "invalid_grant")
+            st["n"] += 1
+            st["valid"] = f"r{st['n']}"
+            fh.seek(0)
+            fh.truncate()
+            fh.write(json.dumps(st))
+            return int(st["n"])
+
+
+class FakeAuthClient:
+    """Just the parts of AuthClient that qbsync.auth.oauth uses."""
+
+    environment = "fake"
+
+    def __init__(self, server: FileTokenServer, hard_expiry: int | None = None) -> None:
+        self.server = server
+        self.access_token: str | None = None
+        self.refresh_token: str | None = None
+        self.expires_in: int | None = None
+        self.x_refresh_token_expires_in: int | None = None
+        self.hard_expiry = hard_expiry
+        self.refresh_calls = 0
+
+    def refresh(self, refresh_token: str | None = None) -> None:
+        self.refresh_calls += 1
+        n = self.server.rotate(refresh_token or "")
+        self.access_token, self.refresh_token = f"a{n}", f"r{n}"
+        self.expires_in, self.x_refresh_token_expires_in = 3600, 8_640_000
+        if self.hard_expiry is not None:
+            self.x_refresh_token_hard_expires_in = self.hard_expiry
+
+    def revoke(self, token: str | None = None) -> bool:
+        return True

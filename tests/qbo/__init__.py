@@ -1,0 +1,1 @@
+"""Tests of qbsync.qbo: faults, limiter, retries, client, sandbox integration."""
