@@ -1,0 +1,1 @@
+"""Disappearing customers: BG/NBD and Pareto/NBD fits, the own-rhythm score, backtest and ranking."""
