@@ -261,6 +261,8 @@ def _file_values(doc: Mapping[str, Any], path: Path) -> dict[str, object]:
     """Flatten ``[section] name = value`` into ``{name: value}``, rejecting unknown keys."""
     out: dict[str, object] = {}
     for key, value in doc.items():
+        if key == "rules":
+            continue  # rule policies ([rules.inactive], ...): read and validated by qbsync.rules.policy
         if isinstance(value, dict):
             for sub, v in value.items():
                 spec = SPECS.get(sub)

@@ -1,0 +1,216 @@
+"""`qbsync rules inactive | reactivate | disappearing`: findings from the cache as table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlalchemy as sa
+
+from qbsync.cache.db import make_engine
+from qbsync.cache.models import Realm
+from qbsync.errors import ConfigError, InputError
+from qbsync.rules.activity import load_activity
+from qbsync.rules.disappearing.backtest import SCORERS
+from qbsync.rules.disappearing.rank import find_disappearing
+from qbsync.rules.findings import Finding
+from qbsync.rules.inactive import find_inactive, find_reactivate
+from qbsync.rules.policy import InactivePolicy, load_policy
+from qbsync.settings import load_settings
+
+FORMATS = ("table", "csv", "json")
+CSV_COLUMNS = ("customer_id", "display_name", "rule", "action", "score", "reason", "active", "sync_token")
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Find inactive, reactivatable, disappearing and duplicate customers in the cache."""
+
+
+# ---- shared plumbing (the duplicates command may reuse emit_findings / write_output) ----
+
+def write_output(text: str, output: Path | None) -> None:
+    """Print ``text``, or write it atomically to ``output`` (never a half-written export)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    fd, tmp = tempfile.mkstemp(dir=output.parent if str(output.parent) else ".", prefix=f".{output.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cell(text: str) -> str:
+    # a name starting with = + - @ would run as a formula when the CSV is opened in a spreadsheet
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def render_findings(findings: Sequence[Finding], fmt: str, header: dict[str, Any]) -> str:
+    """Findings as a table, CSV (one row each) or JSON (``header`` + findings)."""
+    if fmt == "json":
+        doc = dict(header, count=len(findings), findings=[f.as_dict() for f in findings])
+        return json.dumps(doc, indent=2, default=str) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(CSV_COLUMNS)
+        for f in findings:
+            w.writerow([f.customer_id, _cell(f.display_name), f.rule, f.action,
+                        "" if f.score is None else f.score, _cell(f.reason), f.active, f.sync_token or ""])
+        return buf.getvalue()
+    lines = [str(header["summary"])] if header.get("summary") else []
+    if not findings:
+        return "\n".join([*lines, "no findings"]) + "\n"
+    name_w = min(40, max(len("Customer"), *(len(f.display_name) for f in findings)))
+    id_w = max(len("Id"), *(len(f.customer_id) for f in findings))
+    lines.append(f"{'Id':<{id_w}}  {'Customer':<{name_w}}  {'Action':<11}  Reason")
+    for f in findings:
+        name = f.display_name if len(f.display_name) <= name_w else f.display_name[: name_w - 1] + "…"
+        lines.append(f"{f.customer_id:<{id_w}}  {name:<{name_w}}  {f.action:<11}  {f.reason}")
+    lines.append(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def _realm(engine: sa.Engine, realm: str | None) -> str:
+    if realm:
+        return realm
+    with engine.connect() as conn:
+        realms = [r for (r,) in conn.execute(sa.select(Realm.realm_id))]
+    if len(realms) != 1:
+        raise ConfigError("realm", "not set" if realms else "not set, and the cache holds no company",
+                          hint="pass --realm, set QBSYNC_REALM, or run `qbsync sync` first")
+    return realms[0]
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for value in values:
+        key, sep, days = value.rpartition("=")
+        if not sep or not key.strip() or not days.strip().isdigit() or int(days) < 1:
+            raise InputError(f"{option} '{value}' is not KEY=DAYS", hint=f"for example {option} 3=730")
+        out[key.strip()] = int(days)
+    return out
+
+
+def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--cache", "--cache-url", "cache_url", help="Cache database URL (default: settings)."),
+        click.option("--realm", help="QuickBooks company (realm) Id (default: settings, or the only one)."),
+        click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
+                     help="Judge as on DATE: nothing after it counts (default today)."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="TOML file with a [rules.inactive] table (default: the settings' config file)."),
+        click.option("--days", type=click.IntRange(min=1),
+                     help="Inactive after this many days (default 365)."),
+        click.option("--type-days", multiple=True, metavar="TYPE_ID=DAYS",
+                     help="Threshold for a customer type (repeatable)."),
+        click.option("--location-days", multiple=True, metavar="LOCATION=DAYS",
+                     help="Threshold for a location, by Id or name (repeatable)."),
+        click.option("--grace-days", type=click.IntRange(min=1),
+                     help="Spare customers without transactions this long after creation (default 90)."),
+        click.option("--exclude", multiple=True, metavar="ID_OR_GLOB",
+                     help="Never flag this customer Id or name pattern, e.g. 'Internal*' (repeatable)."),
+        click.option("--estimates/--no-estimates", "estimates", default=None,
+                     help="Count estimates as activity (default: no, or the config file)."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True),
+        click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write to FILE instead of standard output."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+class _Context:
+    def __init__(self, cache_url: str | None, realm: str | None, as_of: datetime | None,
+                 config_path: Path | None, days: int | None, type_days: tuple[str, ...],
+                 location_days: tuple[str, ...], grace_days: int | None, exclude: tuple[str, ...],
+                 estimates: bool | None, reactivate_days: int | None = None) -> None:
+        settings = load_settings({"cache_url": cache_url, "realm": realm})
+        self.engine = make_engine(settings.cache_url)
+        self.realm_id = _realm(self.engine, settings.realm)
+        self.as_of: date = as_of.date() if as_of else date.today()
+        policy = load_policy(config_path or settings.config_path)
+        ids = frozenset(e for e in exclude if e.isdigit())
+        globs = tuple(e for e in exclude if not e.isdigit())
+        self.policy: InactivePolicy = policy.with_overrides(
+            days=days, grace_days=grace_days, include_estimates=estimates, reactivate_days=reactivate_days,
+            type_days={**policy.type_days, **_pairs(type_days, "--type-days")} if type_days else None,
+            location_days=({**policy.location_days, **_pairs(location_days, "--location-days")}
+                           if location_days else None),
+            exclude_ids=policy.exclude_ids | ids if ids else None,
+            exclude_names=policy.exclude_names + globs if globs else None,
+        )
+
+    def activity(self) -> dict[str, Any]:
+        return load_activity(self.engine, self.realm_id, self.as_of, self.policy.include_estimates)
+
+    def header(self, rule: str) -> dict[str, Any]:
+        p = self.policy
+        return {"rule": rule, "realm_id": self.realm_id, "as_of": self.as_of.isoformat(),
+                "policy": {"days": p.days, "grace_days": p.grace_days, "reactivate_days": p.reactivate_days,
+                           "include_estimates": p.include_estimates, "type_days": dict(p.type_days),
+                           "location_days": dict(p.location_days), "exclude_ids": sorted(p.exclude_ids),
+                           "exclude_names": list(p.exclude_names)}}
+
+
+@rules_group.command("inactive")
+@_common
+def inactive_cmd(fmt: str, output: Path | None, **kw: Any) -> None:
+    """Active customers with no activity for longer than the threshold (balances go to collections)."""
+    ctx = _Context(**kw)
+    findings = find_inactive(ctx.activity(), ctx.policy, ctx.as_of)
+    header = ctx.header("inactive")
+    n_deact = sum(f.action == "deactivate" for f in findings)
+    header["summary"] = (f"inactive as of {ctx.as_of.isoformat()}: {n_deact} to deactivate, "
+                         f"{len(findings) - n_deact} to collect first (threshold {ctx.policy.days} days)")
+    write_output(render_findings(findings, fmt, header), output)
+
+
+@rules_group.command("reactivate")
+@_common
+@click.option("--window", "reactivate_days", type=click.IntRange(min=1),
+              help="Activity within this many days makes an inactive customer due back (default 90).")
+def reactivate_cmd(fmt: str, output: Path | None, **kw: Any) -> None:
+    """Customers inactive in QuickBooks that still have recent activity."""
+    ctx = _Context(**kw)
+    findings = find_reactivate(ctx.activity(), ctx.policy, ctx.as_of)
+    header = ctx.header("reactivate")
+    header["summary"] = (f"reactivate as of {ctx.as_of.isoformat()}: {len(findings)} inactive customers "
+                         f"with activity in the last {ctx.policy.reactivate_days} days")
+    write_output(render_findings(findings, fmt, header), output)
+
+
+@rules_group.command("disappearing")
+@_common
+@click.option("--holdout-days", type=click.IntRange(min=7), default=180, show_default=True,
+              help="Backtest window: fit on history before as-of minus this, check who bought after.")
+@click.option("--top", type=click.IntRange(min=1), default=50, show_default=True, help="List this many.")
+@click.option("--scorer", type=click.Choice(SCORERS),
+              help="Rank by this scorer instead of the backtest's winner (the AUC is still reported).")
+def disappearing_cmd(fmt: str, output: Path | None, holdout_days: int, top: int, scorer: str | None,
+                     **kw: Any) -> None:
+    """Active customers slipping away, ranked by whichever model predicted this company's past best."""
+    ctx = _Context(**kw)
+    report = find_disappearing(ctx.activity(), ctx.policy, ctx.as_of, holdout_days=holdout_days, top=top,
+                               scorer=scorer)
+    header = ctx.header("disappearing")
+    header.update(summary=report.summary(), scorer=report.scorer, backtest=report.backtest.as_dict(),
+                  models=report.models, candidates=report.candidates)
+    write_output(render_findings(report.findings, fmt, header), output)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(rules_group)

@@ -1,0 +1,81 @@
+"""`qbsync rules inactive | reactivate | disappearing` end to end on a crafted cache."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qbsync.cli import cli
+
+from .builder import CacheBuilder
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
+    (tmp_path / "qbsync.toml").write_text('[rules.inactive]\nexclude_names = ["Internal*"]\n')
+    url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
+    b = CacheBuilder(url)
+    b.customer("1", "=Stale Co")
+    b.invoice("1", date(2024, 5, 8))
+    b.customer("2", "Internal Account")
+    b.invoice("2", date(2024, 5, 8))
+    b.customer("3", "Back Again (deleted)", active=False)
+    b.receipt("3", date(2025, 6, 20))
+    b.customer("4", "Owes Us")
+    b.invoice("4", date(2024, 1, 1), "50", balance="50")
+    for i in range(10, 40):  # regular buyers, some of whom stop
+        b.customer(str(i), f"Regular {i}")
+        stop = date(2025, 6, 30) - timedelta(days=20 * (i % 7) + 1)
+        day = date(2023, 1, 1) + timedelta(days=i)
+        while day <= stop:
+            b.invoice(str(i), day)
+            day += timedelta(days=14 + i % 5)
+    return url
+
+
+def _run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_inactive_table_csv_json(cache: str, tmp_path: Path) -> None:
+    out = _run("rules", "inactive", "--cache", cache, "--as-of", "2025-06-30")
+    assert "last invoice 2024-05-08, 418 days ago; threshold 365; balance 0.00" in out
+    assert "Internal Account" not in out  # excluded by the config file
+    assert "collections" in out and "Owes Us" in out
+    _run("rules", "inactive", "--cache", cache, "--as-of", "2025-06-30", "--format", "csv",
+         "-o", str(tmp_path / "out.csv"))
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
+    assert {r["customer_id"]: r["action"] for r in rows} == {"1": "deactivate", "4": "collections"}
+    assert next(r for r in rows if r["customer_id"] == "1")["display_name"] == "'=Stale Co"
+    doc = json.loads(_run("rules", "inactive", "--cache", cache, "--as-of", "2025-06-30", "--format", "json",
+                          "--days", "500"))
+    assert doc["policy"]["days"] == 500
+    assert [f["customer_id"] for f in doc["findings"]] == ["4"]  # 546 days > 500; 418 days < 500
+
+
+def test_reactivate_and_as_of_replay(cache: str) -> None:
+    out = _run("rules", "reactivate", "--cache", cache, "--as-of", "2025-06-30")
+    assert "Back Again" in out and "(deleted)" not in out
+    assert "Back Again" not in _run("rules", "reactivate", "--cache", cache, "--as-of", "2025-06-01")
+
+
+def test_disappearing_reports_backtest_auc(cache: str) -> None:
+    doc = json.loads(_run("rules", "disappearing", "--cache", cache, "--as-of", "2025-06-30",
+                          "--format", "json", "--holdout-days", "90", "--top", "5"))
+    assert "AUC" in doc["summary"] and doc["backtest"]["holdout_days"] == 90
+    assert len(doc["findings"]) == 5 and doc["scorer"] in doc["backtest"]["auc"]
+    assert all(f["action"] == "watch" for f in doc["findings"])
+
+
+def test_bad_threshold_option_is_a_clear_error(cache: str) -> None:
+    result = CliRunner().invoke(cli, ["rules", "inactive", "--cache", cache, "--type-days", "3:730"])
+    assert result.exit_code == 2 and "KEY=DAYS" in result.output
