@@ -182,14 +182,15 @@ def inactive_cmd(fmt: str, output: Path | None, **kw: Any) -> None:
 @rules_group.command("reactivate")
 @_common
 @click.option("--window", "reactivate_days", type=click.IntRange(min=1),
-              help="Activity within this many days makes an inactive customer due back (default 90).")
+              help="Activity within this many days makes an inactive customer due back (default: threshold).")
 def reactivate_cmd(fmt: str, output: Path | None, **kw: Any) -> None:
     """Customers inactive in QuickBooks that still have recent activity."""
     ctx = _Context(**kw)
     findings = find_reactivate(ctx.activity(), ctx.policy, ctx.as_of)
     header = ctx.header("reactivate")
+    window = ctx.policy.reactivate_days or "their inactive threshold of"
     header["summary"] = (f"reactivate as of {ctx.as_of.isoformat()}: {len(findings)} inactive customers "
-                         f"with activity in the last {ctx.policy.reactivate_days} days")
+                         f"with activity within {window} days")
     write_output(render_findings(findings, fmt, header), output)
 
 

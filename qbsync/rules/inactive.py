@@ -215,15 +215,16 @@ def check_reactivate(activity: CustomerActivity, policy: InactivePolicy, as_of: 
     if activity.active or activity.last_activity is None or policy.excluded(activity):
         return None
     days = (as_of - activity.last_activity).days
-    if days > policy.reactivate_days:
+    window = policy.reactivate_days or policy.threshold(activity)[0]
+    if days > window:
         return None
     reason = (f"inactive in QuickBooks but last {activity.last_activity_kind} "
-              f"{activity.last_activity.isoformat()}, {days} days ago; window {policy.reactivate_days}; "
+              f"{activity.last_activity.isoformat()}, {days} days ago; window {window}; "
               f"{_money_text(activity)}")
     facts = {"last_activity": activity.last_activity.isoformat(), "last_activity_kind":
-             activity.last_activity_kind, "days_since": days, "window_days": policy.reactivate_days,
+             activity.last_activity_kind, "days_since": days, "window_days": window,
              "as_of": as_of.isoformat(), "open_balance": money(activity.open_balance)}
-    score = round(1.0 - days / (policy.reactivate_days + 1), 3)
+    score = round(1.0 - days / (window + 1), 3)
     return _finding(activity, "reactivate", "reactivate", reason, facts, score)
 
 

@@ -27,7 +27,9 @@ class InactivePolicy:
 
     days: int = 365
     grace_days: int = 90  # customers with no transactions, created this recently, are left alone
-    reactivate_days: int = 90  # inactive in QBO but active within this many days -> reactivate
+    # inactive in QBO but active within this many days -> reactivate; None: the customer's own
+    # inactive threshold (a customer the inactive rule would keep should not be inactive)
+    reactivate_days: int | None = None
     include_estimates: bool = False
     type_days: Mapping[str, int] = field(default_factory=dict)
     location_days: Mapping[str, int] = field(default_factory=dict)
@@ -37,6 +39,8 @@ class InactivePolicy:
     def __post_init__(self) -> None:
         for name in ("days", "grace_days", "reactivate_days"):
             value = getattr(self, name)
+            if value is None and name == "reactivate_days":
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"rules.inactive.{name}",
                                   f"must be a whole number of days >= 1, got {value!r}")

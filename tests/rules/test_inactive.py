@@ -175,12 +175,15 @@ def test_reactivate_inactive_customer_with_recent_activity(db_url: str) -> None:
     b.customer("4", "Parent Off:Job (deleted)", active=False, parent="3")
     b.receipt("4", date(2025, 6, 1))
     acts = load_activity(b.engine, b.realm_id, AS_OF)
-    found = {f.customer_id: f for f in find_reactivate(acts, InactivePolicy(), AS_OF)}
+    found = {f.customer_id: f for f in find_reactivate(acts, InactivePolicy(reactivate_days=90), AS_OF)}
     assert set(found) == {"1", "3", "4"}
     assert found["1"].display_name == "Switched Off Too Soon"
     assert found["1"].reason == ("inactive in QuickBooks but last invoice 2025-06-20, 10 days ago; "
                                  "window 90; balance 45.00")
     assert found["3"].reason.startswith("inactive parent of Parent Off:Job")
+    # by default the window is the inactive threshold: 418 days is outside 365
+    default = {f.customer_id for f in find_reactivate(acts, InactivePolicy(), AS_OF)}
+    assert default == {"1", "3", "4"}
 
 
 def test_policy_from_toml(tmp_path: object) -> None:
