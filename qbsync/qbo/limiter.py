@@ -24,12 +24,17 @@ class RateLimiter:
     ``per_second`` in any 1 s window, and ``max_concurrent`` running at once."""
 
     def __init__(self, per_minute: int = 500, max_concurrent: int = 10, *, per_second: int | None = 10,
-                 monotonic: Monotonic = time.monotonic, sleep: Sleeper = time.sleep) -> None:
+                 monotonic: Monotonic = time.monotonic, sleep: Sleeper = time.sleep,
+                 margin: float = 0.5) -> None:
         if per_minute < 1 or max_concurrent < 1 or (per_second is not None and per_second < 1):
             raise ValueError("limits must be positive")
         self.per_minute = per_minute
         self.per_second = per_second
         self.max_concurrent = max_concurrent
+        # Requests reach Intuit a variable latency after they start here: keep the minute window a
+        # little wider than 60 s (and the second window 5% wider) so the server's view never overflows.
+        self._minute_span = 60.0 + margin
+        self._second_span = 1.0 + margin / 10
         self._monotonic = monotonic
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -53,15 +58,15 @@ class RateLimiter:
             self._paused_until = max(self._paused_until, self._monotonic() + seconds)
 
     def _wait_needed(self, now: float) -> float:
-        while self._minute and self._minute[0] <= now - 60.0:
+        while self._minute and self._minute[0] <= now - self._minute_span:
             self._minute.popleft()
-        while self._second and self._second[0] <= now - 1.0:
+        while self._second and self._second[0] <= now - self._second_span:
             self._second.popleft()
         wait = max(0.0, self._paused_until - now)
         if len(self._minute) >= self.per_minute:
-            wait = max(wait, self._minute[0] + 60.0 - now)
+            wait = max(wait, self._minute[0] + self._minute_span - now)
         if self.per_second is not None and len(self._second) >= self.per_second:
-            wait = max(wait, self._second[0] + 1.0 - now)
+            wait = max(wait, self._second[0] + self._second_span - now)
         return wait
 
     def _reserve(self) -> None:

@@ -39,8 +39,8 @@ def test_never_more_than_per_minute_in_any_sixty_seconds() -> None:
     times = starts(lim, ft, 1600)
     for i in range(len(times) - 500):
         assert times[i + 500] - times[i] >= 60.0
-    # and no slower than needed: 1,600 requests need three full windows, not more
-    assert times[-1] - times[0] == pytest.approx(180.0)
+    # and no slower than needed: 1,600 requests need three full windows (plus the safety margin)
+    assert times[-1] - times[0] == pytest.approx(3 * 60.5)
 
 
 def test_per_second_window() -> None:
@@ -49,7 +49,7 @@ def test_per_second_window() -> None:
     times = starts(lim, ft, 45)
     for i in range(len(times) - 10):
         assert times[i + 10] - times[i] >= 1.0
-    assert times[-1] - times[0] == pytest.approx(4.0)
+    assert times[-1] - times[0] == pytest.approx(4 * 1.05)
 
 
 def test_pause_holds_every_new_request() -> None:
