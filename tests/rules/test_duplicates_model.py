@@ -98,7 +98,8 @@ def test_posterior_separates_the_synthetic_classes() -> None:
     n = len(gamma)
     compared = Compared(np.zeros(n, np.int64), np.ones(n, np.int64), gamma, np.full(gamma.shape, np.nan),
                         np.zeros(n, bool), comps)
-    model = fs.fit(compared, [np.array([0.5, 0.5])] * 4, n_records=1000)
+    # Weighed against the candidates themselves: this synthetic set is not a sample of record pairs.
+    model = fs.fit(compared, [np.array([0.5, 0.5])] * 4, n_records=1000, reference="candidates")
     scores = fs.score(model, compared, n_records=1000)
     predicted = scores.probability >= 0.5
     accuracy = float((predicted == is_match).mean())

@@ -41,7 +41,9 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("given name", FUZZY, "given"),
     Comparison("family name", FUZZY, "family"),
     Comparison("company", FUZZY, "company"),
-    Comparison("email", ("different", "same mailbox name, other domain", "exact"), "email"),
+    # No term frequencies for email: a mailbox is unique, and its frequency (2/N when a duplicate
+    # shares it) would only weaken the strongest evidence there is.
+    Comparison("email", ("different", "same mailbox name, other domain", "exact"), None),
     Comparison("phone", ("different", "same last 7 digits or one typo", "exact"), None),
     Comparison("street number", EDIT, "street_no"),
     Comparison("street", FUZZY, "street_ns"),
@@ -50,6 +52,10 @@ COMPARISONS: tuple[Comparison, ...] = (
     # as independent evidence would make neighbours look like duplicates.
     Comparison("locality", ("different", "same region only", "postcode or city similar",
                             "postcode or city agrees", "postcode and city agree"), None),
+    # Whether one record is bare (a name and nothing to reach them by). A second record typed in a
+    # hurry often is; EM learns from the data how much that says, and it is one comparison, so the
+    # missing fields are not each counted again.
+    Comparison("contact details", ("both have some", "one has none", "neither has any"), None),
 )
 
 
@@ -133,6 +139,31 @@ def _phone_levels(prep: Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     return level
 
 
+#: Comparisons whose exact level is plain equality of one column, and that column.
+EXACT_COLUMNS = {"company": "company", "email": "email", "street": "street_ns", "address line 2": "line2_ns"}
+
+
+def exact_pair_counts(prep: Prepared) -> dict[str, tuple[float, float]]:
+    """Per comparison in ``EXACT_COLUMNS``: (pairs sharing a value, pairs where both have one),
+    counted over all pairs from value frequencies. A random sample cannot resolve the chance that
+    two different customers share an email (about 1 in N^2): these counts can."""
+    out = {}
+    for name, col in EXACT_COLUMNS.items():
+        counts = np.bincount(prep.codes[col])[1:].astype(np.float64)
+        present = counts.sum()
+        out[name] = (float((counts * (counts - 1) / 2).sum()), float(present * (present - 1) / 2))
+    return out
+
+
+def _bare(prep: Prepared) -> np.ndarray:
+    """Records with no email, phone, street or locality."""
+    code = prep.codes
+    some = np.zeros(len(prep), dtype=bool)
+    for col in ("email", "phone1", "phone2", "street", "line2", "city", "postcode"):
+        some |= code[col] != 0
+    return ~some
+
+
 def _locality_levels(prep: Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     code = prep.codes
     pa, pb = code["postcode"][ia], code["postcode"][ib]
@@ -202,14 +233,18 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
             sim = similarity(prep, ca, cb)
             level = np.where(np.isnan(sim), NULL, np.where(sim >= 1.0, 2, 0)).astype(np.int8)
             differ = np.nonzero(level == 0)[0]
-            local_same = np.fromiter((a.split("@")[0] == b.split("@")[0] for a, b in
-                                      zip(prep.vocab[ca[differ]], prep.vocab[cb[differ]], strict=True)),
-                                     bool, len(differ))
-            # Not a fuzzy level: addresses built from names ("lucas.jones65@", "lucas.jones2@") are
-            # similar for every namesake, which would count the name twice.
+            pairs = list(zip(prep.vocab[ca[differ]], prep.vocab[cb[differ]], strict=True))
+            local_same = np.fromiter((a.split("@")[0] == b.split("@")[0] for a, b in pairs), bool, len(pairs))
+            # No fuzzy level: mailboxes built from names ("lucas.jones65@", "lucas.jones2@") are
+            # similar for every namesake, which would count the name twice (tried: a one-typo level
+            # caught a few more duplicates and as many false ones).
             level[differ[local_same]] = 1
             gamma[:, f] = level
             exact_code = ca
+        elif comp.name == "contact details":
+            bare = _bare(prep)
+            gamma[:, f] = (bare[ia].astype(np.int8) + bare[ib].astype(np.int8))
+            continue
         elif comp.name == "locality":
             gamma[:, f] = _locality_levels(prep, ia, ib)
             continue

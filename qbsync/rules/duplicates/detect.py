@@ -13,8 +13,8 @@ import numpy as np
 from qbsync.rules.duplicates import fellegi_sunter as fs
 from qbsync.rules.duplicates.blocking import DEFAULT_KEYS, BlockingKey, candidate_pairs
 from qbsync.rules.duplicates.cluster import clusters as group
-from qbsync.rules.duplicates.compare import NULL, Compared, compare
-from qbsync.rules.duplicates.records import CustomerRecord, Prepared, prepare
+from qbsync.rules.duplicates.compare import NULL, Compared, compare, exact_pair_counts
+from qbsync.rules.duplicates.records import CustomerRecord, Prepared, matchable, prepare
 from qbsync.rules.duplicates.survivor import Activity, MemberFacts, choose, facts
 from qbsync.rules.findings import Finding
 
@@ -23,7 +23,7 @@ RULE = "duplicates"
 #: The normalised values shown next to each comparison in an explanation.
 _SHOWN = {"given name": ("given",), "family name": ("family",), "company": ("company",), "email": ("email",),
           "phone": ("phone1", "phone2"), "street number": ("street_no",), "street": ("street",),
-          "address line 2": ("line2",), "locality": ("postcode", "city", "region")}
+          "address line 2": ("line2",), "locality": ("postcode", "city", "region"), "contact details": ()}
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def score_pairs(records: Sequence[CustomerRecord], *, default_country: str | Non
     compared = compare(prep, cand)
     lap("compare")
     u = fs.estimate_u(prep, samples=u_samples, seed=seed)
-    model = fs.fit(compared, u, len(prep))
+    model = fs.fit(compared, u, len(prep), exact_pairs=exact_pair_counts(prep))
     lap("em")
     scores = fs.score(model, compared, len(prep))
     lap("score")
@@ -228,8 +228,10 @@ def detect_duplicates(records: Sequence[CustomerRecord], *, activity: Activity |
     ``threshold`` is the posterior match probability a pair needs (0.5: more likely the same
     customer than not). ``activity`` (from ``load_activity``, or plain transaction counts) drives
     the survivor choice and whether a duplicate may be deactivated; without it every duplicate is
-    proposed for a manual merge, since no one knows it has no transactions.
+    proposed for a manual merge, since no one knows it has no transactions. Jobs (sub-customers)
+    are left out: they follow their parent.
     """
+    records = matchable(records)
     scored = score_pairs(records, default_country=default_country, keys=keys)
     t = time.perf_counter()
     cmp_, sc = scored.compared, scored.scores

@@ -1,18 +1,22 @@
-"""Unsupervised Fellegi-Sunter: u from random pairs, m and the match rate by EM, weights per pair.
+"""Unsupervised Fellegi-Sunter: m and the match count by EM over candidate pairs, weighed like splink.
 
-The model, as splink fits it:
-
-* ``u[f][k]`` = P(comparison f at level k | the two records are different customers). Estimated
-  directly from random record pairs, which are almost all non-matches.
-* ``m[f][k]`` = P(level k | same customer) and ``lambda`` = the share of matches among candidate
-  pairs, estimated by expectation-maximisation over the candidate pairs' comparison patterns with
-  u held fixed (fields are assumed independent given match status; missing values are skipped).
-* A pair's match weight is ``log2(prior odds) + sum_f log2(m/u)`` in bits, where the prior is the
-  chance that two *random* records match (lambda x candidates / all pairs): blocking only decides
-  which pairs get looked at, the evidence is weighed against the whole customer list. An exact
-  match uses the frequency of the shared value as its u (term-frequency adjustment).
-* The posterior ``P(match) = 1 / (1 + 2^-weight)``; a pair is a duplicate at P >= 0.5 by default,
-  the Bayes decision for equal costs of a missed and a false duplicate.
+* EM runs over the candidate pairs' distinct comparison patterns and estimates, for each comparison
+  level, m = P(level | same customer) and u = P(level | different customers) among candidates, and
+  lambda, the share of matches among candidates (fields independent given match status; missing
+  values skipped; one pseudo-match per level, a Dirichlet(1) prior, so no level becomes impossible).
+  u is free in EM because blocking selects pairs that already agree on something: held at its
+  random-pair value, EM called every candidate a match on a 100,000-customer list.
+* Pairs are then weighed as splink does (``reference="random"``): against u of *random* pairs,
+  measured on 200,000 random pairs (less the matches EM expects among them) and, for exact levels of
+  high-cardinality fields (email, company, street), counted exactly from value frequencies; and
+  against the prior that two random records match, lambda x candidates / all pairs. Blocking only
+  decides which pairs are looked at; the evidence is weighed against the whole customer list, where
+  the independence assumption holds far better than among blocked candidates.
+* An exact match is term-frequency adjusted: its weight moves by log2(u_exact / tf(value)), so
+  "Smith = Smith" says less than "Sondergeld = Sondergeld".
+* Match weight = log2(prior odds) + sum of log2(m/u) in bits; P(match) = 1 / (1 + 2^-weight). A pair
+  is a duplicate at P >= 0.5 by default: the Bayes decision when a missed and a false duplicate cost
+  the same.
 """
 
 from __future__ import annotations
@@ -36,8 +40,11 @@ class Model:
     m: list[np.ndarray]
     u: list[np.ndarray]  # among candidate pairs
     u_random: list[np.ndarray]  # among random pairs: the baseline of term-frequency adjustments
-    prior: float  # P(a candidate pair is the same customer) = match_rate
+    prior: float  # P(two records are the same customer) before looking at them (see ``reference``)
     match_rate: float  # lambda: share of matches among the candidate pairs
+    #: What a pair is weighed against: "random" = u of random pairs and the prior over all pairs
+    #: (splink's way); "candidates" = u among candidates and lambda as the prior.
+    reference: str = "random"
     iterations: int = 0
     converged: bool = False
     history: list[float] = field(default_factory=list)  # largest parameter change per iteration
@@ -45,7 +52,11 @@ class Model:
     def level_weights(self) -> list[np.ndarray]:
         """log2(m/u) of every level of every comparison, in bits."""
         return [np.log2(np.clip(m, _FLOOR, 1) / np.clip(u, _FLOOR, 1))
-                for m, u in zip(self.m, self.u, strict=True)]
+                for m, u in zip(self.m, self.reference_u, strict=True)]
+
+    @property
+    def reference_u(self) -> list[np.ndarray]:
+        return self.u_random if self.reference == "random" else self.u
 
     def prior_bits(self) -> float:
         return float(np.log2(self.prior / (1 - self.prior)))
@@ -53,7 +64,8 @@ class Model:
     def describe(self) -> list[dict[str, object]]:
         """The fitted table, one row per level: what a user reads to trust (or doubt) the weights."""
         rows: list[dict[str, object]] = []
-        for comp, m, u, w in zip(self.comparisons, self.m, self.u, self.level_weights(), strict=True):
+        for comp, m, u, w in zip(self.comparisons, self.m, self.reference_u, self.level_weights(),
+                                 strict=True):
             for k, label in enumerate(comp.levels):
                 rows.append({"comparison": comp.name, "level": label, "m": float(m[k]), "u": float(u[k]),
                              "bits": round(float(w[k]), 2)})
@@ -109,7 +121,8 @@ def _initial_m(comps: tuple[Comparison, ...]) -> list[np.ndarray]:
 
 
 def fit(compared: Compared, u_random: list[np.ndarray], n_records: int, max_iter: int = 500,
-        tol: float = 1e-6, initial_match_rate: float = 0.01) -> Model:
+        tol: float = 1e-6, initial_match_rate: float = 0.01, reference: str = "random",
+        exact_pairs: dict[str, tuple[float, float]] | None = None) -> Model:
     """EM for m, u and the match rate over the candidate pairs' patterns.
 
     u starts from the random-pair estimate and is then re-estimated on the candidates: blocking
@@ -127,6 +140,7 @@ def fit(compared: Compared, u_random: list[np.ndarray], n_records: int, max_iter
     m, u = _initial_m(comps), [x.copy() for x in u_random]
     lam = initial_match_rate
     model = Model(comps, m, u, u_random, prior=_FLOOR, match_rate=lam)
+    post = np.zeros(len(patterns))
     for it in range(1, max_iter + 1):
         log_ratio = np.zeros(len(patterns))
         for f in range(len(comps)):
@@ -136,7 +150,9 @@ def fit(compared: Compared, u_random: list[np.ndarray], n_records: int, max_iter
             log_ratio[known] += lm[col[known]] - lu[col[known]]
         logit = np.log(lam / (1 - lam)) + log_ratio
         post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
-        new_m = _normalise(_level_counts(patterns, comps, counts * post), 1e-9)
+        # One pseudo-match per level (a Dirichlet(1) prior): a few hundred matches never seen at
+        # some level do not prove that level impossible for every future match.
+        new_m = _normalise(_level_counts(patterns, comps, counts * post), 1.0)
         new_u = _normalise(_level_counts(patterns, comps, counts * (1 - post)), 1e-9)
         new_lam = float(np.clip((counts * post).sum() / counts.sum(), _FLOOR, 1 - _FLOOR))
         change = max([abs(new_lam - lam)]
@@ -149,7 +165,30 @@ def fit(compared: Compared, u_random: list[np.ndarray], n_records: int, max_iter
             model.converged = True
             break
     model.m, model.u, model.match_rate = m, u, lam
-    model.prior = lam
+    model.reference = reference
+    if reference == "random":
+        total_pairs = max(n_records * (n_records - 1) // 2, 1)
+        prior = float(np.clip(lam * len(gamma) / total_pairs, _FLOOR * _FLOOR, 1 - _FLOOR))
+        model.prior = prior
+        # The random sample holds a few true matches too (on a small list, enough to halve the
+        # weight of an exact email): take their expected share out.
+        model.u_random = [np.clip((ur - prior * mf) / (1 - prior), 0.1 * ur, 1.0)
+                          for ur, mf in zip(u_random, m, strict=True)]
+        for name, (sharing, both) in (exact_pairs or {}).items():
+            found = [k for k, c in enumerate(comps) if c.name == name]
+            if not found or both < 1:
+                continue
+            f = found[0]
+            # Pairs sharing the value, less the matches EM expects among them: the non-matches.
+            expected = float((counts * post)[patterns[:, f] == len(comps[f].levels) - 1].sum())
+            u_exact = max(sharing - expected, 0.5) / both
+            ur = model.u_random[f].copy()
+            rest = ur[:-1].sum()
+            ur[:-1] = ur[:-1] / rest * (1 - u_exact) if rest > 0 else (1 - u_exact) / (len(ur) - 1)
+            ur[-1] = u_exact
+            model.u_random[f] = ur
+    else:
+        model.prior = lam
     return model
 
 

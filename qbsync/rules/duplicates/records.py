@@ -61,6 +61,15 @@ class CustomerRecord:
         return sum(1 for v in values if v and str(v).strip())
 
 
+def matchable(records: Sequence[CustomerRecord]) -> list[CustomerRecord]:
+    """The records duplicate detection compares: top-level customers only.
+
+    A job (sub-customer) copies its parent's company, contact and address by design; compared, jobs
+    look like duplicates of their parent and of each other, and they skew the learned weights.
+    """
+    return [r for r in records if not r.job and not r.parent_id]
+
+
 #: The normalised columns, in the order ``Prepared.columns`` holds them.
 COLUMNS = ("given", "family", "company", "email", "phone1", "phone2", "street_no", "street", "line2",
            "city", "postcode", "region")

@@ -1,0 +1,77 @@
+"""The sandbox generator's planted duplicates (names, emails, phones, addresses) are found."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from qbsync.rules.duplicates.detect import DuplicateReport, detect_duplicates, evaluate_pairs
+from qbsync.rules.duplicates.records import CustomerRecord
+
+generator = pytest.importorskip("qbsync.sandbox.generator", reason="the sandbox generator is not installed")
+
+#: records, transactions per customer, the generator's ground truth, and the detection report.
+Company = tuple[list[CustomerRecord], dict[str, int], dict[str, Any], DuplicateReport]
+
+
+def _record(o: dict[str, Any]) -> CustomerRecord:
+    """A QBO Customer as the cache mirrors it (the same fields sync writes)."""
+    addr = o.get("BillAddr") or {}
+    return CustomerRecord(
+        customer_id=o["Id"], display_name=o.get("DisplayName", ""), given_name=o.get("GivenName"),
+        family_name=o.get("FamilyName"), company_name=o.get("CompanyName"),
+        email=(o.get("PrimaryEmailAddr") or {}).get("Address"),
+        phone=(o.get("PrimaryPhone") or {}).get("FreeFormNumber"),
+        mobile=(o.get("Mobile") or {}).get("FreeFormNumber"), bill_line1=addr.get("Line1"),
+        bill_line2=addr.get("Line2"), bill_city=addr.get("City"),
+        bill_region=addr.get("CountrySubDivisionCode"), bill_postal_code=addr.get("PostalCode"),
+        bill_country=addr.get("Country"), active=o.get("Active", True),
+        balance=Decimal(str(o.get("Balance", 0))), job=bool(o.get("Job")),
+        parent_id=(o.get("ParentRef") or {}).get("value"))
+
+
+@pytest.fixture(scope="module")
+def company() -> Company:
+    made = generator.generate_company(generator.CompanySpec(customers=2000), "dups")
+    customers: list[dict[str, Any]] = []
+    txns: dict[str, int] = {}
+    for entity, objects in made.batches():
+        if entity == "Customer":
+            customers.extend(objects)
+            continue
+        for o in objects:
+            ref = (o.get("CustomerRef") or {}).get("value")
+            if ref:
+                txns[ref] = txns.get(ref, 0) + 1
+    records = [_record(o) for o in customers]
+    return records, txns, made.truth, detect_duplicates(records, activity=txns, default_country="US")
+
+
+def test_planted_duplicates_precision_recall_f1(company: Company) -> None:
+    records, _, truth_doc, report = company
+    truth = {r.customer_id: r.customer_id for r in records if not r.job}
+    for cluster in truth_doc["duplicate_clusters"]:
+        for cid in cluster:
+            truth[cid] = cluster[0]
+    ev = evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters], truth)
+    # Measured 0.99-1.00 on this spec (seed 42); other seeds 0.9875-1.0: see docs/benchmarks.md.
+    assert ev["precision"] >= 0.99, ev
+    assert ev["f1"] >= 0.98, ev
+
+
+def test_no_job_is_ever_proposed(company: Company) -> None:
+    records, _, _, report = company
+    jobs = {r.customer_id for r in records if r.job}
+    assert jobs, "the generated company has jobs"
+    assert not jobs & {m.customer_id for c in report.clusters for m in c.members}
+
+
+def test_duplicates_with_history_go_to_manual_merge(company: Company) -> None:
+    _, txns, _, report = company
+    for f in report.findings:
+        if f.facts["role"] == "duplicate" and txns.get(f.customer_id):
+            assert f.action == "merge"
+        if f.action == "deactivate":
+            assert not txns.get(f.customer_id) and Decimal(f.facts["balance"]) == 0
