@@ -47,6 +47,10 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def default_cache_url() -> str:
+    return f"sqlite:///{default_data_dir() / 'cache.sqlite3'}"
+
+
 def is_loopback_host(host: str | None) -> bool:
     """True for localhost / 127.0.0.0/8 / ::1: the only hosts allowed over plain http."""
     if not host:
@@ -104,7 +108,7 @@ class Settings:
     redirect_uri: str = "http://localhost:8725/callback"
     minorversion: int = 75
     realm: str | None = None
-    cache_url: str = ""
+    cache_url: str = field(default_factory=lambda: default_cache_url())
     token_dir: Path = field(default_factory=lambda: default_data_dir() / "tokens")
     refresh_skew_seconds: int = 300
     limits: RateLimits = field(default_factory=RateLimits)
@@ -361,7 +365,6 @@ def _read_secrets(path: Path, already: Mapping[str, object]) -> dict[str, object
 
 def _build(values: Mapping[str, Any], sources: Mapping[str, str], config_path: Path | None,
            secrets_file: Path) -> Settings:
-    data_dir = default_data_dir()
     limits = RateLimits(**{k: values[k] for k in ("requests_per_minute", "requests_per_second",
                                                   "max_concurrent") if k in values})
     if limits.requests_per_second > limits.requests_per_minute:
@@ -374,11 +377,10 @@ def _build(values: Mapping[str, Any], sources: Mapping[str, str], config_path: P
         raise ConfigError("backoff_initial_seconds", "is larger than backoff_max_seconds",
                           hint="make backoff_initial_seconds <= backoff_max_seconds")
     plain = {k: values[k] for k in ("environment", "client_id", "client_secret", "redirect_uri",
-                                    "minorversion", "realm", "token_dir", "refresh_skew_seconds")
+                                    "minorversion", "realm", "cache_url", "token_dir", "refresh_skew_seconds")
              if k in values}
     return Settings(
         **plain,
-        cache_url=values.get("cache_url") or f"sqlite:///{data_dir / 'cache.sqlite3'}",
         limits=limits,
         retry=retry,
         config_path=config_path,

@@ -219,3 +219,18 @@ def test_logout_revokes_at_the_server(settings: Settings, sclock: SandboxClock) 
                          auth=(settings.client_id or "", settings.client_secret or ""),
                          data={"grant_type": "refresh_token", "refresh_token": tokens.refresh_token})
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
+
+
+def test_threads_share_the_realm_budget_and_one_refresh(settings: Settings, sclock: SandboxClock,
+                                                       server: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _login(settings, sclock)
+    sclock.advance(timedelta(minutes=58))  # every thread will find the token about to expire
+    server.limits.concurrent = 10
+    client = _client(settings, sclock, limiter=_sandbox_time_limiter(sclock))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        counts = list(pool.map(lambda _: client.count("Customer"), range(48)))
+    assert counts == [11] * 48
+    assert client.tokens.refreshes == 1
+    assert client.stats.throttled == 0 and client.limiter.peak_in_flight <= 10
