@@ -1,0 +1,336 @@
+"""Benchmark of `qbsync sync` against a generated sandbox company (issue 3, (a)-(e)).
+
+(a) requests per entity vs the minimum ceil(rows/1000); (b) wall time vs the floor that 500
+requests/minute sets, and vs plain sequential python-quickbooks paging measured in the same run;
+(c) rows/s into SQLite and PostgreSQL without latency; (d) peak memory of the sync process as the
+company grows; (e) requests of an incremental run after 1 % of the objects changed.
+The sandbox runs in a child process (its own GIL), on a seeded SQLite file reused between runs.
+
+Usage: python bench/bench_sync.py [--customers 20000] [--sizes 2000,5000,20000] [--skip-baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
+REALM = "9341452000000077"
+ENTITIES = ["Department", "Class", "Item", "Customer", "Invoice", "Payment", "SalesReceipt", "CreditMemo",
+            "Estimate"]
+NAME_LISTS = {"Department", "Class", "Item", "Customer"}
+PG_URL = os.environ.get("QBSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# ---- the sandbox, in a child process ----
+
+def seeded_store(customers: int, workdir: Path) -> Path:
+    from qbsync.sandbox.generator import CompanySpec, seed_realm
+    from qbsync.sandbox.store import Store
+
+    path = workdir / f"sandbox-{customers}.sqlite3"
+    if not path.exists():
+        t = time.perf_counter()
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        store = Store(str(tmp))
+        end = (datetime.now(UTC) - timedelta(days=2)).date()  # CDC windows are relative to now
+        seed_realm(store, REALM, CompanySpec(customers=customers, end_date=end))
+        store.close()
+        tmp.rename(path)
+        print(f"seeded {customers:,} customers in {time.perf_counter() - t:.0f} s -> {path}", flush=True)
+    return path
+
+
+def _serve(path: str, latency: str, throttled: bool, out: Any, commands: Any) -> None:
+    from qbsync.sandbox.clock import SandboxClock
+    from qbsync.sandbox.knobs import LatencyProfile, ThrottleLimits
+    from qbsync.sandbox.server import SandboxServer
+    from qbsync.sandbox.store import Store
+
+    clock = SandboxClock()
+    store = Store(path, clock=clock)
+    limits = ThrottleLimits() if throttled else ThrottleLimits(per_minute=None, concurrent=None)
+    prof = LatencyProfile.realistic(seed=1) if latency == "realistic" else LatencyProfile.none()
+    with SandboxServer(store, clock=clock, latency=prof, limits=limits) as srv:
+        out.put({"base_url": srv.base_url, "tokens": srv.issue_tokens(REALM)})
+        while True:
+            cmd = commands.get()
+            if cmd[0] == "stop":
+                return
+            if cmd[0] == "mutate":
+                out.put(_mutate(store, cmd[1]))
+            if cmd[0] == "requests":
+                out.put(srv.request_log.count_path("/v3/"))
+
+
+def _mutate(store: Any, fraction: float) -> int:
+    from qbsync.sandbox.query import parse
+
+    rng = random.Random(5)
+    changed = 0
+    for entity in ENTITIES:
+        where = " WHERE Active IN (true, false)" if entity in NAME_LISTS else ""
+        n = store.run_query(REALM, parse(f"SELECT COUNT(*) FROM {entity}{where}")).count or 0
+        k = int(n * fraction)
+        for pos in rng.sample(range(1, n + 1), k) if k else []:
+            text = store.run_query(REALM, parse(f"SELECT * FROM {entity}{where} ORDERBY Id "
+                                                f"STARTPOSITION {pos} MAXRESULTS 1")).texts[0]
+            obj = json.loads(text)
+            obj["PrivateNote" if entity not in NAME_LISTS else "Notes"] = f"bench change {rng.random()}"
+            store.put(REALM, entity, obj)
+            changed += 1
+    return changed
+
+
+class Sandbox:
+    def __init__(self, path: Path, latency: str, throttled: bool) -> None:
+        ctx = mp.get_context("spawn")
+        self.out, self.commands = ctx.Queue(), ctx.Queue()
+        self.proc = ctx.Process(target=_serve, args=(str(path), latency, throttled, self.out, self.commands),
+                                daemon=True)
+        self.proc.start()
+        info = self.out.get(timeout=120)
+        self.base_url: str = info["base_url"]
+        self.tokens: dict[str, Any] = info["tokens"]
+
+    def call(self, *cmd: Any) -> Any:
+        self.commands.put(cmd)
+        return self.out.get(timeout=3600)
+
+    def stop(self) -> None:
+        self.commands.put(("stop",))
+        self.proc.join(timeout=30)
+
+
+# ---- qbsync side ----
+
+def settings_for(sb: Sandbox, workdir: Path, cache_url: str) -> Any:
+    from qbsync.auth.tokens import TokenSet, TokenStore
+    from qbsync.settings import load_settings
+
+    token_dir = workdir / f"tokens-{os.getpid()}-{time.monotonic_ns()}"
+    now = datetime.now(UTC)
+    TokenStore(token_dir).save(TokenSet(
+        realm_id=REALM, access_token=sb.tokens["access_token"], refresh_token=sb.tokens["refresh_token"],
+        access_expires_at=now + timedelta(minutes=55), refresh_expires_at=now + timedelta(days=100),
+        obtained_at=now, environment=sb.base_url))
+    return load_settings(overrides={"environment": sb.base_url, "client_id": "sandbox-client",
+                                    "client_secret": "sandbox-secret", "token_dir": str(token_dir),
+                                    "cache_url": cache_url, "realm": REALM}, env={})
+
+
+class CountingGateway:
+    """Counts requests per entity around the real client (for (a))."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.realm_id = inner.realm_id
+        self.stats = inner.stats
+        self.per_entity: dict[str, int] = {}
+
+    def _note(self, entity: str) -> None:
+        self.per_entity[entity] = self.per_entity.get(entity, 0) + 1
+
+    def query(self, statement: str) -> Any:
+        self._note(statement.split(" FROM ")[1].split()[0])
+        return self.inner.query(statement)
+
+    def count(self, entity: str, where: str | None = None) -> int:
+        self._note(entity)
+        return int(self.inner.count(entity, where))
+
+    def cdc(self, entities: Any, changed_since: datetime) -> Any:
+        self._note("CDC")
+        return self.inner.cdc(entities, changed_since)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def fresh_cache(kind: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        path = workdir / f"cache-{time.monotonic_ns()}.sqlite3"
+        return f"sqlite:///{path}"
+    import sqlalchemy as sa
+
+    schema = f"bench_{time.monotonic_ns()}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def run_qbsync(sb: Sandbox, workdir: Path, cache_url: str, workers: int = 10) -> dict[str, Any]:
+    from qbsync.cache.schema import open_cache
+    from qbsync.qbo.client import connect
+    from qbsync.sync.runner import run_sync
+
+    settings = settings_for(sb, workdir, cache_url)
+    gw = CountingGateway(connect(settings, REALM))
+    engine = open_cache(cache_url)
+    t = time.perf_counter()
+    summary = run_sync(engine, gw, workers=workers)
+    wall = time.perf_counter() - t
+    rows = {}
+    from qbsync.cache.upsert import count_rows
+
+    with engine.connect() as conn:
+        for e in ENTITIES:
+            rows[e] = count_rows(conn, e, REALM)
+    engine.dispose()
+    gw.inner.close()
+    return {"wall": wall, "summary": summary, "per_entity": gw.per_entity, "rows": rows,
+            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def baseline_python_quickbooks(sb: Sandbox) -> tuple[float, int]:
+    """Plain sequential paging with python-quickbooks (objects built), as most scripts do it."""
+    from intuitlib.client import AuthClient
+    from quickbooks import QuickBooks
+    from quickbooks.objects import (
+        Class,
+        CreditMemo,
+        Customer,
+        Department,
+        Estimate,
+        Invoice,
+        Item,
+        Payment,
+        SalesReceipt,
+    )
+
+    classes = {"Department": Department, "Class": Class, "Item": Item, "Customer": Customer,
+               "Invoice": Invoice, "Payment": Payment, "SalesReceipt": SalesReceipt,
+               "CreditMemo": CreditMemo, "Estimate": Estimate}
+    ac = AuthClient("sandbox-client", "sandbox-secret", "http://localhost/cb",
+                    environment=f"{sb.base_url}/.well-known/openid_configuration",
+                    access_token=sb.tokens["access_token"], refresh_token=sb.tokens["refresh_token"])
+    qb = QuickBooks(auth_client=ac, refresh_token=sb.tokens["refresh_token"], company_id=REALM,
+                    minorversion=75)
+    qb.api_url_v3 = f"{sb.base_url}/v3"
+    rows = 0
+    t = time.perf_counter()
+    for name, cls in classes.items():
+        where = " WHERE Active IN (true, false)" if name in NAME_LISTS else ""
+        start = 1
+        while True:
+            for attempt in range(20):
+                try:
+                    page = cls.query(f"SELECT * FROM {name}{where} ORDERBY Id STARTPOSITION {start} "
+                                     "MAXRESULTS 1000", qb=qb)
+                    break
+                except Exception:  # throttled: the library never retries; a script waits and retries
+                    time.sleep(min(60, 2 ** attempt))
+            rows += len(page)
+            if len(page) < 1000:
+                break
+            start += 1000
+    return time.perf_counter() - t, rows
+
+
+def child_sync(args: argparse.Namespace) -> None:
+    """One sync in a fresh process (for (d): peak RSS of the sync alone)."""
+    workdir = Path(args.workdir)
+    sb_info = json.loads(args.child_sync)
+    sb = Sandbox.__new__(Sandbox)
+    sb.base_url, sb.tokens = sb_info["base_url"], sb_info["tokens"]
+    res = run_qbsync(sb, workdir, fresh_cache("sqlite", workdir))
+    print(json.dumps({"rows": sum(res["rows"].values()), "maxrss_mb": res["maxrss_mb"], "wall": res["wall"]}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--customers", type=int, default=20000)
+    ap.add_argument("--sizes", default="2000,5000,20000", help="company sizes for (d)")
+    ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "qbsync-bench-sync"))
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--child-sync", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_sync:
+        child_sync(args)
+        return
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"date {datetime.now(UTC).date()}  machine {platform.machine()} {os.cpu_count()} cpu, "
+          f"Python {platform.python_version()}", flush=True)
+    path = seeded_store(args.customers, workdir)
+
+    # (a) + (b): realistic latency, Intuit's limits enforced by the sandbox (500/min, 10 concurrent).
+    sb = Sandbox(path, "realistic", throttled=True)
+    res = run_qbsync(sb, workdir, fresh_cache("sqlite", workdir))
+    s = res["summary"]
+    print("\n(a) requests per entity vs minimum ceil(rows/1000)")
+    total_min = 0
+    for e in ENTITIES:
+        minimum = max(1, math.ceil(res["rows"][e] / 1000))
+        total_min += minimum
+        got = res["per_entity"].get(e, 0)
+        print(f"  {e:<13} rows {res['rows'][e]:>8,}  requests {got:>4}  minimum {minimum:>4}  "
+              f"extra {got - minimum}")
+    print(f"  CDC catch-up requests {res['per_entity'].get('CDC', 0)}; total {s.requests} "
+          f"(minimum {total_min}); throttled {s.throttles}, retries {s.retries}")
+    floor = total_min / 500 * 60
+    print(f"\n(b) wall {res['wall']:.1f} s; 500/min floor for {total_min} requests {floor:.1f} s; "
+          f"ratio {res['wall'] / floor:.2f}")
+    if not args.skip_baseline:
+        base_wall, base_rows = baseline_python_quickbooks(sb)
+        print(f"    python-quickbooks sequential paging: {base_wall:.1f} s for {base_rows:,} rows; "
+              f"qbsync / baseline = {res['wall'] / base_wall:.2f}")
+
+    # (e): 1 % of every entity changed, then an incremental run.
+    changed = sb.call("mutate", 0.01)
+    cache_url = fresh_cache("sqlite", workdir)
+    run_qbsync(sb, workdir, cache_url)
+    inc = run_qbsync(sb, workdir, cache_url)
+    print(f"\n(e) {changed:,} objects changed (1 %): incremental run made {inc['summary'].requests} requests "
+          f"(target <= {1 + math.ceil(changed / 1000)}), fetched {inc['summary'].fetched:,}, "
+          f"{inc['wall']:.1f} s")
+    sb.stop()
+
+    # (c): no latency, no throttling: rows/s of a full sync into SQLite and PostgreSQL.
+    sb = Sandbox(path, "none", throttled=False)
+    print("\n(c) full sync without latency")
+    for kind in ("sqlite", "postgresql"):
+        try:
+            url = fresh_cache(kind, workdir)
+        except Exception as exc:
+            print(f"  {kind}: skipped ({exc.__class__.__name__})")
+            continue
+        r = run_qbsync(sb, workdir, url)
+        n = sum(r["rows"].values())
+        print(f"  {kind:<10} {n:,} rows in {r['wall']:.1f} s = {n / r['wall']:,.0f} rows/s "
+              f"({r['summary'].requests} requests)")
+
+    # (d): peak RSS of a full sync in a fresh process, as the company grows.
+    print("\n(d) peak memory of the sync process")
+    sb.stop()
+    for size in [int(x) for x in args.sizes.split(",")]:
+        p = seeded_store(size, workdir)
+        sbx = Sandbox(p, "none", throttled=False)
+        info = json.dumps({"base_url": sbx.base_url, "tokens": sbx.tokens})
+        out = subprocess.run([sys.executable, __file__, "--child-sync", info, "--workdir", str(workdir)],
+                             capture_output=True, text=True, check=True)
+        d = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"  {size:>7,} customers: {d['rows']:>9,} rows, peak RSS {d['maxrss_mb']:.0f} MB, "
+              f"{d['wall']:.1f} s")
+        sbx.stop()
+
+
+if __name__ == "__main__":
+    main()
