@@ -31,7 +31,7 @@ from qbsync.errors import ApiError, AuthError, ServerError, ThrottledError
 from qbsync.qbo import querybuild
 from qbsync.qbo.faults import error_from_response, parse_fault_body
 from qbsync.qbo.gateway import CdcResult, JsonDict, Page, RequestStats
-from qbsync.qbo.limiter import RateLimiter, limiter_for
+from qbsync.qbo.limiter import RateLimiter, VirtualTime, limiter_for
 from qbsync.qbo.retry import retrying
 from qbsync.settings import Endpoints, Settings
 
@@ -309,9 +309,18 @@ def connect(settings: Settings, realm_id: str | None = None, *, clock: Clock | N
     """A ready client for ``realm_id`` (default: the ``realm`` setting, else the only connected realm).
 
     Fails at once with AuthError when not connected and ConfigError when credentials are missing.
+    Without ``limiter`` the process-wide limiter of the realm is used, unless ``sleep`` is injected:
+    then the client gets a private limiter whose clock advances by the injected sleeps.
     """
     store = token_store or TokenStore(settings.token_dir)
     realm = store.default_realm(realm_id or settings.realm)
+    if limiter is None and sleep is not time.sleep:
+        # An injected sleeper (tests, benchmarks) gets its own limiter on matching virtual time;
+        # the shared per-realm one would block on the wall clock after a 429.
+        virtual = VirtualTime(sleep)
+        limiter = RateLimiter.from_settings(settings.limits, monotonic=virtual.monotonic,
+                                            sleep=virtual.sleep)
+        sleep = virtual.sleep
     if store.load(realm) is None:
         raise AuthError(f"not connected to QuickBooks company {realm}", hint="run `qbsync auth login`")
     tokens = TokenManager(store, realm, factory or auth_client_factory(settings), clock=clock,

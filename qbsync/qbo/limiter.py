@@ -99,6 +99,29 @@ class RateLimiter:
             self._slots.release()
 
 
+class VirtualTime:
+    """Monotonic time that also moves by whatever an injected sleeper "slept".
+
+    Tests inject a sleeper that returns at once; a limiter on this clock then sees those waits as
+    elapsed, so a 429 pause or a full minute window never blocks on the wall clock.
+    """
+
+    def __init__(self, sleeper: Sleeper, base: Monotonic = time.monotonic) -> None:
+        self._sleeper = sleeper
+        self._base = base
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._base() + self._offset
+
+    def sleep(self, seconds: float) -> None:
+        self._sleeper(seconds)
+        with self._lock:
+            self._offset += seconds
+
+
 _registry: dict[tuple[str, str], RateLimiter] = {}
 _registry_lock = threading.Lock()
 

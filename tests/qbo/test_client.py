@@ -234,3 +234,23 @@ def test_connect_without_tokens_says_to_log_in(tmp_path: Path) -> None:
                              config_path=None)
     with pytest.raises(AuthError, match="qbsync auth login"):
         connect(settings, REALM)
+
+
+def test_injected_sleep_alone_never_blocks_on_the_wall_clock(tmp_path: Path) -> None:
+    settings = load_settings({"environment": "https://qbo.example", "client_id": "cid",
+                              "client_secret": "s", "token_dir": str(tmp_path), "requests_per_minute": 2,
+                              "requests_per_second": 1}, env={}, config_path=None)
+    store = TokenStore(tmp_path)
+    store.save(TokenSet(REALM, "a0", "r0", T0 + timedelta(hours=1)))
+    slept: list[float] = []
+    client = connect(settings, REALM, clock=FixedClock(T0), token_store=store, sleep=slept.append)
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{API}/query", status=429, body=(FIX / "throttle_429.xml").read_bytes())
+        rsps.post(f"{API}/query", body=rec("all__customers__0"))
+        rsps.post(f"{API}/query", body=rec("all__customers__0"))
+        rsps.post(f"{API}/query", body=rec("all__customers__0"))
+        assert client.count("Customer") == 41  # 429 at t=0, wait 60 s, retry at t~61
+        assert client.count("Customer") == 41  # t~61: second in this minute
+        assert client.count("Customer") == 41  # third in a 2/min budget: waits for the window to slide
+    # both waits happened in virtual time (the test returns at once)
+    assert slept[0] >= 60 and sum(slept) >= 60 + 59
