@@ -18,6 +18,7 @@ from qbsync.cache.db import make_engine
 from qbsync.cache.models import Realm
 from qbsync.errors import ConfigError, InputError
 from qbsync.rules.duplicates.detect import DuplicateReport, detect_duplicates, evaluate_pairs
+from qbsync.rules.duplicates.records import matchable
 from qbsync.rules.duplicates.sources import load_cache, load_csv, load_febrl, load_history, realm_country
 from qbsync.settings import load_settings
 
@@ -179,7 +180,8 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         from qbsync.rules.duplicates.detect import blocking_recall, score_pairs
 
         evaluation = evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters], truth)
-        evaluation["blocking_recall"] = blocking_recall(score_pairs(records, default_country=country), truth)
+        scored = score_pairs(matchable(records), default_country=country)
+        evaluation["blocking_recall"] = blocking_recall(scored, truth)
     text = {"table": lambda: _table(report, evaluation), "csv": lambda: _csv(report),
             "json": lambda: _json(report, evaluation)}[fmt]()
     _emit(text, output)

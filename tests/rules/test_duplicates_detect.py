@@ -151,3 +151,24 @@ def test_cli_rejects_an_unknown_column_mapping(tmp_path: Path) -> None:
     result = CliRunner().invoke(duplicates_cmd, ["--input-csv", str(path), "--columns", "email=Mail"])
     assert result.exit_code != 0
     assert "Mail" in str(result.exception) or "Mail" in result.output
+
+
+def test_cli_on_the_cache(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    for cid, name in (("1", "Acme Widgets, Inc."), ("2", "ACME Widgets LLC"), ("3", "Borealis Ltd"),
+                      ("4", "Cobalt Studio"), ("5", "Dune & Daughters")):
+        b.customer(cid, name)
+        with b.engine.begin() as conn:
+            conn.execute(sa.update(Customer).where(Customer.id == cid).values(
+                company_name=name, phone="(415) 555-01" + ("11" if cid in ("1", "2") else f"2{cid}"),
+                bill_country="USA"))
+    b.invoice("2", date(2024, 3, 1))
+    result = CliRunner().invoke(duplicates_cmd, ["--cache-url", db_url, "--realm", b.realm_id,
+                                                 "--as-of", "2025-01-01", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    clusters = json.loads(result.output)["clusters"]
+    assert len(clusters) == 1
+    members = {m["customer_id"]: m for m in clusters[0]["members"]}
+    assert set(members) == {"1", "2"}
+    assert members["2"]["role"] == "survivor"  # it has the history
+    assert members["1"]["proposed_action"] == "deactivate"

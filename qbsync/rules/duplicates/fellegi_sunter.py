@@ -3,7 +3,8 @@
 * EM runs over the candidate pairs' distinct comparison patterns and estimates, for each comparison
   level, m = P(level | same customer) and u = P(level | different customers) among candidates, and
   lambda, the share of matches among candidates (fields independent given match status; missing
-  values skipped; one pseudo-match per level, a Dirichlet(1) prior, so no level becomes impossible).
+  values skipped; a Dirichlet prior on m worth ``PRIOR_MATCHES`` matches, so no level becomes
+  impossible and a short list still has sensible m).
   u is free in EM because blocking selects pairs that already agree on something: held at its
   random-pair value, EM called every candidate a match on a 100,000-customer list.
 * Pairs are then weighed as splink does (``reference="random"``): against u of *random* pairs,
@@ -109,13 +110,26 @@ def estimate_u(prep: Prepared, samples: int = 200_000, seed: int = 0) -> list[np
     return _normalise(_level_counts(compared.gamma, comps, np.ones(len(left))), 0.5)
 
 
-def _initial_m(comps: tuple[Comparison, ...]) -> list[np.ndarray]:
-    # Matches mostly agree: start with most mass on exact, the rest spread below it.
+#: Comparisons whose levels are not ordered from "different" to "exact": no prior belief about m.
+_UNORDERED = frozenset({"contact details"})
+
+#: How many matches the prior on m is worth: it decides a short list (a few dozen candidate pairs,
+#: where EM alone has nothing to learn from) and fades once there are hundreds of matches.
+PRIOR_MATCHES = 10.0
+
+
+def _initial_m(comps: tuple[Comparison, ...], u: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """The prior mean of m: matches mostly agree exactly, some nearly, few disagree."""
     out = []
-    for comp in comps:
+    for f, comp in enumerate(comps):
         k = len(comp.levels)
-        m = np.full(k, 0.1 / max(k - 1, 1))
-        m[-1] = 0.9
+        if comp.name in _UNORDERED:
+            m = u[f].copy() if u is not None else np.full(k, 1 / k)
+        else:
+            m = np.full(k, 0.07 / max(k - 2, 1))
+            m[-1] = 0.85
+            if k > 2:
+                m[-2] = 0.08
         out.append(m / m.sum())
     return out
 
@@ -137,7 +151,8 @@ def fit(compared: Compared, u_random: list[np.ndarray], n_records: int, max_iter
     # EM only needs each distinct pattern once, with its count: thousands instead of millions of rows.
     patterns, counts = np.unique(gamma, axis=0, return_counts=True)
     counts = counts.astype(np.float64)
-    m, u = _initial_m(comps), [x.copy() for x in u_random]
+    m, u = _initial_m(comps, u_random), [x.copy() for x in u_random]
+    prior_m = [PRIOR_MATCHES * x for x in m]
     lam = initial_match_rate
     model = Model(comps, m, u, u_random, prior=_FLOOR, match_rate=lam)
     post = np.zeros(len(patterns))
@@ -150,9 +165,10 @@ def fit(compared: Compared, u_random: list[np.ndarray], n_records: int, max_iter
             log_ratio[known] += lm[col[known]] - lu[col[known]]
         logit = np.log(lam / (1 - lam)) + log_ratio
         post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
-        # One pseudo-match per level (a Dirichlet(1) prior): a few hundred matches never seen at
-        # some level do not prove that level impossible for every future match.
-        new_m = _normalise(_level_counts(patterns, comps, counts * post), 1.0)
+        # A Dirichlet prior worth PRIOR_MATCHES matches (MAP estimate): a level never seen among a
+        # few hundred matches is not impossible, and a list too short to learn from still has m.
+        new_m = [c + a for c, a in zip(_level_counts(patterns, comps, counts * post), prior_m, strict=True)]
+        new_m = [c / c.sum() for c in new_m]
         new_u = _normalise(_level_counts(patterns, comps, counts * (1 - post)), 1e-9)
         new_lam = float(np.clip((counts * post).sum() / counts.sum(), _FLOOR, 1 - _FLOOR))
         change = max([abs(new_lam - lam)]
