@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from qbsync.settings import RateLimits
 
 Monotonic = Callable[[], float]
+MIN_WAIT = 0.001
 Sleeper = Callable[[float], None]
 
 
@@ -78,6 +79,9 @@ class RateLimiter:
                     self._minute.append(now)
                     self._second.append(now)
                     return
+                # never sleep less than 1 ms: a coarse clock (microsecond timedeltas, float
+                # timestamps near 1.7e9) would otherwise not move and this loop would spin forever
+                wait = max(wait, MIN_WAIT)
                 self.waited_seconds += wait
             self._sleep(wait)
 

@@ -93,3 +93,20 @@ def test_in_flight_never_exceeds_max_concurrent() -> None:
 def test_invalid_limits_are_refused() -> None:
     with pytest.raises(ValueError):
         RateLimiter(0, 10)
+
+
+def test_a_coarse_clock_cannot_make_it_spin() -> None:
+    # a clock with millisecond resolution at a large epoch value: tiny waits must still move it
+    state = {"ms": 1_770_000_000_000, "sleeps": 0}
+
+    def sleep(s: float) -> None:
+        state["sleeps"] += 1
+        assert state["sleeps"] < 1000, "the limiter is spinning on a clock that does not move"
+        state["ms"] += int(s * 1000)
+
+    lim = RateLimiter(3, 10, per_second=None, margin=0.0, monotonic=lambda: state["ms"] / 1000.0,
+                      sleep=sleep)
+    for _ in range(7):
+        with lim.slot():
+            pass
+    assert lim.waited_seconds >= 120.0
