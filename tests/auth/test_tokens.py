@@ -72,7 +72,7 @@ def _writer(directory: str, rounds: int) -> None:
 def test_readers_never_see_a_partial_file(tmp_path: Path) -> None:
     store = TokenStore(tmp_path)
     store.save(_tokens(0))
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")
     proc = ctx.Process(target=_writer, args=(str(tmp_path), 300))
     proc.start()
     reads = 0
@@ -196,7 +196,7 @@ def _refresh_many(tmp: str, rounds: int, queue: multiprocessing.Queue) -> None: 
 def test_two_processes_refreshing_never_double_spend_a_refresh_token(tmp_path: Path) -> None:
     server = FileTokenServer(tmp_path / "server.json")
     TokenStore(tmp_path / "tokens").save(_tokens(0))
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [ctx.Process(target=_refresh_many, args=(str(tmp_path), 40, queue)) for _ in range(3)]
     for p in procs:
