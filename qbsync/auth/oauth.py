@@ -41,6 +41,8 @@ HARD_EXPIRY_FIELDS = ("x_refresh_token_hard_expires_in", "refresh_token_hard_exp
                       "x_refresh_token_expires_at", "refresh_token_expires_at")
 DEFAULT_ACCESS_LIFETIME = 3600
 HTTP_TIMEOUT = 60.0
+# The hard 5-year expiry cannot be refreshed away: warn this long before the connection ends.
+RENEW_WARNING = timedelta(days=14)
 
 
 class _TimeoutAuthClient(AuthClient):
@@ -230,6 +232,10 @@ class TokenManager:
             self._tokens = fresh
             self.refreshes += 1
             log.info("refreshed the access token of realm %s", self.realm_id)
+            ends = fresh.refresh_deadline()
+            if ends is not None and ends - self._clock.now() < RENEW_WARNING:
+                log.warning("the QuickBooks connection of realm %s ends on %s; run `qbsync auth login` "
+                            "before then", self.realm_id, f"{ends:%Y-%m-%d}")
             return fresh
 
 

@@ -208,3 +208,12 @@ def test_two_processes_refreshing_never_double_spend_a_refresh_token(tmp_path: P
     final = TokenStore(tmp_path / "tokens").load(REALM)
     assert final is not None and final.refresh_token == server.state()["valid"]
     assert server.state()["n"] >= 40  # every process got fresh tokens; some rounds reused another's
+
+
+def test_refresh_warns_when_the_hard_expiry_is_near(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    server = FileTokenServer(tmp_path / "server.json")
+    mgr, _ = _manager(tmp_path, server, FixedClock(T0), hard_expiry=3600 * 24 * 10)
+    mgr.store.save(_tokens(0, expires=T0))
+    with caplog.at_level(logging.WARNING):
+        mgr.access_token()
+    assert "qbsync auth login" in caplog.text and "2026-03-11" in caplog.text
