@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from reports.builder import Cache
+from tests.reports.builder import Cache
 
 from qbsync.campaigns import campaign, dunning, exports, rfm, segments
 from qbsync.clock import FixedClock

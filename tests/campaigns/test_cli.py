@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
-from reports.builder import Cache
+from tests.reports.builder import Cache
 
 from qbsync.campaigns import campaign
 from qbsync.cli import cli

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
-from auth.fakes import FakeAuthClient, FileTokenServer
+from tests.auth.fakes import FakeAuthClient, FileTokenServer
 
 from qbsync.auth.tokens import TokenSet, TokenStore
 from qbsync.clock import FixedClock
