@@ -21,7 +21,7 @@ from qbsync.cache.db import session_factory
 from qbsync.cache.schema import open_cache
 from qbsync.campaigns import campaign, dunning, exports, segments
 from qbsync.clock import Clock, SystemClock
-from qbsync.errors import AuthError, InputError
+from qbsync.errors import AuthError, InputError, QbsyncError
 from qbsync.qbo.client import connect
 from qbsync.qbo.connection import login
 from qbsync.reports import aging, baddebt, best, cross, health, payments, render
@@ -99,9 +99,11 @@ class DemoResult:
             f"qbsync rules duplicates --cache-url {self.cache_url}",
             f"qbsync report aging --cache-url {self.cache_url}",
             f"qbsync writeback plan --rule inactive --realm {self.realm_id} --cache-url {self.cache_url}",
-            f"qbsync sandbox serve --db {self.sandbox_db} --port 8760   (keep the sandbox running; then:)",
-            f"  {cfg} QBSYNC_ENVIRONMENT=http://127.0.0.1:8760 QBSYNC_CLIENT_ID={CLIENT_ID} "
-            f"QBSYNC_CLIENT_SECRET={CLIENT_SECRET} qbsync auth login --no-browser",
+            f"qbsync sandbox serve --db {self.sandbox_db} --port 8760   "
+            "(the sandbox again, until Ctrl-C; in another shell:)",
+            f"  export {cfg} QBSYNC_ENVIRONMENT=http://127.0.0.1:8760 QBSYNC_CLIENT_ID={CLIENT_ID} "
+            f"QBSYNC_CLIENT_SECRET={CLIENT_SECRET}",
+            "  qbsync sync   (the demo's connection still holds; `qbsync auth login --no-browser` redoes it)",
         ]
 
     def to_json(self) -> dict[str, Any]:
@@ -146,6 +148,14 @@ class DemoResult:
 
 def prepare_dir(work_dir: Path, fresh: bool, clock: Clock) -> None:
     """Make ``work_dir`` ready: new or empty is fine, a previous demo only with ``fresh``, else refuse."""
+    try:
+        _prepare_dir(work_dir, fresh, clock)
+    except OSError as exc:
+        raise InputError(f"cannot prepare the demo directory {work_dir}: {exc.strerror or exc}",
+                         hint="pass --dir with a directory you can write to") from None
+
+
+def _prepare_dir(work_dir: Path, fresh: bool, clock: Clock) -> None:
     if work_dir.exists() and not work_dir.is_dir():
         raise InputError(f"{work_dir} exists and is not a directory", hint="pass --dir with another path")
     if work_dir.is_dir() and any(work_dir.iterdir()):
@@ -185,7 +195,16 @@ class _Steps:
         self.progress(f"[{len(self.result.steps) + 1}/{STEPS}] {doing} ...")
         started = time.monotonic()
         counts: dict[str, Any] = {}
-        yield counts
+        try:
+            yield counts
+        except QbsyncError:
+            raise
+        except Exception as exc:
+            # A bug or an environment problem: say which step broke instead of a bare traceback.
+            log.debug("demo step %s failed", name, exc_info=True)
+            raise QbsyncError(f"the demo failed while {doing}: {type(exc).__name__}: {exc}",
+                              hint="run `qbsync -vv demo --fresh` for details; the server has been stopped"
+                              ) from exc
         line = str(counts.pop("_line", ""))
         took = time.monotonic() - started
         self.result.steps.append(Step(name, took, counts, line))

@@ -137,3 +137,21 @@ def test_json_summary(tmp_path: Path) -> None:
     for kind, path in doc["files"].items():
         _, rows = _rows(Path(path))
         assert len(rows) == steps["outreach"]["counts"]["rows"][kind], kind
+
+
+def test_a_failing_step_is_named_and_the_server_stops(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import qbsync.demo
+
+    def broken_sync(*args: object, **kw: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(qbsync.demo, "run_sync", broken_sync)
+    work = tmp_path / "demo"
+    res = _run("--dir", str(work), "--customers", "20")
+    assert res.exit_code == 1
+    assert "syncing" in res.output and "disk on fire" in res.output and "--fresh" in res.output
+    assert not any(t.name == "qbo-sandbox" and t.is_alive() for t in threading.enumerate())
+    assert (work / MARKER).is_file(), "a half-done demo can still be wiped with --fresh"
