@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,11 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from qbsync.cache.db import create_schema, make_engine, session_factory
+from qbsync.cache.db import session_factory
+from qbsync.cache.schema import open_cache
 from qbsync.clock import Clock, SystemClock
 from qbsync.errors import ConfigError, WritebackError
+from qbsync.qbo.client import connect
 from qbsync.qbo.gateway import QboGateway
 from qbsync.rules.writeback import render
 from qbsync.rules.writeback.apply import apply_plan
@@ -42,20 +46,13 @@ def _realm(settings: Settings) -> str:
 
 
 def _engine(settings: Settings) -> sa.Engine:
-    engine = make_engine(settings.cache_url)
-    create_schema(engine)  # the write-back tables may be newer than the cache file
-    return engine
+    # open_cache migrates an older cache (the write-back tables are in the migrations)
+    return open_cache(settings.cache_url)
 
 
 def _connect(settings: Settings, realm_id: str, clock: Clock) -> QboGateway:
-    """The live QuickBooks connection (tests replace this function)."""
-    try:
-        from qbsync.qbo.client import connect
-    except ModuleNotFoundError as exc:  # pragma: no cover - only while the client is being written
-        raise WritebackError("the QuickBooks client is not available in this installation",
-                             hint="upgrade qbsync") from exc
-    gateway: QboGateway = connect(settings, realm_id, clock=clock)
-    return gateway
+    """The live QuickBooks client for ``realm_id``, built from settings (tokens from its token store)."""
+    return connect(settings, realm_id, clock=clock)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -103,6 +100,7 @@ def plan_cmd(rule: str, as_of: datetime | None, fmt: str, output: Path | None, p
     with session_factory(engine)() as session:
         summary = build_plan(session, clock, realm_id, rule, day, out.findings,
                              include_estimates=out.include_estimates, params=out.params)
+    engine.dispose()
     _emit(render.render_plan(summary, fmt), output)
     counts = summary.counts()
     click.echo(f"plan {summary.plan.id}: {counts.get('change', 0)} to change, "
@@ -119,11 +117,23 @@ def _finish(report: RunReport, fmt: str, output: Path | None) -> None:
                              hint="run the same command again; it re-reads everything and finishes the rest")
 
 
-def _with_gateway(realm: str | None, cache_url: str | None) -> tuple[Settings, Clock, Session, QboGateway]:
+@contextmanager
+def _with_gateway(realm: str | None, cache_url: str | None) -> Iterator[tuple[Clock, Session, QboGateway]]:
+    """The clock, a cache session and the QuickBooks client of one command; all closed at the end."""
     settings = _settings(realm, cache_url)
-    clock = _clock()
-    session = session_factory(_engine(settings))()
-    return settings, clock, session, _connect(settings, _realm(settings), clock)
+    realm_id, clock = _realm(settings), _clock()
+    engine = _engine(settings)
+    try:
+        gateway = _connect(settings, realm_id, clock)
+        try:
+            with session_factory(engine)() as session:
+                yield clock, session, gateway
+        finally:
+            close = getattr(gateway, "close", None)
+            if callable(close):
+                close()
+    finally:
+        engine.dispose()
 
 
 @writeback_group.command("apply")
@@ -135,8 +145,7 @@ def _with_gateway(realm: str | None, cache_url: str | None) -> tuple[Settings, C
 def apply_cmd(plan_id: str, yes: bool, fmt: str, output: Path | None, realm: str | None,
               cache_url: str | None) -> None:
     """Re-read and re-check every customer of PLAN_ID, then write what still holds (needs --yes)."""
-    _, clock, session, gateway = _with_gateway(realm, cache_url)
-    with session:
+    with _with_gateway(realm, cache_url) as (clock, session, gateway):
         report = apply_plan(session, gateway, clock, plan_id, dry_run=not yes)
     _finish(report, fmt, output)
 
@@ -150,8 +159,7 @@ def apply_cmd(plan_id: str, yes: bool, fmt: str, output: Path | None, realm: str
 def undo_cmd(run_id: str, yes: bool, fmt: str, output: Path | None, realm: str | None,
              cache_url: str | None) -> None:
     """Put back the Active values RUN_ID changed, skipping customers changed since (needs --yes)."""
-    _, clock, session, gateway = _with_gateway(realm, cache_url)
-    with session:
+    with _with_gateway(realm, cache_url) as (clock, session, gateway):
         report = undo_run(session, gateway, clock, run_id, dry_run=not yes)
     _finish(report, fmt, output)
 
@@ -168,7 +176,8 @@ def log_cmd(run_id: str | None, customer_id: str | None, limit: int, show_runs: 
             as_json: bool, realm: str | None, cache_url: str | None) -> None:
     """The write-back audit log: every check, attempt and answer (or --runs / --plans)."""
     settings = _settings(realm, cache_url)
-    with session_factory(_engine(settings))() as session:
+    engine = _engine(settings)
+    with session_factory(engine)() as session:
         if show_plans:
             rows: list[dict[str, Any]] = [
                 {"plan_id": p.id, "realm_id": p.realm_id, "rule": p.rule, "as_of": p.as_of.isoformat(),
@@ -182,6 +191,7 @@ def log_cmd(run_id: str | None, customer_id: str | None, limit: int, show_runs: 
                                              customer_id=customer_id, limit=limit))
             columns = ("at", "run_id", "customer_id", "display_name", "event", "attempt", "sync_token_sent",
                        "sync_token_after", "reason")
+    engine.dispose()
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
     else:

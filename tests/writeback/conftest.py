@@ -15,7 +15,7 @@ from qbsync.cache.db import create_schema, make_engine, session_factory
 from qbsync.cache.models import ENTITY_MODELS, Customer, Realm
 from qbsync.clock import FixedClock
 from qbsync.rules.findings import Finding
-from writeback.fakes import FakeQbo
+from tests.writeback.fakes import FakeQbo
 
 REALM = "9130"
 

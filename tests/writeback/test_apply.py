@@ -16,8 +16,8 @@ from qbsync.errors import ServerError, ThrottledError, WritebackError
 from qbsync.rules.writeback.apply import apply_plan
 from qbsync.rules.writeback.audit import audit_log
 from qbsync.rules.writeback.plan import build_plan
-from writeback.conftest import REALM, cached, finding, mirror
-from writeback.fakes import FakeQbo
+from tests.writeback.conftest import REALM, cached, finding, mirror
+from tests.writeback.fakes import FakeQbo
 
 AS_OF = date(2026, 11, 23)
 

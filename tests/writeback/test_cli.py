@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 import qbsync.cli.writeback as cli_writeback
 from qbsync.cli import cli
-from writeback.conftest import REALM, mirror
-from writeback.fakes import FakeQbo
+from tests.writeback.conftest import REALM, mirror
+from tests.writeback.fakes import FakeQbo
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from qbsync.clock import FixedClock
 from qbsync.rules.writeback.plan import build_plan, load_plan
 from qbsync.rules.writeback.render import render_plan
-from writeback.conftest import REALM, finding, mirror
-from writeback.fakes import FakeQbo
+from tests.writeback.conftest import REALM, finding, mirror
+from tests.writeback.fakes import FakeQbo
 
 AS_OF = date(2026, 11, 23)
 

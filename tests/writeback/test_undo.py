@@ -13,8 +13,8 @@ from qbsync.rules.writeback.apply import apply_plan
 from qbsync.rules.writeback.audit import audit_log, runs
 from qbsync.rules.writeback.plan import build_plan
 from qbsync.rules.writeback.undo import undo_run
-from writeback.conftest import REALM, cached, finding, mirror
-from writeback.fakes import FakeQbo
+from tests.writeback.conftest import REALM, cached, finding, mirror
+from tests.writeback.fakes import FakeQbo
 
 AS_OF = date(2026, 11, 23)
 

@@ -23,7 +23,7 @@ from qbsync.cache.audit_models import WritebackRun
 from qbsync.clock import Clock
 from qbsync.errors import ApiError
 from qbsync.qbo.gateway import QboGateway
-from qbsync.rules.writeback.audit import Event, record, update_cached_customer
+from qbsync.rules.writeback.audit import Event, preload_customers, record, update_cached_customer
 from qbsync.rules.writeback.fresh import ACTIVITY_ENTITIES, CHUNK, fetch_fresh
 from qbsync.rules.writeback.recheck import Expectation, Fresh, Verdict, recheck
 
@@ -219,6 +219,9 @@ class Executor:
             return []
         stale: list[Expectation] = []
         answered = {str(a.get("bId")): a for a in answers}
+        written = [a["Customer"] for a in answers if isinstance(a.get("Customer"), dict)]
+        # held until the updates below are done: the session keeps only weak references to clean rows
+        loaded = preload_customers(self.session, self.realm_id, [str(c.get("Id")) for c in written])
         for rid, (exp, token) in by_bid.items():
             answer = answered.get(rid)
             if answer is None:
@@ -249,6 +252,7 @@ class Executor:
                     self._event(exp, "failed", why, attempt, rid, token, fault=code)
                     self._result(exp, "failed", why, before=token, rid=rid)
         self._commit()
+        del loaded
         return stale
 
     # --- bookkeeping -----------------------------------------------------------------------------
