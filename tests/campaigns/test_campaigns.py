@@ -9,13 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.reports.builder import Cache
 
 from qbsync.campaigns import campaign, dunning, exports, rfm, segments
 from qbsync.clock import FixedClock
 from qbsync.errors import InputError
 from qbsync.reports.csvfile import neutralise
 from qbsync.rules.activity import CustomerActivity
+from tests.reports.builder import Cache
 
 AS_OF = date(2025, 6, 30)
 CLOCK = FixedClock(datetime(2025, 6, 30, 12, tzinfo=UTC))

@@ -8,10 +8,10 @@ from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
-from tests.reports.builder import Cache
 
 from qbsync.campaigns import campaign
 from qbsync.cli import cli
+from tests.reports.builder import Cache
 
 
 def _run(db_url: str, *args: str) -> str:

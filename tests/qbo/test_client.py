@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
-from tests.auth.fakes import FakeAuthClient, FileTokenServer
 
 from qbsync.auth.tokens import TokenSet, TokenStore
 from qbsync.clock import FixedClock
@@ -20,6 +19,7 @@ from qbsync.errors import AuthError, ServerError, ThrottledError, ValidationErro
 from qbsync.qbo.client import QboClient, connect, parse_server_time
 from qbsync.qbo.limiter import RateLimiter
 from qbsync.settings import load_settings
+from tests.auth.fakes import FakeAuthClient, FileTokenServer
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "qbo"
 REALM = "4620816365"
