@@ -27,7 +27,7 @@ from qbsync.cache.models import (
     PaymentLink,
     SalesReceipt,
 )
-from qbsync.cache.types import Money
+from qbsync.cache.types import CENT
 
 ZERO = Decimal("0.00")
 DELETED_SUFFIX = " (deleted)"
@@ -85,6 +85,13 @@ class _Agg:
     count: int
     total: Decimal
     total_12m: Decimal
+    days: list[Any] = field(default_factory=list)  # distinct purchase days, raw (purchase tables only)
+    held: Decimal = ZERO  # open balance (invoices), remaining credit (memos), unapplied (payments)
+    located: int = 0  # transactions with a location (department)
+
+
+#: The column each table adds to its aggregate row: what it still holds on ``as_of``.
+_HELD: dict[str, str] = {"invoices": "balance", "credit_memos": "balance", "payments": "unapplied_amt"}
 
 
 def _per_customer(query: Any, model: Any) -> Any:
@@ -94,66 +101,113 @@ def _per_customer(query: Any, model: Any) -> Any:
                            dialect_name="sqlite")
 
 
-def _table_aggregates(conn: sa.Connection, model: Any, realm_id: str, as_of: date,
-                      since_12m: date) -> dict[str, _Agg]:
+class _Reader:
+    """Turns raw driver values into dates and exact money once per distinct value.
+
+    Aggregates are read untyped: a SQLite cache returns ISO text and integer cents, and converting
+    them through the column types costs a regex or a Decimal division per value. The memo keeps
+    the results identical (``Money`` gives two-place Decimals) at a fraction of the cost.
+    """
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        self._days: dict[Any, date] = {}
+        self._cents: dict[Any, Decimal] = {}
+
+    def day(self, raw: Any) -> date:
+        found = self._days.get(raw)
+        if found is None:
+            found = self._days[raw] = raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
+        return found
+
+    def money(self, raw: Any) -> Decimal:
+        if raw is None:
+            return ZERO
+        found = self._cents.get(raw)
+        if found is None:
+            # scaleb keeps it exact: 12345 cents -> Decimal("123.45"), 0 -> Decimal("0.00")
+            found = Decimal(int(raw)).scaleb(-2) if self.sqlite else Decimal(raw).quantize(CENT)
+            if len(self._cents) < 100_000:
+                self._cents[raw] = found
+        return found
+
+    def days_agg(self, column: Any) -> Any:
+        """The distinct days of a group in one value: ISO text joined by commas, or a date array."""
+        if self.sqlite:
+            return sa.func.group_concat(sa.distinct(column))
+        return sa.func.array_agg(sa.distinct(column))
+
+    def days_of(self, raw: Any) -> list[Any]:
+        if raw is None:
+            return []
+        if self.sqlite:
+            return str(raw).split(",")
+        return list(raw)
+
+
+def _table_aggregates(conn: sa.Connection, reader: _Reader, model: Any, realm_id: str, as_of: date,
+                      since_12m: date, purchases: bool) -> dict[str, _Agg]:
+    """One pass over ``model``: first/last day, count, totals, what it still holds and (for purchase
+    tables) the distinct purchase days, per customer."""
     amount = model.total_amt
-    recent = sa.type_coerce(sa.case((model.txn_date > since_12m, amount), else_=sa.literal(0)), Money())
+    raw_date = sa.type_coerce(model.txn_date, sa.String) if reader.sqlite else model.txn_date
+    recent = sa.case((model.txn_date > since_12m, amount), else_=sa.literal(0))
+    held_name = _HELD.get(model.__tablename__)
+    columns: list[Any] = [model.customer_id, sa.func.min(raw_date), sa.func.max(raw_date), sa.func.count(),
+                          sa.func.sum(amount), sa.func.sum(recent)]
+    columns.append(sa.func.sum(getattr(model, held_name)) if held_name else sa.null())
+    columns.append(reader.days_agg(model.txn_date) if purchases else sa.null())
+    columns.append(sa.func.count(model.department_id))
     query = (
-        sa.select(model.customer_id, sa.func.min(model.txn_date), sa.func.max(model.txn_date),
-                  sa.func.count(), sa.type_coerce(sa.func.sum(amount), Money()),
-                  sa.type_coerce(sa.func.sum(recent), Money()))
+        sa.select(*(sa.type_coerce(c, sa.types.NullType()) if i else c for i, c in enumerate(columns)))
         .where(model.realm_id == realm_id, model.txn_date <= as_of, model.customer_id.is_not(None))
         .group_by(model.customer_id)
     )
     if model is Invoice:
         query = query.where(Invoice.voided.is_(False))
+    day, money = reader.day, reader.money
     return {
-        cid: _Agg(first, last, count, total or ZERO, recent_total or ZERO)
-        for cid, first, last, count, total, recent_total in conn.execute(_per_customer(query, model))
+        cid: _Agg(day(first), day(last), count, money(total), money(total_12m),
+                  reader.days_of(days), money(held), located)
+        for cid, first, last, count, total, total_12m, held, days, located
+        in conn.execute(_per_customer(query, model))
     }
 
 
-def _sums(conn: sa.Connection, query: sa.Executable) -> dict[str, Decimal]:
-    return {cid: (value or ZERO) for cid, value in conn.execute(query)}
-
-
-def _open_balances(conn: sa.Connection, realm_id: str, as_of: date) -> dict[str, Decimal]:
-    """Invoice balances as they stood on ``as_of``: today's balance plus what later payments took off."""
-    now = _sums(conn, _per_customer(
-        sa.select(Invoice.customer_id, sa.type_coerce(sa.func.sum(Invoice.balance), Money()))
-        .where(Invoice.realm_id == realm_id, Invoice.txn_date <= as_of, Invoice.voided.is_(False))
-        .group_by(Invoice.customer_id), Invoice))
-    later = _later_applied(conn, Invoice, "Invoice", realm_id, as_of)
-    return _add(now, later)
-
-
-def _later_applied(conn: sa.Connection, model: Any, txn_type: str, realm_id: str,
+def _later_applied(conn: sa.Connection, reader: _Reader, model: Any, txn_type: str, realm_id: str,
                    as_of: date) -> dict[str, Decimal]:
-    query = (
-        sa.select(model.customer_id, sa.type_coerce(sa.func.sum(PaymentLink.amount), Money()))
+    """What payments dated after ``as_of`` took off ``model``'s documents dated on or before it.
+
+    Driven from the later payments (few when ``as_of`` is recent): the document is only reachable
+    through the link, so no planner can loop over every document and range-scan payments for each.
+    """
+    later_links = (
+        sa.select(PaymentLink.txn_id, PaymentLink.amount)
         .join(Payment, sa.and_(Payment.realm_id == PaymentLink.realm_id,
                                Payment.id == PaymentLink.payment_id))
-        .join(model, sa.and_(model.realm_id == PaymentLink.realm_id, model.id == PaymentLink.txn_id))
-        .where(PaymentLink.realm_id == realm_id, PaymentLink.txn_type == txn_type,
-               Payment.txn_date > as_of, model.txn_date <= as_of)
+        .where(Payment.realm_id == realm_id, Payment.txn_date > as_of,
+               PaymentLink.realm_id == realm_id,
+               # `|| ''` keeps the (realm, type, txn) index out: on it SQLite reads every link of
+               # the type for each later payment instead of the payment's own links (primary key).
+               sa.type_coerce(PaymentLink.txn_type, sa.String) + "" == txn_type)
+        .cte("later_links").prefix_with("MATERIALIZED")
+    )
+    query = (
+        sa.select(model.customer_id, sa.type_coerce(sa.func.sum(later_links.c.amount), sa.types.NullType()))
+        .select_from(later_links)
+        .join(model, sa.and_(model.realm_id == realm_id, model.id == later_links.c.txn_id))
+        .where(model.txn_date <= as_of)
         .group_by(model.customer_id)
     )
     if model is Invoice:
         query = query.where(Invoice.voided.is_(False))
-    return _sums(conn, query)
+    return {cid: reader.money(value) for cid, value in conn.execute(query)}
 
 
-def _unapplied_credit(conn: sa.Connection, realm_id: str, as_of: date) -> dict[str, Decimal]:
-    memos = _sums(conn, _per_customer(
-        sa.select(CreditMemo.customer_id, sa.type_coerce(sa.func.sum(CreditMemo.balance), Money()))
-        .where(CreditMemo.realm_id == realm_id, CreditMemo.txn_date <= as_of)
-        .group_by(CreditMemo.customer_id), CreditMemo))
-    memos = _add(memos, _later_applied(conn, CreditMemo, "CreditMemo", realm_id, as_of))
-    payments = _sums(conn, _per_customer(
-        sa.select(Payment.customer_id, sa.type_coerce(sa.func.sum(Payment.unapplied_amt), Money()))
-        .where(Payment.realm_id == realm_id, Payment.txn_date <= as_of)
-        .group_by(Payment.customer_id), Payment))
-    return _add(memos, payments)
+def _payments_after(conn: sa.Connection, realm_id: str, as_of: date) -> bool:
+    newest = conn.execute(sa.select(sa.func.max(Payment.txn_date))
+                          .where(Payment.realm_id == realm_id)).scalar()
+    return newest is not None and newest > as_of
 
 
 def _add(a: dict[str, Decimal], b: dict[str, Decimal]) -> dict[str, Decimal]:
@@ -161,26 +215,6 @@ def _add(a: dict[str, Decimal], b: dict[str, Decimal]) -> dict[str, Decimal]:
     for key, value in b.items():
         out[key] = out.get(key, ZERO) + value
     return out
-
-
-def _purchase_dates(conn: sa.Connection, models: list[Any], realm_id: str,
-                    as_of: date) -> dict[str, list[date]]:
-    # Dates come back as text on SQLite: a company has a few thousand distinct days, so parsing each
-    # once (memo) instead of once per row, and de-duplicating in Python instead of a SQL UNION + sort,
-    # keeps millions of rows fast on both backends.
-    parsed: dict[Any, date] = {}
-    days: dict[str, set[date]] = defaultdict(set)
-    for model in models:
-        q = sa.select(model.customer_id, sa.type_coerce(model.txn_date, sa.String)).distinct().where(
-            model.realm_id == realm_id, model.txn_date <= as_of, model.customer_id.is_not(None))
-        if model is Invoice:
-            q = q.where(Invoice.voided.is_(False))
-        for cid, raw in conn.execute(q):
-            day = parsed.get(raw)
-            if day is None:
-                day = parsed[raw] = raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
-            days[cid].add(day)
-    return {cid: sorted(found) for cid, found in days.items()}
 
 
 def _main_location(conn: sa.Connection, models: list[Any], realm_id: str,
@@ -228,22 +262,31 @@ def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
     all_models = [m for _, m in kind_models]
 
     with engine.connect() as conn:
+        reader = _Reader(engine.dialect.name)
         customers = conn.execute(
             sa.select(Customer.id, Customer.display_name, Customer.active, Customer.parent_id,
                       Customer.job, Customer.created_at, Customer.customer_type_id,
                       Customer.sync_token, Customer.balance)
             .where(Customer.realm_id == realm_id)
         ).all()
-        aggs = {kind: _table_aggregates(conn, model, realm_id, as_of, since_12m)
+        aggs = {kind: _table_aggregates(conn, reader, model, realm_id, as_of, since_12m,
+                                        model in purchase_models)
                 for kind, model in kind_models}
-        dates = _purchase_dates(conn, purchase_models, realm_id, as_of)
-        balances = _open_balances(conn, realm_id, as_of)
-        credits = _unapplied_credit(conn, realm_id, as_of)
-        locations = _main_location(conn, purchase_models, realm_id, as_of)
+        balances = _held(aggs, "invoice")
+        credits = _add(_held(aggs, "credit memo"), _held(aggs, "payment"))
+        # Payments dated after as_of took money off older documents; the usual as_of (today) has none.
+        if _payments_after(conn, realm_id, as_of):
+            balances = _add(balances, _later_applied(conn, reader, Invoice, "Invoice", realm_id, as_of))
+            credits = _add(credits, _later_applied(conn, reader, CreditMemo, "CreditMemo", realm_id, as_of))
+        # A company that never uses locations (most) skips a second pass over its sales documents.
+        located = [model for kind, model in kind_models if model in purchase_models
+                   and any(agg.located for agg in aggs[kind].values())]
+        locations = _main_location(conn, located, realm_id, as_of)
         later = _later_customers(conn, all_models, realm_id, as_of)
         dept_names = dict(conn.execute(sa.select(Department.id, Department.name)
                                        .where(Department.realm_id == realm_id)).all())
 
+    purchase_kinds = [kind for kind, model in kind_models if model in purchase_models]
     out: dict[str, CustomerActivity] = {}
     for cid, name, active, parent_id, job, created_at, type_id, token, balance_now in customers:
         created = created_at.date() if created_at is not None else None
@@ -256,11 +299,25 @@ def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
             later_activity=cid in later,
         )
         act.department_name = dept_names.get(act.department_id) if act.department_id else None
-        _fill(act, aggs, dates.get(cid, []))
+        _fill(act, aggs, _purchase_days(reader, aggs, purchase_kinds, cid))
         act.open_balance = balances.get(cid, ZERO)
         act.unapplied_credit = credits.get(cid, ZERO)
         out[cid] = act
     return out
+
+
+def _held(aggs: dict[str, dict[str, _Agg]], kind: str) -> dict[str, Decimal]:
+    return {cid: agg.held for cid, agg in aggs.get(kind, {}).items()}
+
+
+def _purchase_days(reader: _Reader, aggs: dict[str, dict[str, _Agg]], kinds: list[str],
+                   cid: str) -> list[date]:
+    """Distinct purchase dates of ``cid``, ascending (ISO text sorts like the dates it spells)."""
+    found = [agg.days for kind in kinds if (agg := aggs[kind].get(cid)) is not None]
+    if not found:
+        return []
+    raw = sorted(set(found[0]).union(*found[1:])) if len(found) > 1 else sorted(found[0])
+    return [reader.day(d) for d in raw]
 
 
 def _fill(act: CustomerActivity, aggs: dict[str, dict[str, _Agg]], dates: list[date]) -> None:
