@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import requests
 from quickbooks.client import QuickBooks
 from requests.adapters import HTTPAdapter
@@ -158,7 +159,7 @@ class QboClient:
                 self._count("", server_errors=1)
             raise err
         try:
-            doc = json.loads(body)
+            doc = orjson.loads(body)  # several times faster than json on 1,000-row pages
         except ValueError:
             self._count("", server_errors=1)
             raise ServerError(f"QuickBooks sent an unreadable (truncated?) body of {len(body)} bytes",

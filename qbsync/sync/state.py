@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from qbsync.cache.mapping import TABLES, is_deleted_stub, map_object
 from qbsync.cache.models import Realm, SyncState
-from qbsync.cache.upsert import count_rows, delete_objects, delete_unseen, table, write_objects
+from qbsync.cache.upsert import count_rows, delete_objects, delete_unseen, sync_tokens, table, write_objects
 from qbsync.qbo.gateway import JsonDict
 
 STATE = table(SyncState.__tablename__)
@@ -106,14 +106,7 @@ class SyncStore:
         """How many of ``objects`` are new or differ (by SyncToken) from the cached version."""
         if not objects:
             return 0
-        tbl = table(TABLES[entity])
-        ids = [str(o["Id"]) for o in objects]
-        known: dict[str, str] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            for rid, token in conn.execute(sa.select(tbl.c.id, tbl.c.sync_token)
-                                           .where(tbl.c.realm_id == self.realm_id, tbl.c.id.in_(part))):
-                known[rid] = token
+        known = sync_tokens(conn, entity, self.realm_id, [str(o["Id"]) for o in objects])
         return sum(1 for o in objects if known.get(str(o["Id"])) != str(o.get("SyncToken", "0")))
 
     def _write(self, conn: sa.Connection, entity: str, objects: Sequence[JsonDict], seen_at: datetime,
