@@ -78,15 +78,20 @@ class CustomerActivity:
         return display(self.display_name)
 
 
-@dataclass
+#: A sum as the driver returns it: integer cents on SQLite, Decimal on PostgreSQL. Per-customer
+#: arithmetic stays in this form (exact either way) and becomes a two-place Decimal once, at the end.
+Amount = int | Decimal
+
+
+@dataclass(slots=True)
 class _Agg:
     first: date
     last: date
     count: int
-    total: Decimal
-    total_12m: Decimal
+    total: Amount
+    total_12m: Amount
     days: list[Any] = field(default_factory=list)  # distinct purchase days, raw (purchase tables only)
-    held: Decimal = ZERO  # open balance (invoices), remaining credit (memos), unapplied (payments)
+    held: Amount = 0  # open balance (invoices), remaining credit (memos), unapplied (payments)
     located: int = 0  # transactions with a location (department)
 
 
@@ -101,6 +106,12 @@ def _per_customer(query: Any, model: Any) -> Any:
                            dialect_name="sqlite")
 
 
+class _DayMemo(dict[Any, date]):
+    def __missing__(self, raw: Any) -> date:
+        found = self[raw] = raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
+        return found
+
+
 class _Reader:
     """Turns raw driver values into dates and exact money once per distinct value.
 
@@ -111,16 +122,16 @@ class _Reader:
 
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
-        self._days: dict[Any, date] = {}
+        self._days = _DayMemo()
         self._cents: dict[Any, Decimal] = {}
 
     def day(self, raw: Any) -> date:
-        found = self._days.get(raw)
-        if found is None:
-            found = self._days[raw] = raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
-        return found
+        return self._days[raw]
 
-    def money(self, raw: Any) -> Decimal:
+    def days(self, raw: list[Any]) -> list[date]:
+        return list(map(self._days.__getitem__, raw))
+
+    def money(self, raw: Amount | None) -> Decimal:
         if raw is None:
             return ZERO
         found = self._cents.get(raw)
@@ -165,17 +176,16 @@ def _table_aggregates(conn: sa.Connection, reader: _Reader, model: Any, realm_id
     )
     if model is Invoice:
         query = query.where(Invoice.voided.is_(False))
-    day, money = reader.day, reader.money
+    day, days_of = reader.day, reader.days_of
     return {
-        cid: _Agg(day(first), day(last), count, money(total), money(total_12m),
-                  reader.days_of(days), money(held), located)
+        cid: _Agg(day(first), day(last), count, total or 0, total_12m or 0, days_of(days), held or 0, located)
         for cid, first, last, count, total, total_12m, held, days, located
-        in conn.execute(_per_customer(query, model))
+        in conn.execute(_per_customer(query, model)).all()
     }
 
 
 def _later_applied(conn: sa.Connection, reader: _Reader, model: Any, txn_type: str, realm_id: str,
-                   as_of: date) -> dict[str, Decimal]:
+                   as_of: date) -> dict[str, Amount]:
     """What payments dated after ``as_of`` took off ``model``'s documents dated on or before it.
 
     Driven from the later payments (few when ``as_of`` is recent): the document is only reachable
@@ -201,7 +211,7 @@ def _later_applied(conn: sa.Connection, reader: _Reader, model: Any, txn_type: s
     )
     if model is Invoice:
         query = query.where(Invoice.voided.is_(False))
-    return {cid: reader.money(value) for cid, value in conn.execute(query)}
+    return {cid: value or 0 for cid, value in conn.execute(query).all()}
 
 
 def _payments_after(conn: sa.Connection, realm_id: str, as_of: date) -> bool:
@@ -210,10 +220,10 @@ def _payments_after(conn: sa.Connection, realm_id: str, as_of: date) -> bool:
     return newest is not None and newest > as_of
 
 
-def _add(a: dict[str, Decimal], b: dict[str, Decimal]) -> dict[str, Decimal]:
+def _add(a: dict[str, Amount], b: dict[str, Amount]) -> dict[str, Amount]:
     out = dict(a)
     for key, value in b.items():
-        out[key] = out.get(key, ZERO) + value
+        out[key] = out.get(key, 0) + value
     return out
 
 
@@ -299,14 +309,14 @@ def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
             later_activity=cid in later,
         )
         act.department_name = dept_names.get(act.department_id) if act.department_id else None
-        _fill(act, aggs, _purchase_days(reader, aggs, purchase_kinds, cid))
-        act.open_balance = balances.get(cid, ZERO)
-        act.unapplied_credit = credits.get(cid, ZERO)
+        _fill(act, reader, aggs, _purchase_days(reader, aggs, purchase_kinds, cid))
+        act.open_balance = reader.money(balances.get(cid))
+        act.unapplied_credit = reader.money(credits.get(cid))
         out[cid] = act
     return out
 
 
-def _held(aggs: dict[str, dict[str, _Agg]], kind: str) -> dict[str, Decimal]:
+def _held(aggs: dict[str, dict[str, _Agg]], kind: str) -> dict[str, Amount]:
     return {cid: agg.held for cid, agg in aggs.get(kind, {}).items()}
 
 
@@ -317,12 +327,15 @@ def _purchase_days(reader: _Reader, aggs: dict[str, dict[str, _Agg]], kinds: lis
     if not found:
         return []
     raw = sorted(set(found[0]).union(*found[1:])) if len(found) > 1 else sorted(found[0])
-    return [reader.day(d) for d in raw]
+    return reader.days(raw)
 
 
-def _fill(act: CustomerActivity, aggs: dict[str, dict[str, _Agg]], dates: list[date]) -> None:
+def _fill(act: CustomerActivity, reader: _Reader, aggs: dict[str, dict[str, _Agg]],
+          dates: list[date]) -> None:
     cid = act.customer_id
     best: tuple[date, int] | None = None
+    revenue: Amount | None = None  # None: no sales document nor credit memo, so the plain default stays
+    revenue_12m: Amount = 0
     for kind, table in aggs.items():
         agg = table.get(cid)
         if agg is None:
@@ -335,13 +348,16 @@ def _fill(act: CustomerActivity, aggs: dict[str, dict[str, _Agg]], dates: list[d
             best = (agg.last, rank)
             act.last_activity, act.last_activity_kind = agg.last, kind
         if kind in ("invoice", "sales receipt"):
-            act.lifetime_revenue += agg.total
-            act.revenue_12m += agg.total_12m
+            revenue = (revenue or 0) + agg.total
+            revenue_12m += agg.total_12m
         elif kind == "credit memo":
-            act.lifetime_revenue -= agg.total
-            act.revenue_12m -= agg.total_12m
+            revenue = (revenue or 0) - agg.total
+            revenue_12m -= agg.total_12m
         if kind in ("invoice", "sales receipt", "estimate"):
             act.txn_count += agg.count
+    if revenue is not None:
+        act.lifetime_revenue = reader.money(revenue)
+        act.revenue_12m = reader.money(revenue_12m)
     act.purchase_dates = dates
     act.last_purchase = dates[-1] if dates else None
     act.usual_gap_days = median_gap(dates)
