@@ -7,7 +7,7 @@ rows together with the sync bookmark that covers them.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -204,8 +204,11 @@ def sync_tokens(conn: sa.Connection, entity: str, realm_id: str, ids: Sequence[s
     return {str(rid): str(token) for rid, token in conn.exec_driver_sql(sql, (realm_id, bind(ids)))}
 
 
-def write_objects(conn: sa.Connection, entity: str, realm_id: str, objects: Sequence[Mapped]) -> int:
-    """Upsert mapped objects of one entity and replace their payment links / sales lines."""
+def write_objects(conn: sa.Connection, entity: str, realm_id: str, objects: Sequence[Mapped],
+                  cached: Collection[str] | None = None) -> int:
+    """Upsert mapped objects of one entity and replace their payment links / sales lines.
+
+    ``cached``: those of the objects' Ids already in the cache, when the caller knows them."""
     if not objects:
         return 0
     # The last version of an Id wins (CDC answers and overlapping windows may repeat an object).
@@ -213,9 +216,15 @@ def write_objects(conn: sa.Connection, entity: str, realm_id: str, objects: Sequ
     for m in objects:
         latest[m.row["id"]] = m
     items = list(latest.values())
+    if cached is None:
+        cached = sync_tokens(conn, entity, realm_id, list(latest)).keys()
+    # Only objects already cached can have child rows; skipping the others keeps a first full sync free
+    # of DELETEs, which PostgreSQL plans badly (a filter, not an index search) while the fresh table's
+    # statistics still say it is empty.
+    old = [i for i in latest if i in cached]
     upsert(conn, table(TABLES[entity]), [m.row for m in items])
-    ids = list(latest)
-    _delete_children(conn, entity, realm_id, ids)
+    if old:
+        _delete_children(conn, entity, realm_id, old)
     links = [r for m in items for r in m.payment_links]
     lines = [r for m in items for r in m.sales_lines]
     if links:

@@ -102,22 +102,16 @@ class SyncStore:
 
     # ---- rows ----
 
-    def _changed(self, conn: sa.Connection, entity: str, objects: Sequence[JsonDict]) -> int:
-        """How many of ``objects`` are new or differ (by SyncToken) from the cached version."""
-        if not objects:
-            return 0
-        known = sync_tokens(conn, entity, self.realm_id, [str(o["Id"]) for o in objects])
-        return sum(1 for o in objects if known.get(str(o["Id"])) != str(o.get("SyncToken", "0")))
-
     def _write(self, conn: sa.Connection, entity: str, objects: Sequence[JsonDict], seen_at: datetime,
                counts: EntityCounts) -> bool:
         """Upsert live objects, delete stubbed ones; True when anything was deleted."""
         live = [o for o in objects if not is_deleted_stub(o)]
         gone = [str(o["Id"]) for o in objects if is_deleted_stub(o)]
         counts.fetched += len(objects)
-        counts.changed += self._changed(conn, entity, live)
+        known = sync_tokens(conn, entity, self.realm_id, [str(o["Id"]) for o in live])
+        counts.changed += sum(1 for o in live if known.get(str(o["Id"])) != str(o.get("SyncToken", "0")))
         mapped = [map_object(entity, self.realm_id, o, seen_at) for o in live]
-        write_objects(conn, entity, self.realm_id, mapped)
+        write_objects(conn, entity, self.realm_id, mapped, cached=known.keys())
         removed = delete_objects(conn, entity, self.realm_id, gone)
         counts.deleted += removed
         return bool(gone)
