@@ -1,8 +1,10 @@
 """Per-customer activity facts computed from the cache: the input of every customer rule.
 
-``load_activity`` reads the cache in a handful of set-based queries (aggregates per customer and
-per table, one query of distinct purchase dates) and assembles one ``CustomerActivity`` per
-customer in pure Python; nothing dated after ``as_of`` counts, so a rule can replay the past.
+``load_activity`` reads each transaction table once, grouped per customer (dates, count, totals,
+what is still open, and the distinct purchase days as one concatenated value), adds back what
+payments dated after ``as_of`` took off (only when there are such payments) and assembles one
+``CustomerActivity`` per customer in pure Python; nothing dated after ``as_of`` counts, so a rule
+can replay the past.
 """
 
 from __future__ import annotations
