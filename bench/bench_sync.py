@@ -158,6 +158,14 @@ class CountingGateway:
         self._note("CDC")
         return self.inner.cdc(entities, changed_since)
 
+    def company_info(self) -> Any:
+        self._note("Company")
+        return self.inner.company_info()
+
+    def preferences(self) -> Any:
+        self._note("Company")
+        return self.inner.preferences()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
@@ -283,8 +291,12 @@ def main() -> None:
         got = res["per_entity"].get(e, 0)
         print(f"  {e:<13} rows {res['rows'][e]:>8,}  requests {got:>4}  minimum {minimum:>4}  "
               f"extra {got - minimum}")
-    print(f"  CDC catch-up requests {res['per_entity'].get('CDC', 0)}; total {s.requests} "
-          f"(minimum {total_min}); throttled {s.throttles}, retries {s.retries}")
+    # CompanyInfo + Preferences (2 requests, read on full runs and at most daily otherwise) are not
+    # mirrored rows, so they sit outside the per-entity minimum and are reported on their own.
+    company = res["per_entity"].get("Company", 0)
+    print(f"  CDC catch-up requests {res['per_entity'].get('CDC', 0)}; CompanyInfo/Preferences {company}; "
+          f"total {s.requests} (minimum {total_min} + {company} company reads); "
+          f"throttled {s.throttles}, retries {s.retries}")
     floor = total_min / 500 * 60
     print(f"\n(b) wall {res['wall']:.1f} s; 500/min floor for {total_min} requests {floor:.1f} s; "
           f"ratio {res['wall'] / floor:.2f}")
@@ -298,7 +310,11 @@ def main() -> None:
     cache_url = fresh_cache("sqlite", workdir)
     run_qbsync(sb, workdir, cache_url)
     inc = run_qbsync(sb, workdir, cache_url)
-    print(f"\n(e) {changed:,} objects changed (1 %): incremental run made {inc['summary'].requests} requests "
+    # The company reads happen at most once a day on CDC runs, so this run (minutes after the full one)
+    # makes none; were it due, it would add exactly 2, reported apart from the target.
+    inc_company = inc["per_entity"].get("Company", 0)
+    print(f"\n(e) {changed:,} objects changed (1 %): incremental run made "
+          f"{inc['summary'].requests - inc_company} requests + {inc_company} company reads "
           f"(target <= {1 + math.ceil(changed / 1000)}), fetched {inc['summary'].fetched:,}, "
           f"{inc['wall']:.1f} s")
     sb.stop()

@@ -39,6 +39,7 @@ DEFAULT_WORKERS = 4
 #: margin under CDC's 30 days, so a cursor that is barely young enough is not refused mid-run
 AGE_MARGIN = timedelta(hours=1)
 MAX_ROUNDS = 3
+COMPANY_MAX_AGE = timedelta(days=1)
 
 
 @dataclass
@@ -138,6 +139,7 @@ class _Run:
         now = self.clock.now()
         self.store.ensure_realm(now)
         try:
+            self._refresh_company(now)
             forced = set(self.selected) if self.full else set()
             todo = list(self.selected)
             for round_no in range(MAX_ROUNDS):
@@ -158,6 +160,16 @@ class _Run:
             self.summary.duration_s = time.monotonic() - began
         self.summary.cursor = self.t_run
         return self.summary
+
+    def _refresh_company(self, now: datetime) -> None:
+        """CompanyInfo + Preferences (2 requests): on ``--full`` runs, when never read, and otherwise
+        at most once a day, so the usual 15-minute CDC run stays at its minimum of requests."""
+        fetched = self.store.company_fetched_at()
+        if not self.full and fetched is not None and now - fetched < COMPANY_MAX_AGE:
+            return
+        info = self.gateway.company_info()
+        prefs = self.gateway.preferences()
+        self.store.save_company(info, prefs, now)
 
     def _counts(self) -> dict[str, EntityCounts]:
         return self.summary.entities

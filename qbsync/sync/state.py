@@ -12,13 +12,15 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from qbsync.cache.mapping import TABLES, is_deleted_stub, map_object
+from qbsync.cache.mapping import TABLES, is_deleted_stub, map_object, parse_time
 from qbsync.cache.models import Realm, SyncState
 from qbsync.cache.upsert import count_rows, delete_objects, delete_unseen, sync_tokens, table, write_objects
 from qbsync.qbo.gateway import JsonDict
 
 STATE = table(SyncState.__tablename__)
 REALMS = table(Realm.__tablename__)
+#: key qbsync adds to the stored CompanyInfo document: when it was read (ISO 8601, UTC)
+FETCHED_AT_KEY = "qbsyncFetchedAt"
 
 
 @dataclass
@@ -68,12 +70,37 @@ class SyncStore:
             if have is None:
                 conn.execute(realms.insert().values(realm_id=self.realm_id, created_at=now))
             if company_info:
-                addr = company_info.get("CompanyAddr")
-                addr = addr if isinstance(addr, dict) else {}
-                conn.execute(realms.update().where(realms.c.realm_id == self.realm_id).values(
-                    company_name=company_info.get("CompanyName"),
-                    country=company_info.get("Country") or addr.get("Country"),
-                    raw_company_info=company_info))
+                self._set_company(conn, company_info, None, None)
+
+    def company_fetched_at(self) -> datetime | None:
+        """When CompanyInfo was last read from QuickBooks (None: never, or the name is missing)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(REALMS.c.company_name, REALMS.c.raw_company_info).where(
+                REALMS.c.realm_id == self.realm_id)).first()
+        if row is None or not row.company_name or not isinstance(row.raw_company_info, dict):
+            return None
+        stamp = row.raw_company_info.get(FETCHED_AT_KEY)
+        return parse_time(stamp) if isinstance(stamp, str) else None
+
+    def save_company(self, company_info: JsonDict, preferences: JsonDict, fetched_at: datetime) -> None:
+        """CompanyInfo and Preferences as just read, in one short transaction."""
+        with self.engine.begin() as conn:
+            self._set_company(conn, company_info, preferences, fetched_at)
+
+    def _set_company(self, conn: sa.Connection, info: JsonDict, prefs: JsonDict | None,
+                     fetched_at: datetime | None) -> None:
+        addr = info.get("CompanyAddr")
+        addr = addr if isinstance(addr, dict) else {}
+        values: dict[str, object] = dict(company_name=info.get("CompanyName"),
+                                         country=info.get("Country") or addr.get("Country"),
+                                         raw_company_info=dict(info))
+        if fetched_at is not None:
+            values["raw_company_info"] = {**info, FETCHED_AT_KEY: fetched_at.isoformat()}
+        if prefs is not None:
+            currency = ((prefs.get("CurrencyPrefs") or {}).get("HomeCurrency") or {})
+            values.update(raw_preferences=dict(prefs),
+                          currency=currency.get("value") if isinstance(currency, dict) else None)
+        conn.execute(REALMS.update().where(REALMS.c.realm_id == self.realm_id).values(**values))
 
     def bookmarks(self) -> dict[str, Bookmark]:
         with self.engine.connect() as conn:

@@ -48,6 +48,8 @@ class FakeQbo:
         self.hooks: list[Callable[[str, FakeQbo], None]] = []
         self.calls: list[str] = []
         self._next_id = 1
+        self.company: JsonDict = {"Id": "1", "CompanyName": "Fake Co", "Country": "US"}
+        self.prefs: JsonDict = {"CurrencyPrefs": {"HomeCurrency": {"value": "USD"}}}
         self._lock = threading.RLock()
 
     # ---- data changes "behind the client's back" ----
@@ -178,11 +180,13 @@ class FakeQbo:
 
     def company_info(self) -> JsonDict:
         self._request("read")
-        return {"CompanyName": "Fake Co", "Country": "US"}
+        with self._lock:
+            return copy.deepcopy(self.company)
 
     def preferences(self) -> JsonDict:
         self._request("read")
-        return {}
+        with self._lock:
+            return copy.deepcopy(self.prefs)
 
     # ---- helpers for assertions ----
 

@@ -16,6 +16,7 @@ from qbsync.clock import FixedClock
 from qbsync.errors import LockedError, ServerError
 from qbsync.sync.locks import sync_lock
 from qbsync.sync.runner import run_sync
+from qbsync.sync.status import sync_status
 from tests.sync.fakes import FakeQbo, fail_every
 from tests.sync.mirror import mirror_diff
 
@@ -66,7 +67,9 @@ def test_full_sync_mirrors_everything_with_minimum_requests(engine: sa.Engine) -
     # page 1 of each entity, a COUNT when page 1 is full, the other pages, one CDC catch-up
     minimum = sum(math.ceil(n / 1000) for n in sizes.values())
     empty_entities = 9 - len(sizes)  # one page each to learn they are empty
-    assert summary.requests == minimum + sum(1 for n in sizes.values() if n >= 1000) + empty_entities + 1
+    company = 2  # CompanyInfo + Preferences
+    assert summary.requests == minimum + sum(1 for n in sizes.values() if n >= 1000) + empty_entities + 1 \
+        + company
     assert summary.fetched >= sum(sizes.values()) and summary.deleted == 0
     assert sorted(summary.full) == sorted(["Department", "Class", "Item", "Customer", "Invoice", "Payment",
                                            "SalesReceipt", "CreditMemo", "Estimate"])
@@ -104,12 +107,12 @@ def test_incremental_applies_updates_deactivations_voids_and_deletes(engine: sa.
 def test_cursor_is_the_first_answer_time_and_changes_during_the_sync_are_caught(engine: sa.Engine) -> None:
     fake = FakeQbo()
     _company(fake, customers=2500, invoices=10)
-    first_answer = fake.now
+    first_answer = fake.now + 2 * fake.tick  # CompanyInfo and Preferences are read first
     victims: dict[str, str] = {}
 
     def meddle(kind: str, f: FakeQbo) -> None:
         # After a few requests, change a customer already paged and delete an invoice not yet paged.
-        if f.stats.requests == 3 and not victims:
+        if f.stats.requests == 5 and not victims:
             victims["c"] = "5"
             f.update("Customer", "5", PrimaryEmailAddr={"Address": "changed@x.com"})
             f.delete("Invoice", max(f.objects["Invoice"], key=int))
@@ -243,3 +246,54 @@ def test_overlapping_sync_is_refused(engine: sa.Engine) -> None:
     assert err.value.exit_code == 75
     assert fake.stats.requests == 0
     run_sync(engine, fake, clock=_clock(fake))  # released afterwards
+
+
+def test_company_name_and_currency_land_in_the_cache_and_refresh_daily(engine: sa.Engine) -> None:
+    fake = FakeQbo()
+    fake.company = {"Id": "1", "CompanyName": "Hollis Bakery", "Country": "GB"}
+    fake.prefs = {"CurrencyPrefs": {"HomeCurrency": {"value": "GBP"}}}
+    _company(fake, customers=5, invoices=5)
+    run_sync(engine, fake, clock=_clock(fake))
+    [status] = sync_status(engine)
+    assert status.company_name == "Hollis Bakery"
+    assert status.to_json()["company_name"] == "Hollis Bakery"
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT country, currency FROM realms")).one()
+    assert tuple(row) == ("GB", "GBP")
+
+    fake.company["CompanyName"] = "Hollis Bakery Ltd"
+    fake.advance(timedelta(hours=2))
+    before = fake.calls.count("read")
+    run_sync(engine, fake, clock=_clock(fake))  # incremental, info younger than a day: not re-read
+    assert fake.calls.count("read") == before
+    assert sync_status(engine)[0].company_name == "Hollis Bakery"
+
+    fake.advance(timedelta(days=1))
+    run_sync(engine, fake, clock=_clock(fake))
+    assert fake.calls.count("read") == before + 2
+    assert sync_status(engine)[0].company_name == "Hollis Bakery Ltd"
+
+
+def test_cdc_split_across_entities_needs_at_most_one_request_over_the_minimum(engine: sa.Engine) -> None:
+    # Issue 3 (e)'s shape: the cap falls a little into Payment, then SalesReceipt alone exceeds it.
+    fake = FakeQbo()
+    _company(fake, customers=200, invoices=700)  # and 234 payments
+    for entity, n in (("Payment", 466), ("SalesReceipt", 1010), ("Estimate", 72)):
+        for _ in range(n):
+            fake.create(entity, CustomerRef={"value": "5"})
+    fake.advance(timedelta(days=1))
+    run_sync(engine, fake, clock=_clock(fake))
+    fake.advance(timedelta(hours=1))
+    snap = fake.snapshot()
+    changes = 0
+    for entity in ("Customer", "Invoice", "Payment", "SalesReceipt", "Estimate"):
+        for oid in list(snap[entity]):
+            fake.update(entity, oid, PrivateNote="touched")
+            changes += 1
+            if changes % 7 == 0:
+                fake.advance(timedelta(seconds=1))
+    fake.advance(timedelta(minutes=1))
+    before = fake.stats.requests
+    run_sync(engine, fake, clock=_clock(fake))
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+    assert fake.stats.requests - before <= 1 + math.ceil(changes / 1000)
