@@ -12,7 +12,6 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from qbsync.errors import AuthError
+from qbsync.files import write_atomic
 
 _REALM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -142,26 +142,9 @@ class TokenStore:
                             hint="delete it and run `qbsync auth login` again") from None
 
     def save(self, tokens: TokenSet) -> None:
-        """Write atomically: temp file in the same dir, fsync, rename over, fsync the directory."""
+        """Write atomically and 0600 (temp file, fsync, rename, fsync the directory)."""
         self._ensure_dir()
-        target = self.path(tokens.realm_id)
-        fd, tmp = tempfile.mkstemp(prefix=f".{tokens.realm_id}.", suffix=".tmp", dir=self.directory)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(tokens.to_json(), fh, indent=2)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(self.path(tokens.realm_id), json.dumps(tokens.to_json(), indent=2), mode=0o600)
 
     def delete(self, realm_id: str) -> bool:
         try:

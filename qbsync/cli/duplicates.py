@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import sqlalchemy as sa
 from qbsync.cache.db import make_engine
 from qbsync.cache.models import Realm
 from qbsync.errors import ConfigError, InputError
+from qbsync.files import write_atomic
 from qbsync.rules.duplicates.detect import DuplicateReport, detect_duplicates, evaluate_pairs
 from qbsync.rules.duplicates.records import matchable
 from qbsync.rules.duplicates.sources import load_cache, load_csv, load_febrl, load_history, realm_country
@@ -118,14 +117,7 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    fd, tmp = tempfile.mkstemp(dir=output.parent if str(output.parent) else ".", prefix=f".{output.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(output, text)
 
 
 @click.command("duplicates")

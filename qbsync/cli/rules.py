@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +16,7 @@ import sqlalchemy as sa
 from qbsync.cache.db import make_engine
 from qbsync.cache.models import Realm
 from qbsync.errors import ConfigError, InputError
+from qbsync.files import write_atomic
 from qbsync.rules.activity import load_activity
 from qbsync.rules.disappearing.backtest import SCORERS
 from qbsync.rules.disappearing.rank import find_disappearing
@@ -42,14 +41,7 @@ def write_output(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    fd, tmp = tempfile.mkstemp(dir=output.parent if str(output.parent) else ".", prefix=f".{output.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(output, text)
 
 
 def _cell(text: str) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from qbsync.errors import InputError
-from qbsync.reports.csvfile import SafeCell, csv_text, write_atomic
+from qbsync.files import write_atomic
+from qbsync.reports.csvfile import SafeCell, csv_text
 from qbsync.reports.table import Column, Kind, Table
 
 FORMATS = ("table", "csv", "json")
