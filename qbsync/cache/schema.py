@@ -17,8 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from qbsync.cache.db import make_engine
-from qbsync.cache.models import Base
-from qbsync.errors import CacheError, SchemaTooNewError
+from qbsync.cache.models import Base, Realm
+from qbsync.errors import CacheError, ConfigError, SchemaTooNewError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -87,3 +87,15 @@ def open_cache(url: str, **kw: Any) -> sa.Engine:
                          f"{exc.orig}", hint="check the cache_url setting and that the database is reachable"
                          ) from exc
     return engine
+
+
+def resolve_realm(engine: sa.Engine, realm: str | None) -> str:
+    """``realm`` when given; otherwise the cache's only company (a cache with one realm needs no --realm)."""
+    if realm:
+        return realm
+    with engine.connect() as conn:
+        realms = [r for (r,) in conn.execute(sa.select(Realm.realm_id))]
+    if len(realms) != 1:
+        raise ConfigError("realm", "not set" if realms else "not set, and the cache holds no company",
+                          hint="pass --realm, set QBSYNC_REALM, or run `qbsync sync` first")
+    return realms[0]

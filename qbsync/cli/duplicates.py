@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import sqlalchemy as sa
 
 from qbsync.cache.db import make_engine
-from qbsync.cache.models import Realm
-from qbsync.errors import ConfigError, InputError
+from qbsync.cache.schema import resolve_realm
+from qbsync.errors import InputError
 from qbsync.files import write_atomic
 from qbsync.rules.duplicates.detect import DuplicateReport, detect_duplicates, evaluate_pairs
 from qbsync.rules.duplicates.records import matchable
@@ -24,15 +23,7 @@ from qbsync.settings import load_settings
 FORMATS = ("table", "csv", "json")
 
 
-def _realm(engine: sa.Engine, realm: str | None) -> str:
-    if realm:
-        return realm
-    with engine.connect() as conn:
-        realms = [r for (r,) in conn.execute(sa.select(Realm.realm_id))]
-    if len(realms) != 1:
-        raise ConfigError("realm", "not set" if realms else "not set, and the cache holds no company",
-                          hint="pass --realm, set QBSYNC_REALM, or run `qbsync sync` first")
-    return realms[0]
+_realm = resolve_realm
 
 
 def _columns(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -12,10 +12,9 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from qbsync.cache.db import create_schema, make_engine
-from qbsync.cache.models import Realm
+from qbsync.cache.schema import open_cache as open_cache_engine
+from qbsync.cache.schema import resolve_realm
 from qbsync.clock import Clock, SystemClock
-from qbsync.errors import ConfigError
 from qbsync.reports import aging, baddebt, best, cross, health, payments, render, rulelists, statement
 from qbsync.reports.source import Period, default_period
 from qbsync.reports.table import Table
@@ -40,16 +39,8 @@ class Ctx:
 def open_cache(realm: str | None, cache_url: str | None, as_of: datetime | None) -> Ctx:
     """Engine, realm and as-of date from flags and settings; a cache with one realm needs no --realm."""
     settings = load_settings(overrides={"realm": realm, "cache_url": cache_url})
-    engine = make_engine(settings.cache_url)
-    create_schema(engine)  # campaign tables may be newer than the cache file
-    realm_id = settings.realm
-    if not realm_id:
-        with engine.connect() as conn:
-            realms = [r for (r,) in conn.execute(sa.select(Realm.realm_id))]
-        if len(realms) != 1:
-            raise ConfigError("realm", "not set" if realms else "not set, and the cache holds no company",
-                              hint="pass --realm, set QBSYNC_REALM, or run `qbsync sync` first")
-        realm_id = realms[0]
+    engine = open_cache_engine(settings.cache_url)
+    realm_id = resolve_realm(engine, settings.realm)
     now = clock()
     return Ctx(engine, realm_id, as_of.date() if as_of else now.now().date(), now)
 
@@ -200,8 +191,7 @@ def health_cmd(stale_hours: int, cache_url: str | None, realm: str | None, fmt: 
     from datetime import timedelta
 
     settings = load_settings(overrides={"cache_url": cache_url})
-    engine = make_engine(settings.cache_url)
-    create_schema(engine)
+    engine = open_cache_engine(settings.cache_url)
     now = clock()
     rows = health.health(engine, now, realm or settings.realm, timedelta(hours=stale_hours))
     emit(health.table(rows, now.now()), fmt, output, bom)

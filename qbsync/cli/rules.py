@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import sqlalchemy as sa
 
 from qbsync.cache.db import make_engine
-from qbsync.cache.models import Realm
-from qbsync.errors import ConfigError, InputError
+from qbsync.cache.schema import resolve_realm
+from qbsync.errors import InputError
 from qbsync.files import write_atomic
 from qbsync.rules.activity import load_activity
 from qbsync.rules.disappearing.backtest import SCORERS
@@ -75,15 +74,7 @@ def render_findings(findings: Sequence[Finding], fmt: str, header: dict[str, Any
     return "\n".join(lines) + "\n"
 
 
-def _realm(engine: sa.Engine, realm: str | None) -> str:
-    if realm:
-        return realm
-    with engine.connect() as conn:
-        realms = [r for (r,) in conn.execute(sa.select(Realm.realm_id))]
-    if len(realms) != 1:
-        raise ConfigError("realm", "not set" if realms else "not set, and the cache holds no company",
-                          hint="pass --realm, set QBSYNC_REALM, or run `qbsync sync` first")
-    return realms[0]
+_realm = resolve_realm
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, int]:

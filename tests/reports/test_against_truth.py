@@ -3,7 +3,6 @@ aging, payment classes, the inactive segment and a campaign report checked again
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from qbsync.sandbox.generator.timeforward import advance
 from qbsync.sandbox.server import SandboxServer
 from qbsync.sandbox.store import Store
 from qbsync.sync.runner import SyncSummary, run_sync
-from tests.conftest import BACKENDS, PG_URL
+from tests.conftest import BACKENDS, pg_schema_url
 from tests.sync.sandbox_env import REALM, connect_settings
 
 END = date(2025, 6, 30)
@@ -73,17 +72,8 @@ def cache_url(backend: str, tmp: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp / 'cache.sqlite3'}"
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema_url() as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
