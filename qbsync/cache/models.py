@@ -104,9 +104,16 @@ class _Txn(_Mirrored):
     private_note: Mapped[str | None] = mapped_column(Text)
 
 
-def _txn_indexes(table: str) -> tuple[Index, ...]:
+def _txn_indexes(table: str, *own: str) -> tuple[Index, ...]:
+    """The table's indexes; ``own`` names the table's own columns the activity pass reads.
+
+    ``ix_<table>_customer_activity`` covers everything ``rules.activity`` reads in its per-customer
+    pass, so that pass walks the index alone: a row in the table is one to several KB (``raw``), an
+    entry of this index about 60 bytes.
+    """
     return (
-        Index(f"ix_{table}_realm_customer_date", "realm_id", "customer_id", "txn_date"),
+        Index(f"ix_{table}_customer_activity", "realm_id", "customer_id", "txn_date", "total_amt", *own,
+              "department_id"),
         Index(f"ix_{table}_realm_date", "realm_id", "txn_date"),
         Index(f"ix_{table}_realm_updated", "realm_id", "updated_at"),
     )
@@ -119,7 +126,7 @@ class Invoice(_Txn, Base):
     balance: Mapped[Decimal] = mapped_column(Money())
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = _txn_indexes("invoices")
+    __table_args__ = _txn_indexes("invoices", "balance", "voided")
 
 
 class Payment(_Txn, Base):
@@ -127,7 +134,7 @@ class Payment(_Txn, Base):
 
     unapplied_amt: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
 
-    __table_args__ = _txn_indexes("payments")
+    __table_args__ = _txn_indexes("payments", "unapplied_amt")
 
 
 class PaymentLink(Base):
@@ -156,7 +163,7 @@ class CreditMemo(_Txn, Base):
 
     balance: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))  # remaining credit
 
-    __table_args__ = _txn_indexes("credit_memos")
+    __table_args__ = _txn_indexes("credit_memos", "balance")
 
 
 class Estimate(_Txn, Base):

@@ -67,7 +67,11 @@ def upgrade(engine: sa.Engine) -> None:
         inspector = sa.inspect(conn)
         if not current and inspector.has_table("sync_state"):
             # Tables from create_schema (tests, early versions): add what is missing and adopt them.
+            # create_all skips a table that exists, indexes included, so those are checked one by one.
             Base.metadata.create_all(conn)
+            for table in Base.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
             command.stamp(alembic_config(conn), "head")
             return
         command.upgrade(alembic_config(conn), "head")

@@ -57,3 +57,39 @@ def test_cache_from_a_newer_qbsync_is_refused(db_url: str) -> None:
     with pytest.raises(SchemaTooNewError) as err:
         open_cache(db_url)
     assert "newer" in str(err.value) and "upgrade qbsync" in str(err.value)
+
+
+def test_a_cache_at_the_first_revision_is_upgraded_on_open_and_keeps_its_rows(db_url: str) -> None:
+    from alembic import command
+
+    from qbsync.cache.schema import alembic_config
+
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0001")
+        conn.execute(sa.text("INSERT INTO realms (realm_id, created_at) VALUES ('1', :t)"),
+                     {"t": "2025-01-01 00:00:00.000000" if engine.dialect.name == "sqlite"
+                      else "2025-01-01T00:00:00+00:00"})
+        conn.execute(sa.text("INSERT INTO invoices (realm_id, id, sync_token, raw, customer_id, txn_date, "
+                             "total_amt, balance, voided) VALUES ('1', '7', '0', '{}', '3', '2025-01-02', "
+                             "1250, 0, false)"))
+    engine.dispose()
+    engine = open_cache(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(VERSION).scalar_one() == head_revision() != "0001"
+        assert conn.execute(sa.text("SELECT customer_id FROM invoices WHERE id = '7'")).scalar_one() == "3"
+    indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("invoices")}
+    engine.dispose()
+    assert "ix_invoices_customer_activity" in indexes
+
+
+def test_adopted_tables_get_the_indexes_they_lack(db_url: str) -> None:
+    engine = make_engine(db_url)
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP INDEX ix_invoices_customer_activity"))
+    engine.dispose()
+    engine = open_cache(db_url)
+    indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("invoices")}
+    engine.dispose()
+    assert "ix_invoices_customer_activity" in indexes
