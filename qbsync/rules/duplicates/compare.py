@@ -3,7 +3,10 @@
 A comparison turns a pair's two values into a level index, 0 = "different" up to the last level =
 "exact"; ``NULL`` (-1) when either value is missing, which then weighs nothing either way. String
 similarity is rapidfuzz's Jaro-Winkler, computed once per distinct pair of values (blocked pairs
-repeat the same postcodes and streets a lot), in rapidfuzz's own threads.
+repeat the same postcodes and streets a lot), in rapidfuzz's own threads. Names and company names
+also have a "one typo" level (one insertion, deletion, substitution or two letters swapped: the
+optimal string alignment distance is 1), which Jaro-Winkler blurs: "ford"/"furd" is only 0.85,
+"forster"/"frrster" 0.91, yet each is one slip of the finger.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 from rapidfuzz.process import cpdist
 
 from qbsync.rules.duplicates.blocking import Candidates
@@ -35,12 +38,16 @@ class Comparison:
 
 
 FUZZY = ("different", f"similar (Jaro-Winkler >= {SIMILAR})", f"close (Jaro-Winkler >= {CLOSE})", "exact")
+#: Names: FUZZY with a level for one typo (optimal string alignment distance 1, both >= 4 letters).
+NAME = (*FUZZY[:3], "one typo", "exact")
 EDIT = ("different", "one edit apart", "exact")
+#: Shorter names than this are not "one typo" apart: "ann"/"anna" and "ed"/"ted" are other names.
+TYPO_MIN_LEN = 4
 
 COMPARISONS: tuple[Comparison, ...] = (
-    Comparison("given name", FUZZY, "given"),
-    Comparison("family name", FUZZY, "family"),
-    Comparison("company", FUZZY, "company"),
+    Comparison("given name", NAME, "given"),
+    Comparison("family name", NAME, "family"),
+    Comparison("company", NAME, "company"),
     # No term frequencies for email: a mailbox is unique, and its frequency (2/N when a duplicate
     # shares it) would only weaken the strongest evidence there is.
     Comparison("email", ("different", "same mailbox name, other domain", "exact"), None),
@@ -56,13 +63,23 @@ COMPARISONS: tuple[Comparison, ...] = (
     # hurry often is; EM learns from the data how much that says, and it is one comparison, so the
     # missing fields are not each counted again.
     Comparison("contact details", ("both have some", "one has none", "neither has any"), None),
+    # Whether each record was used (sales-side transactions up to as_of), and which was created
+    # first. The record someone typed instead of finding the existing customer is the newer one and
+    # usually never carries a sale; EM learns how much each case says on the list at hand. Unknown
+    # activity (a CSV) is missing and weighs nothing.
+    Comparison("activity", ("both have transactions", "only the newer has none", "only the older has none",
+                            "neither has any"), None),
+    # A company and a person who happens to share its contact's name are most often two customers;
+    # the company comparison alone cannot say so (it is missing when only one has a company).
+    Comparison("kind", ("a company and a person", "both companies", "both people"), None),
 )
 
 
 @dataclass
 class Compared:
-    """Levels of every candidate pair: ``gamma[p, f]`` for pair p and comparison f, and for exact
-    levels the relative frequency of the shared value (NaN elsewhere) for term-frequency weights."""
+    """Levels of every candidate pair: ``gamma[p, f]`` for pair p and comparison f, and for the exact
+    and one-typo levels the relative frequency of the more common of the two values (NaN
+    elsewhere) for term-frequency weights."""
 
     left: np.ndarray
     right: np.ndarray
@@ -91,14 +108,32 @@ def similarity(prep: Prepared, ca: np.ndarray, cb: np.ndarray,
     return out
 
 
-def _fuzzy_levels(sim: np.ndarray) -> np.ndarray:
+def _fuzzy_levels(sim: np.ndarray, typo: np.ndarray | None = None) -> np.ndarray:
+    """FUZZY levels from similarities, or NAME levels when ``typo`` marks the one-typo pairs."""
     level = np.full(len(sim), NULL, dtype=np.int8)
     known = ~np.isnan(sim)
     level[known] = 0
     level[known & (sim >= SIMILAR)] = 1
     level[known & (sim >= CLOSE)] = 2
-    level[known & (sim >= 1.0)] = 3
+    if typo is None:
+        level[known & (sim >= 1.0)] = 3
+        return level
+    level[known & typo & (sim < 1.0)] = 3
+    level[known & (sim >= 1.0)] = 4
     return level
+
+
+def one_typo(prep: Prepared, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    """Values that differ by one insertion, deletion, substitution or swap of adjacent letters,
+    both at least ``TYPO_MIN_LEN`` letters long."""
+    out = np.zeros(len(ca), dtype=bool)
+    lens = prep.lengths
+    todo = (ca != 0) & (cb != 0) & (ca != cb)
+    todo &= (lens[ca] >= TYPO_MIN_LEN) & (lens[cb] >= TYPO_MIN_LEN) & (np.abs(lens[ca] - lens[cb]) <= 1)
+    if todo.any():
+        dist = similarity(prep, ca[todo], cb[todo], scorer=OSA.distance)
+        out[todo] = dist <= 1
+    return out
 
 
 def _edit_levels(prep: Prepared, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
@@ -164,6 +199,16 @@ def _bare(prep: Prepared) -> np.ndarray:
     return ~some
 
 
+def _activity_levels(prep: Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    history = prep.col("history")
+    unused = np.where(history == "", NULL, history == "no transactions").astype(np.int8)
+    a, b = unused[ia], unused[ib]
+    a_newer = prep.age_rank[ia] > prep.age_rank[ib]
+    newer_unused = np.where(a_newer, a, b) == 1
+    level = np.where(a + b == 2, 3, np.where(a + b == 0, 0, np.where(newer_unused, 1, 2)))
+    return np.where((a == NULL) | (b == NULL), NULL, level).astype(np.int8)
+
+
 def _locality_levels(prep: Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     code = prep.codes
     pa, pb = code["postcode"][ia], code["postcode"][ib]
@@ -209,7 +254,16 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
     cross = np.nan_to_num(cross_g) + np.nan_to_num(cross_f)
     swapped = cross > direct + 0.05
     sims = {"given": np.where(swapped, cross_g, direct_g), "family": np.where(swapped, cross_f, direct_f)}
-    values = {"given": ga, "family": fa}
+    # The other record's value each name was compared with, and that value's own column.
+    others = {"given": np.where(swapped, fb, gb), "family": np.where(swapped, gb, fb)}
+    typos = {key: one_typo(prep, code[key][ia], others[key]) for key in ("given", "family")}
+    typos["given"] &= ~nick
+    freq_given, freq_family = _freq(prep, "given"), _freq(prep, "family")
+    # Term frequency of the more common of the two values, each in its own column: a swapped
+    # "Fields" is as common as the family name it is, not as rare as a given name "fields".
+    og, of = others["given"], others["family"]
+    name_tf = {"given": np.fmax(freq_given[ga], np.where(swapped, freq_family[og], freq_given[og])),
+               "family": np.fmax(freq_family[fa], np.where(swapped, freq_given[of], freq_family[of]))}
 
     def street_sim() -> np.ndarray:
         sa, sb = code["street_ns"][ia], code["street_ns"][ib]
@@ -223,8 +277,24 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
         col = comp.tf_column
         if comp.name in ("given name", "family name"):
             key = "given" if comp.name == "given name" else "family"
-            gamma[:, f] = _fuzzy_levels(sims[key])
-            exact_code = values[key]
+            gamma[:, f] = _fuzzy_levels(sims[key], typos[key])
+            near = gamma[:, f] >= 3
+            tf[near, f] = name_tf[key][near]
+            continue
+        elif comp.name == "company":
+            ca, cb = code["company"][ia], code["company"][ib]
+            gamma[:, f] = _fuzzy_levels(similarity(prep, ca, cb), one_typo(prep, ca, cb))
+            near = gamma[:, f] >= 3
+            freq = _freq(prep, "company")
+            tf[near, f] = np.fmax(freq[ca[near]], freq[cb[near]])
+            continue
+        elif comp.name == "activity":
+            gamma[:, f] = _activity_levels(prep, ia, ib)
+            continue
+        elif comp.name == "kind":
+            person = code["company"] == 0
+            gamma[:, f] = np.where(person[ia] == person[ib], 1 + person[ia], 0).astype(np.int8)
+            continue
         elif comp.name == "phone":
             gamma[:, f] = _phone_levels(prep, ia, ib)
             continue

@@ -15,7 +15,7 @@ from qbsync.rules.duplicates.blocking import DEFAULT_KEYS, BlockingKey, candidat
 from qbsync.rules.duplicates.cluster import clusters as group
 from qbsync.rules.duplicates.compare import NULL, Compared, compare, exact_pair_counts
 from qbsync.rules.duplicates.records import CustomerRecord, Prepared, matchable, prepare
-from qbsync.rules.duplicates.survivor import Activity, MemberFacts, choose, facts
+from qbsync.rules.duplicates.survivor import Activity, MemberFacts, choose, facts, txn_counts
 from qbsync.rules.findings import Finding
 
 RULE = "duplicates"
@@ -23,7 +23,8 @@ RULE = "duplicates"
 #: The normalised values shown next to each comparison in an explanation.
 _SHOWN = {"given name": ("given",), "family name": ("family",), "company": ("company",), "email": ("email",),
           "phone": ("phone1", "phone2"), "street number": ("street_no",), "street": ("street",),
-          "address line 2": ("line2",), "locality": ("postcode", "city", "region"), "contact details": ()}
+          "address line 2": ("line2",), "locality": ("postcode", "city", "region"), "contact details": (),
+          "activity": ("history",), "kind": ()}
 
 
 @dataclass(frozen=True)
@@ -125,10 +126,11 @@ class Scored:
     seconds: dict[str, float]
 
 
-def score_pairs(records: Sequence[CustomerRecord], *, default_country: str | None = None,
-                keys: Iterable[BlockingKey] = DEFAULT_KEYS, u_samples: int = 200_000,
-                seed: int = 0) -> Scored:
-    """Normalise, block, compare, learn the model by EM and score every candidate pair."""
+def score_pairs(records: Sequence[CustomerRecord], *, activity: Activity | None = None,
+                default_country: str | None = None, keys: Iterable[BlockingKey] = DEFAULT_KEYS,
+                u_samples: int = 200_000, seed: int = 0) -> Scored:
+    """Normalise, block, compare, learn the model by EM and score every candidate pair (``activity``
+    feeds the activity comparison; without it that comparison is missing for every pair)."""
     seconds: dict[str, float] = {}
     t = time.perf_counter()
 
@@ -138,7 +140,7 @@ def score_pairs(records: Sequence[CustomerRecord], *, default_country: str | Non
         seconds[name] = round(now - t, 3)
         t = now
 
-    prep = prepare(records, default_country)
+    prep = prepare(records, default_country, txn_counts(records, activity))
     lap("normalise")
     cand = candidate_pairs(prep, keys)
     lap("block")
@@ -232,7 +234,7 @@ def detect_duplicates(records: Sequence[CustomerRecord], *, activity: Activity |
     are left out: they follow their parent.
     """
     records = matchable(records)
-    scored = score_pairs(records, default_country=default_country, keys=keys)
+    scored = score_pairs(records, activity=activity, default_country=default_country, keys=keys)
     t = time.perf_counter()
     cmp_, sc = scored.compared, scored.scores
     groups = group(len(records), cmp_.left, cmp_.right, sc.probability, threshold=threshold,

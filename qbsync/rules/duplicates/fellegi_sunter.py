@@ -111,7 +111,7 @@ def estimate_u(prep: Prepared, samples: int = 200_000, seed: int = 0) -> list[np
 
 
 #: Comparisons whose levels are not ordered from "different" to "exact": no prior belief about m.
-_UNORDERED = frozenset({"contact details"})
+_UNORDERED = frozenset({"contact details", "activity", "kind"})
 
 #: How many matches the prior on m is worth: it decides a short list (a few dozen candidate pairs,
 #: where EM alone has nothing to learn from) and fades once there are hundreds of matches.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -84,12 +85,25 @@ class Prepared:
     #: One vocabulary over every column, so any two columns' values compare by integer code.
     vocab: np.ndarray = field(default_factory=lambda: np.array([""], dtype=object))
     codes: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Each record's rank in creation order (creation date, then numeric Id: QBO numbers in order).
+    age_rank: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    _lengths: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.records)
 
+    @property
+    def lengths(self) -> np.ndarray:
+        """The length of every vocabulary value, by code."""
+        if self._lengths is None:
+            self._lengths = np.fromiter((len(v) for v in self.vocab), np.int64, len(self.vocab))
+        return self._lengths
+
     def col(self, name: str) -> np.ndarray:
         return self.columns[name]
+
+
+_PAREN = re.compile(r"\([^)]*\)")
 
 
 def _names(rec: CustomerRecord) -> tuple[str, str, str]:
@@ -102,9 +116,13 @@ def _names(rec: CustomerRecord) -> tuple[str, str, str]:
         else:
             given, family = nz.split_display_name(display)
     elif display and not company:
-        # A display name that is not the person's own name ("Smith Plumbing") names the business.
+        # A display name that is not the person's own name ("Smith Plumbing") names the business;
+        # initials, numbers and a parenthesis ("John Q. Smith", "John Smith 2", "John Smith (Boston)")
+        # are how QuickBooks users tell namesakes apart, not a business name.
         person_tokens = set(f"{given} {family}".split())
-        if not set(nz.person_name(display).split()) <= person_tokens:
+        shown = {t for t in nz.person_name(_PAREN.sub(" ", display)).split()
+                 if len(t) > 1 and not t.isdigit()}
+        if not shown <= person_tokens:
             company = nz.company_name(display)
     return given, family, company
 
@@ -116,8 +134,18 @@ def _postcode(rec: CustomerRecord, region: str | None) -> str:
     return code
 
 
-def prepare(records: Sequence[CustomerRecord], default_country: str | None = None) -> Prepared:
-    """Normalise every record once; ``default_country`` is used for phones of addresses without one."""
+def _history(count: int | None) -> str:
+    if count is None:
+        return ""  # unknown (a CSV, FEBRL): the comparison is missing and weighs nothing
+    return "no transactions" if count == 0 else f"{count} transactions"
+
+
+def prepare(records: Sequence[CustomerRecord], default_country: str | None = None,
+            txn_counts: Sequence[int | None] | None = None) -> Prepared:
+    """Normalise every record once; ``default_country`` is used for phones of addresses without one.
+
+    ``txn_counts`` (sales-side transactions per record, None = unknown) becomes the "history" column
+    that the activity comparison reads."""
     out: dict[str, list[str]] = {c: [] for c in COLUMNS}
     for rec in records:
         given, family, company = _names(rec)
@@ -140,9 +168,22 @@ def prepare(records: Sequence[CustomerRecord], default_country: str | None = Non
     out["street_ns"] = [v.replace(" ", "") for v in out["street"]]
     out["given_formal"] = [nz.NICKNAMES.get(v, v) for v in out["given"]]
     out["line2_ns"] = [v.replace(" ", "") for v in out["line2"]]
+    counts = txn_counts if txn_counts is not None else [None] * len(records)
+    out["history"] = [_history(c) for c in counts]
     columns = {name: np.array(values, dtype=object) for name, values in out.items()}
     index: dict[str, int] = {"": 0}  # code 0 is "missing" in every column
     codes = {name: np.fromiter((index.setdefault(v, len(index)) for v in values), np.int64, len(values))
              for name, values in out.items()}
     vocab = np.array(list(index), dtype=object)
-    return Prepared(records=records, columns=columns, vocab=vocab, codes=codes)
+    return Prepared(records=records, columns=columns, vocab=vocab, codes=codes, age_rank=_age_rank(records))
+
+
+def _age_rank(records: Sequence[CustomerRecord]) -> np.ndarray:
+    def key(k: int) -> tuple[int, int, str]:
+        rec = records[k]
+        cid = rec.customer_id
+        return (rec.created.toordinal() if rec.created else 0, int(cid) if cid.isdigit() else 0, cid)
+
+    rank = np.empty(len(records), dtype=np.int64)
+    rank[sorted(range(len(records)), key=key)] = np.arange(len(records))
+    return rank

@@ -64,6 +64,13 @@ def facts(record: CustomerRecord, activity: Activity | None) -> MemberFacts:
     return MemberFacts(count, has, Decimal(balance), Decimal(credit), last, record.completeness())
 
 
+def txn_counts(records: Sequence[CustomerRecord], activity: Activity | None) -> list[int | None] | None:
+    """Transactions per record up to as_of (None where unknown), or None without any activity."""
+    if activity is None:
+        return None
+    return [facts(r, activity).txn_count for r in records]
+
+
 def choose(records: Sequence[CustomerRecord], member_facts: Sequence[MemberFacts]) -> int:
     """Index of the proposed survivor among ``records``.
 
