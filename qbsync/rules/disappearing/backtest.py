@@ -19,7 +19,7 @@ from qbsync.rules.disappearing.bgnbd import BgNbd
 from qbsync.rules.disappearing.mle import MAX_FIT_CUSTOMERS, Array
 from qbsync.rules.disappearing.paretonbd import ParetoNbd
 from qbsync.rules.disappearing.rhythm import rhythm
-from qbsync.rules.disappearing.summary import DAYS_PER_PERIOD, summarize
+from qbsync.rules.disappearing.summary import DAYS_PER_PERIOD, Days, summarize
 
 #: Every scorer gives higher values to customers more likely gone.
 SCORERS = ("pareto_nbd", "pareto_nbd_expected", "bg_nbd_expected", "rhythm", "recency")
@@ -53,11 +53,12 @@ class Scored:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def score(histories: Mapping[str, Sequence[date]], as_of: date, horizon_days: int,
+def score(histories: Mapping[str, Sequence[date]] | Days, as_of: date, horizon_days: int,
           max_fit: int = MAX_FIT_CUSTOMERS) -> Scored:
     """Fit both models on the histories up to ``as_of`` and compute every scorer."""
-    summary = summarize(histories, as_of)
-    rh = rhythm({cid: histories[cid] for cid in summary.ids}, as_of)
+    seen, _ = Days.of(histories).up_to(as_of.toordinal())
+    summary = summarize(seen, as_of)
+    rh = rhythm(seen, as_of)
     assert rh.ids == summary.ids
     horizon = horizon_days / DAYS_PER_PERIOD
     out = Scored(summary.ids, {"rhythm": rh.overdue, "recency": rh.days_since},
@@ -67,7 +68,7 @@ def score(histories: Mapping[str, Sequence[date]], as_of: date, horizon_days: in
     try:
         out.pareto = ParetoNbd.fit(summary, max_fit)
         out.p_alive = out.pareto.p_alive(summary)
-        out.expected = out.pareto.expected_purchases(summary, horizon)
+        out.expected = out.pareto.expected_purchases(summary, horizon, out.p_alive)
         out.scores["pareto_nbd"] = 1.0 - out.p_alive
         out.scores["pareto_nbd_expected"] = np.exp(-out.expected)
     except (ValueError, FloatingPointError) as exc:
@@ -97,7 +98,7 @@ class BacktestResult:
                 "note": self.note}
 
 
-def backtest(histories: Mapping[str, Sequence[date]], as_of: date, holdout_days: int = 180,
+def backtest(histories: Mapping[str, Sequence[date]] | Days, as_of: date, holdout_days: int = 180,
              max_idle_days: int | None = 365, max_fit: int = MAX_FIT_CUSTOMERS) -> BacktestResult:
     """Score everyone as of ``as_of - holdout_days`` and check who bought again by ``as_of``.
 
@@ -105,18 +106,17 @@ def backtest(histories: Mapping[str, Sequence[date]], as_of: date, holdout_days:
     ``max_idle_days`` is set, one within that many days of it (older ones are the inactive rule's).
     """
     cutoff = as_of - timedelta(days=holdout_days)
-    calib: dict[str, list[date]] = {}
-    came_back: dict[str, bool] = {}
-    for cid, dates in histories.items():
-        before = [d for d in dates if d <= cutoff]
-        if not before:
-            continue
-        if max_idle_days is not None and (cutoff - max(before)).days > max_idle_days:
-            continue
-        calib[cid] = before
-        came_back[cid] = any(cutoff < d <= as_of for d in dates)
+    days = Days.of(histories)
+    before, where = days.up_to(cutoff.toordinal())
+    holdout = (days.days > cutoff.toordinal()) & (days.days <= as_of.toordinal())
+    came_back = np.bincount(days.owner[holdout], minlength=len(days))[where] > 0
+    keep = np.ones(len(before), bool)
+    if max_idle_days is not None:
+        keep = cutoff.toordinal() - before.last <= max_idle_days
+    calib = before.select(keep)
     scored = score(calib, cutoff, holdout_days, max_fit)
-    gone = np.array([not came_back[cid] for cid in scored.ids], bool)
+    assert scored.ids == calib.ids
+    gone = ~came_back[keep]
     aucs = {name: auc(values, gone) for name, values in scored.scores.items()}
     aucs = {k: aucs[k] for k in SCORERS if k in aucs}
     n_gone = int(gone.sum())

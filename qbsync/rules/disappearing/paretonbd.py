@@ -76,11 +76,12 @@ class ParetoNbd:
                         + s * np.log(beta + T) + log_a0(self.params, x, sm.t_x, T))
         return np.asarray(expit(-log_odds), float)
 
-    def expected_purchases(self, sm: Summary, t: float) -> Array:
-        """E[purchases in the next ``t`` weeks | history]."""
+    def expected_purchases(self, sm: Summary, t: float, p_alive: Array | None = None) -> Array:
+        """E[purchases in the next ``t`` weeks | history]; ``p_alive``: ``self.p_alive(sm)`` when known."""
         r, alpha, s, beta = self.params
         x, T = sm.x, sm.T
         span = np.log1p(t / (beta + T))
         # (1 - ((β+T)/(β+T+t))^(s-1)) / (s-1), with its limit at s = 1
         factor = span if abs(s - 1) < 1e-9 else -np.expm1(-(s - 1) * span) / (s - 1)
-        return np.asarray((r + x) * (beta + T) / (alpha + T) * factor * self.p_alive(sm), float)
+        alive = self.p_alive(sm) if p_alive is None else p_alive
+        return np.asarray((r + x) * (beta + T) / (alpha + T) * factor * alive, float)

@@ -11,6 +11,7 @@ import numpy as np
 from qbsync.rules.activity import CustomerActivity
 from qbsync.rules.disappearing.backtest import BacktestResult, Scored, backtest, score
 from qbsync.rules.disappearing.mle import MAX_FIT_CUSTOMERS
+from qbsync.rules.disappearing.summary import Days
 from qbsync.rules.findings import Finding
 from qbsync.rules.policy import InactivePolicy
 
@@ -62,7 +63,7 @@ def find_disappearing(activities: Mapping[str, CustomerActivity], policy: Inacti
     Every customer with purchases feeds the fits and the backtest; only QBO-active, not excluded
     customers still within their inactive threshold are listed (the rest are the inactive rule's).
     """
-    histories = {cid: a.purchase_dates for cid, a in activities.items() if a.purchase_dates}
+    histories = Days.of({cid: a.purchase_dates for cid, a in activities.items() if a.purchase_dates})
     bt = backtest(histories, as_of, holdout_days, max_idle_days=policy.days, max_fit=max_fit)
     live: Scored = score(histories, as_of, holdout_days, max_fit)
     chosen = scorer or bt.chosen

@@ -14,6 +14,7 @@ from datetime import date
 import numpy as np
 
 from qbsync.rules.disappearing.mle import Array
+from qbsync.rules.disappearing.summary import Days
 
 PSEUDO_GAPS = 1.0
 FALLBACK_GAP_DAYS = 30.0
@@ -32,25 +33,25 @@ class Rhythm:
         return np.asarray(self.days_since / self.usual_gap, float)
 
 
-def rhythm(histories: Mapping[str, Sequence[date]], as_of: date) -> Rhythm:
+def rhythm(histories: Mapping[str, Sequence[date]] | Days, as_of: date) -> Rhythm:
     """The rhythm of every customer with a purchase on or before ``as_of``."""
-    ids: list[str] = []
-    since: list[float] = []
-    medians: list[float] = []
-    counts: list[int] = []
-    for cid, dates in histories.items():
-        days = sorted({d.toordinal() for d in dates if d <= as_of})
-        if not days:
-            continue
-        ids.append(cid)
-        since.append(float(as_of.toordinal() - days[-1]))
-        gaps = np.diff(days)
-        counts.append(len(gaps))
-        medians.append(float(np.median(gaps)) if len(gaps) else np.nan)
-    med = np.asarray(medians, float)
-    n = np.asarray(counts, float)
+    seen, _ = Days.of(histories).up_to(as_of.toordinal())
+    since = (as_of.toordinal() - seen.last).astype(float)
+    # gaps between consecutive days of the same customer, then each customer's median gap
+    same = seen.owner[1:] == seen.owner[:-1]
+    gap_owner = seen.owner[1:][same]
+    gaps = np.diff(seen.days)[same]
+    gaps = gaps[np.lexsort((gaps, gap_owner))]
+    counts = np.bincount(gap_owner, minlength=len(seen))
+    start = np.cumsum(counts) - counts
+    med = np.full(len(seen), np.nan)
+    has = counts > 0
+    # the mean of the two middle gaps (the same one twice when the count is odd), as np.median gives
+    lo, hi = (start + (counts - 1) // 2)[has], (start + counts // 2)[has]
+    med[has] = (gaps[lo] + gaps[hi]) / 2.0
+    n = counts.astype(float)
     own = med[~np.isnan(med)]
     company = float(np.median(own)) if len(own) else FALLBACK_GAP_DAYS
     company = max(company, 1.0)
     usual = (np.where(n > 0, np.nan_to_num(med) * n, 0.0) + PSEUDO_GAPS * company) / (n + PSEUDO_GAPS)
-    return Rhythm(tuple(ids), np.asarray(since, float), np.maximum(usual, 1.0), company)
+    return Rhythm(seen.ids, since, np.maximum(usual, 1.0), company)
