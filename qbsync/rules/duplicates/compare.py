@@ -59,10 +59,12 @@ COMPARISONS: tuple[Comparison, ...] = (
     # as independent evidence would make neighbours look like duplicates.
     Comparison("locality", ("different", "same region only", "postcode or city similar",
                             "postcode or city agrees", "postcode and city agree"), None),
-    # Whether one record is bare (a name and nothing to reach them by). A second record typed in a
-    # hurry often is; EM learns from the data how much that says, and it is one comparison, so the
-    # missing fields are not each counted again.
-    Comparison("contact details", ("both have some", "one has none", "neither has any"), None),
+    # Which kinds of contact (email, phone, address) each record has: one bare (a name and nothing
+    # to reach them by), or kinds on one record only. A second record typed in a hurry often lacks
+    # some; EM learns from the data how much that says, and it is one comparison, so the missing
+    # fields are not each counted again (a missing field itself weighs nothing).
+    Comparison("contact details", ("both have the same kinds", "one has a kind the other lacks",
+                                   "they differ in two or more kinds", "one has none", "neither has any")),
     # Whether each record was used (sales-side transactions up to as_of), and which was created
     # first. The record someone typed instead of finding the existing customer is the newer one and
     # usually never carries a sale; EM learns how much each case says on the list at hand. Unknown
@@ -209,6 +211,17 @@ def _activity_levels(prep: Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarr
     return np.where((a == NULL) | (b == NULL), NULL, level).astype(np.int8)
 
 
+_BITS = np.array([bin(k).count("1") for k in range(8)], dtype=np.int8)
+
+
+def _kinds(prep: Prepared) -> np.ndarray:
+    """A bit per kind of contact a record has: 1 email, 2 phone, 4 address."""
+    code = prep.codes
+    address = (code["street"] != 0) | (code["line2"] != 0) | (code["city"] != 0) | (code["postcode"] != 0)
+    return ((code["email"] != 0) * 1 + ((code["phone1"] != 0) | (code["phone2"] != 0)) * 2
+            + address * 4).astype(np.uint8)
+
+
 def _locality_levels(prep: Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     code = prep.codes
     pa, pb = code["postcode"][ia], code["postcode"][ib]
@@ -313,7 +326,10 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
             exact_code = ca
         elif comp.name == "contact details":
             bare = _bare(prep)
-            gamma[:, f] = (bare[ia].astype(np.int8) + bare[ib].astype(np.int8))
+            kinds = _kinds(prep)
+            gap = _BITS[kinds[ia] ^ kinds[ib]]  # how many kinds one of the two has and the other lacks
+            n_bare = bare[ia].astype(np.int8) + bare[ib].astype(np.int8)
+            gamma[:, f] = np.where(n_bare > 0, 2 + n_bare, np.minimum(gap, 2)).astype(np.int8)
             continue
         elif comp.name == "locality":
             gamma[:, f] = _locality_levels(prep, ia, ib)
