@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
 from qbsync.rules.duplicates import normalize as nz
 from qbsync.rules.duplicates.blocking import Candidates
-from qbsync.rules.duplicates.compare import COMPARISONS, compare
+from qbsync.rules.duplicates.compare import COMPARISONS, Compared, compare
 from qbsync.rules.duplicates.records import CustomerRecord, prepare
 
 
@@ -121,3 +123,66 @@ def test_letters_without_decomposition_and_german_and_french_street_forms() -> N
     assert nz.fold("Straße Øster Łódź") == "strasse oster lodz"
     assert nz.street("Hauptstraße 12") == nz.street("Hauptstr. 12") == ("12", "hauptstr")
     assert nz.street("12 boulevard Haussmann") == nz.street("12 bd Haussmann")
+
+
+def _levels(got: Compared, name: str) -> list[str]:
+    f = [c.name for c in COMPARISONS].index(name)
+    return ["missing" if g < 0 else COMPARISONS[f].levels[g] for g in got.gamma[:, f]]
+
+
+def test_one_slip_of_the_finger_is_one_typo_whatever_jaro_winkler_says() -> None:
+    recs = [CustomerRecord("1", "Audrey Ford", given_name="Audrey", family_name="Ford"),
+            CustomerRecord("2", "Audrey Furd", given_name="Audrey", family_name="Furd"),  # JW 0.85
+            CustomerRecord("3", "Anne Schutlz", given_name="Anne", family_name="Schutlz"),  # swapped letters
+            CustomerRecord("4", "Anne Schultz", given_name="Anne", family_name="Schultz"),
+            CustomerRecord("5", "Ann Lee", given_name="Ann", family_name="Lee"),
+            CustomerRecord("6", "Anna Lee", given_name="Anna", family_name="Lee"),  # another name
+            CustomerRecord("7", "Decker-Tran, Ltd.", company_name="Decker-Tran, Ltd."),
+            CustomerRecord("8", "Deckes-Tran Ltd", company_name="Deckes-Tran Ltd")]
+    got = compare(prepare(recs), Candidates(np.array([0, 2, 4, 6]), np.array([1, 3, 5, 7]), {}))
+    family, given, company = _levels(got, "family name"), _levels(got, "given name"), _levels(got, "company")
+    assert family[:2] == ["one typo", "one typo"]
+    assert given[2] != "one typo"  # too short to call "ann"/"anna" a typo
+    assert company[3] == "one typo"
+    # The typo's weight is adjusted by how common the name is, like an exact match.
+    family_col = [c.name for c in COMPARISONS].index("family name")
+    assert not np.isnan(got.tf[0, family_col])
+
+
+def test_activity_says_which_of_the_two_was_never_used() -> None:
+    recs = [CustomerRecord("1", "A", created=date(2023, 1, 5)),
+            CustomerRecord("2", "B", created=date(2024, 3, 1)),
+            CustomerRecord("3", "C", created=date(2022, 1, 1)),
+            CustomerRecord("4", "D", created=date(2024, 1, 1))]
+    left, right = np.array([0, 0, 2, 1]), np.array([1, 2, 3, 3])
+    prep = prepare(recs, txn_counts=[12, 0, 0, None])
+    assert _levels(compare(prep, Candidates(left, right, {})), "activity") == [
+        "only the newer has none", "only the older has none", "missing", "missing"]
+    both = prepare(recs, txn_counts=[3, 4, 0, 0])
+    assert _levels(compare(both, Candidates(left, right, {})), "activity")[:3] == [
+        "both have transactions", "only the older has none", "neither has any"]
+    # Without any activity (a CSV) the comparison is missing for every pair: it weighs nothing.
+    assert set(_levels(compare(prepare(recs), Candidates(left, right, {})), "activity")) == {"missing"}
+
+
+def test_a_company_and_a_person_with_its_contact_name_are_told_apart() -> None:
+    recs = [CustomerRecord("1", "Cindy Lucas", given_name="Cindy", family_name="Lucas"),
+            CustomerRecord("2", "Wright Cohen Inc", given_name="Cindy", family_name="Lucas",
+                           company_name="Wright Cohen Inc"),
+            # Initials, numbers and a parenthesis tell namesakes apart; they do not make a company.
+            CustomerRecord("3", "Cindy Q. Lucas", given_name="Cindy", family_name="Lucas"),
+            CustomerRecord("4", "Cindy Lucas 2 (Boston)", given_name="Cindy", family_name="Lucas")]
+    prep = prepare(recs)
+    assert list(prep.col("company")) == ["", "wright cohen", "", ""]
+    got = compare(prep, Candidates(np.array([0, 0, 0]), np.array([1, 2, 3]), {}))
+    assert _levels(got, "kind") == ["a company and a person", "both people", "both people"]
+
+
+def test_contact_details_count_the_kinds_one_record_lacks() -> None:
+    full = CustomerRecord("1", "A", email="a@x.test", phone="(212) 555-0101", bill_line1="1 Oak St",
+                          bill_city="York", bill_country="US")
+    recs = [full, CustomerRecord("2", "B", email="b@x.test", phone="(212) 555-0102", bill_city="Ely"),
+            CustomerRecord("3", "C", email="c@x.test"), CustomerRecord("4", "D"), CustomerRecord("5", "E")]
+    got = compare(prepare(recs, "US"), Candidates(np.array([0, 0, 0, 3]), np.array([1, 2, 3, 4]), {}))
+    assert _levels(got, "contact details") == [
+        "both have the same kinds", "they differ in two or more kinds", "one has none", "neither has any"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,12 +30,12 @@ def _record(o: dict[str, Any]) -> CustomerRecord:
         bill_region=addr.get("CountrySubDivisionCode"), bill_postal_code=addr.get("PostalCode"),
         bill_country=addr.get("Country"), active=o.get("Active", True),
         balance=Decimal(str(o.get("Balance", 0))), job=bool(o.get("Job")),
-        parent_id=(o.get("ParentRef") or {}).get("value"))
+        parent_id=(o.get("ParentRef") or {}).get("value"),
+        created=datetime.fromisoformat(o["MetaData"]["CreateTime"]).astimezone(UTC).date())
 
 
-@pytest.fixture(scope="module")
-def company() -> Company:
-    made = generator.generate_company(generator.CompanySpec(customers=2000), "dups")
+def _company(seed: int) -> Company:
+    made = generator.generate_company(generator.CompanySpec(customers=2000, seed=seed), "dups")
     customers: list[dict[str, Any]] = []
     txns: dict[str, int] = {}
     for entity, objects in made.batches():
@@ -49,16 +50,36 @@ def company() -> Company:
     return records, txns, made.truth, detect_duplicates(records, activity=txns, default_country="US")
 
 
-def test_planted_duplicates_precision_recall_f1(company: Company) -> None:
+@pytest.fixture(scope="module")
+def company() -> Company:
+    return _company(42)
+
+
+def _evaluate(company: Company) -> dict[str, float]:
     records, _, truth_doc, report = company
     truth = {r.customer_id: r.customer_id for r in records if not r.job}
     for cluster in truth_doc["duplicate_clusters"]:
         for cid in cluster:
             truth[cid] = cluster[0]
-    ev = evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters], truth)
-    # Measured 0.99-1.00 on this spec (seed 42); other seeds 0.9875-1.0: see docs/benchmarks.md.
+    return evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters], truth)
+
+
+def test_planted_duplicates_precision_recall_f1(company: Company) -> None:
+    ev = _evaluate(company)
+    # Measured 1.000 / 1.000 / 1.000 on this spec (seed 42): see docs/benchmarks.md.
     assert ev["precision"] >= 0.99, ev
-    assert ev["f1"] >= 0.98, ev
+    assert ev["f1"] >= 0.99, ev
+
+
+#: Per seed, the F1 each must keep (measured: 0.9875, 0.9939 and 1.0000, precision 1.000 on all).
+#: Seed 1 misses two pairs the model rates ~0.2 honestly: "Cheryl Fields" vs "Fields, Cheryl" (both
+#: buying, different emails, nothing else shared) and "Anne Schultz" vs "Anne Schutlz" (a typo of a
+#: name common in two of the company's countries, different emails).
+@pytest.mark.parametrize(("seed", "floor"), [(1, 0.985), (2, 0.99), (3, 0.99)])
+def test_planted_duplicates_on_other_seeds(seed: int, floor: float) -> None:
+    ev = _evaluate(_company(seed))
+    assert ev["precision"] >= 0.99, ev
+    assert ev["f1"] >= floor, ev
 
 
 def test_no_job_is_ever_proposed(company: Company) -> None:
