@@ -3,6 +3,7 @@
     python bench/bench_duplicates.py                 # febrl1, febrl2, synthetic 10k and 100k
     python bench/bench_duplicates.py --sizes 10000 --febrl path/to/other_febrl.csv
     python bench/bench_duplicates.py --sizes --cache 100000 --txns 2000000   # end to end from a cache
+    python bench/bench_duplicates.py --sizes --sandbox 1:2000 2:2000 3:2000 42:2000 42:10000
 
 Accuracy (names and address only) is reported as pairwise precision / recall / F1 of the clusters
 and the blocking recall, next to a baseline run in the same process on the same candidate pairs: a
@@ -137,12 +138,44 @@ def from_cache(n: int, txns: int, seed: int = 3) -> dict[str, float]:
             "load_activity": t2 - t1, "detect": t3 - t2, "total": t3 - t0, "clusters": len(report.clusters)}
 
 
+def sandbox(seed: int, n: int) -> dict[str, float]:
+    """Precision/recall/F1 on the sandbox generator's planted duplicates (``seed``, ``n`` customers),
+    with the customers as the cache mirrors them and transactions counted per customer."""
+    from qbsync.sandbox import generator
+    from tests.rules.test_duplicates_sandbox import _record
+
+    made = generator.generate_company(generator.CompanySpec(customers=n, seed=seed), "bench")
+    objects: list[dict[str, object]] = []
+    txns: dict[str, int] = {}
+    for entity, batch in made.batches():
+        if entity == "Customer":
+            objects.extend(batch)
+            continue
+        for o in batch:
+            ref = (o.get("CustomerRef") or {}).get("value")
+            if ref:
+                txns[ref] = txns.get(ref, 0) + 1
+    records = [_record(o) for o in objects]
+    t0 = time.perf_counter()
+    report = detect_duplicates(records, activity=txns, default_country="US")
+    seconds = time.perf_counter() - t0
+    assert made.truth is not None
+    truth = {r.customer_id: r.customer_id for r in records if not r.job}
+    for cluster in made.truth["duplicate_clusters"]:
+        for cid in cluster:
+            truth[cid] = cluster[0]
+    ev = evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters], truth)
+    return {"seed": seed, "customers": n, "seconds": seconds, **ev}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--febrl", type=Path, action="append", help="FEBRL file(s) (default febrl1, febrl2)")
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     ap.add_argument("--cache", type=int, metavar="N", help="also run end to end on a cache of N customers")
     ap.add_argument("--txns", type=int, default=2_000_000, help="transactions in that cache")
+    ap.add_argument("--sandbox", nargs="*", default=[], metavar="SEED:N",
+                    help="also measure the sandbox generator's planted duplicates (seed:customers)")
     args = ap.parse_args()
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "accuracy": {}, "speed": []}
     for path in args.febrl or [DATASETS / "febrl1.csv", DATASETS / "febrl2.csv"]:
@@ -164,6 +197,13 @@ def main() -> None:
         a, b = speeds[0], speeds[-1]
         print(f"time ratio {b['records']}/{a['records']} records = {b['seconds'] / a['seconds']:.1f} "
               f"(size ratio {b['records'] / a['records']:.0f})")
+    for spec in args.sandbox:
+        seed, n = (int(x) for x in spec.split(":"))
+        r = sandbox(seed, n)
+        results.setdefault("sandbox", []).append(r)  # type: ignore[attr-defined]
+        print(f"sandbox seed {seed:>3} {n:>6} customers: P {r['precision']:.4f} R {r['recall']:.4f} "
+              f"F1 {r['f1']:.4f}  ({int(r['true_positives'])}/{int(r['true_pairs'])} pairs, "
+              f"{int(r['predicted_pairs'])} predicted, {r['seconds']:.1f} s)")
     if args.cache:
         r = from_cache(args.cache, args.txns)
         results["cache"] = r
