@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Numeric
@@ -52,7 +52,9 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        amount = Decimal(str(value)).quantize(CENT)
+        # half a cent rounds away from zero, as PostgreSQL's NUMERIC(18,2) and the page mapping in
+        # the database (cache.jsonsql) round it
+        amount = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
         if dialect.name == "sqlite":
             return int(amount * 100)
         return amount

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 import uuid
@@ -41,6 +42,13 @@ log = logging.getLogger(__name__)
 # requests-oauthlib logs the token and the Authorization header at DEBUG; tokens never reach logs.
 for _noisy in ("requests_oauthlib", "oauthlib"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+#: query answers from this size on are handed to the cache undecoded (``QboClient._page``)
+RAW_PAGE_MIN = 64 * 1024
+# A QBO query answer opens with its QueryResponse and the entity's array and closes with the time;
+# an answer shaped otherwise (a fault, say) is decoded and checked in full.
+_PAGE_HEAD = re.compile(rb'\s*\{\s*"QueryResponse"\s*:\s*\{\s*"([A-Za-z]+)"\s*:\s*\[')
+_PAGE_TAIL = re.compile(rb'"time"\s*:\s*"([^"]{10,40})"\s*\}\s*$')
 
 MAX_BATCH_ITEMS = 30
 MAX_REQUEST_ID = 50
@@ -172,8 +180,22 @@ class QboClient:
                 raise error_from_response(status, body, resp.headers)
         return doc
 
+    def _page(self, resp: requests.Response) -> JsonDict | Page:
+        """A large query answer stays undecoded (the cache maps it in the database); anything else,
+        a fault among them, goes through ``_parse``."""
+        body = resp.content
+        if resp.status_code >= 300 or len(body) < RAW_PAGE_MIN:
+            return self._parse(resp)
+        head = _PAGE_HEAD.match(body, 0, 256)
+        tail = _PAGE_TAIL.search(body, max(0, len(body) - 256))
+        server_time = parse_server_time(tail.group(1).decode()) if tail else None
+        if head is None or server_time is None:
+            return self._parse(resp)
+        return Page(body=body, key=head.group(1).decode(), server_time=server_time)
+
     def _attempt(self, kind: str, method: str, url: str, params: Mapping[str, Any],
-                 data: str | bytes | None, content_type: str) -> JsonDict:
+                 data: str | bytes | None, content_type: str,
+                 decode: Callable[[requests.Response], Any] | None = None) -> Any:
         refreshed = False
         while True:
             token = self.tokens.access_token()
@@ -184,12 +206,14 @@ class QboClient:
                 self.tokens.refresh_after_rejection(token)
                 refreshed = True
                 continue
-            return self._parse(resp)
+            return (decode or self._parse)(resp)
 
     def request(self, kind: str, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 body: JsonDict | str | None = None, content_type: str = "application/json",
-                request_id: str | None = None) -> JsonDict:
-        """One logical API call with limiter, retries and one refresh-and-retry on 401."""
+                request_id: str | None = None,
+                decode: Callable[[requests.Response], Any] | None = None) -> Any:
+        """One logical API call with limiter, retries and one refresh-and-retry on 401; the answer as
+        ``decode`` reads it (default: the JSON object, faults raised)."""
         url = f"{self.base_url}/{path}"
         query: dict[str, Any] = dict(params or {})
         query["minorversion"] = self.settings.minorversion
@@ -207,7 +231,7 @@ class QboClient:
         retry = retrying(self.settings.retry, sleep=self._sleep, on_retry=self._on_retry, rand=self._rand)
         for attempt in retry:
             with attempt:
-                return self._attempt(kind, method, url, query, data, content_type)
+                return self._attempt(kind, method, url, query, data, content_type, decode)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def _time(self, doc: Mapping[str, Any]) -> datetime:
@@ -216,7 +240,10 @@ class QboClient:
     # --- QboGateway ------------------------------------------------------------------------------
 
     def query(self, statement: str) -> Page:
-        doc = self.request("query", "POST", "query", body=statement, content_type="application/text")
+        doc = self.request("query", "POST", "query", body=statement, content_type="application/text",
+                           decode=self._page)
+        if isinstance(doc, Page):
+            return doc
         qr = doc.get("QueryResponse") or {}
         rows: list[JsonDict] = []
         for value in qr.values():

@@ -12,15 +12,47 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
+
 JsonDict = dict[str, Any]
 
 
-@dataclass
 class Page:
-    """One page of a query: the rows and the server's clock when it answered (aware datetime)."""
+    """One page of a query: its objects and the server's clock when it answered (aware datetime).
 
-    rows: list[JsonDict]
-    server_time: datetime
+    The client may hand the response over undecoded (``body``, with the QueryResponse key of its
+    array): the cache then maps it inside the database and Python never builds the page's objects.
+    ``rows`` decodes it on first use.
+    """
+
+    def __init__(self, rows: list[JsonDict] | None = None, server_time: datetime | None = None, *,
+                 body: bytes | None = None, key: str | None = None) -> None:
+        if server_time is None:
+            raise ValueError("a page needs the server time of its answer")
+        if rows is None and (body is None or key is None):
+            raise ValueError("a page needs its rows, or the response body and the key of its array")
+        self._rows = rows
+        self.server_time = server_time
+        self.body = body
+        self.key = key
+
+    @property
+    def rows(self) -> list[JsonDict]:
+        if self._rows is None:
+            assert self.body is not None and self.key is not None
+            found = (orjson.loads(self.body).get("QueryResponse") or {}).get(self.key)
+            self._rows = found if isinstance(found, list) else []
+        return self._rows
+
+    def json_array(self) -> tuple[bytes, tuple[str, ...]]:
+        """A JSON document and the path of the array of objects in it (what the cache writer reads)."""
+        if self.body is not None and self.key is not None:
+            return self.body, ("QueryResponse", self.key)
+        return orjson.dumps(self.rows), ()
+
+    def __repr__(self) -> str:
+        size = f"{len(self.body):,} bytes" if self._rows is None and self.body else f"{len(self.rows)} rows"
+        return f"Page({size}, server_time={self.server_time.isoformat()})"
 
 
 @dataclass

@@ -21,9 +21,8 @@ from qbsync.cache.models import NAME_LIST_ENTITIES
 from qbsync.qbo import querybuild
 from qbsync.qbo.gateway import Page, QboGateway
 from qbsync.sync.progress import Progress
+from qbsync.sync.state import PAGE_SIZE as PAGE
 from qbsync.sync.state import EntityCounts, PassState, SyncStore
-
-PAGE = 1000
 
 
 def count_where(entity: str) -> str | None:
@@ -70,12 +69,10 @@ def run_passes(gateway: QboGateway, store: SyncStore, passes: dict[str, PassStat
                 queue.append(_Task("page", p.entity, n))
 
     def on_page(p: PassState, n: int, page: Page) -> None:
-        total = None
-        if n == 1 and p.total is None and len(page.rows) < PAGE:
-            total = len(page.rows)
-        store.write_page(p, n, page.rows, seen_at, counts.setdefault(p.entity, EntityCounts()), total)
-        progress.advance(p.entity, len(page.rows))
-        if n == 1 and p.total is None:
+        sizing = n == 1 and p.total is None
+        rows = store.write_page(p, n, page, seen_at, counts.setdefault(p.entity, EntityCounts()), sizing)
+        progress.advance(p.entity, rows)
+        if sizing and p.total is None:
             queue.append(_Task("count", p.entity))
         if pass_complete(p):
             progress.finish(p.entity)

@@ -12,15 +12,32 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from qbsync.cache.mapping import TABLES, is_deleted_stub, map_object, parse_time
+from qbsync.cache.mapping import TABLES, is_deleted_stub, parse_time
 from qbsync.cache.models import Realm, SyncState
-from qbsync.cache.upsert import count_rows, delete_objects, delete_unseen, sync_tokens, table, write_objects
-from qbsync.qbo.gateway import JsonDict
+from qbsync.cache.upsert import (
+    Written,
+    count_rows,
+    delete_objects,
+    delete_unseen,
+    table,
+    write_json,
+    write_objects,
+)
+from qbsync.qbo.gateway import JsonDict, Page
 
 STATE = table(SyncState.__tablename__)
 REALMS = table(Realm.__tablename__)
 #: key qbsync adds to the stored CompanyInfo document: when it was read (ISO 8601, UTC)
 FETCHED_AT_KEY = "qbsyncFetchedAt"
+
+
+#: rows per page of a full pass (QBO's MAXRESULTS ceiling)
+PAGE_SIZE = 1000
+
+
+def _count(counts: EntityCounts, written: Written) -> None:
+    counts.fetched += written.fetched
+    counts.changed += written.changed
 
 
 @dataclass
@@ -134,24 +151,26 @@ class SyncStore:
         """Upsert live objects, delete stubbed ones; True when anything was deleted."""
         live = [o for o in objects if not is_deleted_stub(o)]
         gone = [str(o["Id"]) for o in objects if is_deleted_stub(o)]
-        counts.fetched += len(objects)
-        known = sync_tokens(conn, entity, self.realm_id, [str(o["Id"]) for o in live])
-        counts.changed += sum(1 for o in live if known.get(str(o["Id"])) != str(o.get("SyncToken", "0")))
-        mapped = [map_object(entity, self.realm_id, o, seen_at) for o in live]
-        write_objects(conn, entity, self.realm_id, mapped, cached=known.keys())
+        _count(counts, write_objects(conn, entity, self.realm_id, live, seen_at))
+        counts.fetched += len(gone)
         removed = delete_objects(conn, entity, self.realm_id, gone)
         counts.deleted += removed
         return bool(gone)
 
-    def write_page(self, p: PassState, page_no: int, rows: Sequence[JsonDict], seen_at: datetime,
-                   counts: EntityCounts, total: int | None = None) -> None:
-        """One page of a full pass and the pass's progress, in one transaction."""
+    def write_page(self, p: PassState, page_no: int, page: Page, seen_at: datetime,
+                   counts: EntityCounts, first_total: bool = False) -> int:
+        """One page of a full pass and the pass's progress, in one transaction; returns its row count.
+
+        ``first_total``: this is page 1 of a pass not yet sized, so a short page is the whole entity."""
+        document, path = page.json_array()
         with self.engine.begin() as conn:
-            self._write(conn, p.entity, rows, seen_at, counts)
+            written = write_json(conn, p.entity, self.realm_id, document, path, seen_at)
+            _count(counts, written)
             p.pages.add(page_no)
-            if total is not None:
-                p.total = total
+            if first_total and written.fetched < PAGE_SIZE:
+                p.total = written.fetched
             self._set_state(conn, p.entity, full_sync_pages=sorted(p.pages), full_sync_total=p.total)
+        return written.fetched
 
     def set_total(self, p: PassState, total: int) -> None:
         with self.engine.begin() as conn:

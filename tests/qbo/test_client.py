@@ -254,3 +254,38 @@ def test_injected_sleep_alone_never_blocks_on_the_wall_clock(tmp_path: Path) -> 
         assert client.count("Customer") == 41  # third in a 2/min budget: waits for the window to slide
     # both waits happened in virtual time (the test returns at once)
     assert slept[0] >= 60 and sum(slept) >= 60 + 59
+
+
+def _big_page(n: int) -> bytes:
+    rows = [{"Id": str(i), "SyncToken": "0", "DisplayName": f"Customer {i:05d}", "Notes": "x" * 80}
+            for i in range(1, n + 1)]
+    return json.dumps({"QueryResponse": {"Customer": rows, "startPosition": 1, "maxResults": n},
+                       "time": "2026-03-01T04:00:00.000-08:00"}).encode()
+
+
+def test_large_query_answer_is_handed_over_undecoded_with_its_server_time(h: Harness) -> None:
+    body = _big_page(1000)
+    mock(h).post(f"{API}/query", body=body, content_type="application/json")
+    page = h.client.query("SELECT * FROM Customer ORDERBY Id STARTPOSITION 1 MAXRESULTS 1000")
+    assert page.body == body and page.key == "Customer"
+    assert page.server_time == datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    document, path = page.json_array()
+    assert json.loads(document)["QueryResponse"]["Customer"][999]["Id"] == "1000"
+    assert path == ("QueryResponse", "Customer")
+    assert len(page.rows) == 1000 and page.rows[0]["DisplayName"] == "Customer 00001"
+
+
+def test_large_answer_not_shaped_like_a_page_is_decoded_and_its_fault_raised(h: Harness) -> None:
+    fault = {"Fault": {"Error": [{"Message": "Invalid query", "Detail": "x" * 70_000, "code": "4000"}],
+                       "type": "ValidationFault"}, "time": "2026-03-01T04:00:00.000-08:00"}
+    mock(h).post(f"{API}/query", body=json.dumps(fault), content_type="application/json")
+    with pytest.raises(ValidationError):
+        h.client.query("SELECT * FROM Customer")
+
+
+def test_large_page_cut_short_is_retried_not_handed_over(h: Harness) -> None:
+    body = _big_page(1000)
+    mock(h).post(f"{API}/query", body=body[: len(body) - 40], content_type="application/json")
+    mock(h).post(f"{API}/query", body=body, content_type="application/json")
+    page = h.client.query("SELECT * FROM Customer ORDERBY Id STARTPOSITION 1 MAXRESULTS 1000")
+    assert len(page.rows) == 1000 and h.client.stats.retries == 1

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 from qbsync.cache.db import create_schema, make_engine
-from qbsync.cache.mapping import map_object
 from qbsync.cache.models import Realm
 from qbsync.cache.upsert import write_objects
 from qbsync.rules.activity import load_activity
@@ -34,7 +33,7 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[sa.Engine, dict[s
         conn.execute(sa.insert(Realm).values(realm_id=REALM, company_name="Generated",
                                              created_at=datetime(2020, 1, 1, tzinfo=UTC)))
         for entity, objects in gen.batches():
-            write_objects(conn, entity, REALM, [map_object(entity, REALM, o) for o in objects])
+            write_objects(conn, entity, REALM, objects, None)
     assert gen.truth is not None
     return engine, gen.truth
 

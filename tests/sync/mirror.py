@@ -6,8 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from qbsync.cache.mapping import TABLES, map_object
+from qbsync.cache.mapping import TABLES
 from qbsync.cache.models import ENTITY_MODELS, Base
+from tests.cache.reference_mapping import map_object
 
 JsonDict = dict[str, Any]
 
