@@ -10,7 +10,6 @@ can replay the past.
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -84,29 +83,16 @@ class CustomerActivity:
 #: arithmetic stays in this form (exact either way) and becomes a two-place Decimal once, at the end.
 Amount = int | Decimal
 
-
-@dataclass(slots=True)
-class _Agg:
-    first: date
-    last: date
-    count: int
-    total: Amount
-    total_12m: Amount
-    days: list[Any] = field(default_factory=list)  # distinct purchase days, raw (purchase tables only)
-    held: Amount = 0  # open balance (invoices), remaining credit (memos), unapplied (payments)
-    located: int = 0  # transactions with a location (department)
-
+#: One customer's aggregate row of one table, as the driver returns it:
+#: (customer_id, first day, last day, count, total, total over 12 months, held, days, located).
+#: Days are raw (ISO text on SQLite); ``held`` is the open balance (invoices), remaining credit
+#: (memos) or unapplied amount (payments); ``days`` the distinct days joined into one value
+#: (purchase tables only); ``located`` the number of transactions with a location (department).
+_Row = tuple[Any, ...]
+_FIRST, _LAST, _COUNT, _TOTAL, _TOTAL_12M, _HELD_AT, _DAYS, _LOCATED = range(1, 9)
 
 #: The column each table adds to its aggregate row: what it still holds on ``as_of``.
 _HELD: dict[str, str] = {"invoices": "balance", "credit_memos": "balance", "payments": "unapplied_amt"}
-
-
-def _per_customer(query: Any, model: Any) -> Any:
-    """Read ``model`` in customer order through its covering index, never touching the table's rows:
-    SQLite's planner otherwise picks the (realm, date) index for the ``txn_date <= as_of`` range and
-    sorts millions of rows in a temporary B-tree to group them."""
-    return query.with_hint(model, f"INDEXED BY ix_{model.__tablename__}_customer_activity",
-                           dialect_name="sqlite")
 
 
 class _DayMemo(dict[Any, date]):
@@ -145,6 +131,12 @@ class _Reader:
                 self._cents[raw] = found
         return found
 
+    def utc_day(self, column: Any) -> Any:
+        """The UTC calendar day of a ``UTCDateTime`` column, computed by the database (untyped)."""
+        if self.sqlite:  # stored as UTC text, "YYYY-MM-DD HH:MM:SS.ffffff"
+            return sa.type_coerce(sa.func.substr(column, 1, 10), sa.types.NullType())
+        return sa.type_coerce(sa.cast(sa.func.timezone("UTC", column), sa.Date), sa.types.NullType())
+
     def days_agg(self, column: Any) -> Any:
         """The distinct days of a group in one value: ISO text joined by commas, or a date array."""
         if self.sqlite:
@@ -159,10 +151,11 @@ class _Reader:
         return list(raw)
 
 
-def _table_aggregates(conn: sa.Connection, reader: _Reader, model: Any, realm_id: str, as_of: date,
-                      since_12m: date, purchases: bool) -> dict[str, _Agg]:
-    """One pass over ``model``: first/last day, count, totals, what it still holds and (for purchase
-    tables) the distinct purchase days, per customer."""
+def _aggregate_query(reader: _Reader, model: Any, realm_id: str, as_of: date, since_12m: date,
+                     purchases: bool) -> Any:
+    """The per-customer aggregate of ``model``. It reads only columns of the table's covering index
+    (``ix_<table>_customer_activity``), in that index's order, so the database never visits the
+    table's rows nor sorts to group (tests/rules/test_activity.py checks SQLite's plan)."""
     amount = model.total_amt
     raw_date = sa.type_coerce(model.txn_date, sa.String) if reader.sqlite else model.txn_date
     recent = sa.case((model.txn_date > since_12m, amount), else_=sa.literal(0))
@@ -179,12 +172,15 @@ def _table_aggregates(conn: sa.Connection, reader: _Reader, model: Any, realm_id
     )
     if model is Invoice:
         query = query.where(Invoice.voided.is_(False))
-    day, days_of = reader.day, reader.days_of
-    return {
-        cid: _Agg(day(first), day(last), count, total or 0, total_12m or 0, days_of(days), held or 0, located)
-        for cid, first, last, count, total, total_12m, held, days, located
-        in conn.execute(_per_customer(query, model)).all()
-    }
+    return query
+
+
+def _table_aggregates(conn: sa.Connection, reader: _Reader, model: Any, realm_id: str, as_of: date,
+                      since_12m: date, purchases: bool) -> dict[str, _Row]:
+    """One pass over ``model``: first/last day, count, totals, what it still holds and (for purchase
+    tables) the distinct purchase days, per customer, as the driver returns them."""
+    query = _aggregate_query(reader, model, realm_id, as_of, since_12m, purchases)
+    return {row[0]: row for row in conn.execute(query)}
 
 
 def _later_applied(conn: sa.Connection, reader: _Reader, model: Any, txn_type: str, realm_id: str,
@@ -238,7 +234,7 @@ def _main_location(conn: sa.Connection, models: list[Any], realm_id: str,
              .where(model.realm_id == realm_id, model.txn_date <= as_of,
                     model.department_id.is_not(None), model.customer_id.is_not(None))
              .group_by(model.customer_id, model.department_id))
-        for cid, dept, n in conn.execute(_per_customer(q, model)):
+        for cid, dept, n in conn.execute(q):
             counts[cid][dept] += n
     # most transactions wins; ties go to the smallest Id so the answer never flickers
     return {cid: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for cid, c in counts.items()}
@@ -257,7 +253,16 @@ def median_gap(dates: list[date]) -> float | None:
     """Median days between consecutive distinct dates (None with fewer than two dates)."""
     if len(dates) < 2:
         return None
-    return float(statistics.median((b - a).days for a, b in itertools.pairwise(dates)))
+    return _median_of_gaps([d.toordinal() for d in dates])
+
+
+def _median_of_gaps(days: list[int]) -> float:
+    """What ``median_gap`` gives, from day ordinals (at least two)."""
+    gaps = sorted([b - a for a, b in itertools.pairwise(days)])
+    n = len(gaps)
+    mid = n // 2
+    # statistics.median: the middle gap, or the mean of the two middle ones (same float either way)
+    return float(gaps[mid]) if n % 2 else (gaps[mid - 1] + gaps[mid]) / 2
 
 
 def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
@@ -278,8 +283,8 @@ def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
         reader = _Reader(engine.dialect.name)
         customers = conn.execute(
             sa.select(Customer.id, Customer.display_name, Customer.active, Customer.parent_id,
-                      Customer.job, Customer.created_at, Customer.customer_type_id,
-                      Customer.sync_token, Customer.balance)
+                      Customer.job, reader.utc_day(Customer.created_at), Customer.customer_type_id,
+                      Customer.sync_token, sa.type_coerce(Customer.balance, sa.types.NullType()))
             .where(Customer.realm_id == realm_id)
         ).all()
         aggs = {kind: _table_aggregates(conn, reader, model, realm_id, as_of, since_12m,
@@ -293,74 +298,102 @@ def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
             credits = _add(credits, _later_applied(conn, reader, CreditMemo, "CreditMemo", realm_id, as_of))
         # A company that never uses locations (most) skips a second pass over its sales documents.
         located = [model for kind, model in kind_models if model in purchase_models
-                   and any(agg.located for agg in aggs[kind].values())]
+                   and any(row[_LOCATED] for row in aggs[kind].values())]
         locations = _main_location(conn, located, realm_id, as_of)
         later = _later_customers(conn, all_models, realm_id, as_of)
         dept_names = dict(conn.execute(sa.select(Department.id, Department.name)
                                        .where(Department.realm_id == realm_id)).all())
 
-    purchase_kinds = [kind for kind, model in kind_models if model in purchase_models]
+    assemble = _Assembler(reader, aggs, [kind for kind, model in kind_models if model in purchase_models])
+    as_of_raw = as_of.isoformat() if reader.sqlite else as_of
     out: dict[str, CustomerActivity] = {}
-    for cid, name, active, parent_id, job, created_at, type_id, token, balance_now in customers:
-        created = created_at.date() if created_at is not None else None
-        if created is not None and created > as_of:
+    for cid, name, active, parent_id, job, created_raw, type_id, token, balance_now in customers:
+        if created_raw is not None and created_raw > as_of_raw:
             continue
+        department_id = locations.get(cid)
         act = CustomerActivity(
             customer_id=cid, display_name=display(name), active=bool(active), parent_id=parent_id,
-            job=bool(job), created=created, customer_type_id=type_id, department_id=locations.get(cid),
-            realm_id=realm_id, sync_token=token, balance_now=balance_now or ZERO,
+            job=bool(job), created=reader.day(created_raw) if created_raw is not None else None,
+            customer_type_id=type_id, department_id=department_id,
+            realm_id=realm_id, sync_token=token,
+            balance_now=reader.money(balance_now) if balance_now is not None else ZERO,
             later_activity=cid in later,
+            department_name=dept_names.get(department_id) if department_id else None,
         )
-        act.department_name = dept_names.get(act.department_id) if act.department_id else None
-        _fill(act, reader, aggs, _purchase_days(reader, aggs, purchase_kinds, cid))
+        assemble(act)
         act.open_balance = reader.money(balances.get(cid))
         act.unapplied_credit = reader.money(credits.get(cid))
         out[cid] = act
     return out
 
 
-def _held(aggs: dict[str, dict[str, _Agg]], kind: str) -> dict[str, Amount]:
-    return {cid: agg.held for cid, agg in aggs.get(kind, {}).items()}
+def _held(aggs: dict[str, dict[str, _Row]], kind: str) -> dict[str, Amount]:
+    return {cid: row[_HELD_AT] or 0 for cid, row in aggs.get(kind, {}).items()}
 
 
-def _purchase_days(reader: _Reader, aggs: dict[str, dict[str, _Agg]], kinds: list[str],
-                   cid: str) -> list[date]:
-    """Distinct purchase dates of ``cid``, ascending (ISO text sorts like the dates it spells)."""
-    found = [agg.days for kind in kinds if (agg := aggs[kind].get(cid)) is not None]
-    if not found:
-        return []
-    raw = sorted(set(found[0]).union(*found[1:])) if len(found) > 1 else sorted(found[0])
-    return reader.days(raw)
+class _Assembler:
+    """Fills one customer's facts from its aggregate rows (every table, in ``KINDS`` rank order)."""
 
+    def __init__(self, reader: _Reader, aggs: dict[str, dict[str, _Row]], purchase_kinds: list[str]) -> None:
+        self.reader = reader
+        # (kind, rank on ties, rows, revenue sign, counts as purchases), one entry per table read
+        self.tables = [(kind, -KINDS.index(kind), rows,
+                        1 if kind in ("invoice", "sales receipt") else -1 if kind == "credit memo" else 0,
+                        kind in ("invoice", "sales receipt", "estimate"))
+                       for kind, rows in aggs.items()]
+        self.purchases = [aggs[kind] for kind in purchase_kinds]
+        self.ordinals: dict[Any, int] = {}
 
-def _fill(act: CustomerActivity, reader: _Reader, aggs: dict[str, dict[str, _Agg]],
-          dates: list[date]) -> None:
-    cid = act.customer_id
-    best: tuple[date, int] | None = None
-    revenue: Amount | None = None  # None: no sales document nor credit memo, so the plain default stays
-    revenue_12m: Amount = 0
-    for kind, table in aggs.items():
-        agg = table.get(cid)
-        if agg is None:
-            continue
-        act.activity_count += agg.count
-        if act.first_activity is None or agg.first < act.first_activity:
-            act.first_activity = agg.first
-        rank = -KINDS.index(kind)
-        if best is None or (agg.last, rank) > best:
-            best = (agg.last, rank)
-            act.last_activity, act.last_activity_kind = agg.last, kind
-        if kind in ("invoice", "sales receipt"):
-            revenue = (revenue or 0) + agg.total
-            revenue_12m += agg.total_12m
-        elif kind == "credit memo":
-            revenue = (revenue or 0) - agg.total
-            revenue_12m -= agg.total_12m
-        if kind in ("invoice", "sales receipt", "estimate"):
-            act.txn_count += agg.count
-    if revenue is not None:
-        act.lifetime_revenue = reader.money(revenue)
-        act.revenue_12m = reader.money(revenue_12m)
-    act.purchase_dates = dates
-    act.last_purchase = dates[-1] if dates else None
-    act.usual_gap_days = median_gap(dates)
+    def __call__(self, act: CustomerActivity) -> None:
+        cid = act.customer_id
+        day = self.reader.day
+        first: Any = None
+        best: tuple[Any, int] | None = None
+        revenue: Amount | None = None  # None: no sales document nor credit memo, so the plain default stays
+        revenue_12m: Amount = 0
+        for kind, rank, rows, sign, purchase in self.tables:
+            row = rows.get(cid)
+            if row is None:
+                continue
+            act.activity_count += row[_COUNT]
+            # raw days compare like the dates they spell (ISO text on SQLite, dates on PostgreSQL)
+            if first is None or row[_FIRST] < first:
+                first = row[_FIRST]
+            if best is None or (row[_LAST], rank) > best:
+                best = (row[_LAST], rank)
+                act.last_activity_kind = kind
+            if sign > 0:
+                revenue = (revenue or 0) + (row[_TOTAL] or 0)
+                revenue_12m += row[_TOTAL_12M] or 0
+            elif sign < 0:
+                revenue = (revenue or 0) - (row[_TOTAL] or 0)
+                revenue_12m -= row[_TOTAL_12M] or 0
+            if purchase:
+                act.txn_count += row[_COUNT]
+        if first is not None:
+            act.first_activity = day(first)
+        if best is not None:
+            act.last_activity = day(best[0])
+        if revenue is not None:
+            act.lifetime_revenue = self.reader.money(revenue)
+            act.revenue_12m = self.reader.money(revenue_12m)
+        raw = self._purchase_days(cid)
+        if raw:
+            act.purchase_dates = self.reader.days(raw)
+            act.last_purchase = act.purchase_dates[-1]
+            if len(raw) > 1:
+                ordinal = self.ordinals
+                act.usual_gap_days = _median_of_gaps(
+                    [ordinal[d] if d in ordinal else self._ordinal(d) for d in raw])
+
+    def _ordinal(self, raw: Any) -> int:
+        found = self.ordinals[raw] = self.reader.day(raw).toordinal()
+        return found
+
+    def _purchase_days(self, cid: str) -> list[Any]:
+        """Distinct purchase days of ``cid``, raw and ascending (ISO text sorts like the dates it spells)."""
+        days_of = self.reader.days_of
+        found = [days_of(row[_DAYS]) for rows in self.purchases if (row := rows.get(cid)) is not None]
+        if not found:
+            return []
+        return sorted(set(found[0]).union(*found[1:])) if len(found) > 1 else sorted(found[0])
