@@ -78,15 +78,15 @@ def test_full_then_incremental_syncs_equal_the_sandbox(sandbox: SandboxServer, t
 
 
 @pytest.mark.slow
-def test_equal_despite_30_percent_faults(sandbox: SandboxServer, tmp_path: Path, sqlite_url: str) -> None:
+def test_equal_despite_30_percent_faults(sandbox: SandboxServer, tmp_path: Path, db_url: str) -> None:
     sandbox.faults = FaultPlan(rate_429=0.1, rate_503=0.1, drop_rate=0.1, seed=11)
-    summary = _sync(sandbox, tmp_path, sqlite_url)
+    summary = _sync(sandbox, tmp_path, db_url)
     assert summary.throttles > 0 and summary.retries > 0
-    assert _diff(sandbox, sqlite_url) == []
+    assert _diff(sandbox, db_url) == []
     mutate(sandbox.store, random.Random(5), n=80)
     sandbox.clock.advance(timedelta(minutes=10))
-    _sync(sandbox, tmp_path, sqlite_url)
-    assert _diff(sandbox, sqlite_url) == []
+    _sync(sandbox, tmp_path, db_url)
+    assert _diff(sandbox, db_url) == []
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
@@ -96,8 +96,8 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_resume_equals_the_sandbox(sandbox: SandboxServer, tmp_path: Path,
-                                                                 sqlite_url: str) -> None:
-    conn = connect_settings(sandbox, tmp_path, sqlite_url)
+                                                                 db_url: str) -> None:
+    conn = connect_settings(sandbox, tmp_path, db_url)
     rng = random.Random(20)
     served = {"n": 0}
     fire = threading.Event()
@@ -130,9 +130,9 @@ def test_sigkill_at_random_points_then_resume_equals_the_sandbox(sandbox: Sandbo
         resumed = _cli(conn.env)
         _, err = resumed.communicate(timeout=300)
         assert resumed.returncode == 0, err.decode()
-        assert _diff(sandbox, sqlite_url) == [], f"after kill {i}"
+        assert _diff(sandbox, db_url) == [], f"after kill {i}"
     assert kills >= 10
-    engine = open_cache(sqlite_url)
+    engine = open_cache(db_url)
     with engine.connect() as c:  # no duplicates: the primary keys would refuse them, and counts match
         n = c.execute(sa.text("SELECT COUNT(*) FROM invoices")).scalar_one()
         assert n == len(snapshot(sandbox.store)["Invoice"])
@@ -140,21 +140,22 @@ def test_sigkill_at_random_points_then_resume_equals_the_sandbox(sandbox: Sandbo
 
 
 @pytest.mark.slow
-def test_two_syncs_started_together_one_runs_the_other_exits_75(tmp_path: Path, sqlite_url: str) -> None:
+def test_two_syncs_started_together_one_runs_the_other_exits_75(tmp_path: Path, db_url: str) -> None:
     clock = SandboxClock()
     store = Store(clock=clock)
     build_company(store)
     latency = LatencyProfile(base=0.15, seed=1)
     with SandboxServer(store, clock=clock, latency=latency) as srv:
-        conn = connect_settings(srv, tmp_path, sqlite_url)
-        open_cache(sqlite_url).dispose()  # both children find a migrated cache
+        conn = connect_settings(srv, tmp_path, db_url)
+        open_cache(db_url).dispose()  # both children find a migrated cache
         a, b = _cli(conn.env), _cli(conn.env)
         (_, err_a), (_, err_b) = a.communicate(timeout=300), b.communicate(timeout=300)
         codes = sorted([a.returncode, b.returncode])
         assert codes == [0, 75], (err_a.decode(), err_b.decode())
         loser = (err_a if a.returncode == 75 else err_b).decode()
         assert "already" in loser or "running" in loser
+        # the lock is a file lock on SQLite and an advisory lock on PostgreSQL: both are exercised
         assert "Traceback" not in loser
-        engine = open_cache(sqlite_url)
+        engine = open_cache(db_url)
         assert mirror_diff(engine, REALM, snapshot(store)) == []
         engine.dispose()
