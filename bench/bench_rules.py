@@ -61,9 +61,16 @@ def _chunks(rows: list[tuple[Any, ...]], size: int = 50_000) -> Iterator[list[tu
         yield rows[i:i + size]
 
 
-def fill(engine: sa.Engine, n_customers: int, n_txns: int, seed: int = 1) -> None:
-    """Bulk-insert a synthetic company (SQLite storage format: money in cents, ISO dates)."""
+def fill(engine: sa.Engine, n_customers: int, n_txns: int, seed: int = 1, raw_bytes: int = 0) -> None:
+    """Bulk-insert a synthetic company (SQLite storage format: money in cents, ISO dates).
+
+    ``raw_bytes`` pads each transaction's ``raw`` JSON to about that size (a QBO invoice is 1-3 KB);
+    the pads are random text, so PostgreSQL's TOAST compression does not shrink them to nothing.
+    """
     rng = np.random.default_rng(seed)
+    letters = list("abcdefghijklmnopqrstuvwxyz0123456789 ")
+    pads = ["{}"] if raw_bytes <= 10 else [
+        '{"pad": "' + "".join(rng.choice(letters, raw_bytes - 11)) + '"}' for _ in range(64)]
     create_schema(engine)
     sqlite = engine.dialect.name == "sqlite"
 
@@ -98,8 +105,8 @@ def fill(engine: sa.Engine, n_customers: int, n_txns: int, seed: int = 1) -> Non
     for n, (c, d, k, a, o) in enumerate(zip(cust.tolist(), day.tolist(), kind.tolist(), cents.tolist(),
                                             open_inv.tolist(), strict=True)):
         when = dates[d]
-        base = (REALM, str(n + 1), "0", stamp(when), stamp(when), "{}", str(c + 1), when.isoformat(),
-                amount(a))
+        base = (REALM, str(n + 1), "0", stamp(when), stamp(when), pads[n % len(pads)], str(c + 1),
+                when.isoformat(), amount(a))
         if k == 0:
             rows[k].append((*base, amount(a if o else 0), False))
         elif k in (2, 3):
