@@ -151,7 +151,7 @@ class _Reader:
             return []
         if self.sqlite:
             return str(raw).split(",")
-        return list(raw)
+        return raw  # psycopg's list of dates, only read
 
 
 def _aggregate_query(reader: _Reader, model: Any, realm_id: str, as_of: date, since_12m: date,
