@@ -16,6 +16,7 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from qbsync.cache.models import NAME_LIST_ENTITIES
 from qbsync.qbo import querybuild
@@ -68,18 +69,19 @@ def run_passes(gateway: QboGateway, store: SyncStore, passes: dict[str, PassStat
             if n not in p.pages:
                 queue.append(_Task("page", p.entity, n))
 
-    def on_page(p: PassState, n: int, page: Page) -> None:
-        sizing = n == 1 and p.total is None
-        rows = store.write_page(p, n, page, seen_at, counts.setdefault(p.entity, EntityCounts()), sizing)
+    def write(p: PassState, n: int, page: Page, sizing: bool) -> int:
+        return store.write_page(p, n, page, seen_at, counts.setdefault(p.entity, EntityCounts()), sizing)
+
+    def written(p: PassState, rows: int, sizing: bool) -> None:
         progress.advance(p.entity, rows)
         if sizing and p.total is None:
             queue.append(_Task("count", p.entity))
         if pass_complete(p):
             progress.finish(p.entity)
 
-    def on_count(p: PassState, total: int) -> None:
-        store.set_total(p, total)
-        progress.start(p.entity, total)
+    def counted(p: PassState) -> None:
+        assert p.total is not None
+        progress.start(p.entity, p.total)
         plan(p)
         if pass_complete(p):
             progress.finish(p.entity)
@@ -88,7 +90,7 @@ def run_passes(gateway: QboGateway, store: SyncStore, passes: dict[str, PassStat
         if p.total is not None:
             progress.start(entity, p.total)
         if first is not None and first[0] == entity and p.total is None and 1 not in p.pages:
-            on_page(p, 1, first[1])
+            written(p, write(p, 1, first[1], True), True)
             continue
         if pass_complete(p):
             continue
@@ -99,25 +101,43 @@ def run_passes(gateway: QboGateway, store: SyncStore, passes: dict[str, PassStat
             return gateway.count(task.entity, count_where(task.entity))
         return gateway.query(page_statement(task.entity, task.page_no))
 
-    inflight: dict[Future[Page | int], _Task] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qbsync-page") as pool:
+    # Pages are fetched by ``workers`` threads and written by ``store.concurrent_writers`` threads;
+    # fetching pauses while that many pages (plus two) wait to be written, so memory stays bounded.
+    writers = store.concurrent_writers
+    fetching: dict[Future[Page | int], _Task] = {}
+    # Every cache write goes through the writer threads (one on SQLite, which allows one writer).
+    writing: dict[Future[int | None], tuple[_Task, bool]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qbsync-page") as pool, \
+            ThreadPoolExecutor(max_workers=writers, thread_name_prefix="qbsync-write") as writer:
         try:
-            while queue or inflight:
-                while queue and len(inflight) < max(1, workers):
+            while queue or fetching or writing:
+                while queue and len(fetching) < max(1, workers) and len(writing) < writers + 2:
                     task = queue.popleft()
-                    inflight[pool.submit(run, task)] = task
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                    fetching[pool.submit(run, task)] = task
+                pending: list[Future[Any]] = [*fetching, *writing]
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    task = inflight.pop(fut)
+                    if fut in writing:
+                        task, sizing = writing.pop(fut)
+                        rows = fut.result()
+                        if task.kind == "count":
+                            counted(passes[task.entity])
+                        else:
+                            written(passes[task.entity], int(rows or 0), sizing)
+                        continue
+                    task = fetching.pop(fut)
                     answer = fut.result()
                     p = passes[task.entity]
                     if task.kind == "count":
                         assert isinstance(answer, int)
-                        on_count(p, answer)
+                        writing[writer.submit(store.set_total, p, answer)] = (task, False)
                     else:
                         assert isinstance(answer, Page)
-                        on_page(p, task.page_no, answer)
+                        sizing = task.page_no == 1 and p.total is None
+                        writing[writer.submit(write, p, task.page_no, answer, sizing)] = (task, sizing)
         except BaseException:
-            for fut in inflight:
-                fut.cancel()
+            for f in fetching:
+                f.cancel()
+            for w in writing:
+                w.cancel()
             raise

@@ -6,6 +6,7 @@ kill at any instant leaves a cache whose bookmarks never claim more than the row
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,6 +77,13 @@ class SyncStore:
     def __init__(self, engine: sa.Engine, realm_id: str) -> None:
         self.engine = engine
         self.realm_id = realm_id
+        self._bookmark_lock = threading.Lock()
+
+    @property
+    def concurrent_writers(self) -> int:
+        """Page writers worth running at once: SQLite has one writer; PostgreSQL maps pages in its
+        server processes, so two writers keep two cores busy."""
+        return 2 if self.engine.dialect.name == "postgresql" else 1
 
     # ---- realm and bookmarks ----
 
@@ -161,21 +169,29 @@ class SyncStore:
                    counts: EntityCounts, first_total: bool = False) -> int:
         """One page of a full pass and the pass's progress, in one transaction; returns its row count.
 
+        Safe to call from several threads (PostgreSQL writes pages concurrently): the rows are written
+        in parallel, while the bookmark update and commit are serialised, so the page list a
+        transaction commits holds only pages already committed plus its own.
         ``first_total``: this is page 1 of a pass not yet sized, so a short page is the whole entity."""
         document, path = page.json_array()
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn, conn.begin() as trans:
             written = write_json(conn, p.entity, self.realm_id, document, path, seen_at)
-            _count(counts, written)
-            p.pages.add(page_no)
-            if first_total and written.fetched < PAGE_SIZE:
-                p.total = written.fetched
-            self._set_state(conn, p.entity, full_sync_pages=sorted(p.pages), full_sync_total=p.total)
+            with self._bookmark_lock:
+                total = p.total
+                if first_total and total is None and written.fetched < PAGE_SIZE:
+                    total = written.fetched
+                self._set_state(conn, p.entity, full_sync_pages=sorted(p.pages | {page_no}),
+                                full_sync_total=total)
+                trans.commit()
+                p.pages.add(page_no)
+                p.total = total
+                _count(counts, written)
         return written.fetched
 
     def set_total(self, p: PassState, total: int) -> None:
-        with self.engine.begin() as conn:
-            p.total = total
+        with self.engine.begin() as conn, self._bookmark_lock:
             self._set_state(conn, p.entity, full_sync_total=total)
+            p.total = total
 
     def apply_changes(self, changes: dict[str, list[JsonDict]], seen_at: datetime,
                       counts: dict[str, EntityCounts], deletes_seen: set[str],
