@@ -148,21 +148,27 @@ def _sqlite(entity: str) -> PageSql:
     children: list[str] = []
     delete_children = None
     if entity in SALES_LINE_ENTITIES:
-        line = _sqlite_direct("v")
-        item, cls, qty, amount = (_sqlite_expr(f, line) for f in SALES_LINE)
+        line_paths = [("DetailType",)] + [p for f in SALES_LINE for p in f.paths]
+        at = {p: i for i, p in enumerate(line_paths)}
+
+        def in_line(p: Path) -> tuple[str, str]:
+            return f"json_extract(lj, '$[{at[p]}]')", f"json_type(lj, '$[{at[p]}]')"
+
+        item, cls, qty, amount = (_sqlite_expr(f, in_line) for f in SALES_LINE)
         header = staged(_CLASS_REF)[0]
-        is_sales = "json_extract({0}.value, '$.DetailType') = 'SalesItemLineDetail'"
+        # one row per top-level line, or per line inside a group line; each line's fields pulled by one
+        # multi-path json_extract (materialised, so it is not re-run per column)
+        pulled = ", ".join(_sql_text(_sqlite_path(p)) for p in line_paths)
         children.append(
+            f"WITH x AS MATERIALIZED (SELECT s.k, s.id, s.j, l.key AS n1, g.key AS n2, "
+            f"json_extract(coalesce(g.value, l.value), {pulled}) "
+            f"AS lj FROM temp.{STAGE} s JOIN json_each(s.v, '$.Line') l LEFT JOIN json_each(CASE WHEN "
+            "json_extract(l.value, '$.DetailType') = 'GroupLineDetail' THEN l.value ELSE '{}' END, "
+            "'$.GroupLineDetail.Line') g ON g.type = 'object' WHERE l.type = 'object') "
             "INSERT INTO sales_lines (realm_id, txn_type, txn_id, line_no, item_id, class_id, qty, amount) "
             f"SELECT ?, {_sql_text(entity)}, id, row_number() OVER (PARTITION BY k ORDER BY n1, n2), "
-            f"{item}, coalesce({cls}, nullif({header}, '')), {qty}, {amount} FROM ("
-            f"SELECT s.k, s.id, s.j, l.value AS v, l.key AS n1, -1 AS n2 FROM temp.{STAGE} s, "
-            f"json_each(s.v, '$.Line') l WHERE l.type = 'object' AND {is_sales.format('l')} "
-            "UNION ALL "
-            f"SELECT s.k, s.id, s.j, g.value, l.key, g.key FROM temp.{STAGE} s, json_each(s.v, '$.Line') l, "
-            "json_each(CASE WHEN l.type = 'object' THEN l.value ELSE '{}' END, '$.GroupLineDetail.Line') g "
-            "WHERE l.type = 'object' AND json_extract(l.value, '$.DetailType') = 'GroupLineDetail' "
-            f"AND g.type = 'object' AND {is_sales.format('g')})")
+            f"{item}, coalesce({cls}, nullif({header}, '')), {qty}, {amount} FROM x "
+            "WHERE json_extract(lj, '$[0]') = 'SalesItemLineDetail'")
         delete_children = (f"DELETE FROM sales_lines WHERE realm_id = ? AND txn_type = {_sql_text(entity)} "
                            f"AND txn_id IN (SELECT id FROM temp.{STAGE})")
     if entity == "Payment":
