@@ -266,7 +266,11 @@ def child_sync(args: argparse.Namespace) -> None:
     sb = Sandbox.__new__(Sandbox)
     sb.base_url, sb.tokens = sb_info["base_url"], sb_info["tokens"]
     res = run_qbsync(sb, workdir, fresh_cache("sqlite", workdir))
-    print(json.dumps({"rows": sum(res["rows"].values()), "maxrss_mb": res["maxrss_mb"], "wall": res["wall"]}))
+    # VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across execve, so a child started by a
+    # large parent would report the parent's size.
+    status = Path("/proc/self/status").read_text()
+    hwm = next(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:"))
+    print(json.dumps({"rows": sum(res["rows"].values()), "maxrss_mb": hwm, "wall": res["wall"]}))
 
 
 def main() -> None:

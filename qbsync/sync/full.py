@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from qbsync.cache.db import WalCheckpointer
 from qbsync.cache.models import NAME_LIST_ENTITIES
 from qbsync.qbo import querybuild
 from qbsync.qbo.gateway import Page, QboGateway
@@ -60,6 +61,7 @@ def run_passes(gateway: QboGateway, store: SyncStore, passes: dict[str, PassStat
     at which the run began.
     """
     queue: deque[_Task] = deque()
+    checkpoints = WalCheckpointer(store.engine)
 
     def plan(p: PassState) -> None:
         if p.total is None:
@@ -70,7 +72,9 @@ def run_passes(gateway: QboGateway, store: SyncStore, passes: dict[str, PassStat
                 queue.append(_Task("page", p.entity, n))
 
     def write(p: PassState, n: int, page: Page, sizing: bool) -> int:
-        return store.write_page(p, n, page, seen_at, counts.setdefault(p.entity, EntityCounts()), sizing)
+        rows = store.write_page(p, n, page, seen_at, counts.setdefault(p.entity, EntityCounts()), sizing)
+        checkpoints.committed()
+        return rows
 
     def written(p: PassState, rows: int, sizing: bool) -> None:
         progress.advance(p.entity, rows)
@@ -107,7 +111,8 @@ def run_passes(gateway: QboGateway, store: SyncStore, passes: dict[str, PassStat
     fetching: dict[Future[Page | int], _Task] = {}
     # Every cache write goes through the writer threads (one on SQLite, which allows one writer).
     writing: dict[Future[int | None], tuple[_Task, bool]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qbsync-page") as pool, \
+    with checkpoints, \
+            ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qbsync-page") as pool, \
             ThreadPoolExecutor(max_workers=writers, thread_name_prefix="qbsync-write") as writer:
         try:
             while queue or fetching or writing:
