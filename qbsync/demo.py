@@ -29,7 +29,7 @@ from qbsync.reports.source import default_period
 from qbsync.reports.table import Table
 from qbsync.rules.activity import load_activity
 from qbsync.rules.disappearing.rank import find_disappearing
-from qbsync.rules.duplicates import find_duplicates
+from qbsync.rules.duplicates import DuplicateFindings
 from qbsync.rules.inactive import find_inactive, find_reactivate
 from qbsync.rules.policy import InactivePolicy
 from qbsync.rules.writeback.plan import build_plan
@@ -294,8 +294,11 @@ def run_demo(options: DemoOptions, *, progress: Progress | None = None,
                               f"{len(summary.entities)} entities")
             server.stop()  # everything from here on reads the cache only
             server = None
-            _rules(steps, engine, realm_id, today, clock, result)
-            _outreach(steps, engine, realm_id, today, clock, result, options.seed)
+            # Duplicate matching is the slow part of the exports; the rules step and all three exports
+            # share one detection (same realm, same day, no customer or sale written in between).
+            duplicates = DuplicateFindings(engine)
+            _rules(steps, engine, realm_id, today, clock, result, duplicates)
+            _outreach(steps, engine, realm_id, today, clock, result, options.seed, duplicates)
             _reports(steps, engine, realm_id, today, clock, result)
         finally:
             engine.dispose()
@@ -307,7 +310,7 @@ def run_demo(options: DemoOptions, *, progress: Progress | None = None,
 
 
 def _rules(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, clock: Clock,
-           result: DemoResult) -> None:
+           result: DemoResult, find_duplicates: DuplicateFindings) -> None:
     with steps.step("rules", "running the rules (inactive, reactivate, disappearing, duplicates)") as c:
         policy = InactivePolicy()
         # load_activity is the slow part; every rule below shares its one result.
@@ -315,7 +318,7 @@ def _rules(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, clock: 
         inactive = find_inactive(activity, policy, today)
         reactivate = find_reactivate(activity, policy, today)
         disappearing = find_disappearing(activity, policy, today, top=50)
-        duplicates = find_duplicates(engine, realm_id, today)
+        duplicates = find_duplicates(realm_id, today)
         with session_factory(engine)() as session:
             plan = build_plan(session, clock, realm_id, "inactive", today, inactive,
                               include_estimates=policy.include_estimates,
@@ -335,7 +338,7 @@ def _rules(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, clock: 
 
 
 def _outreach(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, clock: Clock, result: DemoResult,
-              seed: int) -> None:
+              seed: int, duplicates: DuplicateFindings) -> None:
     out_dir = result.work_dir / "outreach"
     out_dir.mkdir(exist_ok=True)
     with steps.step("outreach", "writing outreach CSVs (win-back campaign, call, collections, dunning)") as c:
@@ -351,7 +354,8 @@ def _outreach(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, cloc
         if camp is not None:
             c.update(campaign_members=camp.members, campaign_controls=camp.controls)
             for fmt in exports.FORMATS:
-                res = exports.export(engine, realm_id, CAMPAIGN, out_dir, clock, fmt=fmt)
+                res = exports.export(engine, realm_id, CAMPAIGN, out_dir, clock, fmt=fmt,
+                                     duplicates=duplicates)
                 for kind, path in res.files.items():
                     key = f"{kind} ({fmt})" if kind == "marketing" else kind
                     result.files[key] = path

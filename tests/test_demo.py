@@ -6,6 +6,7 @@ import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -155,3 +156,25 @@ def test_a_failing_step_is_named_and_the_server_stops(tmp_path: Path,
     assert "syncing" in res.output and "disk on fire" in res.output and "--fresh" in res.output
     assert not any(t.name == "qbo-sandbox" and t.is_alive() for t in threading.enumerate())
     assert (work / MARKER).is_file(), "a half-done demo can still be wiped with --fresh"
+
+
+def test_duplicates_are_matched_once_for_the_rules_and_every_export(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import qbsync.rules.duplicates
+
+    detect = qbsync.rules.duplicates.detect_duplicates
+    calls: list[int] = []
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        return detect(*args, **kw)
+
+    monkeypatch.setattr(qbsync.rules.duplicates, "detect_duplicates", counted)
+    work = tmp_path / "demo"
+    res = CliRunner().invoke(cli, ["demo", "--dir", str(work), "--customers", CUSTOMERS, "--json"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    files = json.loads(res.stdout)["files"]
+    assert {f"marketing ({fmt})" for fmt in ("generic", "mailchimp", "hubspot")} <= set(files), \
+        "all three exports ran"
+    assert len(calls) == 1

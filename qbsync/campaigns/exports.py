@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -36,8 +36,11 @@ from qbsync.clock import Clock
 from qbsync.errors import InputError
 from qbsync.reports.csvfile import SafeCell, write_csv
 from qbsync.reports.source import ZERO, plain_name
+from qbsync.rules.findings import Finding
 
 FORMATS = ("generic", "mailchimp", "hubspot")
+#: (realm, as_of) -> the duplicates rule's findings, for a caller that has already run the rule.
+FindDuplicates = Callable[[str, date], Iterable[Finding]]
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
 GENERIC_COLUMNS = ["Customer Id", "Merged Ids", "Name", "Company", "First Name", "Last Name", "Email",
@@ -163,8 +166,27 @@ def _rank(p: Person) -> tuple[Any, ...]:
     return (-p.lifetime_value, -(p.last_purchase or date.min).toordinal(), p.customer_id)
 
 
-def duplicate_clusters(engine: sa.Engine, realm_id: str, as_of: date) -> dict[str, str]:
-    """customer id -> cluster key from the duplicates rule's findings ({} when it is not installed)."""
+def clusters_of(findings: Iterable[Finding]) -> dict[str, str]:
+    """customer id -> cluster key from the duplicates rule's findings; pure."""
+    out: dict[str, str] = {}
+    for f in findings:
+        key = f.facts.get("cluster") or f.facts.get("cluster_id") or f.facts.get("survivor")
+        if key is not None:
+            out[f.customer_id] = str(key)
+            if f.facts.get("survivor") is not None:
+                out.setdefault(str(f.facts["survivor"]), str(key))
+    return out
+
+
+def duplicate_clusters(engine: sa.Engine, realm_id: str, as_of: date,
+                       duplicates: FindDuplicates | None = None) -> dict[str, str]:
+    """customer id -> cluster key from the duplicates rule's findings ({} when it is not installed).
+
+    ``duplicates`` answers (realm, as_of) with findings the caller already holds for this cache
+    (e.g. a ``qbsync.rules.duplicates.DuplicateFindings``); without it the rule runs now.
+    """
+    if duplicates is not None:
+        return clusters_of(duplicates(realm_id, as_of))
     for module_name in ("qbsync.rules.duplicates", "qbsync.rules.duplicates.findings"):
         try:
             module: Any = importlib.import_module(module_name)
@@ -173,14 +195,7 @@ def duplicate_clusters(engine: sa.Engine, realm_id: str, as_of: date) -> dict[st
         fn = getattr(module, "find_duplicates", None)
         if fn is None:
             continue
-        out: dict[str, str] = {}
-        for f in fn(engine, realm_id, as_of):
-            key = f.facts.get("cluster") or f.facts.get("cluster_id") or f.facts.get("survivor")
-            if key is not None:
-                out[f.customer_id] = str(key)
-                if f.facts.get("survivor") is not None:
-                    out.setdefault(str(f.facts["survivor"]), str(key))
-        return out
+        return clusters_of(fn(engine, realm_id, as_of))
     return {}
 
 
@@ -330,7 +345,7 @@ def split(contacts: list[Contact], dnc: DoNotContact,
 
 def export(engine: sa.Engine, realm_id: str, name: str, out_dir: Path, clock: Clock, *, fmt: str = "generic",
            do_not_contact: DoNotContact = DoNotContact(), include_balance: bool = False, bom: bool = False,
-           as_of: date | None = None) -> ExportResult:
+           as_of: date | None = None, duplicates: FindDuplicates | None = None) -> ExportResult:
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
@@ -340,7 +355,7 @@ def export(engine: sa.Engine, realm_id: str, name: str, out_dir: Path, clock: Cl
     day = as_of or camp.as_of
     contacted = [m for m in members(engine, camp.id) if not m.control]
     people = _people(engine, realm_id, contacted)
-    contacts = merge(people, duplicate_clusters(engine, realm_id, camp.as_of))
+    contacts = merge(people, duplicate_clusters(engine, realm_id, camp.as_of, duplicates))
     items = top_items(engine, realm_id, {p.customer_id for p in people}, camp.as_of)
     for c in contacts:
         merged_items: dict[str, int] = {}

@@ -7,6 +7,7 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from qbsync.clock import FixedClock
 from qbsync.errors import InputError
 from qbsync.reports.csvfile import neutralise
 from qbsync.rules.activity import CustomerActivity
+from qbsync.rules.duplicates import DuplicateFindings
 from tests.reports.builder import Cache
 
 AS_OF = date(2025, 6, 30)
@@ -147,6 +149,42 @@ def test_exports_read_back_column_by_column(db_url: str, tmp_path: Path) -> None
     assert gen.excluded_do_not_contact == 1 and gen.merged_records == 1
     everything = "".join(p.read_text(encoding="utf-8") for r in result.values() for p in r.files.values())
     assert "blocked" not in everything.lower()
+
+
+def test_exports_given_the_duplicates_once_write_the_same_files(db_url: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import qbsync.rules.duplicates
+
+    c = Cache(db_url)
+    _shop(c)
+    # Bob again without an email: only the duplicates rule folds him into Bob's row.
+    c.customer("8", "Bob Bell", given="Bob", family="Bell", phone="+1 555 0100", line1="1 Main St",
+               city="Springfield", region="IL", postal="62701", country="US")
+    _campaign(c, control_share=Decimal(0))
+    detect = qbsync.rules.duplicates.detect_duplicates
+    detections: list[int] = []
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        detections.append(1)
+        return detect(*args, **kw)
+
+    monkeypatch.setattr(qbsync.rules.duplicates, "detect_duplicates", counted)
+    alone = {}
+    for fmt in exports.FORMATS:
+        (tmp_path / "alone" / fmt).mkdir(parents=True)
+        alone[fmt] = exports.export(c.engine, c.realm_id, "spring", tmp_path / "alone" / fmt, CLOCK, fmt=fmt)
+    assert len(detections) == len(exports.FORMATS)
+    detections.clear()
+    shared = DuplicateFindings(c.engine)
+    for fmt in exports.FORMATS:
+        (tmp_path / "given" / fmt).mkdir(parents=True)
+        given = exports.export(c.engine, c.realm_id, "spring", tmp_path / "given" / fmt, CLOCK, fmt=fmt,
+                               duplicates=shared)
+        assert given.rows == alone[fmt].rows and given.merged_records == alone[fmt].merged_records == 2
+        assert given.rows["call"] == 1  # No Mail Co only
+        for kind, path in alone[fmt].files.items():
+            assert path.read_bytes() == given.files[kind].read_bytes(), (fmt, kind)
+    assert len(detections) == 1
 
 
 def test_open_balance_customers_join_the_marketing_list_when_asked(db_url: str, tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from qbsync.rules.duplicates.detect import (
 from qbsync.rules.duplicates.records import CustomerRecord
 from qbsync.rules.findings import Finding
 
-__all__ = ["CustomerRecord", "DuplicateCluster", "DuplicateReport", "FieldEvidence", "Member", "PairMatch",
-           "detect_duplicates", "find_duplicates", "run_on_cache"]
+__all__ = ["CustomerRecord", "DuplicateCluster", "DuplicateFindings", "DuplicateReport", "FieldEvidence",
+           "Member", "PairMatch", "detect_duplicates", "find_duplicates", "run_on_cache"]
 
 
 def run_on_cache(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = 0.5,
@@ -35,3 +35,21 @@ def run_on_cache(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: fl
 def find_duplicates(engine: sa.Engine, realm_id: str, as_of: date) -> list[Finding]:
     """The duplicates rule's findings (entry point write-back and reports look up by name)."""
     return run_on_cache(engine, realm_id, as_of).findings
+
+
+class DuplicateFindings:
+    """``find_duplicates`` over one cache, detected once per (realm, as_of) while this object lives.
+
+    For a single run that asks more than once (the demo's rules step, then each export) and writes no
+    customers or sales in between; make a new one per run so no finding outlives the cache it came from.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._found: dict[tuple[str, date], list[Finding]] = {}
+
+    def __call__(self, realm_id: str, as_of: date) -> list[Finding]:
+        key = (realm_id, as_of)
+        if key not in self._found:
+            self._found[key] = find_duplicates(self.engine, realm_id, as_of)
+        return self._found[key]
