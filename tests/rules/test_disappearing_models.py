@@ -1,4 +1,5 @@
-"""BG/NBD and Pareto/NBD fits reproduce the published CDNOW parameters; the scores behave sensibly."""
+"""BG/NBD and Pareto/NBD fits reproduce the published CDNOW parameters from any start and whatever the
+customer order; the scores behave sensibly."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qbsync.rules.disappearing import paretonbd
+from qbsync.rules.disappearing import bgnbd, paretonbd
 from qbsync.rules.disappearing.bgnbd import BgNbd
+from qbsync.rules.disappearing.mle import MAX_FIT_CUSTOMERS, fit_mle
 from qbsync.rules.disappearing.paretonbd import ParetoNbd
 from qbsync.rules.disappearing.summary import Summary
 
@@ -40,6 +42,48 @@ def test_paretonbd_reproduces_published_fit(cdnow: Summary) -> None:
     m = ParetoNbd.fit(cdnow)
     assert [_sig3(v) for v in (m.r, m.alpha, m.s, m.beta)] == ["0.553", "10.6", "0.606", "11.7"]
     assert m.log_likelihood == pytest.approx(-9595.0, abs=0.1)
+
+
+# The default start, one far below, one far above, one on the wrong side of the (a, b) / (s, beta) ridge.
+STARTS = [(1.0, 1.0, 1.0, 1.0), (0.1, 1.0, 0.1, 1.0), (2.0, 20.0, 3.0, 10.0), (0.01, 50.0, 5.0, 0.5)]
+
+
+def test_bgnbd_reaches_the_published_maximum_from_any_start(cdnow: Summary) -> None:
+    fits = [fit_mle(bgnbd.log_likelihood, cdnow, np.array(start)) for start in STARTS]
+    for params, ll in fits:  # published (FHL 2005): r 0.243, alpha 4.414, a 0.793, b 2.426, LL -9582.4
+        assert [_sig3(v) for v in params] == ["0.243", "4.41", "0.793", "2.43"]
+        assert ll == pytest.approx(-9582.43, abs=0.01)
+    # one maximum, not wherever each run stopped on the (a, b) ridge (those differed by ~1e-3)
+    assert np.ptp([ll for _, ll in fits]) < 1e-6
+
+
+def test_paretonbd_reaches_the_published_maximum_from_any_start(cdnow: Summary) -> None:
+    fits = [fit_mle(paretonbd.log_likelihood, cdnow, np.array(start)) for start in STARTS]
+    for params, ll in fits:  # published: r 0.553, alpha 10.578, s 0.606, beta 11.669
+        assert [_sig3(v) for v in params] == ["0.553", "10.6", "0.606", "11.7"]
+        assert ll == pytest.approx(-9594.97, abs=0.01)
+    assert np.ptp([ll for _, ll in fits]) < 1e-6
+
+
+def _synthetic_summary(n: int, seed: int) -> Summary:
+    """Pareto/NBD customers (gamma purchase rates, exponential lifetimes), ages in whole days."""
+    rng = np.random.default_rng(seed)
+    T = rng.integers(10 * 7, 150 * 7, n) / 7.0
+    rate = rng.gamma(0.6, 1 / 8.0, n)
+    alive_for = np.minimum(rng.exponential(1 / rng.gamma(0.7, 1 / 12.0, n)), T)
+    x = rng.poisson(rate * alive_for).astype(float)
+    t_x = np.where(x > 0, np.floor(alive_for * rng.beta(np.maximum(x, 1), 1.0) * 7) / 7.0, 0.0)
+    return Summary(tuple(f"c{i}" for i in range(n)), x, t_x, T)
+
+
+def test_fits_do_not_depend_on_the_order_customers_arrive_in() -> None:
+    s = _synthetic_summary(MAX_FIT_CUSTOMERS + 3_000, seed=11)  # more than are fitted: a sample is drawn
+    order = np.random.default_rng(5).permutation(len(s))
+    shuffled = Summary(tuple(s.ids[i] for i in order), s.x[order], s.t_x[order], s.T[order])
+    for model in (BgNbd, ParetoNbd):
+        a, b = model.fit(s), model.fit(shuffled)
+        assert np.array_equal(a.params, b.params), model.__name__
+        assert a.log_likelihood == b.log_likelihood
 
 
 def test_bgnbd_p_alive_is_one_without_repeats_but_pareto_is_not(cdnow: Summary) -> None:

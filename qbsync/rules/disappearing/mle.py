@@ -21,17 +21,74 @@ WARM_START_CUSTOMERS = 1_000
 #: growing together once dropout looks homogeneous) and the hypergeometric series crawl; fits that
 #: touch the bound describe the same customers equally well.
 LOG_BOUND = 8.0
+#: Newton polish: finite-difference step in log-parameters, and when to stop (summed log-likelihood).
+_H = 1e-4
+_POLISH_GAIN = 1e-7
+_POLISH_STEPS = 20
 
 
 def compress(summary: Summary, max_customers: int = MAX_FIT_CUSTOMERS,
              seed: int = 20240613) -> tuple[Array, Array, Array, Array]:
-    """Unique (x, t_x, T) rows with their counts as weights, from at most ``max_customers`` customers."""
+    """Unique (x, t_x, T) rows with their counts as weights, from at most ``max_customers`` customers.
+
+    The sample is drawn from the customers sorted by (x, t_x, T), so it depends on the histories
+    only, not on the order they came in (PostgreSQL without ORDER BY and SQLite differ).
+    """
     x, t_x, T = summary.x, summary.t_x, summary.T
     if len(x) > max_customers:
-        pick = np.random.default_rng(seed).choice(len(x), size=max_customers, replace=False)
+        order = np.lexsort((T, t_x, x))
+        pick = order[np.random.default_rng(seed).choice(len(x), size=max_customers, replace=False)]
         x, t_x, T = x[pick], t_x[pick], T[pick]
     rows, counts = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
     return rows[:, 0], rows[:, 1], rows[:, 2], counts.astype(float)
+
+
+def _newton_polish(f: Callable[[Array], float], theta: Array) -> Array:
+    """Newton steps on ``f`` (the negative summed log-likelihood) with a finite-difference Hessian.
+
+    L-BFGS-B stops on the flat ridges of these likelihoods (BG/NBD's a and b, Pareto/NBD's s and
+    beta) wherever its tolerance is met, so the fit depended on where it started. Newton with the
+    exact local curvature walks along the ridge to the maximum in a few steps (33 evaluations each
+    for four parameters). Coordinates at a bound stay there.
+    """
+    n = len(theta)
+    f0 = f(theta)
+    for _ in range(_POLISH_STEPS):
+        free = np.flatnonzero(np.abs(theta) < LOG_BOUND - 2 * _H)
+        if len(free) == 0:
+            break
+        eye = np.eye(n)[free] * _H
+        plus = np.array([f(theta + e) for e in eye])
+        minus = np.array([f(theta - e) for e in eye])
+        grad = (plus - minus) / (2 * _H)
+        hess = np.diag((plus - 2 * f0 + minus) / _H**2)
+        for i in range(len(free)):
+            for j in range(i + 1, len(free)):
+                ei, ej = eye[i], eye[j]
+                hess[i, j] = hess[j, i] = (f(theta + ei + ej) - f(theta + ei - ej) - f(theta - ei + ej)
+                                           + f(theta - ei - ej)) / (4 * _H**2)
+        if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
+            break
+        damping = 0.0
+        moved = False
+        for _attempt in range(30):  # Levenberg damping when the curvature is not positive definite
+            try:
+                chol = np.linalg.cholesky(hess + damping * np.eye(len(free)))
+            except np.linalg.LinAlgError:
+                damping = max(2 * damping, 1e-6 * float(np.abs(np.diag(hess)).max()) + 1e-12)
+                continue
+            step = np.zeros(n)
+            step[free] = -np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
+            candidate = np.clip(theta + step, -LOG_BOUND, LOG_BOUND)
+            value = f(candidate)
+            if value < f0:
+                moved = f0 - value > _POLISH_GAIN
+                theta, f0 = candidate, value
+                break
+            damping = max(4 * damping, 1e-6 * float(np.abs(np.diag(hess)).max()) + 1e-12)
+        if not moved:
+            break
+    return theta
 
 
 def fit_mle(loglik: LogLik, summary: Summary, start: Array,
@@ -59,6 +116,5 @@ def fit_mle(loglik: LogLik, summary: Summary, start: Array,
                                   method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-6,
                                                                  "fatol": 1e-10})
         res = retry if retry.fun < res.fun else res
-    best = res
-    params = np.exp(best.x)
-    return params, -float(best.fun) * total
+    theta = _newton_polish(lambda p: objective(p) * total, np.clip(res.x, -LOG_BOUND, LOG_BOUND))
+    return np.exp(theta), -objective(theta) * total
