@@ -85,6 +85,10 @@ def test_a_plan_applied_twice_changes_quickbooks_once(
     assert c.active() == {"Old Alder": False, "Old Birch": False, "Recent Cedar": True, "Owes Dogwood": True,
                           "Elm Holdings": False, "Elm Site 1": False}
     assert c.customer(c.ids["Old Alder"])["DisplayName"] == "Old Alder (deleted)"
+    # the cache follows QuickBooks' rename at once, not only after the next sync
+    with engine.connect() as conn:
+        cached = dict(conn.execute(sa.text("SELECT id, display_name FROM customers")).all())
+    assert cached[c.ids["Old Alder"]] == "Old Alder (deleted)"
 
 
 def test_customer_edited_or_invoiced_between_plan_and_apply_is_skipped(
@@ -161,6 +165,9 @@ def test_undo_returns_every_touched_customer_to_its_previous_value(
     assert all(c.active().values())
     assert c.customer(c.ids["Old Alder"])["DisplayName"] == "Old Alder"
     assert c.customer(c.ids["Elm Site 1"])["ParentRef"]["value"] == c.ids["Elm Holdings"]
+    with engine.connect() as conn:
+        cached = dict(conn.execute(sa.text("SELECT id, display_name FROM customers")).all())
+    assert cached[c.ids["Old Alder"]] == "Old Alder"
 
 
 def test_nothing_with_an_open_balance_is_deactivated(

@@ -92,6 +92,11 @@ def update_cached_customer(session: Session, realm_id: str, row: JsonDict) -> bo
         return False
     cached.active = bool(row.get("Active", True))
     cached.sync_token = str(row.get("SyncToken", cached.sync_token))
+    # QBO renames a deactivated customer "<name> (deleted)" and restores the name on reactivation
+    if isinstance(row.get("DisplayName"), str):
+        cached.display_name = row["DisplayName"]
+    if isinstance(row.get("FullyQualifiedName"), str):
+        cached.fully_qualified_name = row["FullyQualifiedName"]
     cached.raw = row
     updated = _parse_time((row.get("MetaData") or {}).get("LastUpdatedTime"))
     if updated is not None:
