@@ -1,22 +1,30 @@
 """Cross report: spend of customers x locations (or classes) in a period, with totals on both margins.
 
-Uses the transaction header's DepartmentRef (location) or ClassRef; spend is net of credit memos
-like the best-customers report. Transactions without one land in "(none)".
+Spend is each transaction's TotalAmt, net of credit memos, like the best-customers report. A location
+is the header's DepartmentRef. Classes are set per line in QuickBooks, so a transaction with sales
+lines shares its TotalAmt out over its lines' classes in proportion to the line amounts (to the cent,
+adding up exactly); one without lines counts whole under the header's ClassRef. Either way each
+customer's row total and the grand total are the same by location and by class. No location or
+class: "(none)".
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from fractions import Fraction
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from qbsync.cache.models import Department, QboClass
+from qbsync.cache.models import Department, QboClass, SalesLine
+from qbsync.cache.types import Money
 from qbsync.errors import InputError
-from qbsync.reports.source import ZERO, Period, customers, money_sum, revenue_union
+from qbsync.reports.source import ZERO, Period, customers, money_sum, revenue_selects, revenue_union
 from qbsync.reports.table import Column, Table
 
 Dimension = Literal["location", "class"]
@@ -48,19 +56,93 @@ class CrossReport:
         return sum((self.row_total(c) for c in self.cells), ZERO)
 
 
+def share_out(total: Decimal, parts: dict[str, Decimal]) -> dict[str, Decimal] | None:
+    """``total`` in cents over ``parts``' keys in proportion to their amounts, adding up to ``total``.
+
+    Largest remainder: every key gets its share rounded down to the cent, the cents left over go to
+    the largest remainders (ties: key order). None when the parts add up to zero (no proportion).
+    """
+    weight = sum(parts.values(), ZERO)
+    if not weight:
+        return None
+    cents = int(total * 100)
+    keys = sorted(parts)
+    exact = {k: Fraction(cents) * Fraction(parts[k]) / Fraction(weight) for k in keys}
+    out = {k: math.floor(v) for k, v in exact.items()}
+    left = cents - sum(out.values())
+    for k in sorted(keys, key=lambda k: -(exact[k] - out[k]))[:left]:
+        out[k] += 1
+    return {k: Decimal(v) / 100 for k, v in out.items()}
+
+
+def _class_rows(realm_id: str, period: Period) -> sa.Select[Any]:
+    """(customer, class, split txn type, split txn id, header class, amount, txn total) rows.
+
+    A transaction whose lines (after falling back to the header's class) are all in one class is
+    summed in SQL under it: split columns NULL, amount its signed total. One with lines in several
+    classes comes back as one row per class with its txn key, the sum of its lines there and the
+    transaction's signed total, for ``share_out``.
+    """
+    branches = []
+    for model, entity, q in revenue_selects(realm_id, period.start, period.end):
+        branches.append(
+            q.add_columns(sa.literal(entity, sa.String()).label("txn_type"), model.id.label("txn_id"),
+                          sa.func.coalesce(SalesLine.class_id, model.class_id).label("cls"),
+                          SalesLine.amount.label("part"))
+            .outerjoin(SalesLine, sa.and_(SalesLine.realm_id == model.realm_id,
+                                          SalesLine.txn_type == entity, SalesLine.txn_id == model.id)))
+    lines = sa.union_all(*branches).subquery("lines")
+    txn = (lines.c.customer_id, lines.c.txn_type, lines.c.txn_id, lines.c.amount, lines.c.class_id)
+    per_class = (sa.select(*txn, lines.c.cls, sa.func.sum(lines.c.part).label("part"))
+                 .group_by(*txn, lines.c.cls).subquery("per_class"))
+    counted = sa.select(per_class, sa.func.count().over(
+        partition_by=(per_class.c.txn_type, per_class.c.txn_id)).label("n")).subquery("counted")
+    split = counted.c.n > 1
+    keys = (counted.c.customer_id, counted.c.cls, sa.case((split, counted.c.txn_type)),
+            sa.case((split, counted.c.txn_id)), sa.case((split, counted.c.class_id)))
+    return (sa.select(*keys, money_sum(sa.case((split, counted.c.part), else_=counted.c.amount)),
+                      sa.type_coerce(sa.func.min(counted.c.amount), Money()))
+            .group_by(*keys))
+
+
+def _class_cells(rows: Iterable[Any]) -> dict[str, dict[str, Decimal]]:
+    cells: dict[str, dict[str, Decimal]] = defaultdict(dict)
+
+    def add(cid: str, dim: str | None, amount: Decimal) -> None:
+        cells[cid][dim or NONE_KEY] = cells[cid].get(dim or NONE_KEY, ZERO) + amount
+
+    splits: dict[tuple[str, str], tuple[str, str | None, Decimal, dict[str, Decimal]]] = {}
+    for cid, cls, txn_type, txn_id, header, amount, total in rows:
+        if txn_type is None:
+            add(cid, cls, amount or ZERO)
+        else:
+            split = splits.setdefault((txn_type, txn_id), (cid, header, total or ZERO, {}))
+            split[3][cls or NONE_KEY] = amount or ZERO
+    for cid, header, total, parts in splits.values():
+        shares = share_out(total, parts)
+        if shares is None:  # lines netting to zero: nothing to share by, so the header's class
+            add(cid, header, total)
+        else:
+            for cls, amount in shares.items():
+                add(cid, cls, amount)
+    return dict(cells)
+
+
 def cross(engine: sa.Engine, realm_id: str, as_of: date, period: Period,
           dimension: Dimension = "location") -> CrossReport:
     if dimension not in ("location", "class"):
         raise InputError(f"unknown dimension {dimension!r}", hint="use --by location or --by class")
-    rev = revenue_union(realm_id, period.start, period.end)
-    key = rev.c.department_id if dimension == "location" else rev.c.class_id
     model = Department if dimension == "location" else QboClass
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(rev.c.customer_id, key, money_sum(rev.c.amount))
-                            .group_by(rev.c.customer_id, key))
-        cells: dict[str, dict[str, Decimal]] = defaultdict(dict)
-        for cid, dim, amount in rows:
-            cells[cid][dim or NONE_KEY] = cells[cid].get(dim or NONE_KEY, ZERO) + (amount or ZERO)
+        if dimension == "class":
+            cells = _class_cells(conn.execute(_class_rows(realm_id, period)))
+        else:
+            rev = revenue_union(realm_id, period.start, period.end)
+            rows = conn.execute(sa.select(rev.c.customer_id, rev.c.department_id, money_sum(rev.c.amount))
+                                .group_by(rev.c.customer_id, rev.c.department_id))
+            cells = defaultdict(dict)
+            for cid, dim, amount in rows:
+                cells[cid][dim or NONE_KEY] = cells[cid].get(dim or NONE_KEY, ZERO) + (amount or ZERO)
         dim_names = dict(conn.execute(sa.select(model.id, model.fully_qualified_name)
                                       .where(model.realm_id == realm_id)).all())
         names = {cid: c.name for cid, c in customers(conn, realm_id).items()}
@@ -93,5 +175,8 @@ def table(report: CrossReport, limit: int | None = 50) -> Table:
     totals: dict[str, object] = {"customer_id": "", "name": "TOTAL", "total": report.total}
     totals.update({f"d:{k}": v for k, v in report.column_totals().items()})
     label = "locations" if report.dimension == "location" else "classes"
+    if report.dimension == "class":
+        notes.append("a transaction with lines in several classes is shared out over them "
+                     "in proportion to its line amounts")
     return Table(f"Customers x {label} {report.period}", cols, rows, totals, notes,
                  {"as_of": report.as_of, "period": str(report.period), "by": report.dimension})

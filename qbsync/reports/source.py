@@ -76,14 +76,15 @@ def customers(conn: sa.Connection, realm_id: str) -> dict[str, CustomerInfo]:
             for cid, name, company, active, parent, ctype in rows}
 
 
-def revenue_union(realm_id: str, start: date | None, end: date) -> sa.Subquery:
-    """Signed sales rows (customer_id, txn_date, amount, department_id, class_id) dated in start..end.
+#: the transactions that make revenue: (model, QBO entity name as in sales_lines.txn_type, sign)
+REVENUE_TYPES: tuple[tuple[Any, str, int], ...] = (
+    (Invoice, "Invoice", 1), (SalesReceipt, "SalesReceipt", 1), (CreditMemo, "CreditMemo", -1))
 
-    Invoices (not voided) and sales receipts count positive, credit memos negative: what a
-    customer spent, net of credits.
-    """
-    selects: list[Any] = []
-    for model, sign in ((Invoice, 1), (SalesReceipt, 1), (CreditMemo, -1)):
+
+def revenue_selects(realm_id: str, start: date | None, end: date) -> list[tuple[Any, str, sa.Select[Any]]]:
+    """Per revenue type: (model, entity name, select of its signed rows), for callers that join more."""
+    selects: list[tuple[Any, str, sa.Select[Any]]] = []
+    for model, entity, sign in REVENUE_TYPES:
         amount = model.total_amt if sign > 0 else -model.total_amt
         q = (sa.select(model.customer_id.label("customer_id"), model.txn_date.label("txn_date"),
                        amount.label("amount"), model.department_id.label("department_id"),
@@ -93,8 +94,17 @@ def revenue_union(realm_id: str, start: date | None, end: date) -> sa.Subquery:
             q = q.where(model.txn_date >= start)
         if model is Invoice:
             q = q.where(Invoice.voided.is_(False))
-        selects.append(q)
-    return sa.union_all(*selects).subquery("revenue")
+        selects.append((model, entity, q))
+    return selects
+
+
+def revenue_union(realm_id: str, start: date | None, end: date) -> sa.Subquery:
+    """Signed sales rows (customer_id, txn_date, amount, department_id, class_id) dated in start..end.
+
+    Invoices (not voided) and sales receipts count positive, credit memos negative: what a
+    customer spent, net of credits.
+    """
+    return sa.union_all(*(q for _, _, q in revenue_selects(realm_id, start, end))).subquery("revenue")
 
 
 def money_sum(expr: Any) -> Any:

@@ -84,7 +84,7 @@ class Cache:
 
     def invoice(self, customer: str, day: date, total: str = "100", *, due: date | None = None,
                 voided: bool = False, dept: str | None = None, cls: str | None = None,
-                doc: str | None = None, items: tuple[tuple[str, str], ...] = ()) -> str:
+                doc: str | None = None, items: tuple[tuple[str, ...], ...] = ()) -> str:
         row = self._mirrored(None, day)
         amount = D(0) if voided else D(total)
         self._insert(Invoice, **row, customer_id=customer, txn_date=day, due_date=due, total_amt=amount,
@@ -94,24 +94,28 @@ class Cache:
         self._customer_balance(customer, amount)
         return str(row["id"])
 
-    def _lines(self, txn_type: str, txn_id: str, items: tuple[tuple[str, str], ...]) -> None:
-        for n, (item_id, amount) in enumerate(items):
+    def _lines(self, txn_type: str, txn_id: str, items: tuple[tuple[str, ...], ...]) -> None:
+        """Sales lines from (item, amount) or (item, amount, line class) tuples; the class is stored as
+        given (the sync fills a missing line class from the header; a cache may still lack it)."""
+        for n, (item_id, amount, *cls) in enumerate(items):
             self._insert(SalesLine, realm_id=self.realm_id, txn_type=txn_type, txn_id=txn_id, line_no=n,
-                         item_id=item_id, amount=D(amount))
+                         item_id=item_id, class_id=cls[0] if cls else None, amount=D(amount))
 
     def receipt(self, customer: str, day: date, total: str = "50", *, dept: str | None = None,
-                cls: str | None = None, items: tuple[tuple[str, str], ...] = ()) -> str:
+                cls: str | None = None, items: tuple[tuple[str, ...], ...] = ()) -> str:
         row = self._mirrored(None, day)
         self._insert(SalesReceipt, **row, customer_id=customer, txn_date=day, total_amt=D(total),
                      department_id=dept, class_id=cls)
         self._lines("SalesReceipt", row["id"], items)
         return str(row["id"])
 
-    def credit_memo(self, customer: str, day: date, total: str = "20", *, dept: str | None = None) -> str:
+    def credit_memo(self, customer: str, day: date, total: str = "20", *, dept: str | None = None,
+                    cls: str | None = None, items: tuple[tuple[str, ...], ...] = ()) -> str:
         """An unapplied credit memo (its whole amount remains as credit)."""
         row = self._mirrored(None, day)
         self._insert(CreditMemo, **row, customer_id=customer, txn_date=day, total_amt=D(total),
-                     balance=D(total), department_id=dept)
+                     balance=D(total), department_id=dept, class_id=cls)
+        self._lines("CreditMemo", row["id"], items)
         self._customer_balance(customer, -D(total))
         return str(row["id"])
 

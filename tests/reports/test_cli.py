@@ -63,3 +63,18 @@ def test_unknown_customer_is_a_clean_error(db_url: str) -> None:
     result = CliRunner().invoke(cli, ["report", "statement", "Nobody", "--cache-url", db_url])
     assert result.exit_code == 2
     assert "error: no customer" in result.output
+
+
+def test_cross_by_class_splits_by_line_class(db_url: str) -> None:
+    c = Cache(db_url)
+    c.qbo_class("7", "Retail")
+    c.qbo_class("8", "Wholesale")
+    c.customer("1", "Split Co")
+    c.invoice("1", date(2025, 3, 1), "300.00", cls="7", items=(("A", "100.00", "7"), ("B", "200.00", "8")))
+    c.receipt("1", date(2025, 3, 2), "40.00", cls="8")  # no lines: header class
+    doc = json.loads(_run(db_url, "cross", "--by", "class", "--format", "json", "--as-of", "2025-06-30"))
+    assert doc["rows"] == [{"customer_id": "1", "name": "Split Co", "d:7": "100.00", "d:8": "240.00",
+                            "total": "340.00"}]
+    assert doc["totals"]["total"] == "340.00"
+    by_location = json.loads(_run(db_url, "cross", "--format", "json", "--as-of", "2025-06-30"))
+    assert by_location["totals"]["total"] == "340.00"

@@ -77,3 +77,64 @@ def test_cross_report_margins_add_up(db_url: str) -> None:
     by_class = cross.cross(c.engine, c.realm_id, AS_OF, PERIOD, "class")
     assert by_class.column_names == {"7": "Retail", "": "(none)"}
     assert by_class.total == report.total
+
+
+def _classed(c: Cache) -> dict[str, str]:
+    """Sales whose lines carry their own classes; returns a few transaction ids by name."""
+    c.department("10", "Downtown")
+    c.qbo_class("7", "Retail")
+    c.qbo_class("8", "Wholesale")
+    c.qbo_class("9", "Online")
+    for cid, name in (("1", "Split"), ("2", "Fallback"), ("3", "Lineless")):
+        c.customer(cid, name)
+    ids = {
+        # header says Retail, the lines say 100 Retail + 200 Wholesale
+        "split": c.invoice("1", date(2025, 2, 1), "300.00", dept="10", cls="7",
+                           items=(("A", "100.00", "7"), ("B", "200.00", "8"))),
+        # 100.00 over three equal lines: cents must not get lost
+        "thirds": c.receipt("1", date(2025, 2, 2), "100.00", cls="7",
+                            items=(("A", "10.00", "7"), ("B", "10.00", "8"), ("C", "10.00", "9"))),
+        # lines without a class of their own: the header's
+        "fallback": c.receipt("2", date(2025, 3, 1), "50.00", dept="10", cls="8",
+                              items=(("A", "20.00"), ("B", "30.00"))),
+        # a credit memo split like a sale, negative
+        "credit": c.credit_memo("2", date(2025, 3, 2), "30.00", cls="7",
+                                items=(("A", "10.00", "7"), ("B", "20.00", "8"))),
+        # no lines at all (e.g. cached before lines were mirrored): the header's class and total
+        "lineless": c.receipt("3", date(2025, 4, 1), "80.00", cls="9"),
+        # tax on top of the lines (60 + 40, total 110): the total is shared 66 / 44
+        "taxed": c.invoice("3", date(2025, 4, 2), "110.00", cls="7",
+                           items=(("A", "60.00", "7"), ("B", "40.00", "8"))),
+    }
+    # never counted: a voided invoice's lines, and an estimate's lines that share an invoice's id
+    c.invoice("3", date(2025, 5, 1), "500.00", voided=True, cls="7", items=(("A", "500.00", "7"),))
+    c._lines("Estimate", ids["split"], (("A", "999.00", "9"),))
+    return ids
+
+
+def test_cross_by_class_splits_transactions_by_line_class(db_url: str) -> None:
+    c = Cache(db_url)
+    _classed(c)
+    report = cross.cross(c.engine, c.realm_id, AS_OF, PERIOD, "class")
+    assert report.column_names == {"9": "Online", "7": "Retail", "8": "Wholesale"}
+    # 100 + 200 split by line; 100.00 / 3 = 33.34 + 33.33 + 33.33 (largest remainder, ties by id)
+    assert report.cells["1"] == {"7": D("133.34"), "8": D("233.33"), "9": D("33.33")}
+    # the receipt's class-less lines fall back to the header (Wholesale 50); the credit memo is -10 / -20
+    assert report.cells["2"] == {"7": D("-10.00"), "8": D("30.00")}
+    # no lines: header class, whole total; taxed: 110 shared 60:40
+    assert report.cells["3"] == {"9": D("80.00"), "7": D("66.00"), "8": D("44.00")}
+    by_location = cross.cross(c.engine, c.realm_id, AS_OF, PERIOD, "location")
+    assert by_location.cells["1"] == {"10": D("300.00"), "": D("100.00")}  # locations unchanged
+    assert report.total == by_location.total == sum(report.column_totals().values()) == D("610.00")
+    for cid in report.cells:
+        assert report.row_total(cid) == by_location.row_total(cid)
+    assert report.total == best.best(c.engine, c.realm_id, AS_OF, PERIOD).total
+
+
+def test_share_out_adds_up_to_the_cent_whatever_the_sign() -> None:
+    assert cross.share_out(D("-0.05"), {"a": D(1), "b": D(1)}) == {"a": D("-0.02"), "b": D("-0.03")}
+    shares = cross.share_out(D("10.00"), {"a": D("7.00"), "b": D("7.00"), "c": D("7.00")})
+    assert shares == {"a": D("3.34"), "b": D("3.33"), "c": D("3.33")}
+    mixed = cross.share_out(D("108.00"), {"a": D("150.00"), "b": D("-50.00")})  # a negative line
+    assert mixed == {"a": D("162.00"), "b": D("-54.00")}
+    assert cross.share_out(D("15.00"), {"a": D("50.00"), "b": D("-50.00")}) is None
