@@ -13,8 +13,15 @@ import click
 
 from qbsync.cache.db import make_engine
 from qbsync.cache.schema import resolve_realm
+from qbsync.cli.options import (
+    as_of_option,
+    cache_url_option,
+    format_option,
+    output_option,
+    realm_option,
+    write_output,
+)
 from qbsync.errors import InputError
-from qbsync.files import write_atomic
 from qbsync.rules.duplicates.detect import DuplicateReport, detect_duplicates, evaluate_pairs
 from qbsync.rules.duplicates.records import matchable
 from qbsync.rules.duplicates.sources import load_cache, load_csv, load_febrl, load_history, realm_country
@@ -104,18 +111,10 @@ def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    write_atomic(output, text)
-
-
 @click.command("duplicates")
-@click.option("--cache-url", help="Cache database URL (default: settings).")
-@click.option("--realm", help="QuickBooks company (realm) Id (default: settings, or the only one).")
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Only customers created by DATE, and their activity by DATE (default today).")
+@cache_url_option()
+@realm_option()
+@as_of_option("Only customers created by DATE, and their activity by DATE (default today).")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               show_default=True, help="Posterior match probability a pair needs.")
 @click.option("--country", help="Country of phones whose address names none (default: the company's).")
@@ -128,9 +127,8 @@ def _emit(text: str, output: Path | None) -> None:
               help="Evaluate on a FEBRL file (names and address only) against its true entities.")
 @click.option("--max-cluster", type=click.IntRange(min=2), default=20, show_default=True,
               help="Largest cluster allowed (guards against chaining).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to FILE (atomically) instead of the terminal.")
+@format_option(FORMATS)
+@output_option()
 def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | None, threshold: float,
                    country: str | None, input_csv: Path | None, columns: tuple[str, ...],
                    truth_column: str | None, febrl: Path | None, max_cluster: int, fmt: str,
@@ -167,7 +165,7 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         evaluation["blocking_recall"] = blocking_recall(scored, truth)
     text = {"table": lambda: _table(report, evaluation), "csv": lambda: _csv(report),
             "json": lambda: _json(report, evaluation)}[fmt]()
-    _emit(text, output)
+    write_output(text, output)
 
 
 def _truth(path: Path, column: str, id_column: str | None) -> dict[str, str]:

@@ -14,13 +14,19 @@ import sqlalchemy as sa
 
 from qbsync.cache.schema import open_cache as open_cache_engine
 from qbsync.cache.schema import resolve_realm
+from qbsync.cli.options import (
+    DATE,
+    as_of_option,
+    cache_url_option,
+    format_option,
+    output_option,
+    realm_option,
+)
 from qbsync.clock import Clock, SystemClock
 from qbsync.reports import aging, baddebt, best, cross, health, payments, render, rulelists, statement
 from qbsync.reports.source import Period, default_period
 from qbsync.reports.table import Table
 from qbsync.settings import load_settings
-
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def clock() -> Clock:
@@ -46,18 +52,16 @@ def open_cache(realm: str | None, cache_url: str | None, as_of: datetime | None)
 
 
 def cache_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--cache-url", help="Cache database URL (default: settings).")(f)
-    f = click.option("--realm", help="QuickBooks company (realm) Id (default: settings, or the only one).")(f)
-    f = click.option("--as-of", type=DATE, help="See only what had happened by DATE (default today).")(f)
+    f = cache_url_option()(f)
+    f = realm_option()(f)
+    f = as_of_option()(f)
     return f
 
 
 def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--bom", is_flag=True, help="Start CSV with a byte-order mark (for Excel).")(f)
-    f = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write to FILE (atomically) instead of the terminal.")(f)
-    f = click.option("--format", "fmt", type=click.Choice(render.FORMATS), default="table",
-                     show_default=True)(f)
+    f = output_option()(f)
+    f = format_option(render.FORMATS)(f)
     return f
 
 

@@ -14,8 +14,9 @@ import click
 
 from qbsync.cache.db import make_engine
 from qbsync.cache.schema import resolve_realm
+from qbsync.cli.options import as_of_option, cache_url_option, format_option, output_option, realm_option
+from qbsync.cli.options import write_output as write_output
 from qbsync.errors import InputError
-from qbsync.files import write_atomic
 from qbsync.rules.activity import load_activity
 from qbsync.rules.disappearing.backtest import SCORERS
 from qbsync.rules.disappearing.rank import find_disappearing
@@ -34,14 +35,6 @@ def rules_group() -> None:
 
 
 # ---- shared plumbing (the duplicates command may reuse emit_findings / write_output) ----
-
-def write_output(text: str, output: Path | None) -> None:
-    """Print ``text``, or write it atomically to ``output`` (never a half-written export)."""
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    write_atomic(output, text)
-
 
 def _cell(text: str) -> str:
     # a name starting with = + - @ would run as a formula when the CSV is opened in a spreadsheet
@@ -89,10 +82,9 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, int]:
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--cache", "--cache-url", "cache_url", help="Cache database URL (default: settings)."),
-        click.option("--realm", help="QuickBooks company (realm) Id (default: settings, or the only one)."),
-        click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
-                     help="Judge as on DATE: nothing after it counts (default today)."),
+        cache_url_option("--cache"),
+        realm_option(),
+        as_of_option("Judge as on DATE: nothing after it counts (default today)."),
         click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
                      help="TOML file with a [rules.inactive] table (default: the settings' config file)."),
         click.option("--days", type=click.IntRange(min=1),
@@ -107,9 +99,8 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Never flag this customer Id or name pattern, e.g. 'Internal*' (repeatable)."),
         click.option("--estimates/--no-estimates", "estimates", default=None,
                      help="Count estimates as activity (default: no, or the config file)."),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True),
-        click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write to FILE instead of standard output."),
+        format_option(FORMATS),
+        output_option(),
     ]
     for option in reversed(options):
         func = option(func)

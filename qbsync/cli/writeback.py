@@ -15,6 +15,14 @@ from sqlalchemy.orm import Session
 
 from qbsync.cache.db import session_factory
 from qbsync.cache.schema import open_cache
+from qbsync.cli.options import (
+    as_of_option,
+    cache_url_option,
+    format_option,
+    output_option,
+    realm_option,
+    write_output,
+)
 from qbsync.clock import Clock, SystemClock
 from qbsync.errors import ConfigError, WritebackError
 from qbsync.qbo.client import connect
@@ -55,17 +63,9 @@ def _connect(settings: Settings, realm_id: str, clock: Clock) -> QboGateway:
     return connect(settings, realm_id, clock=clock)
 
 
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
-
-
 def _realm_and_cache(f: Any) -> Any:
-    f = click.option("--cache-url", help="Cache database URL (default: settings).")(f)
-    f = click.option("--realm", help="QuickBooks company (realm) Id (default: settings).")(f)
+    f = cache_url_option()(f)
+    f = realm_option()(f)
     return f
 
 
@@ -76,9 +76,9 @@ def writeback_group() -> None:
 
 @writeback_group.command("plan")
 @click.option("--rule", type=click.Choice(RULES), required=True, help="Which rule's findings to plan.")
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Judge as of DATE (default today).")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@as_of_option("Judge as of DATE (default today).")
+@format_option(FORMATS)
+@output_option()
 @click.option("--policy", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file with a [rules.inactive] table.")
 @click.option("--days", type=click.IntRange(min=1), help="Inactive after this many days.")
@@ -101,7 +101,7 @@ def plan_cmd(rule: str, as_of: datetime | None, fmt: str, output: Path | None, p
         summary = build_plan(session, clock, realm_id, rule, day, out.findings,
                              include_estimates=out.include_estimates, params=out.params)
     engine.dispose()
-    _emit(render.render_plan(summary, fmt), output)
+    write_output(render.render_plan(summary, fmt), output, announce=True)
     counts = summary.counts()
     click.echo(f"plan {summary.plan.id}: {counts.get('change', 0)} to change, "
                f"{counts.get('blocked', 0)} blocked, {counts.get('manual_merge', 0)} to merge by hand. "
@@ -110,7 +110,7 @@ def plan_cmd(rule: str, as_of: datetime | None, fmt: str, output: Path | None, p
 
 
 def _finish(report: RunReport, fmt: str, output: Path | None) -> None:
-    _emit(render.render_report(report, fmt), output)
+    write_output(render.render_report(report, fmt), output, announce=True)
     click.echo(render.describe_report(report), err=True, nl=False)
     if report.interrupted:
         raise WritebackError(f"stopped before the end: {report.interrupted}",
@@ -139,8 +139,8 @@ def _with_gateway(realm: str | None, cache_url: str | None) -> Iterator[tuple[Cl
 @writeback_group.command("apply")
 @click.argument("plan_id")
 @click.option("--yes", is_flag=True, help="Really write to QuickBooks (default: dry run).")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@format_option(FORMATS)
+@output_option("Write the report to FILE (atomically) instead of the terminal.")
 @_realm_and_cache
 def apply_cmd(plan_id: str, yes: bool, fmt: str, output: Path | None, realm: str | None,
               cache_url: str | None) -> None:
@@ -153,8 +153,8 @@ def apply_cmd(plan_id: str, yes: bool, fmt: str, output: Path | None, realm: str
 @writeback_group.command("undo")
 @click.argument("run_id")
 @click.option("--yes", is_flag=True, help="Really write to QuickBooks (default: dry run).")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@format_option(FORMATS)
+@output_option("Write the report to FILE (atomically) instead of the terminal.")
 @_realm_and_cache
 def undo_cmd(run_id: str, yes: bool, fmt: str, output: Path | None, realm: str | None,
              cache_url: str | None) -> None:

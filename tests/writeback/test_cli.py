@@ -67,6 +67,12 @@ def test_plan_apply_log_undo_from_the_command_line(
     )
     assert out.exit_code == 0, out.output
     assert len(list(csv.DictReader(io.StringIO(csv_file.read_text())))) == 2
+    # -o as on every other command (shared option), written atomically with a "wrote" note
+    json_file = tmp_path / "plan.json"
+    out = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--as-of", "2026-11-23",
+                              "--format", "json", "-o", str(json_file), *common])
+    assert out.exit_code == 0, out.output
+    assert len(json.loads(json_file.read_text())["items"]) == 2 and f"wrote {json_file}" in out.stderr
 
     dry = runner.invoke(cli, ["writeback", "apply", plan["plan_id"], *common])
     assert dry.exit_code == 0, dry.output
