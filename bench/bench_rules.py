@@ -170,6 +170,9 @@ def main() -> None:
     print(f"findings: {deact} deactivate, {len(inactive) - deact} collections, {len(react)} reactivate, "
           f"{len(report.findings)} disappearing listed of {report.candidates} scored")
     print(report.summary())
+    # the fits must not depend on the order the database returns customers in: compare across backends
+    for name, params in report.models.items():
+        print(f"{name}: " + ", ".join(f"{k} {v:.6g}" for k, v in params.items()))
 
 
 if __name__ == "__main__":
