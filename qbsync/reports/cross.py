@@ -75,34 +75,46 @@ def share_out(total: Decimal, parts: dict[str, Decimal]) -> dict[str, Decimal] |
     return {k: Decimal(v) / 100 for k, v in out.items()}
 
 
-def _class_rows(realm_id: str, period: Period) -> sa.Select[Any]:
+def _class_rows(realm_id: str, period: Period) -> sa.CompoundSelect[Any]:
     """(customer, class, split txn type, split txn id, header class, amount, txn total) rows.
 
-    A transaction whose lines (after falling back to the header's class) are all in one class is
-    summed in SQL under it: split columns NULL, amount its signed total. One with lines in several
-    classes comes back as one row per class with its txn key, the sum of its lines there and the
-    transaction's signed total, for ``share_out``.
+    A transaction whose lines (after falling back to the header's class) are all in one class, or
+    that has no lines, is summed in SQL under that class: split columns NULL, amount its signed
+    total. One with lines in several classes comes back as one row per class with its txn key, the
+    sum of its lines there and the transaction's signed total, for ``share_out``. Only those few
+    transactions are joined to their lines; the rest cost one index probe each.
     """
-    branches = []
+    heads = []
     for model, entity, q in revenue_selects(realm_id, period.start, period.end):
-        branches.append(
-            q.add_columns(sa.literal(entity, sa.String()).label("txn_type"), model.id.label("txn_id"),
-                          sa.func.coalesce(SalesLine.class_id, model.class_id).label("cls"),
-                          SalesLine.amount.label("part"))
-            .outerjoin(SalesLine, sa.and_(SalesLine.realm_id == model.realm_id,
-                                          SalesLine.txn_type == entity, SalesLine.txn_id == model.id)))
-    lines = sa.union_all(*branches).subquery("lines")
-    txn = (lines.c.customer_id, lines.c.txn_type, lines.c.txn_id, lines.c.amount, lines.c.class_id)
-    per_class = (sa.select(*txn, lines.c.cls, sa.func.sum(lines.c.part).label("part"))
-                 .group_by(*txn, lines.c.cls).subquery("per_class"))
-    counted = sa.select(per_class, sa.func.count().over(
-        partition_by=(per_class.c.txn_type, per_class.c.txn_id)).label("n")).subquery("counted")
-    split = counted.c.n > 1
-    keys = (counted.c.customer_id, counted.c.cls, sa.case((split, counted.c.txn_type)),
-            sa.case((split, counted.c.txn_id)), sa.case((split, counted.c.class_id)))
-    return (sa.select(*keys, money_sum(sa.case((split, counted.c.part), else_=counted.c.amount)),
-                      sa.type_coerce(sa.func.min(counted.c.amount), Money()))
-            .group_by(*keys))
+        # probed in id order, the order of sales_lines' primary key: the probes walk its index
+        # forwards instead of jumping about it in date order (a third faster on SQLite at 2M rows)
+        t = (q.add_columns(sa.literal(entity, sa.String()).label("txn_type"), model.id.label("txn_id"))
+             .order_by(model.id).subquery())
+        line_class = sa.func.coalesce(SalesLine.class_id, t.c.class_id, "")
+        lo, hi = sa.func.min(line_class), sa.func.max(line_class)
+        # one probe per transaction: "=" + its one line class, "*" when the lines are in several, NULL
+        # when it has none
+        kind = (sa.select(sa.case((lo == hi, "=" + lo), (lo.is_not(None), "*")))
+                .where(SalesLine.realm_id == realm_id, SalesLine.txn_type == entity,
+                       SalesLine.txn_id == t.c.txn_id)
+                .scalar_subquery())
+        heads.append(sa.select(t, kind.label("kind")))
+    # materialised: read twice below, probed once
+    h = sa.union_all(*heads).cte("heads").prefix_with("MATERIALIZED")
+    whole = h.c.kind.is_(None) | (h.c.kind != "*")
+    cls = sa.case((h.c.kind.is_(None), h.c.class_id), else_=sa.func.nullif(sa.func.substr(h.c.kind, 2), ""))
+    none = sa.null()
+    single = (sa.select(h.c.customer_id, cls.label("cls"), none, none, none, money_sum(h.c.amount),
+                        sa.type_coerce(none, Money()))
+              .where(whole).group_by(h.c.customer_id, cls))
+    line_cls = sa.func.coalesce(SalesLine.class_id, h.c.class_id)
+    split = (sa.select(h.c.customer_id, line_cls, h.c.txn_type, h.c.txn_id, h.c.class_id,
+                       money_sum(SalesLine.amount), sa.type_coerce(sa.func.min(h.c.amount), Money()))
+             .join(SalesLine, sa.and_(SalesLine.realm_id == realm_id, SalesLine.txn_type == h.c.txn_type,
+                                      SalesLine.txn_id == h.c.txn_id))
+             .where(h.c.kind == "*")
+             .group_by(h.c.customer_id, line_cls, h.c.txn_type, h.c.txn_id, h.c.class_id))
+    return sa.union_all(single, split)
 
 
 def _class_cells(rows: Iterable[Any]) -> dict[str, dict[str, Decimal]]:
