@@ -15,27 +15,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+# table names and which entities have sales lines are shared facts, not mapping logic to check
+from qbsync.cache.mapping import SALES_LINE_ENTITIES
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 JsonDict = dict[str, Any]
 Row = dict[str, Any]
-
-#: entity -> table name of the mirrored rows
-TABLES: dict[str, str] = {
-    "Department": "departments",
-    "Class": "classes",
-    "Item": "items",
-    "Customer": "customers",
-    "Invoice": "invoices",
-    "Payment": "payments",
-    "SalesReceipt": "sales_receipts",
-    "CreditMemo": "credit_memos",
-    "Estimate": "estimates",
-}
-
-#: entities whose SalesItemLines go to ``sales_lines``
-SALES_LINE_ENTITIES = frozenset({"Invoice", "SalesReceipt", "CreditMemo", "Estimate"})
-
 
 @dataclass
 class Mapped:
