@@ -16,7 +16,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 # table names and which entities have sales lines are shared facts, not mapping logic to check
-from qbsync.cache.mapping import SALES_LINE_ENTITIES
+# the Python time parser the sync's bookmarks use; the database mapping under test does not call it
+from qbsync.cache.mapping import SALES_LINE_ENTITIES, parse_time
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -30,22 +31,6 @@ class Mapped:
     row: Row
     payment_links: list[Row] = field(default_factory=list)
     sales_lines: list[Row] = field(default_factory=list)
-
-
-def is_deleted_stub(obj: JsonDict) -> bool:
-    """A CDC ``{"status": "Deleted", "Id": ...}`` stub of a hard-deleted transaction."""
-    return str(obj.get("status", "")).lower() == "deleted"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO date-time with offset (QBO MetaData) as an aware UTC datetime; no offset means UTC."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def parse_date(value: Any) -> date | None:
