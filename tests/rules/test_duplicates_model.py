@@ -123,3 +123,30 @@ def test_cluster_size_is_capped() -> None:
     left, right = np.arange(n - 1), np.arange(1, n)
     groups = clusters(n, left, right, np.full(n - 1, 0.9), max_size=10)
     assert max(len(g) for g in groups) <= 10
+
+
+def _company_levels(pairs: list[tuple[str, str]], others: list[str]) -> list[str]:
+    """The company comparison's level label for each pair, on a list that also holds ``others``."""
+    from qbsync.rules.duplicates.blocking import Candidates
+    from qbsync.rules.duplicates.compare import COMPARISONS, compare
+
+    names = [n for pair in pairs for n in pair] + others
+    prep = prepare([CustomerRecord(str(i), n, company_name=n) for i, n in enumerate(names)], "US")
+    left = np.arange(0, 2 * len(pairs), 2, dtype=np.int64)
+    got = compare(prep, Candidates(left, left + 1, {}))
+    f = [c.name for c in COMPARISONS].index("company")
+    return [COMPARISONS[f].levels[int(g)] for g in got.gamma[:, f]]
+
+
+def test_company_names_alike_only_in_their_trade_are_different() -> None:
+    trade = [f"{s} Auto Repair" for s in ("Ames", "Booth", "Carver", "Dalton", "Everett", "Fisher")]
+    florists = [f"{s} Florist" for s in ("Ames", "Booth", "Carver", "Dalton")]
+    levels = _company_levels([("Poole Auto Repair", "Robinson Auto Repair, Ltd."),  # JW 0.8: only the trade
+                              ("Stevenson Florist", "Stevens Florist"),  # two surnames, JW 0.94
+                              ("Smithson Intl", "Smithson International"),  # the rare word is shared
+                              ("Poole Auto Repair", "Poolle Auto Repair")],  # a typo: one typo level
+                             trade + florists)
+    assert levels[0] == "different"
+    assert levels[1] == "different"
+    assert levels[2].startswith("similar") or levels[2].startswith("close")
+    assert levels[3] == "one typo"

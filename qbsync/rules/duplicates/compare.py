@@ -149,6 +149,50 @@ def _edit_levels(prep: Prepared, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
     return level
 
 
+#: How much rarer (in bits of inverse document frequency) a company's own most distinctive word may
+#: be than the rarest word two names share before they count as different companies.
+DISTINCT_MARGIN = 1.0
+
+
+def _one_slip(a: str, b: str) -> bool:
+    return len(a) >= TYPO_MIN_LEN and len(b) >= TYPO_MIN_LEN and OSA.distance(a, b, score_cutoff=1) <= 1
+
+
+def _distinct_words_differ(prep: Prepared, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    """Company names that look alike only through common words: "poole auto repair" and "robinson
+    auto repair" are 0.8 similar by Jaro-Winkler, yet the words they share are the trade, which many
+    companies on the list have, and the words that tell them apart differ.
+
+    A word's weight is its inverse document frequency among the list's company names (bits). A pair
+    differs when the rarest word it shares (one typo apart counts as shared) is more than
+    ``DISTINCT_MARGIN`` bits commoner than the rarest word of each name: "smithson intl" and
+    "smithson international" share "smithson", their rarest word, and stay similar. Shared means
+    equal or one typo apart, not Jaro-Winkler close: "stevens" and "stevenson" are two surnames.
+    """
+    out = np.zeros(len(ca), dtype=bool)
+    if not len(ca):
+        return out
+    names = prep.vocab[prep.codes["company"][prep.codes["company"] != 0]]
+    df: dict[str, int] = {}
+    for name in names:
+        for word in set(name.split()):
+            df[word] = df.get(word, 0) + 1
+    total = max(len(names), 1)
+
+    def idf(word: str) -> float:
+        return float(np.log2(total / df.get(word, 1)))
+
+    for k, (a, b) in enumerate(zip(prep.vocab[ca], prep.vocab[cb], strict=True)):
+        wa, wb = set(a.split()), set(b.split())
+        if not wa or not wb:
+            continue
+        shared = [w for w in wa if w in wb or any(_one_slip(w, v) for v in wb)]
+        best_shared = max((idf(w) for w in shared), default=0.0)
+        own = min(max(idf(w) for w in wa), max(idf(w) for w in wb))
+        out[k] = best_shared < own - DISTINCT_MARGIN
+    return out
+
+
 def _freq(prep: Prepared, column: str) -> np.ndarray:
     """Relative frequency of each vocabulary code among the column's non-missing values."""
     counts = np.bincount(prep.codes[column], minlength=len(prep.vocab)).astype(np.float64)
@@ -296,7 +340,10 @@ def compare(prep: Prepared, cand: Candidates) -> Compared:
             continue
         elif comp.name == "company":
             ca, cb = code["company"][ia], code["company"][ib]
-            gamma[:, f] = _fuzzy_levels(similarity(prep, ca, cb), one_typo(prep, ca, cb))
+            level = _fuzzy_levels(similarity(prep, ca, cb), one_typo(prep, ca, cb))
+            fuzzy = np.nonzero((level == 1) | (level == 2))[0]
+            level[fuzzy[_distinct_words_differ(prep, ca[fuzzy], cb[fuzzy])]] = 0
+            gamma[:, f] = level
             near = gamma[:, f] >= 3
             freq = _freq(prep, "company")
             tf[near, f] = np.fmax(freq[ca[near]], freq[cb[near]])
