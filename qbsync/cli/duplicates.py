@@ -16,6 +16,7 @@ from qbsync.cache.schema import resolve_realm
 from qbsync.cli.options import (
     as_of_option,
     cache_url_option,
+    column_pairs,
     format_option,
     output_option,
     realm_option,
@@ -31,17 +32,6 @@ FORMATS = ("table", "csv", "json")
 
 
 _realm = resolve_realm
-
-
-def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        field, sep, column = pair.partition("=")
-        if not sep or not field.strip() or not column.strip():
-            raise InputError(f"--columns '{pair}' is not FIELD=COLUMN",
-                             hint="for example --columns given_name='First Name'")
-        out[field.strip()] = column.strip()
-    return out
 
 
 def _json(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
@@ -142,7 +132,7 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
     if febrl is not None:
         records, truth = load_febrl(febrl)
     elif input_csv is not None:
-        mapping = _columns(columns)
+        mapping = column_pairs(columns, "given_name='First Name'")
         records = load_csv(input_csv, mapping)
         if truth_column:
             truth = _truth(input_csv, truth_column, mapping.get("customer_id"))

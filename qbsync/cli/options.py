@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from qbsync.errors import InputError
 from qbsync.files import write_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,3 +50,15 @@ def write_output(text: str, output: Path | None, *, announce: bool = False) -> N
     write_atomic(output, text)
     if announce:
         click.echo(f"wrote {output}", err=True)
+
+
+def column_pairs(pairs: Sequence[str], example: str) -> dict[str, str]:
+    """``--columns FIELD=COLUMN`` values as field -> CSV column."""
+    out = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise InputError(f"--columns '{pair}' is not FIELD=COLUMN",
+                             hint=f"for example --columns {example}")
+        out[field.strip()] = column.strip()
+    return out

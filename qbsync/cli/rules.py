@@ -14,12 +14,20 @@ import click
 
 from qbsync.cache.db import make_engine
 from qbsync.cache.schema import resolve_realm
-from qbsync.cli.options import as_of_option, cache_url_option, format_option, output_option, realm_option
+from qbsync.cli.options import (
+    as_of_option,
+    cache_url_option,
+    column_pairs,
+    format_option,
+    output_option,
+    realm_option,
+)
 from qbsync.cli.options import write_output as write_output
 from qbsync.errors import InputError
 from qbsync.rules.activity import load_activity
 from qbsync.rules.disappearing.backtest import SCORERS
 from qbsync.rules.disappearing.rank import find_disappearing
+from qbsync.rules.disappearing.sources import load_purchases
 from qbsync.rules.findings import Finding
 from qbsync.rules.inactive import find_inactive, find_reactivate
 from qbsync.rules.policy import InactivePolicy, load_policy
@@ -113,31 +121,42 @@ class _Context:
                  location_days: tuple[str, ...], grace_days: int | None, exclude: tuple[str, ...],
                  estimates: bool | None, reactivate_days: int | None = None) -> None:
         settings = load_settings({"cache_url": cache_url, "realm": realm})
+        self.as_of: date = as_of.date() if as_of else date.today()
+        self.policy = _policy(settings.config_path, config_path, days, type_days, location_days, grace_days,
+                              exclude, estimates, reactivate_days)
         self.engine = make_engine(settings.cache_url)
         self.realm_id = _realm(self.engine, settings.realm)
-        self.as_of: date = as_of.date() if as_of else date.today()
-        policy = load_policy(config_path or settings.config_path)
-        ids = frozenset(e for e in exclude if e.isdigit())
-        globs = tuple(e for e in exclude if not e.isdigit())
-        self.policy: InactivePolicy = policy.with_overrides(
-            days=days, grace_days=grace_days, include_estimates=estimates, reactivate_days=reactivate_days,
-            type_days={**policy.type_days, **_pairs(type_days, "--type-days")} if type_days else None,
-            location_days=({**policy.location_days, **_pairs(location_days, "--location-days")}
-                           if location_days else None),
-            exclude_ids=policy.exclude_ids | ids if ids else None,
-            exclude_names=policy.exclude_names + globs if globs else None,
-        )
 
     def activity(self) -> dict[str, Any]:
         return load_activity(self.engine, self.realm_id, self.as_of, self.policy.include_estimates)
 
     def header(self, rule: str) -> dict[str, Any]:
-        p = self.policy
         return {"rule": rule, "realm_id": self.realm_id, "as_of": self.as_of.isoformat(),
-                "policy": {"days": p.days, "grace_days": p.grace_days, "reactivate_days": p.reactivate_days,
-                           "include_estimates": p.include_estimates, "type_days": dict(p.type_days),
-                           "location_days": dict(p.location_days), "exclude_ids": sorted(p.exclude_ids),
-                           "exclude_names": list(p.exclude_names)}}
+                "policy": _describe(self.policy)}
+
+
+def _policy(default_config: Path | None, config_path: Path | None, days: int | None,
+            type_days: tuple[str, ...], location_days: tuple[str, ...], grace_days: int | None,
+            exclude: tuple[str, ...], estimates: bool | None, reactivate_days: int | None) -> InactivePolicy:
+    """The config file's [rules.inactive] policy with the command line's overrides."""
+    policy = load_policy(config_path or default_config)
+    ids = frozenset(e for e in exclude if e.isdigit())
+    globs = tuple(e for e in exclude if not e.isdigit())
+    return policy.with_overrides(
+        days=days, grace_days=grace_days, include_estimates=estimates, reactivate_days=reactivate_days,
+        type_days={**policy.type_days, **_pairs(type_days, "--type-days")} if type_days else None,
+        location_days=({**policy.location_days, **_pairs(location_days, "--location-days")}
+                       if location_days else None),
+        exclude_ids=policy.exclude_ids | ids if ids else None,
+        exclude_names=policy.exclude_names + globs if globs else None,
+    )
+
+
+def _describe(p: InactivePolicy) -> dict[str, Any]:
+    return {"days": p.days, "grace_days": p.grace_days, "reactivate_days": p.reactivate_days,
+            "include_estimates": p.include_estimates, "type_days": dict(p.type_days),
+            "location_days": dict(p.location_days), "exclude_ids": sorted(p.exclude_ids),
+            "exclude_names": list(p.exclude_names)}
 
 
 @rules_group.command("inactive")
@@ -175,15 +194,59 @@ def reactivate_cmd(fmt: str, output: Path | None, **kw: Any) -> None:
 @click.option("--top", type=click.IntRange(min=1), default=50, show_default=True, help="List this many.")
 @click.option("--scorer", type=click.Choice(SCORERS),
               help="Rank by this scorer instead of the backtest's winner (the AUC is still reported).")
+@click.option("--input-csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read a purchase log (a customer and a date per row, optionally amount and name) "
+                   "instead of the cache; --as-of defaults to its last date.")
+@click.option("--columns", multiple=True, metavar="FIELD=COLUMN",
+              help="Map a log column to customer_id, date, amount or name (repeatable).")
+@click.option("--date-format", metavar="STRFTIME",
+              help="The log's date format, e.g. '%d/%m/%Y %H:%M' (default: ISO dates or YYYYMMDD).")
 def disappearing_cmd(fmt: str, output: Path | None, holdout_days: int, top: int, scorer: str | None,
+                     input_csv: Path | None, columns: tuple[str, ...], date_format: str | None,
                      **kw: Any) -> None:
-    """Active customers slipping away, ranked by whichever model predicted this company's past best."""
+    """Active customers slipping away, ranked by whichever model predicted this company's past best.
+
+    Reads the cache, or with --input-csv any purchase log (a till's or web shop's export), so the
+    backtest can be run on a history that never was in QuickBooks.
+    """
+    if input_csv is not None:
+        _disappearing_from_log(input_csv, columns, date_format, fmt, output, holdout_days, top, scorer, **kw)
+        return
+    if columns or date_format:
+        raise InputError("--columns and --date-format describe a purchase log", hint="add --input-csv FILE")
     ctx = _Context(**kw)
     report = find_disappearing(ctx.activity(), ctx.policy, ctx.as_of, holdout_days=holdout_days, top=top,
                                scorer=scorer)
     header = ctx.header("disappearing")
     header.update(summary=report.summary(), scorer=report.scorer, backtest=report.backtest.as_dict(),
                   models=report.models, candidates=report.candidates)
+    write_output(render_findings(report.findings, fmt, header), output)
+
+
+def _disappearing_from_log(path: Path, columns: tuple[str, ...], date_format: str | None, fmt: str,
+                           output: Path | None, holdout_days: int, top: int, scorer: str | None,
+                           cache_url: str | None, realm: str | None, as_of: datetime | None,
+                           config_path: Path | None, days: int | None, type_days: tuple[str, ...],
+                           location_days: tuple[str, ...], grace_days: int | None, exclude: tuple[str, ...],
+                           estimates: bool | None) -> None:
+    if cache_url or realm:
+        raise InputError("--input-csv reads a purchase log, not the cache", hint="drop --cache-url/--realm")
+    settings = load_settings({})
+    policy = _policy(settings.config_path, config_path, days, type_days, location_days, grace_days, exclude,
+                     estimates, None)
+    log = load_purchases(path, column_pairs(columns, "date=InvoiceDate"),
+                         as_of=as_of.date() if as_of else None, date_format=date_format)
+    if not log.activities or log.last_date is None:
+        raise InputError(f"{path}: no purchases with a customer" + (" by --as-of" if as_of else ""),
+                         hint="check --columns customer_id=... and date=..., and --as-of")
+    day = as_of.date() if as_of else log.last_date
+    report = find_disappearing(log.activities, policy, day, holdout_days=holdout_days, top=top, scorer=scorer)
+    header: dict[str, Any] = {"rule": "disappearing", "source": str(path), "as_of": day.isoformat(),
+                              "policy": _describe(policy)}
+    header.update(summary=report.summary(), scorer=report.scorer, backtest=report.backtest.as_dict(),
+                  models=report.models, candidates=report.candidates,
+                  log={"rows": log.rows, "customers": len(log.activities),
+                       "skipped_without_customer": log.skipped_no_customer, "after_as_of": log.after_as_of})
     write_output(render_findings(report.findings, fmt, header), output)
 
 

@@ -1,0 +1,105 @@
+"""`qbsync rules disappearing --input-csv`: the backtest and ranking on a purchase log, no cache."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qbsync.cli import cli
+
+END = date(2025, 12, 31)
+
+
+def _log(path: Path, customers: int = 600, seed: int = 3) -> dict[str, date]:
+    """A Pareto/NBD-like till log (dates as 'dd/mm/YYYY HH:MM', a return, cash sales without a
+    customer); returns the day each customer stopped buying for good."""
+    rng = random.Random(seed)
+    stopped: dict[str, date] = {}
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Customer ID", "InvoiceDate", "Total", "Customer Name"])
+        for c in range(customers):
+            cid = f"C{c}"
+            rate = rng.gammavariate(2.0, 1 / 40)
+            first = date(2023, 1, 1) + timedelta(days=rng.randrange(600))
+            death = first + timedelta(days=int(rng.expovariate(1 / 500)))
+            day = first
+            while day <= END and day <= death:
+                amount = f"{rng.uniform(5, 300):.2f}"
+                w.writerow([cid, day.strftime("%d/%m/%Y %H:%M"), amount, f"Shopper {c}"])
+                stopped[cid] = day
+                day += timedelta(days=max(1, int(rng.expovariate(rate))))
+            if c % 50 == 0:
+                w.writerow(["", day.strftime("%d/%m/%Y %H:%M"), "9.99", ""])
+        w.writerow(["C1", "02/01/2023 10:00", "-12.50", "Shopper 1"])  # a return
+    return stopped
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "qbsync.toml").write_text("", encoding="utf-8")
+    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
+
+
+def test_backtest_and_ranking_on_a_purchase_log(tmp_path: Path, config: None) -> None:
+    stopped = _log(tmp_path / "log.csv")
+    result = CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv"),
+                                      "--date-format", "%d/%m/%Y %H:%M", "--format", "json", "--top", "40"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["as_of"] == max(stopped.values()).isoformat()  # the log's last day, not today
+    assert doc["log"]["skipped_without_customer"] == 12
+    auc = doc["backtest"]["auc"][doc["scorer"]]
+    assert auc > 0.8, doc["backtest"]
+    assert doc["models"]["pareto_nbd"]["r"] > 0
+    # Those listed first really had stopped: most bought nothing in the last 60 days of the log.
+    as_of = date.fromisoformat(doc["as_of"])
+    top = [f["customer_id"] for f in doc["findings"]]
+    assert len(top) == 40
+    gone = sum((as_of - stopped[cid]).days > 60 for cid in top)
+    assert gone >= 30, gone
+    assert doc["findings"][0]["display_name"].startswith("Shopper ")
+
+
+def test_as_of_replays_the_log(tmp_path: Path, config: None) -> None:
+    _log(tmp_path / "log.csv")
+    result = CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv"),
+                                      "--date-format", "%d/%m/%Y %H:%M", "--as-of", "2024-12-31",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["as_of"] == "2024-12-31"
+    assert doc["log"]["after_as_of"] > 0
+    assert all(f["facts"]["last_purchase"] <= "2024-12-31" for f in doc["findings"])
+
+
+def test_unreadable_date_names_the_line_and_the_fix(tmp_path: Path, config: None) -> None:
+    _log(tmp_path / "log.csv")
+    result = CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv")])
+    assert result.exit_code == 2
+    assert "line 2" in result.output and "--date-format" in result.output
+
+
+def test_missing_customer_column_asks_for_a_mapping(tmp_path: Path, config: None) -> None:
+    (tmp_path / "log.csv").write_text("Who,When\nann,2025-01-02\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv")])
+    assert result.exit_code == 2
+    assert "customer_id" in result.output and "--columns" in result.output
+    args = ["--columns", "customer_id=Who", "--columns", "date=When", "--format", "json"]
+    mapped = runner.invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv"), *args])
+    assert mapped.exit_code == 0, mapped.output
+    assert json.loads(mapped.output)["log"]["customers"] == 1
+
+
+def test_log_options_without_a_log_are_refused(tmp_path: Path, config: None) -> None:
+    result = CliRunner().invoke(cli, ["rules", "disappearing", "--date-format", "%Y", "--cache-url",
+                                      f"sqlite:///{tmp_path / 'c.sqlite3'}"])
+    assert result.exit_code == 2
+    assert "--input-csv" in result.output
