@@ -237,6 +237,8 @@ def _main_location(conn: sa.Connection, models: list[Any], realm_id: str,
              .where(model.realm_id == realm_id, model.txn_date <= as_of,
                     model.department_id.is_not(None), model.customer_id.is_not(None))
              .group_by(model.customer_id, model.department_id))
+        if model is Invoice:  # a voided invoice was never a sale there
+            q = q.where(Invoice.voided.is_(False))
         for cid, dept, n in conn.execute(q):
             counts[cid][dept] += n
     # most transactions wins; ties go to the smallest Id so the answer never flickers

@@ -94,6 +94,18 @@ def test_location_and_deleted_suffix(db_url: str) -> None:
     assert (a.department_id, a.department_name) == ("8", "Harbour")
 
 
+def test_voided_invoices_do_not_decide_the_location(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    b.department("7", "Downtown")
+    b.department("8", "Harbour")
+    b.customer("1", "Mistyped Co")
+    b.invoice("1", date(2025, 1, 1), dept="7")
+    b.invoice("1", date(2025, 2, 1), dept="8", voided=True)  # keyed at the wrong store, then voided
+    b.invoice("1", date(2025, 2, 2), dept="8", voided=True)
+    a = load_activity(b.engine, b.realm_id, AS_OF)["1"]
+    assert (a.department_id, a.department_name) == ("7", "Downtown")
+
+
 def test_customer_without_transactions(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Nobody Yet", created=date(2025, 6, 1))
