@@ -16,7 +16,6 @@ Name", "Last Name", "Address" as one cell with parts separated by two spaces, "P
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -36,6 +35,7 @@ from qbsync.clock import Clock
 from qbsync.errors import InputError
 from qbsync.reports.csvfile import SafeCell, write_csv
 from qbsync.reports.source import ZERO, plain_name
+from qbsync.rules.duplicates import find_duplicates
 from qbsync.rules.findings import Finding
 
 FORMATS = ("generic", "mailchimp", "hubspot")
@@ -167,36 +167,20 @@ def _rank(p: Person) -> tuple[Any, ...]:
 
 
 def clusters_of(findings: Iterable[Finding]) -> dict[str, str]:
-    """customer id -> cluster key from the duplicates rule's findings; pure."""
-    out: dict[str, str] = {}
-    for f in findings:
-        key = f.facts.get("cluster") or f.facts.get("cluster_id") or f.facts.get("survivor")
-        if key is not None:
-            out[f.customer_id] = str(key)
-            if f.facts.get("survivor") is not None:
-                out.setdefault(str(f.facts["survivor"]), str(key))
-    return out
+    """customer id -> cluster id from the duplicates rule's findings; pure."""
+    return {f.customer_id: str(f.facts["cluster_id"]) for f in findings
+            if f.facts.get("cluster_id") is not None}
 
 
 def duplicate_clusters(engine: sa.Engine, realm_id: str, as_of: date,
                        duplicates: FindDuplicates | None = None) -> dict[str, str]:
-    """customer id -> cluster key from the duplicates rule's findings ({} when it is not installed).
+    """customer id -> cluster id from the duplicates rule's findings.
 
     ``duplicates`` answers (realm, as_of) with findings the caller already holds for this cache
     (e.g. a ``qbsync.rules.duplicates.DuplicateFindings``); without it the rule runs now.
     """
-    if duplicates is not None:
-        return clusters_of(duplicates(realm_id, as_of))
-    for module_name in ("qbsync.rules.duplicates", "qbsync.rules.duplicates.findings"):
-        try:
-            module: Any = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        fn = getattr(module, "find_duplicates", None)
-        if fn is None:
-            continue
-        return clusters_of(fn(engine, realm_id, as_of))
-    return {}
+    find = duplicates or (lambda realm, day: find_duplicates(engine, realm, day))
+    return clusters_of(find(realm_id, as_of))
 
 
 def merge(people: list[Person], clusters: dict[str, str]) -> list[Contact]:
