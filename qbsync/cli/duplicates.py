@@ -23,7 +23,13 @@ from qbsync.cli.options import (
     write_output,
 )
 from qbsync.errors import InputError
-from qbsync.rules.duplicates.detect import DuplicateReport, detect_duplicates, evaluate_pairs
+from qbsync.rules.duplicates.detect import (
+    REVIEW,
+    DuplicateReport,
+    PairMatch,
+    detect_duplicates,
+    evaluate_pairs,
+)
 from qbsync.rules.duplicates.records import matchable
 from qbsync.rules.duplicates.sources import load_cache, load_csv, load_febrl, load_history, realm_country
 from qbsync.settings import load_settings
@@ -50,10 +56,16 @@ def _json(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
                          "unapplied_credit": str(m.facts.unapplied_credit),
                          "completeness": m.facts.completeness, "sync_token": m.sync_token,
                          "probability": m.link.probability if m.link else None} for m in c.members],
-            "links": [{"left_id": lk.left_id, "right_id": lk.right_id, "probability": lk.probability,
-                       "match_weight": lk.weight, "swapped_names": lk.swapped_names,
-                       "fields": [vars(f) for f in lk.fields]} for lk in c.links]})
+            "links": [_link(lk) for lk in c.links]})
+    doc["possible"] = [_link(lk) for lk in report.possible]
     return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+def _link(lk: PairMatch) -> dict[str, Any]:
+    return {"left_id": lk.left_id, "left_name": lk.left_name, "right_id": lk.right_id,
+            "right_name": lk.right_name, "probability": lk.probability,
+            "match_weight": lk.weight, "swapped_names": lk.swapped_names,
+            "fields": [vars(f) for f in lk.fields]}
 
 
 def _csv(report: DuplicateReport) -> str:
@@ -69,6 +81,11 @@ def _csv(report: DuplicateReport) -> str:
                         f"{link.probability:.6f}" if link else "", link.weight if link else "", m.active,
                         m.balance, "" if m.facts.txn_count is None else m.facts.txn_count, c.survivor_id,
                         _safe(link.summary(top=8)) if link else ""])
+    for k, lk in enumerate(report.possible, start=1):
+        sides = ((lk.left_id, lk.left_name, lk.right_id), (lk.right_id, lk.right_name, lk.left_id))
+        for cid, name, other in sides:
+            w.writerow([f"R{k}", "possible", cid, _safe(name), "review", f"{lk.probability:.6f}", lk.weight,
+                        "", "", "", other, _safe(lk.summary(top=8))])
     return buf.getvalue()
 
 
@@ -98,6 +115,13 @@ def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
                 for f in m.link.fields:
                     lines.append(f"      {f.comparison:<15} {f.level:<36} {f.bits:+6.1f}  "
                                  f"{f.left!r} ~ {f.right!r}")
+    if report.possible:
+        lines.append("")
+        lines.append(f"{len(report.possible)} possible duplicate pair(s) to review (P(match) from "
+                     f"{report.review} to {report.threshold}; not acted on):")
+        for k, lk in enumerate(report.possible, start=1):
+            lines.append(f"R{k}: '{lk.left_name}' (Id {lk.left_id}) ~ '{lk.right_name}' (Id {lk.right_id})  "
+                         f"P={lk.probability:.3f}  {lk.summary()}")
     return "\n".join(lines) + "\n"
 
 
@@ -107,6 +131,9 @@ def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
 @as_of_option("Only customers created by DATE, and their activity by DATE (default today).")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               show_default=True, help="Posterior match probability a pair needs.")
+@click.option("--review", type=click.FloatRange(0, 1, max_open=True), default=REVIEW, show_default=True,
+              help="List pairs from this probability up to --threshold as possible duplicates for a person "
+                   "to decide (never acted on; 0 lists none).")
 @click.option("--country", help="Country of phones whose address names none (default: the company's).")
 @click.option("--input-csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read customers from a CSV file instead of the cache.")
@@ -120,13 +147,16 @@ def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
 @format_option(FORMATS)
 @output_option()
 def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | None, threshold: float,
-                   country: str | None, input_csv: Path | None, columns: tuple[str, ...],
+                   review: float, country: str | None, input_csv: Path | None, columns: tuple[str, ...],
                    truth_column: str | None, febrl: Path | None, max_cluster: int, fmt: str,
                    output: Path | None) -> None:
     """Customers that are the same person or company twice, with a proposed survivor and the
     per-field evidence of every match (Fellegi-Sunter weights learned by EM on your own data)."""
     if input_csv and febrl:
         raise InputError("--input-csv and --febrl are two different inputs", hint="pass one of them")
+    if review > 0 and review >= threshold:
+        raise InputError(f"--review {review} is not below --threshold {threshold}",
+                         hint="pick a lower --review, or --review 0 to list no possible duplicates")
     truth: dict[str, str] | None = None
     activity = None
     if febrl is not None:
@@ -145,7 +175,7 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         activity = load_history(engine, realm_id, day)
         country = country or realm_country(engine, realm_id)
     report = detect_duplicates(records, activity=activity, threshold=threshold, default_country=country,
-                               max_cluster=max_cluster)
+                               max_cluster=max_cluster, review=review or None)
     evaluation = None
     if truth is not None:
         from qbsync.rules.duplicates.detect import blocking_recall, score_pairs

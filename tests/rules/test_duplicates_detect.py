@@ -172,3 +172,52 @@ def test_cli_on_the_cache(db_url: str) -> None:
     assert set(members) == {"1", "2"}
     assert members["2"]["role"] == "survivor"  # it has the history
     assert members["1"]["proposed_action"] == "deactivate"
+
+
+def _csv_of(records: list[CustomerRecord], path: Path) -> Path:
+    rows = ["Id,Customer,First Name,Last Name,Email,Phone,Street,City,Zip"]
+    for r in records:
+        rows.append(",".join([r.customer_id, r.display_name.replace(",", ""), r.given_name or "",
+                              r.family_name or "", r.email or "", r.phone or "", r.bill_line1 or "",
+                              r.bill_city or "", r.bill_postal_code or ""]))
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_cli_lists_possible_duplicates_below_the_threshold_for_review(tmp_path: Path) -> None:
+    base = _population()
+    # Namesakes of customer 41 with nothing else in common: neither sure nor impossible.
+    namesakes = [CustomerRecord(str(950 + k), base[40].display_name, given_name=base[40].given_name,
+                                family_name=base[40].family_name, email=f"other{k}@mail.test")
+                 for k in range(2)]
+    path = _csv_of(_with_duplicates() + namesakes, tmp_path / "c.csv")
+    runner = CliRunner()
+    args = ["--input-csv", str(path), "--country", "US", "--review", "0.000001"]
+    doc = json.loads(runner.invoke(duplicates_cmd, [*args, "--format", "json"]).output)
+    possible = doc["possible"]
+    assert possible and doc["summary"]["possible_pairs"] == len(possible)
+    assert all(1e-6 <= p["probability"] < 0.5 for p in possible)
+    assert [p["probability"] for p in possible] == sorted((p["probability"] for p in possible), reverse=True)
+    clustered = {m["customer_id"]: c["cluster_id"] for c in doc["clusters"] for m in c["members"]}
+    assert not any(clustered.get(p["left_id"], "a") == clustered.get(p["right_id"], "b") for p in possible)
+    assert any({p["left_id"], p["right_id"]} & {"950", "951"} for p in possible)
+    assert possible[0]["left_name"] and possible[0]["fields"]
+    csv_rows = runner.invoke(duplicates_cmd, [*args, "--format", "csv"]).output.splitlines()
+    review_rows = [r for r in csv_rows if ",possible," in r]
+    assert len(review_rows) == 2 * len(possible) and all(",review," in r for r in review_rows)
+    table = runner.invoke(duplicates_cmd, args).output
+    assert f"{len(possible)} possible duplicate pair(s) to review" in table and "R1: '" in table
+    # Possible pairs are no findings: nothing for write-back to act on.
+    assert len(doc["clusters"]) == 3
+    none = json.loads(runner.invoke(duplicates_cmd, [*args[:-2], "--review", "0", "--format", "json"]).output)
+    assert none["possible"] == []
+
+
+def test_cli_refuses_a_review_bound_above_the_threshold(tmp_path: Path) -> None:
+    path = _csv_of(_population(20), tmp_path / "c.csv")
+    from qbsync.cli import cli
+
+    args = ["rules", "duplicates", "--input-csv", str(path), "--threshold", "0.4", "--review", "0.6"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert "--review 0.6 is not below --threshold 0.4" in result.output

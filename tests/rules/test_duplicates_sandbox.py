@@ -77,8 +77,26 @@ def test_planted_duplicates_precision_recall_f1(company: Company) -> None:
 POOLED_SEEDS = range(1, 9)
 
 
+def _missed_and_possible(company: Company) -> tuple[set[tuple[str, str]], set[tuple[str, str]], int]:
+    """True pairs left out of every cluster, the pairs listed for review, and how many of those are true."""
+    records, _, truth_doc, report = company
+    entity = {r.customer_id: r.customer_id for r in records}
+    for cluster in truth_doc["duplicate_clusters"]:
+        for cid in cluster:
+            entity[cid] = cluster[0]
+    found = {(a, b) for c in report.clusters for a in (m.customer_id for m in c.members)
+             for b in (m.customer_id for m in c.members) if a < b}
+    groups: dict[str, list[str]] = {}
+    for cid, e in entity.items():
+        groups.setdefault(e, []).append(cid)
+    true_pairs = {(a, b) for g in groups.values() for a in g for b in g if a < b}
+    possible = {(min(p.left_id, p.right_id), max(p.left_id, p.right_id)) for p in report.possible}
+    return true_pairs - found, possible, len(possible & true_pairs)
+
+
 def test_planted_duplicates_pooled_over_seeds() -> None:
-    runs = [_evaluate(_company(seed)) for seed in POOLED_SEEDS]
+    companies = [_company(seed) for seed in POOLED_SEEDS]
+    runs = [_evaluate(c) for c in companies]
     tp = sum(r["true_positives"] for r in runs)
     precision = tp / sum(r["predicted_pairs"] for r in runs)
     recall = tp / sum(r["true_pairs"] for r in runs)
@@ -86,6 +104,14 @@ def test_planted_duplicates_pooled_over_seeds() -> None:
     # Measured: P 1.000, R 0.986, F1 0.993; per seed 0.975 (seed 6) to 1.000. See docs/benchmarks.md.
     assert precision >= 0.99 and f1 >= 0.99, (precision, recall, f1)
     assert min(r["f1"] for r in runs) >= 0.97, [round(r["f1"], 4) for r in runs]
+    # What the clusters leave out mostly waits in the short review list (measured over seeds 1-12:
+    # 9 of 12 misses, in 20 listed pairs of which 9 true).
+    reviewed = [_missed_and_possible(c) for c in companies]
+    missed = sum(len(m) for m, _, _ in reviewed)
+    caught = sum(len(m & p) for m, p, _ in reviewed)
+    listed = sum(len(p) for _, p, _ in reviewed)
+    assert caught >= missed / 2, (caught, missed)
+    assert listed <= 4 * len(companies), listed
 
 
 def test_no_job_is_ever_proposed(company: Company) -> None:

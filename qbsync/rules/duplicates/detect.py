@@ -20,6 +20,10 @@ from qbsync.rules.findings import Finding
 
 RULE = "duplicates"
 
+#: Default lower bound of "possible duplicates": on the sandbox's planted truth (12 companies),
+#: about half the pairs scored 0.1-0.5 were duplicates and none of those scored 0.05-0.1.
+REVIEW = 0.1
+
 #: The normalised values shown next to each comparison in an explanation.
 _SHOWN = {"given name": ("given",), "family name": ("family",), "company": ("company",), "email": ("email",),
           "phone": ("phone1", "phone2"), "street number": ("street_no",), "street": ("street",),
@@ -48,6 +52,8 @@ class PairMatch:
     weight: float  # total match weight in bits, prior included
     swapped_names: bool
     fields: tuple[FieldEvidence, ...]
+    left_name: str = ""
+    right_name: str = ""
 
     def summary(self, top: int = 4) -> str:
         """The strongest reasons, for a one-line reason: "family name exact +9.1, street close +10.5"."""
@@ -105,11 +111,16 @@ class DuplicateReport:
     matched_pairs: int
     per_key: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Pairs below ``threshold`` but at or above ``review``, not already in one cluster, strongest
+    #: first: for a person to look at. They are no findings, so nothing is ever written for them.
+    possible: list[PairMatch] = field(default_factory=list)
+    review: float | None = None
 
     def summary(self) -> dict[str, Any]:
         return {"records": self.records, "candidate_pairs": self.candidate_pairs,
                 "matched_pairs": self.matched_pairs, "clusters": len(self.clusters),
                 "duplicates": sum(len(c.members) - 1 for c in self.clusters), "threshold": self.threshold,
+                "review_threshold": self.review, "possible_pairs": len(self.possible),
                 "prior": self.model.prior, "em_iterations": self.model.iterations,
                 "em_converged": self.model.converged, "seconds": self.seconds}
 
@@ -172,8 +183,9 @@ def explain(scored: Scored, k: int) -> PairMatch:
             continue
         label = "missing" if level == NULL else comp.levels[level]
         evidence.append(FieldEvidence(comp.name, label, left, right, round(float(sc.bits[k, f]), 2)))
-    return PairMatch(prep.records[a].customer_id, prep.records[b].customer_id, float(sc.probability[k]),
-                     round(float(sc.weight[k]), 2), swapped, tuple(evidence))
+    ra, rb = prep.records[a], prep.records[b]
+    return PairMatch(ra.customer_id, rb.customer_id, float(sc.probability[k]), round(float(sc.weight[k]), 2),
+                     swapped, tuple(evidence), ra.display_name, rb.display_name)
 
 
 def _reason(member: Member, survivor: Member, n: int) -> str:
@@ -224,14 +236,16 @@ def _findings(cluster: DuplicateCluster, realm_id: str) -> list[Finding]:
 
 def detect_duplicates(records: Sequence[CustomerRecord], *, activity: Activity | None = None,
                       threshold: float = 0.5, default_country: str | None = None,
-                      keys: Iterable[BlockingKey] = DEFAULT_KEYS, max_cluster: int = 20) -> DuplicateReport:
+                      keys: Iterable[BlockingKey] = DEFAULT_KEYS, max_cluster: int = 20,
+                      review: float | None = REVIEW) -> DuplicateReport:
     """Clusters of records that are the same customer, each with a proposed survivor, and findings.
 
     ``threshold`` is the posterior match probability a pair needs (0.5: more likely the same
-    customer than not). ``activity`` (from ``load_activity``, or plain transaction counts) drives
-    the survivor choice and whether a duplicate may be deactivated; without it every duplicate is
-    proposed for a manual merge, since no one knows it has no transactions. Jobs (sub-customers)
-    are left out: they follow their parent.
+    customer than not). Pairs from ``review`` up to it are listed as possible duplicates for a
+    person to decide (None: not listed). ``activity`` (from ``load_activity``, or plain transaction
+    counts) drives the survivor choice and whether a duplicate may be deactivated; without it every
+    duplicate is proposed for a manual merge, since no one knows it has no transactions. Jobs
+    (sub-customers) are left out: they follow their parent.
     """
     records = matchable(records)
     scored = score_pairs(records, activity=activity, default_country=default_country, keys=keys)
@@ -279,10 +293,19 @@ def detect_duplicates(records: Sequence[CustomerRecord], *, activity: Activity |
                                    tuple(links))
         result.append(cluster)
         findings.extend(_findings(cluster, recs[s].realm_id))
+    possible = []
+    if review is not None and review < threshold:
+        cluster_of = np.full(len(records), -1)
+        for k, members in enumerate(groups):
+            cluster_of[members] = k
+        band = np.nonzero((sc.probability >= review) & (sc.probability < threshold))[0]
+        ca, cb = cluster_of[cmp_.left[band]], cluster_of[cmp_.right[band]]
+        band = band[~((ca >= 0) & (ca == cb))]
+        possible = [explain(scored, int(k)) for k in band[np.argsort(-sc.probability[band], kind="stable")]]
     scored.seconds["cluster"] = round(time.perf_counter() - t, 3)
     matched = int((sc.probability >= threshold).sum())
     return DuplicateReport(result, findings, scored.model, threshold, len(records), len(cmp_.left), matched,
-                           scored.per_key, scored.seconds)
+                           scored.per_key, scored.seconds, possible, review)
 
 
 def evaluate_pairs(clusters: Sequence[Sequence[str]], truth: dict[str, str]) -> dict[str, float]:
