@@ -103,3 +103,32 @@ def test_log_options_without_a_log_are_refused(tmp_path: Path, config: None) -> 
                                       f"sqlite:///{tmp_path / 'c.sqlite3'}"])
     assert result.exit_code == 2
     assert "--input-csv" in result.output
+
+
+def test_a_headerless_space_separated_log_like_cdnow(tmp_path: Path, config: None) -> None:
+    """CDNOW's transaction file: 'customer date(YYYYMMDD) CDs dollars', runs of spaces, no header."""
+    _log(tmp_path / "log.csv")
+    lines = []
+    with (tmp_path / "log.csv").open(newline="", encoding="utf-8") as fh:
+        for row in list(csv.reader(fh))[1:]:
+            if row[0]:
+                day = date(int(row[1][6:10]), int(row[1][3:5]), int(row[1][:2]))
+                lines.append(f"{row[0][1:]:>5} {day:%Y%m%d}  1 {row[2]:>7}")
+    (tmp_path / "cdnow.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "cdnow.txt")])
+    assert refused.exit_code == 2
+    assert "no header row" in refused.output and "2='" in refused.output and "customer_id=1" in refused.output
+    mapped = runner.invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "cdnow.txt"),
+                                 "--columns", "customer_id=1", "--columns", "date=2", "--columns", "amount=4",
+                                 "--format", "json"])
+    assert mapped.exit_code == 0, mapped.output
+    doc = json.loads(mapped.output)
+    same = ["--input-csv", str(tmp_path / "log.csv"), "--date-format", "%d/%m/%Y %H:%M", "--format", "json"]
+    from_csv = json.loads(runner.invoke(cli, ["rules", "disappearing", *same]).output)
+    # The same purchases read from either file give the same backtest.
+    assert doc["log"]["customers"] == from_csv["log"]["customers"]
+    assert doc["backtest"]["auc"] == from_csv["backtest"]["auc"]
+    bad = runner.invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "cdnow.txt"),
+                              "--columns", "customer_id=1", "--columns", "date=9"])
+    assert bad.exit_code == 2 and "numbers 1 to 4" in bad.output

@@ -2,13 +2,16 @@
 
 The log is what a till, a web shop or another ledger exports: a customer and a date per row,
 optionally an amount and a name. Rows with a negative amount are returns: they lower revenue and
-are not purchase days. Rows without a customer (cash sales) are skipped and counted.
+are not purchase days. Rows without a customer (cash sales) are skipped and counted. Fields are
+separated by commas, semicolons, tabs or runs of spaces (CDNOW's transaction files); a log without a
+header row names its columns by position (``customer_id=1``).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -50,10 +53,6 @@ def _key(header: str) -> str:
 
 def _column_map(header: list[str], columns: Mapping[str, str] | None) -> dict[str, str]:
     """field -> CSV column."""
-    unknown = set(columns or {}) - set(FIELDS)
-    if unknown:
-        raise InputError(f"unknown field(s) {', '.join(sorted(unknown))} in --columns",
-                         hint=f"fields are {', '.join(FIELDS)}")
     out = {}
     for h in header:
         field = _ALIASES.get(_key(h))
@@ -71,6 +70,63 @@ def _column_map(header: list[str], columns: Mapping[str, str] | None) -> dict[st
     return out
 
 
+def _positions(first: list[str], columns: Mapping[str, str] | None) -> dict[str, int]:
+    """field -> 0-based position, for a log without a header."""
+    preview = ", ".join(f"{k}={v!r}" for k, v in enumerate(first, start=1))
+    if not columns or not {"customer_id", "date"} <= set(columns):
+        raise InputError(f"the log has no header row (its first row: {preview})",
+                         hint="name the columns by position, e.g. --columns customer_id=1 --columns date=2")
+    out = {}
+    for field, column in columns.items():
+        if not column.isdigit() or not 1 <= int(column) <= len(first):
+            raise InputError(f"--columns {field}={column}: the log has no header, so columns are numbers "
+                             f"1 to {len(first)}", hint=f"its first row: {preview}")
+        out[field] = int(column) - 1
+    return out
+
+
+def _splitter(first_line: str) -> Callable[[str], list[str]]:
+    for sep in (",", "\t", ";"):
+        if sep in first_line:
+            return lambda line, sep=sep: next(csv.reader([line], delimiter=sep), [])  # type: ignore[misc]
+    return str.split
+
+
+def _is_date(text: str, date_format: str | None) -> bool:
+    try:
+        _parse_date(text, date_format)
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(path: Path, columns: Mapping[str, str] | None,
+          date_format: str | None) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, field -> raw text) for every data row of the log."""
+    unknown = set(columns or {}) - set(FIELDS)
+    if unknown:
+        raise InputError(f"unknown field(s) {', '.join(sorted(unknown))} in --columns",
+                         hint=f"fields are {', '.join(FIELDS)}")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        first_line = fh.readline()
+        split = _splitter(first_line)
+        first = [f.strip() for f in split(first_line.rstrip("\r\n"))]
+        # A header names columns: a first row holding a date is already data (CDNOW has no header).
+        if not any(_is_date(f, date_format) for f in first):
+            named = _column_map(first, columns)
+            at = {field: first.index(column) for field, column in named.items()}
+            start, pending = 2, []
+        else:
+            at = _positions(first, columns)
+            start, pending = 1, [first_line]
+        for line, text in enumerate(itertools.chain(pending, fh), start=start):
+            text = text.rstrip("\r\n")
+            if not text.strip():
+                continue
+            values = split(text)
+            yield line, {field: values[k].strip() if k < len(values) else "" for field, k in at.items()}
+
+
 def _parse_date(text: str, date_format: str | None) -> date:
     formats = (date_format,) if date_format else _DATE_FORMATS
     for fmt in formats:
@@ -83,7 +139,11 @@ def _parse_date(text: str, date_format: str | None) -> date:
 
 def load_purchases(path: Path, columns: Mapping[str, str] | None = None, *, as_of: date | None = None,
                    date_format: str | None = None) -> PurchaseLog:
-    """Per-customer purchase days and revenue from a CSV log, counting nothing after ``as_of``."""
+    """Per-customer purchase days and revenue from a purchase log, counting nothing after ``as_of``.
+
+    ``columns`` maps fields (``FIELDS``) to header names, or to 1-based positions when the log has
+    no header row.
+    """
     days: dict[str, set[date]] = {}
     purchases: dict[str, int] = {}
     revenue: dict[str, Decimal] = {}
@@ -92,40 +152,37 @@ def load_purchases(path: Path, columns: Mapping[str, str] | None = None, *, as_o
     rows = skipped = later = 0
     last: date | None = None
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            mapping = _column_map(list(reader.fieldnames or []), columns)
-            for line, row in enumerate(reader, start=2):
-                rows += 1
-                cid = (row.get(mapping["customer_id"]) or "").strip()
-                if not cid:
-                    skipped += 1
-                    continue
-                raw_date = (row.get(mapping["date"]) or "").strip()
+        for line, row in _rows(path, columns, date_format):
+            rows += 1
+            cid = row["customer_id"]
+            if not cid:
+                skipped += 1
+                continue
+            raw_date = row["date"]
+            try:
+                day = _parse_date(raw_date, date_format)
+            except ValueError:
+                raise InputError(f"{path}, line {line}: cannot read the date '{raw_date}'",
+                                 hint="give its format, e.g. --date-format '%d/%m/%Y %H:%M'") from None
+            if as_of is not None and day > as_of:
+                later += 1
+                continue
+            amount = Decimal(0)
+            raw_amount = row.get("amount", "").replace(",", "")
+            if raw_amount:
                 try:
-                    day = _parse_date(raw_date, date_format)
-                except ValueError:
-                    raise InputError(f"{path}, line {line}: cannot read the date '{raw_date}'",
-                                     hint="give its format, e.g. --date-format '%d/%m/%Y %H:%M'") from None
-                if as_of is not None and day > as_of:
-                    later += 1
-                    continue
-                amount = Decimal(0)
-                if "amount" in mapping:
-                    raw_amount = (row.get(mapping["amount"]) or "").strip().replace(",", "")
-                    try:
-                        amount = Decimal(raw_amount) if raw_amount else Decimal(0)
-                    except InvalidOperation:
-                        raise InputError(f"{path}, line {line}: the amount '{raw_amount}' is not a number",
-                                         hint="map the right column with --columns amount=COLUMN") from None
-                if "name" in mapping and row.get(mapping["name"]):
-                    names.setdefault(cid, row[mapping["name"]].strip())
-                revenue[cid] = revenue.get(cid, Decimal(0)) + amount
-                recent.setdefault(cid, []).append((day, amount))
-                if amount >= 0:
-                    days.setdefault(cid, set()).add(day)
-                    purchases[cid] = purchases.get(cid, 0) + 1
-                    last = day if last is None or day > last else last
+                    amount = Decimal(raw_amount)
+                except InvalidOperation:
+                    raise InputError(f"{path}, line {line}: the amount '{raw_amount}' is not a number",
+                                     hint="map the right column with --columns amount=COLUMN") from None
+            if row.get("name"):
+                names.setdefault(cid, row["name"])
+            revenue[cid] = revenue.get(cid, Decimal(0)) + amount
+            recent.setdefault(cid, []).append((day, amount))
+            if amount >= 0:
+                days.setdefault(cid, set()).add(day)
+                purchases[cid] = purchases.get(cid, 0) + 1
+                last = day if last is None or day > last else last
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}", hint="check the path") from exc
     except UnicodeDecodeError:
