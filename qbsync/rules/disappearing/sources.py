@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -85,13 +85,6 @@ def _positions(first: list[str], columns: Mapping[str, str] | None) -> dict[str,
     return out
 
 
-def _splitter(first_line: str) -> Callable[[str], list[str]]:
-    for sep in (",", "\t", ";"):
-        if sep in first_line:
-            return lambda line, sep=sep: next(csv.reader([line], delimiter=sep), [])  # type: ignore[misc]
-    return str.split
-
-
 def _is_date(text: str, date_format: str | None) -> bool:
     try:
         _parse_date(text, date_format)
@@ -109,21 +102,26 @@ def _rows(path: Path, columns: Mapping[str, str] | None,
                          hint=f"fields are {', '.join(FIELDS)}")
     with path.open(newline="", encoding="utf-8-sig") as fh:
         first_line = fh.readline()
-        split = _splitter(first_line)
-        first = [f.strip() for f in split(first_line.rstrip("\r\n"))]
+        sep = next((c for c in (",", "\t", ";") if c in first_line), None)
+        first = [f.strip() for f in (next(csv.reader([first_line], delimiter=sep), []) if sep
+                                     else first_line.split())]
         # A header names columns: a first row holding a date is already data (CDNOW has no header).
-        if not any(_is_date(f, date_format) for f in first):
+        header = not any(_is_date(f, date_format) for f in first)
+        if header:
             named = _column_map(first, columns)
             at = {field: first.index(column) for field, column in named.items()}
-            start, pending = 2, []
         else:
             at = _positions(first, columns)
-            start, pending = 1, [first_line]
-        for line, text in enumerate(itertools.chain(pending, fh), start=start):
-            text = text.rstrip("\r\n")
-            if not text.strip():
+        lines = fh if header else itertools.chain([first_line], fh)
+        offset = 1 if header else 0
+        if sep:
+            reader = csv.reader(lines, delimiter=sep)
+            rows: Iterator[tuple[int, list[str]]] = ((reader.line_num + offset, values) for values in reader)
+        else:
+            rows = ((n + offset, text.split()) for n, text in enumerate(lines, start=1))
+        for line, values in rows:
+            if not any(v.strip() for v in values):
                 continue
-            values = split(text)
             yield line, {field: values[k].strip() if k < len(values) else "" for field, k in at.items()}
 
 
