@@ -97,7 +97,9 @@ def _safe(text: str) -> str:
 def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
     s = report.summary()
     lines = [f"{s['clusters']} duplicate clusters ({s['duplicates']} duplicates) among {s['records']} "
-             f"customers; {s['candidate_pairs']} pairs compared, threshold P(match) >= {s['threshold']}"]
+             f"customers; {s['candidate_pairs']} pairs compared, threshold P(match) >= {s['threshold']}"
+             + (f"; {len(report.possible)} possible pair(s) to review (P >= {report.review})"
+                if report.review is not None else "")]
     if evaluation is not None:
         lines.append("evaluation: precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}  "
                      "(true pairs {true_pairs:.0f}, predicted {predicted_pairs:.0f})".format(**evaluation)
