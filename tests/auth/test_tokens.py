@@ -93,7 +93,7 @@ def _manager(tmp_path: Path, server: FileTokenServer, clock: FixedClock,
         return made[-1]
 
     store = TokenStore(tmp_path / "tokens")
-    return TokenManager(store, REALM, factory, clock=clock, skew=timedelta(minutes=5)), made  # type: ignore[arg-type]
+    return TokenManager(store, REALM, factory, clock=clock, skew=timedelta(minutes=5)), made
 
 
 def test_proactive_refresh_inside_the_skew_persists_before_returning(tmp_path: Path) -> None:
@@ -180,7 +180,7 @@ def test_refresh_does_not_log_tokens(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert "r0" not in caplog.text
 
 
-def _refresh_many(tmp: str, rounds: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _refresh_many(tmp: str, rounds: int, queue: multiprocessing.Queue) -> None:
     tmp_path = Path(tmp)
     server = FileTokenServer(tmp_path / "server.json")
     mgr, _ = _manager(tmp_path, server, FixedClock(T0))

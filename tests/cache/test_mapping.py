@@ -38,7 +38,7 @@ CUSTOMER = {
                  "LastUpdatedTime": "2015-07-01T23:30:00.123-07:00"},
 }
 
-INVOICE = {
+INVOICE: dict[str, Any] = {
     "Id": "264", "SyncToken": "1", "TxnDate": "2020-09-29", "DueDate": "2020-10-29",
     "CustomerRef": {"value": "7"}, "TotalAmt": 0, "Balance": 0, "PrivateNote": "Voided",
     "DepartmentRef": {"value": "2"}, "ClassRef": {"value": "300"},
@@ -197,7 +197,8 @@ def test_database_mapping_equals_the_reference_on_a_generated_company(db_url: st
     engine = _engine(db_url)
     for entity, batch in objects.items():
         _write(engine, entity, batch)
-    lines = {(r["txn_type"], r["txn_id"]): [] for r in _rows(engine, "sales_lines")}
+    lines: dict[tuple[str, str], list[tuple[tuple[str, Any], ...]]] = {
+        (r["txn_type"], r["txn_id"]): [] for r in _rows(engine, "sales_lines")}
     for r in _rows(engine, "sales_lines"):
         lines[(r["txn_type"], r["txn_id"])].append(tuple(sorted(r.items())))
     links: dict[str, list[tuple[Any, ...]]] = {}

@@ -24,7 +24,7 @@ _FILLER = [CustomerRecord(str(100 + i), f"{g} {f}", given_name=g, family_name=f,
 
 def _pairs(records: list[CustomerRecord]) -> set[tuple[str, str]]:
     cand = candidate_pairs(prepare(records, "US"), DEFAULT_KEYS)
-    return {tuple(sorted((records[a].customer_id, records[b].customer_id)))  # type: ignore[misc]
+    return {tuple(sorted((records[a].customer_id, records[b].customer_id)))
             for a, b in zip(cand.left, cand.right, strict=True)}
 
 

@@ -15,7 +15,7 @@ FIX = Path(__file__).resolve().parents[2] / "fixtures" / "sandbox"
 REALM = "9130000000000003"
 
 
-def _all(store: Store, entity: str) -> dict[str, dict]:  # type: ignore[type-arg]
+def _all(store: Store, entity: str) -> dict[str, dict]:
     rows = store._read("SELECT data FROM objects WHERE realm = ? AND entity = ?", (REALM, entity))
     return {json.loads(r[0])["Id"]: json.loads(r[0]) for r in rows}
 

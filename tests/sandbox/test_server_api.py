@@ -286,7 +286,7 @@ def test_change_data_capture_with_python_quickbooks(
 ) -> None:
     since = clock.now() - timedelta(minutes=1)
     server.store.put(
-        REALM, "Customer", {**server.store.get(REALM, "Customer", "3"), "Notes": "behind your back"}
+        REALM, "Customer", {**(server.store.get(REALM, "Customer", "3") or {}), "Notes": "behind your back"}
     )
     inv = Invoice()
     inv.CustomerRef = Customer.get(2, qb=qb).to_ref()

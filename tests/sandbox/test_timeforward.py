@@ -16,7 +16,7 @@ START = date(2025, 7, 1)
 
 
 @pytest.fixture(scope="module")
-def company() -> tuple[Store, dict]:  # type: ignore[type-arg]
+def company() -> tuple[Store, dict]:
     store = Store()
     truth = seed_realm(
         store, REALM, CompanySpec(seed=11, customers=1500, years=2, end_date=date(2025, 6, 30))
@@ -35,7 +35,7 @@ def _purchasers_since(store: Store, day: date) -> set[str]:
     return out
 
 
-def test_return_shares_follow_the_rates(company: tuple[Store, dict]) -> None:  # type: ignore[type-arg]
+def test_return_shares_follow_the_rates(company: tuple[Store, dict]) -> None:
     store, truth = company
     lapsed = set(truth["no_activity_365"]) - set(truth["inactive_in_qbo"])
     contacted = set(sorted(lapsed, key=int)[: len(lapsed) // 2]) | set(truth["churned"][:150])

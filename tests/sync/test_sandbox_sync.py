@@ -119,7 +119,11 @@ def test_sigkill_at_random_points_then_resume_equals_the_sandbox(sandbox: Sandbo
         target["at"] = rng.randint(1, 14) if full else rng.randint(1, 2)
         child = _cli(conn.env, *(["--full"] if full else []))
         # the child ending also ends the wait (a run that needed fewer requests than the target)
-        threading.Thread(target=lambda c=child: (c.wait(), fire.set()), daemon=True).start()
+        def end_wait(c: subprocess.Popen[bytes] = child) -> None:
+            c.wait()
+            fire.set()
+
+        threading.Thread(target=end_wait, daemon=True).start()
         fire.wait(timeout=120)
         fired = served["n"] >= target["at"]
         if child.poll() is None:

@@ -283,7 +283,7 @@ class FakeQbo:
         answer = self._update(body)
         if "Fault" in answer:
             raise ValidationError(answer["Fault"]["Error"][0]["Message"])
-        return answer["Customer"]  # type: ignore[no-any-return]
+        return answer["Customer"]
 
     def company_info(self) -> JsonDict:
         return {"CompanyName": "Fake"}

@@ -40,7 +40,7 @@ def sandbox_settings(server: SandboxServer, tmp: Path, cache_url: str) -> Settin
     token_dir = tmp / "tokens"
     issued = server.issue_tokens(REALM)
     now = server.clock.now()
-    TokenStore(str(token_dir)).save(TokenSet(
+    TokenStore(token_dir).save(TokenSet(
         realm_id=REALM, access_token=issued["access_token"], refresh_token=issued["refresh_token"],
         access_expires_at=now + timedelta(seconds=int(issued.get("expires_in", 3600))),
         refresh_expires_at=now + timedelta(days=100), obtained_at=now, environment=server.base_url))

@@ -67,7 +67,7 @@ def test_plan_apply_undo_log_through_the_real_client(
         events = json.loads(log.stdout)
         alder = [e["event"] for e in events if e["customer_id"] == c.ids["Old Alder"]]
         assert sorted(alder) == sorted(["sent", "applied", "already", "sent", "applied"])
-        stored = TokenStore(str(tmp_path / "tokens")).load(REALM)
+        stored = TokenStore(tmp_path / "tokens").load(REALM)
         assert stored is not None
         for secret in (c.settings.client_secret, stored.access_token, stored.refresh_token):
             assert secret and secret not in log.stdout

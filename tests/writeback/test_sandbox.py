@@ -87,7 +87,7 @@ def test_a_plan_applied_twice_changes_quickbooks_once(
     assert c.customer(c.ids["Old Alder"])["DisplayName"] == "Old Alder (deleted)"
     # the cache follows QuickBooks' rename at once, not only after the next sync
     with engine.connect() as conn:
-        cached = dict(conn.execute(sa.text("SELECT id, display_name FROM customers")).all())
+        cached: dict[str, str] = dict(conn.execute(sa.text("SELECT id, display_name FROM customers")).all())
     assert cached[c.ids["Old Alder"]] == "Old Alder (deleted)"
 
 
@@ -166,7 +166,7 @@ def test_undo_returns_every_touched_customer_to_its_previous_value(
     assert c.customer(c.ids["Old Alder"])["DisplayName"] == "Old Alder"
     assert c.customer(c.ids["Elm Site 1"])["ParentRef"]["value"] == c.ids["Elm Holdings"]
     with engine.connect() as conn:
-        cached = dict(conn.execute(sa.text("SELECT id, display_name FROM customers")).all())
+        cached: dict[str, str] = dict(conn.execute(sa.text("SELECT id, display_name FROM customers")).all())
     assert cached[c.ids["Old Alder"]] == "Old Alder"
 
 
