@@ -326,13 +326,17 @@ def _rules(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, clock: 
         result.plan_id = plan.plan.id
         counts = plan.counts()
         deact = sum(f.action == "deactivate" for f in inactive)
+        dup_records = [f for f in duplicates if f.facts.get("role") == "duplicate"]
+        dup_clusters = len({f.facts.get("cluster_id") for f in duplicates})
         c.update(customers=len(activity), inactive=len(inactive), inactive_deactivate=deact,
                  reactivate=len(reactivate), disappearing=len(disappearing.findings),
-                 disappearing_scorer=disappearing.scorer, duplicates=len(duplicates),
+                 disappearing_scorer=disappearing.scorer, duplicates=len(dup_records),
+                 duplicate_clusters=dup_clusters,
                  plan_id=plan.plan.id, plan=dict(counts))
         c["_line"] = (f"inactive {len(inactive)} ({deact} to deactivate, {len(inactive) - deact} to collect "
                       f"first), reactivate {len(reactivate)}, disappearing top {len(disappearing.findings)} "
-                      f"(scorer {disappearing.scorer}), duplicates {len(duplicates)}; dry-run plan "
+                      f"(scorer {disappearing.scorer}), duplicates {len(dup_records)} in {dup_clusters} "
+                      f"clusters; dry-run plan "
                       f"{plan.plan.id}: {counts.get('change', 0)} to change, {counts.get('blocked', 0)} "
                       f"blocked, {counts.get('manual_merge', 0)} to merge by hand")
 

@@ -135,6 +135,10 @@ def test_json_summary(tmp_path: Path) -> None:
     steps = {s["name"]: s for s in doc["steps"]}
     assert list(steps) == ["seed", "serve", "connect", "sync", "rules", "outreach", "reports"]
     assert steps["sync"]["counts"]["fetched"] > 0
+    # The two planted duplicate pairs: two clusters, two duplicates (survivors are not counted).
+    planted = json.loads((work / "sandbox-truth.json").read_text())["duplicate_clusters"]
+    assert steps["rules"]["counts"]["duplicate_clusters"] == len(planted) == 2
+    assert steps["rules"]["counts"]["duplicates"] == sum(len(c) - 1 for c in planted)
     for kind, path in doc["files"].items():
         _, rows = _rows(Path(path))
         assert len(rows) == steps["outreach"]["counts"]["rows"][kind], kind
