@@ -43,14 +43,14 @@ def _score(found: set[str], truth: set[str]) -> tuple[float, float]:
     return (tp / len(found) if found else 1.0), (tp / len(truth) if truth else 1.0)
 
 
-def test_inactive_matches_planted_truth(company: tuple[sa.Engine, dict[str, Any]]) -> None:
-    engine, truth = company
-    as_of = date.fromisoformat(truth["as_of"])
-    findings = find_inactive(load_activity(engine, REALM, as_of), InactivePolicy(), as_of)
-    customers = truth["customers"]
+def _holds_money(r: dict[str, Any]) -> bool:
+    return Decimal(r.get("balance", "0")) != 0 or Decimal(r.get("unapplied_credit", "0")) != 0
 
-    def holds_money(r: dict[str, Any]) -> bool:
-        return Decimal(r.get("balance", "0")) != 0 or Decimal(r.get("unapplied_credit", "0")) != 0
+
+def expected_inactive(truth: dict[str, Any], as_of: date) -> tuple[set[str], set[str]]:
+    """From the planted truth alone: who the inactive rule should propose to deactivate, and who
+    should go to collections instead (stale but holding money)."""
+    customers = truth["customers"]
 
     def stale(cid: str) -> bool:
         r = customers[cid]
@@ -69,11 +69,20 @@ def test_inactive_matches_planted_truth(company: tuple[sa.Engine, dict[str, Any]
     for fam in members.values():
         if not all(stale(c) for c in fam):
             continue
-        money = [c for c in fam if holds_money(customers[c])]
+        money = [c for c in fam if _holds_money(customers[c])]
         if money:
             expected_coll |= set(money)
         else:
             expected_deact |= {c for c in fam if customers[c].get("active_in_qbo")}
+    return expected_deact, expected_coll
+
+
+def test_inactive_matches_planted_truth(company: tuple[sa.Engine, dict[str, Any]]) -> None:
+    engine, truth = company
+    as_of = date.fromisoformat(truth["as_of"])
+    findings = find_inactive(load_activity(engine, REALM, as_of), InactivePolicy(), as_of)
+    customers = truth["customers"]
+    expected_deact, expected_coll = expected_inactive(truth, as_of)
     found_deact = {f.customer_id for f in findings if f.action == "deactivate"}
     found_coll = {f.customer_id for f in findings if f.action == "collections"}
     p, r = _score(found_deact, expected_deact)
@@ -84,7 +93,7 @@ def test_inactive_matches_planted_truth(company: tuple[sa.Engine, dict[str, Any]
     assert len(expected_deact) >= 20
     assert p >= 0.95 and r >= 0.95
     # the guardrail that matters most: nothing holding money is ever proposed for deactivation
-    assert not any(holds_money(customers[c]) for c in found_deact)
+    assert not any(_holds_money(customers[c]) for c in found_deact)
     assert not {c for c in found_deact if customers[c].get("brand_new")}
 
 
