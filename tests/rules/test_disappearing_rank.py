@@ -24,6 +24,15 @@ def test_auc_of_known_orderings() -> None:
     assert auc(np.array([1.0, 1.0, 1.0, 1.0]), gone) == 0.5
 
 
+def test_auc_equals_the_share_of_correctly_ordered_pairs_with_ties() -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.integers(0, 12, 300).astype(float)  # many ties
+    gone = rng.random(300) < 0.4
+    pos, neg = scores[gone], scores[~gone]
+    pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    assert abs(auc(scores, gone) - pairs / (len(pos) * len(neg))) < 1e-12
+
+
 def test_backtest_separates_churned_from_returning_customers() -> None:
     hist, _ = histories(1500, START, 1095, seed=3)
     result = backtest(hist, AS_OF, holdout_days=180)
