@@ -48,21 +48,33 @@ def test_undo_restores_every_customer_found_by_id_despite_the_deleted_suffix(
     assert kinds == [("apply", None), ("undo", run_id)]
 
 
-def test_undo_skips_a_customer_changed_since_the_run_and_is_itself_idempotent(
+def test_undo_restores_a_customer_edited_since_the_run_and_is_itself_idempotent(
     session: Session, qbo: FakeQbo, clock: FixedClock
 ) -> None:
     run_id = _applied(session, qbo, clock, 3)
-    qbo.edit("2", Notes="someone touched it")
+    qbo.edit("2", Notes="someone touched it")  # another field: Active is still what the run set
     first = undo_run(session, qbo, clock, run_id, dry_run=False)
-    assert {i.customer_id: i.outcome for i in first.items} == {"1": "applied", "2": "skipped", "3": "applied"}
-    assert qbo.customers["2"]["Active"] is False
+    assert {i.customer_id: i.outcome for i in first.items} == {"1": "applied", "2": "applied", "3": "applied"}
+    assert qbo.customers["2"]["Active"] is True
+    assert qbo.customers["2"]["Notes"] == "someone touched it"  # a sparse update: the edit stays
     second = undo_run(session, qbo, clock, run_id, dry_run=False)
-    assert {i.customer_id: i.outcome for i in second.items} == {
-        "1": "already",
-        "2": "skipped",
-        "3": "already",
-    }
-    assert len(qbo.writes) == 3 + 2
+    assert {i.outcome for i in second.items} == {"already"}
+    assert len(qbo.writes) == 3 + 3
+
+
+def test_apply_still_skips_a_customer_edited_since_the_plan(
+    session: Session, qbo: FakeQbo, clock: FixedClock
+) -> None:
+    for k in ("1", "2"):
+        qbo.add_customer(k, f"Customer {k}", token="2")
+    mirror(session, qbo)
+    plan = build_plan(session, clock, REALM, "inactive", AS_OF, [finding(qbo, k) for k in ("1", "2")])
+    qbo.edit("2", Notes="someone touched it")
+    report = apply_plan(session, qbo, clock, plan.plan.id, dry_run=False)
+    outcomes = {i.customer_id: (i.outcome, i.reason) for i in report.items}
+    assert outcomes["1"][0] == "applied"
+    assert outcomes["2"][0] == "skipped" and "SyncToken was 2, now 3" in outcomes["2"][1]
+    assert qbo.customers["2"]["Active"] is True
 
 
 def test_undo_of_an_undo_deactivates_again_but_never_with_a_balance(

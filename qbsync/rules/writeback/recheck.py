@@ -2,7 +2,8 @@
 
 The plan was made from the cache; before anything is written the customer is read again. The change
 goes ahead only if nothing it was based on has moved: same SyncToken, same Active flag, no open
-balance (never deactivate one), no new sales activity, no active jobs left under a parent.
+balance (never deactivate one), no new sales activity, no active jobs left under a parent. An undo
+accepts other edits made since its run, as long as Active is still what the run set.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class Expectation:
     changed_since: datetime | None = None
     level: int = 0
     plan_seq: int | None = None
+    #: Undo: edits since the run (a note, an address) do not block putting Active back; only Active
+    #: itself must still be what the run left, and a deactivation keeps every other check.
+    other_edits_ok: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,11 +111,11 @@ def recheck(exp: Expectation, fresh: Fresh) -> Verdict:
     if active == exp.new_active:
         return Verdict("already", f"already {'active' if active else 'inactive'} in QuickBooks "
                                   f"(SyncToken {token}): nothing to do")
-    if token != exp.expected_token:
-        return Verdict("skip", f"changed in QuickBooks since the plan: SyncToken was {exp.expected_token}, "
-                               f"now {token}; make a new plan to include it")
     if active != exp.expected_active:
         return Verdict("skip", f"Active is {active} but the plan saw {exp.expected_active}")
+    if token != exp.expected_token and not exp.other_edits_ok:
+        return Verdict("skip", f"changed in QuickBooks since the plan: SyncToken was {exp.expected_token}, "
+                               f"now {token}; make a new plan to include it")
     if exp.new_active:
         return Verdict("write", "unchanged since the plan")
     balance, with_jobs = money(cust.get("Balance")), money(cust.get("BalanceWithJobs"))

@@ -1,9 +1,11 @@
 """Undoing a run: put back the Active value of every customer that run changed, with the same checks.
 
-Only changes the audit log shows as applied are undone, each expected exactly as that run left it
-(its SyncToken after the write): a customer edited since is skipped and reported, one already back
-to its old value is left alone. Customers are found by Id, so the " (deleted)" suffix QuickBooks
-adds to inactive names does not matter. An undo is itself a run, audited and undoable.
+Only changes the audit log shows as applied are undone. A customer whose Active flag is still what
+the run set is put back even if other fields were edited since (the sparse update touches Active
+only, with the SyncToken read just before); one whose Active someone changed since is skipped and
+reported, one already back to its old value is left alone. Customers are found by Id, so the
+" (deleted)" suffix QuickBooks adds to inactive names does not matter. An undo is itself a run,
+audited and undoable.
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ def undo_run(session: Session, gateway: QboGateway, clock: Clock, run_id: str, *
             expected_active=ev.new_active, new_active=ev.old_active, expected_token=token,
             # putting a customer back to inactive is a deactivation: no activity since the run allowed
             activity_mode="changed_since" if restoring_inactive else "none",
-            changed_since=target.started_at - CLOCK_MARGIN, level=levels.get(ev.customer_id) or 0))
+            changed_since=target.started_at - CLOCK_MARGIN, level=levels.get(ev.customer_id) or 0,
+            other_edits_ok=True))
     run = None if dry_run else start_run(session, clock, target.realm_id, "undo", plan_id=target.plan_id,
                                          undo_of=target.id)
     log.info("%s run %s: %d changes to put back", "dry run of undoing" if dry_run else "undoing", run_id,
