@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +30,16 @@ def realm_option(help: str = REALM_HELP) -> Callable[[F], F]:
 
 
 def as_of_option(help: str = "See only what had happened by DATE (default today).") -> Callable[[F], F]:
-    return click.option("--as-of", type=DATE, help=help)
+    return click.option("--as-of", type=DATE, help=help, callback=_not_after_today)
+
+
+def _not_after_today(ctx: click.Context, param: click.Parameter, value: datetime | None) -> datetime | None:
+    # A date to come would judge today's customers by a future that has not happened: an inactive
+    # plan "as of 2030" deactivates customers who bought this week.
+    if value is not None and value.date() > date.today():
+        raise InputError(f"--as-of {value.date().isoformat()} is after today ({date.today().isoformat()})",
+                         hint="give today or a past date: rules and reports only see what has happened")
+    return value
 
 
 def format_option(choices: Sequence[str] | click.Choice, default: str = "table") -> Callable[[F], F]:
