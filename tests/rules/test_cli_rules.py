@@ -79,3 +79,10 @@ def test_disappearing_reports_backtest_auc(cache: str) -> None:
 def test_bad_threshold_option_is_a_clear_error(cache: str) -> None:
     result = CliRunner().invoke(cli, ["rules", "inactive", "--cache", cache, "--type-days", "3:730"])
     assert result.exit_code == 2 and "KEY=DAYS" in result.output
+
+
+def test_as_of_after_today_is_refused(cache: str) -> None:
+    for args in (["rules", "inactive"], ["rules", "duplicates"], ["report", "aging"]):
+        result = CliRunner().invoke(cli, [*args, "--cache-url", cache, "--as-of", "2999-01-01"])
+        assert result.exit_code == 2, (args, result.output)
+        assert "--as-of 2999-01-01 is after today" in result.output

@@ -307,3 +307,14 @@ def test_a_crash_mid_apply_leaves_the_attempts_on_record_and_a_rerun_finishes(
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
     assert set(_outcomes(report).values()) == {"applied"}
     assert sorted(w["Id"] for w in qbo.writes) == sorted(ids)
+
+
+def test_a_plan_judged_as_of_a_future_date_is_refused(session: Session, qbo: FakeQbo,
+                                                      clock: FixedClock) -> None:
+    ids = _company(qbo, 2)
+    mirror(session, qbo)
+    later = clock.now().date() + timedelta(days=400)
+    plan = build_plan(session, clock, REALM, "inactive", later, [finding(qbo, c) for c in ids]).plan.id
+    with pytest.raises(WritebackError, match="after today"):
+        apply_plan(session, qbo, clock, plan)
+    assert not qbo.writes

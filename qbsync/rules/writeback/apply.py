@@ -55,6 +55,11 @@ def apply_plan(session: Session, gateway: QboGateway, clock: Clock, plan_id: str
     if gateway.realm_id != plan.realm_id:
         raise WritebackError(f"plan {plan_id} belongs to company {plan.realm_id}, but the connection is to "
                              f"{gateway.realm_id}", hint=f"run it with --realm {plan.realm_id}")
+    today = clock.now().date()
+    if plan.as_of > today:
+        raise WritebackError(f"plan {plan_id} judged customers as of {plan.as_of.isoformat()}, after today "
+                             f"({today.isoformat()}): it would deactivate customers buying now",
+                             hint="make a new plan as of today or a past date")
     changes = [i for i in summary.items if i.disposition == "change"]
     entities = (*ACTIVITY_ENTITIES, "Estimate") if plan.params.get("include_estimates") else ACTIVITY_ENTITIES
     run = None if dry_run else start_run(session, clock, plan.realm_id, "apply", plan_id=plan.id)
