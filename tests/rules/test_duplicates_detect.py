@@ -69,7 +69,10 @@ def test_survivor_and_actions_follow_activity_and_balance() -> None:
     report = detect_duplicates(_with_duplicates(), activity={"11": 5, "21": 2, "31": 1})
     by_dup = {c.members[1].customer_id: c for c in report.clusters}
     assert by_dup["901"].survivor_id == "11"  # most activity (and active)
-    assert by_dup["901"].members[1].proposed_action == "deactivate"  # no transactions, no balance
+    # No transactions, no balance, but already inactive: nothing to write.
+    assert by_dup["901"].members[1].proposed_action == "none"
+    assert "already inactive" in next(f for f in report.findings if f.customer_id == "901").reason
+    assert by_dup["903"].members[1].proposed_action == "deactivate"  # active, no transactions, no balance
     assert by_dup["902"].members[1].proposed_action == "merge"  # open balance: never deactivated
     finding = next(f for f in report.findings if f.customer_id == "902")
     assert finding.rule == "duplicates" and finding.action == "merge"
@@ -82,10 +85,12 @@ def test_survivor_and_actions_follow_activity_and_balance() -> None:
 
 
 def test_survivor_prefers_the_record_with_history_even_if_poorer() -> None:
-    report = detect_duplicates(_with_duplicates(), activity={"901": 9, "11": 0})
-    cluster = next(c for c in report.clusters if "901" in {m.customer_id for m in c.members})
-    assert cluster.survivor_id == "901"
-    assert cluster.members[1].proposed_action == "deactivate"  # record 11 has no history
+    # 903 (an initial for a given name, no phone) holds the history; 31 has more contact fields but
+    # no transactions.
+    report = detect_duplicates(_with_duplicates(), activity={"903": 9, "31": 0})
+    cluster = next(c for c in report.clusters if "903" in {m.customer_id for m in c.members})
+    assert cluster.survivor_id == "903"
+    assert cluster.members[1].proposed_action == "deactivate"  # record 31 has no history
 
 
 def test_without_activity_every_duplicate_goes_to_manual_merge() -> None:
@@ -112,7 +117,7 @@ def test_find_duplicates_over_the_cache(db_url: str) -> None:
     findings = find_duplicates(b.engine, b.realm_id, date(2025, 1, 1))
     dup = [f for f in findings if f.facts["role"] == "duplicate"]
     assert [f.customer_id for f in dup] == ["2"]
-    assert dup[0].action == "deactivate" and dup[0].facts["survivor_id"] == "1"
+    assert dup[0].action == "none" and dup[0].facts["survivor_id"] == "1"  # already inactive
     assert dup[0].facts["has_transactions"] is False
     # An invoice dated after as_of still counts: deactivating would orphan it.
     b.invoice("2", date(2025, 6, 1))
@@ -221,3 +226,23 @@ def test_cli_refuses_a_review_bound_above_the_threshold(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2
     assert "--review 0.6 is not below --threshold 0.4" in result.output
+
+
+def test_an_active_record_survives_over_a_retired_one_with_more_history() -> None:
+    """A customer retired as "(deleted)" and typed in again today: the new, active record stays, and
+    the old one's history is merged into it by hand; nothing active is ever deactivated for it."""
+    base = _population()
+    old = base[40]
+    again = CustomerRecord("960", old.display_name, given_name=old.given_name, family_name=old.family_name,
+                           email=old.email, phone=old.phone, bill_line1=old.bill_line1,
+                           bill_city=old.bill_city, bill_postal_code=old.bill_postal_code, bill_country="US")
+    retired = CustomerRecord(old.customer_id, f"{old.display_name} (deleted)", given_name=old.given_name,
+                             family_name=old.family_name, email=old.email, phone=old.phone,
+                             bill_line1=old.bill_line1, bill_city=old.bill_city,
+                             bill_postal_code=old.bill_postal_code, bill_country="US", active=False)
+    records = [r for r in base if r.customer_id != old.customer_id] + [retired, again]
+    report = detect_duplicates(records, activity={old.customer_id: 12})
+    [cluster] = [c for c in report.clusters if "960" in {m.customer_id for m in c.members}]
+    assert cluster.survivor_id == "960"
+    actions = {m.customer_id: m.proposed_action for m in cluster.members}
+    assert actions == {"960": "none", old.customer_id: "merge"}

@@ -81,7 +81,9 @@ class Member:
     def proposed_action(self) -> str:
         if self.survivor:
             return "none"
-        return "deactivate" if self.facts.safe_to_deactivate and self.balance == 0 else "merge"
+        if self.facts.safe_to_deactivate and self.balance == 0:
+            return "deactivate" if self.active else "none"  # already inactive: nothing to write
+        return "merge"
 
 
 @dataclass(frozen=True)
@@ -200,8 +202,9 @@ def _reason(member: Member, survivor: Member, n: int) -> str:
     money = f"balance {member.balance:.2f}"
     if f.unapplied_credit:
         money += f", unapplied credit {f.unapplied_credit:.2f}"
-    verdict = ("no transactions and no balance: deactivate" if member.proposed_action == "deactivate"
-               else "merge it into the survivor by hand in QuickBooks")
+    verdict = {"deactivate": "no transactions and no balance: deactivate",
+               "none": "no transactions and no balance, already inactive: nothing to do"}.get(
+        member.proposed_action, "merge it into the survivor by hand in QuickBooks")
     return (f"same customer as '{survivor.display_name}' (Id {survivor.customer_id}), "
             f"cluster of {n}: {prob}; {history}; {money}; {verdict}")
 

@@ -74,14 +74,16 @@ def txn_counts(records: Sequence[CustomerRecord], activity: Activity | None) -> 
 def choose(records: Sequence[CustomerRecord], member_facts: Sequence[MemberFacts]) -> int:
     """Index of the proposed survivor among ``records``.
 
-    Order of preference: more transactions (history lives there; merging moves the least), more
-    filled-in contact fields, active over inactive, then the oldest (lowest creation date, then Id).
+    Order of preference: active over inactive (the customer must keep a record in use: deactivating
+    the active one in favour of one already retired would leave none), then more transactions
+    (history lives there; merging moves the least), more filled-in contact fields, then the oldest
+    (lowest creation date, then Id).
     """
     def key(k: int) -> tuple[int, int, int, int, str]:
         rec, f = records[k], member_facts[k]
         created = rec.created.toordinal() if rec.created else 10**7
         cid = rec.customer_id
-        return (-(f.txn_count or 0), -f.completeness, 0 if rec.active else 1, created,
+        return (0 if rec.active else 1, -(f.txn_count or 0), -f.completeness, created,
                 cid.zfill(20) if cid.isdigit() else cid)
 
     return min(range(len(records)), key=key)
