@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 
 from qbsync.cache.db import make_engine
 from qbsync.cache.models import Base, Realm
-from qbsync.errors import CacheError, ConfigError, SchemaTooNewError
+from qbsync.errors import CacheError, ConfigError, InputError, SchemaTooNewError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -77,8 +77,19 @@ def upgrade(engine: sa.Engine) -> None:
         command.upgrade(alembic_config(conn), "head")
 
 
-def open_cache(url: str, **kw: Any) -> sa.Engine:
-    """An engine on ``url`` whose schema is current (created or upgraded on open)."""
+def open_cache(url: str, *, existing: bool = False, **kw: Any) -> sa.Engine:
+    """An engine on ``url`` whose schema is current (created or upgraded on open).
+
+    ``existing``: for commands that read what a sync wrote, a SQLite file that is not there is an
+    error naming the fix, not a new empty cache left behind.
+    """
+    parsed = sa.engine.make_url(url)
+    database = parsed.database or ""
+    if (existing and parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+            and not database.startswith("file:") and not Path(database).exists()):
+        raise CacheError(f"no cache at {database}",
+                         hint="run `qbsync sync` (or `qbsync demo`) first, or point --cache-url / "
+                              "QBSYNC_CACHE_URL at your cache")
     engine = make_engine(url, **kw)
     try:
         upgrade(engine)
@@ -94,11 +105,17 @@ def open_cache(url: str, **kw: Any) -> sa.Engine:
 
 
 def resolve_realm(engine: sa.Engine, realm: str | None) -> str:
-    """``realm`` when given; otherwise the cache's only company (a cache with one realm needs no --realm)."""
-    if realm:
-        return realm
+    """``realm`` when given and in the cache; otherwise the cache's only company (a cache with one
+    realm needs no --realm)."""
     with engine.connect() as conn:
-        realms = [r for (r,) in conn.execute(sa.select(Realm.realm_id))]
+        realms = sorted(r for (r,) in conn.execute(sa.select(Realm.realm_id)))
+    if realm:
+        if realm not in realms:
+            held = f"it holds {', '.join(realms)}" if realms else "it holds no company yet"
+            raise InputError(f"no company (realm) {realm} in the cache: {held}",
+                             hint=f"pass one of those with --realm, or run `qbsync sync --realm {realm}` "
+                                  "first")
+        return realm
     if len(realms) != 1:
         raise ConfigError("realm", "not set" if realms else "not set, and the cache holds no company",
                           hint="pass --realm, set QBSYNC_REALM, or run `qbsync sync` first")

@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from qbsync.cache.db import make_engine
-from qbsync.cache.schema import resolve_realm
+from qbsync.cache.schema import open_cache, resolve_realm
 from qbsync.cli.options import (
     as_of_option,
     cache_url_option,
@@ -170,7 +169,7 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
             truth = _truth(input_csv, truth_column, mapping.get("customer_id"))
     else:
         settings = load_settings(overrides={"realm": realm, "cache_url": cache_url})
-        engine = make_engine(settings.cache_url)
+        engine = open_cache(settings.cache_url, existing=True)
         realm_id = _realm(engine, settings.realm)
         day = as_of.date() if as_of else date.today()
         records = load_cache(engine, realm_id, day)

@@ -45,7 +45,7 @@ class Ctx:
 def open_cache(realm: str | None, cache_url: str | None, as_of: datetime | None) -> Ctx:
     """Engine, realm and as-of date from flags and settings; a cache with one realm needs no --realm."""
     settings = load_settings(overrides={"realm": realm, "cache_url": cache_url})
-    engine = open_cache_engine(settings.cache_url)
+    engine = open_cache_engine(settings.cache_url, existing=True)
     realm_id = resolve_realm(engine, settings.realm)
     now = clock()
     return Ctx(engine, realm_id, as_of.date() if as_of else now.now().date(), now)

@@ -12,8 +12,7 @@ from typing import Any
 
 import click
 
-from qbsync.cache.db import make_engine
-from qbsync.cache.schema import resolve_realm
+from qbsync.cache.schema import open_cache, resolve_realm
 from qbsync.cli.options import (
     as_of_option,
     cache_url_option,
@@ -124,7 +123,7 @@ class _Context:
         self.as_of: date = as_of.date() if as_of else date.today()
         self.policy = _policy(settings.config_path, config_path, days, type_days, location_days, grace_days,
                               exclude, estimates, reactivate_days)
-        self.engine = make_engine(settings.cache_url)
+        self.engine = open_cache(settings.cache_url, existing=True)
         self.realm_id = _realm(self.engine, settings.realm)
 
     def activity(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qbsync.cache.db import session_factory
-from qbsync.cache.schema import open_cache
+from qbsync.cache.schema import open_cache, resolve_realm
 from qbsync.cli.options import (
     as_of_option,
     cache_url_option,
@@ -24,7 +24,7 @@ from qbsync.cli.options import (
     write_output,
 )
 from qbsync.clock import Clock, SystemClock
-from qbsync.errors import ConfigError, WritebackError
+from qbsync.errors import WritebackError
 from qbsync.qbo.client import connect
 from qbsync.qbo.gateway import QboGateway
 from qbsync.rules.writeback import render
@@ -47,15 +47,14 @@ def _settings(realm: str | None, cache_url: str | None) -> Settings:
     return load_settings(overrides={"realm": realm, "cache_url": cache_url})
 
 
-def _realm(settings: Settings) -> str:
-    if not settings.realm:
-        raise ConfigError("realm", "not set", hint="pass --realm, set QBSYNC_REALM, or `realm` under [qbo]")
-    return settings.realm
+def _realm(settings: Settings, engine: sa.Engine) -> str:
+    """--realm or the setting, checked against the cache; a cache with one company needs neither."""
+    return resolve_realm(engine, settings.realm)
 
 
 def _engine(settings: Settings) -> sa.Engine:
     # open_cache migrates an older cache (the write-back tables are in the migrations)
-    return open_cache(settings.cache_url)
+    return open_cache(settings.cache_url, existing=True)
 
 
 def _connect(settings: Settings, realm_id: str, clock: Clock) -> QboGateway:
@@ -91,9 +90,9 @@ def plan_cmd(rule: str, as_of: datetime | None, fmt: str, output: Path | None, p
              include_estimates: bool | None, realm: str | None, cache_url: str | None) -> None:
     """Turn a rule's findings into a reviewable plan saved in the cache (writes nothing to QuickBooks)."""
     settings = _settings(realm, cache_url)
-    realm_id, clock = _realm(settings), _clock()
-    day: date = as_of.date() if as_of else clock.now().date()
     engine = _engine(settings)
+    realm_id, clock = _realm(settings, engine), _clock()
+    day: date = as_of.date() if as_of else clock.now().date()
     out = findings_for(rule, engine, realm_id, day, policy_path=policy,
                        overrides={"days": days, "grace_days": grace_days, "reactivate_days": reactivate_days,
                                   "include_estimates": include_estimates})
@@ -121,9 +120,9 @@ def _finish(report: RunReport, fmt: str, output: Path | None) -> None:
 def _with_gateway(realm: str | None, cache_url: str | None) -> Iterator[tuple[Clock, Session, QboGateway]]:
     """The clock, a cache session and the QuickBooks client of one command; all closed at the end."""
     settings = _settings(realm, cache_url)
-    realm_id, clock = _realm(settings), _clock()
     engine = _engine(settings)
     try:
+        realm_id, clock = _realm(settings, engine), _clock()
         gateway = _connect(settings, realm_id, clock)
         try:
             with session_factory(engine)() as session:
@@ -178,6 +177,10 @@ def log_cmd(run_id: str | None, customer_id: str | None, limit: int, show_runs: 
     settings = _settings(realm, cache_url)
     engine = _engine(settings)
     with session_factory(engine)() as session:
+        if run_id and run_id not in {r.id for r in runs(session, None)}:
+            engine.dispose()
+            raise WritebackError(f"no write-back run '{run_id}' in this cache",
+                                 hint="list runs with `qbsync writeback log --runs`")
         if show_plans:
             rows: list[dict[str, Any]] = [
                 {"plan_id": p.id, "realm_id": p.realm_id, "rule": p.rule, "as_of": p.as_of.isoformat(),

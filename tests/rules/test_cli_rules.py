@@ -86,3 +86,18 @@ def test_as_of_after_today_is_refused(cache: str) -> None:
         result = CliRunner().invoke(cli, [*args, "--cache-url", cache, "--as-of", "2999-01-01"])
         assert result.exit_code == 2, (args, result.output)
         assert "--as-of 2999-01-01 is after today" in result.output
+
+
+def test_missing_cache_and_unknown_realm_are_clear_errors(cache: str, tmp_path: Path) -> None:
+    missing = f"sqlite:///{tmp_path / 'nope.sqlite3'}"
+    for args in (["rules", "inactive"], ["rules", "duplicates"], ["report", "best"]):
+        result = CliRunner().invoke(cli, [*args, "--cache-url", missing])
+        assert result.exit_code == 3, (args, result.output)
+        assert "no cache at" in result.output and "qbsync sync" in result.output
+        assert not (tmp_path / "nope.sqlite3").exists()  # nothing left behind
+        unknown = CliRunner().invoke(cli, [*args, "--cache-url", cache, "--realm", "123"])
+        assert unknown.exit_code == 2, (args, unknown.output)
+        assert "no company (realm) 123 in the cache" in unknown.output
+    unreachable = CliRunner().invoke(cli, ["rules", "inactive", "--cache-url",
+                                           "postgresql+psycopg://nobody@127.0.0.1:1/none"])
+    assert unreachable.exit_code == 3 and "cannot open the cache" in unreachable.output

@@ -125,7 +125,24 @@ def test_interrupted_apply_exits_nonzero_and_says_to_run_again(
     assert not qbo.customers["1"]["Active"]
 
 
-def test_unknown_plan_is_a_clean_error(runner: CliRunner, db_url: str) -> None:
+def test_unknown_plan_is_a_clean_error(runner: CliRunner, session: Session, qbo: FakeQbo,
+                                       db_url: str) -> None:
+    _company(qbo)
+    mirror(session, qbo)
     out = runner.invoke(cli, ["writeback", "apply", "Pnothing", "--realm", REALM, "--cache-url", db_url])
     assert out.exit_code == 6
     assert "no write-back plan 'Pnothing'" in out.stderr and "Traceback" not in out.output
+    # The cache's only company needs no --realm; an unknown one, an unknown run or no cache at all
+    # is a clear error, never a traceback or an empty answer.
+    out = runner.invoke(cli, ["writeback", "apply", "Pnothing", "--cache-url", db_url])
+    assert out.exit_code == 6 and "no write-back plan" in out.stderr
+    out = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--realm", "123",
+                              "--cache-url", db_url])
+    assert out.exit_code == 2 and f"no company (realm) 123 in the cache: it holds {REALM}" in out.stderr
+    out = runner.invoke(cli, ["writeback", "log", "--run", "Rnope", "--cache-url", db_url])
+    assert out.exit_code == 6 and "no write-back run 'Rnope'" in out.stderr
+    missing = db_url.replace("cache.sqlite3", "absent.sqlite3")
+    if missing.startswith("sqlite"):
+        out = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--cache-url", missing])
+        assert out.exit_code == 3 and "no cache at" in out.stderr and "qbsync sync" in out.stderr
+        assert not Path(missing.removeprefix("sqlite:///")).exists()
