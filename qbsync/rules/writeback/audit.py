@@ -45,8 +45,10 @@ class Event:
 def record(session: Session, run: WritebackRun, clock: Clock, event: Event) -> None:
     """Add one audit row (the caller commits: once per batch)."""
     session.add(WritebackAudit(run_id=run.id, realm_id=run.realm_id, at=clock.now(), **vars(event)))
-    log.info("run %s customer %s: %s%s", run.id, event.customer_id, event.event,
-             f" ({event.reason})" if event.reason else "")
+    # One line per customer is the audit table's job (`qbsync writeback log`); the run's summary is
+    # logged at INFO by apply/undo, so cron logs stay short and -vv shows every event.
+    log.debug("run %s customer %s: %s%s", run.id, event.customer_id, event.event,
+              f" ({event.reason})" if event.reason else "")
 
 
 def start_run(session: Session, clock: Clock, realm_id: str, kind: str, *, plan_id: str | None = None,

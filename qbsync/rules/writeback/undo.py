@@ -98,4 +98,5 @@ def undo_run(session: Session, gateway: QboGateway, clock: Clock, run_id: str, *
     if run is not None:
         status = "interrupted" if interrupted else "done"
         finish_run(session, clock, run, status, report.counts(), interrupted)
+    log.info("undo of run %s: %s", run_id, ", ".join(f"{k} {v}" for k, v in sorted(report.counts().items())))
     return report
