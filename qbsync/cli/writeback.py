@@ -31,7 +31,7 @@ from qbsync.rules.writeback import render
 from qbsync.rules.writeback.apply import apply_plan
 from qbsync.rules.writeback.audit import audit_log, runs
 from qbsync.rules.writeback.engine import RunReport
-from qbsync.rules.writeback.plan import build_plan, plans
+from qbsync.rules.writeback.plan import build_plan, load_plan, plans
 from qbsync.rules.writeback.sources import RULES, findings_for
 from qbsync.rules.writeback.undo import undo_run
 from qbsync.settings import Settings, load_settings
@@ -149,6 +149,23 @@ def apply_cmd(plan_id: str, yes: bool, fmt: str, output: Path | None, realm: str
     _finish(report, fmt, output)
 
 
+@writeback_group.command("show")
+@click.argument("plan_id")
+@format_option(FORMATS)
+@output_option()
+@click.option("--cache-url", "cache_url", help="Cache database URL (default: settings).")
+def show_cmd(plan_id: str, fmt: str, output: Path | None, cache_url: str | None) -> None:
+    """A saved plan again, as table, CSV or JSON, to review before `apply` (reads the cache only)."""
+    engine = _engine(_settings(None, cache_url))
+    try:
+        with session_factory(engine)() as session:
+            summary = load_plan(session, plan_id)
+            text = render.render_plan(summary, fmt)
+    finally:
+        engine.dispose()
+    write_output(text, output, announce=True)
+
+
 @writeback_group.command("undo")
 @click.argument("run_id")
 @click.option("--yes", is_flag=True, help="Really write to QuickBooks (default: dry run).")
@@ -157,7 +174,7 @@ def apply_cmd(plan_id: str, yes: bool, fmt: str, output: Path | None, realm: str
 @_realm_and_cache
 def undo_cmd(run_id: str, yes: bool, fmt: str, output: Path | None, realm: str | None,
              cache_url: str | None) -> None:
-    """Put back the Active values RUN_ID changed, skipping customers changed since (needs --yes)."""
+    """Put back the Active values RUN_ID changed, where Active is still what it set (needs --yes)."""
     with _with_gateway(realm, cache_url) as (clock, session, gateway):
         report = undo_run(session, gateway, clock, run_id, dry_run=not yes)
     _finish(report, fmt, output)

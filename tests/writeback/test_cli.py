@@ -74,6 +74,14 @@ def test_plan_apply_log_undo_from_the_command_line(
     assert out.exit_code == 0, out.output
     assert len(json.loads(json_file.read_text())["items"]) == 2 and f"wrote {json_file}" in out.stderr
 
+    # The saved plan again, unchanged and without making a new one.
+    shown = runner.invoke(cli, ["writeback", "show", plan["plan_id"], "--format", "json",
+                                "--cache-url", db_url])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["items"] == plan["items"]
+    plans = json.loads(runner.invoke(cli, ["writeback", "log", "--plans", "--json", *common]).stdout)
+    assert len(plans) == 3  # the three `plan` calls above, none from `show`
+
     dry = runner.invoke(cli, ["writeback", "apply", plan["plan_id"], *common])
     assert dry.exit_code == 0, dry.output
     assert "would_apply" in dry.stdout and "Nothing was written" in dry.stderr

@@ -65,6 +65,11 @@ def undo_run(session: Session, gateway: QboGateway, clock: Clock, run_id: str, *
     if target.status == "running":
         log.warning("run %s never finished (crashed or still running): undoing what it recorded as applied",
                     run_id)
+    earlier = list(session.scalars(sa.select(WritebackRun.id).where(WritebackRun.undo_of == run_id)
+                                   .order_by(WritebackRun.started_at)))
+    if earlier:
+        log.warning("run %s was undone before by %s: customers already back show as 'already'", run_id,
+                    ", ".join(earlier))
     changed = changes_of(session, target)
     ids = [c.customer_id for c, _ in changed]
     levels: dict[str, int] = {cid: level for cid, level in session.execute(
