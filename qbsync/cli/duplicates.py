@@ -39,9 +39,9 @@ FORMATS = ("table", "csv", "json")
 _realm = resolve_realm
 
 
-def _json(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
-    doc: dict[str, Any] = {"summary": report.summary(), "model": report.model.describe(),
-                           "per_key_pairs": report.per_key, "clusters": []}
+def _json(report: DuplicateReport, evaluation: dict[str, float] | None, source: dict[str, Any]) -> str:
+    doc: dict[str, Any] = {"rule": "duplicates", **source, "summary": report.summary(),
+                           "model": report.model.describe(), "per_key_pairs": report.per_key, "clusters": []}
     if evaluation is not None:
         doc["evaluation"] = evaluation
     for c in report.clusters:
@@ -160,6 +160,7 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
                          hint="pick a lower --review, or --review 0 to list no possible duplicates")
     truth: dict[str, str] | None = None
     activity = None
+    source: dict[str, Any] = {"source": str(febrl or input_csv or "")}
     if febrl is not None:
         records, truth = load_febrl(febrl)
     elif input_csv is not None:
@@ -175,6 +176,7 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         records = load_cache(engine, realm_id, day)
         activity = load_history(engine, realm_id, day)
         country = country or realm_country(engine, realm_id)
+        source = {"realm_id": realm_id, "as_of": day.isoformat()}
     report = detect_duplicates(records, activity=activity, threshold=threshold, default_country=country,
                                max_cluster=max_cluster, review=review or None)
     evaluation = None
@@ -185,7 +187,7 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         scored = score_pairs(matchable(records), default_country=country)
         evaluation["blocking_recall"] = blocking_recall(scored, truth)
     text = {"table": lambda: _table(report, evaluation), "csv": lambda: _csv(report),
-            "json": lambda: _json(report, evaluation)}[fmt]()
+            "json": lambda: _json(report, evaluation, source)}[fmt]()
     write_output(text, output)
 
 

@@ -171,7 +171,9 @@ def test_cli_on_the_cache(db_url: str) -> None:
     result = CliRunner().invoke(duplicates_cmd, ["--cache-url", db_url, "--realm", b.realm_id,
                                                  "--as-of", "2025-01-01", "--format", "json"])
     assert result.exit_code == 0, result.output
-    clusters = json.loads(result.output)["clusters"]
+    doc = json.loads(result.output)
+    assert (doc["rule"], doc["realm_id"], doc["as_of"]) == ("duplicates", b.realm_id, "2025-01-01")
+    clusters = doc["clusters"]
     assert len(clusters) == 1
     members = {m["customer_id"]: m for m in clusters[0]["members"]}
     assert set(members) == {"1", "2"}

@@ -198,7 +198,8 @@ def _reason(member: Member, survivor: Member, n: int) -> str:
     if f.txn_count is None:
         history = "transactions unknown"
     else:
-        history = f"{f.txn_count} transactions" + (f", last {f.last_activity}" if f.last_activity else "")
+        history = (f"{f.txn_count} transaction{'' if f.txn_count == 1 else 's'}"
+                   + (f", last {f.last_activity}" if f.last_activity else ""))
     money = f"balance {member.balance:.2f}"
     if f.unapplied_credit:
         money += f", unapplied credit {f.unapplied_credit:.2f}"
