@@ -30,7 +30,14 @@ from qbsync.rules.duplicates.detect import (
     evaluate_pairs,
 )
 from qbsync.rules.duplicates.records import matchable
-from qbsync.rules.duplicates.sources import load_cache, load_csv, load_febrl, load_history, realm_country
+from qbsync.rules.duplicates.sources import (
+    load_cache,
+    load_csv,
+    load_febrl,
+    load_history,
+    load_truth,
+    realm_country,
+)
 from qbsync.settings import load_settings
 
 FORMATS = ("table", "csv", "json")
@@ -167,7 +174,7 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         mapping = column_pairs(columns, "given_name='First Name'")
         records = load_csv(input_csv, mapping)
         if truth_column:
-            truth = _truth(input_csv, truth_column, mapping.get("customer_id"))
+            truth = load_truth(input_csv, truth_column, mapping.get("customer_id"))
     else:
         settings = load_settings(overrides={"realm": realm, "cache_url": cache_url})
         engine = open_cache(settings.cache_url, existing=True)
@@ -189,17 +196,6 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
     text = {"table": lambda: _table(report, evaluation), "csv": lambda: _csv(report),
             "json": lambda: _json(report, evaluation, source)}[fmt]()
     write_output(text, output)
-
-
-def _truth(path: Path, column: str, id_column: str | None) -> dict[str, str]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = list(reader.fieldnames or [])
-        if column not in header:
-            raise InputError(f"--truth-column '{column}' is not in the CSV header",
-                             hint=f"header is: {', '.join(header)}")
-        ids = id_column or next((h for h in header if h.strip().lower() in ("customer_id", "id")), None)
-        return {(row[ids] if ids else str(n)): row[column] for n, row in enumerate(reader, start=1)}
 
 
 def register(cli: click.Group) -> None:

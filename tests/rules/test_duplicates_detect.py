@@ -248,3 +248,14 @@ def test_an_active_record_survives_over_a_retired_one_with_more_history() -> Non
     assert cluster.survivor_id == "960"
     actions = {m.customer_id: m.proposed_action for m in cluster.members}
     assert actions == {"960": "none", old.customer_id: "merge"}
+
+
+def test_cli_reads_a_semicolon_separated_customer_csv(tmp_path: Path) -> None:
+    comma = _csv_of(_with_duplicates(), tmp_path / "comma.csv")
+    semi = tmp_path / "semi.csv"
+    semi.write_text(comma.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
+    runner = CliRunner()
+    docs = [json.loads(runner.invoke(duplicates_cmd, ["--input-csv", str(p), "--country", "US",
+                                                      "--format", "json"]).output) for p in (comma, semi)]
+    assert len(docs[0]["clusters"]) == 3
+    assert docs[1]["clusters"] == docs[0]["clusters"]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import sqlalchemy as sa
 
@@ -101,11 +101,20 @@ def _column_map(header: list[str], columns: Mapping[str, str] | None) -> dict[st
     return mapping
 
 
+def _dict_reader(fh: TextIO) -> csv.DictReader[str]:
+    """Rows of a CSV whose header shows its delimiter: a comma, or a semicolon or tab (what
+    spreadsheets write where the comma is the decimal mark)."""
+    first = fh.readline()
+    fh.seek(0)
+    delimiter = max((",", ";", "\t"), key=first.count)
+    return csv.DictReader(fh, delimiter=delimiter if first.count(delimiter) else ",")
+
+
 def load_csv(path: Path, columns: Mapping[str, str] | None = None) -> list[CustomerRecord]:
     """Customers from a CSV file with a header; ids default to the line number."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
+            reader = _dict_reader(fh)
             mapping = _column_map(list(reader.fieldnames or []), columns)
             if not {"display_name", "given_name", "family_name", "company_name"} & set(mapping.values()):
                 raise InputError(f"{path}: no name column found",
@@ -124,6 +133,18 @@ def load_csv(path: Path, columns: Mapping[str, str] | None = None) -> list[Custo
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}", hint="check the path") from exc
     return records
+
+
+def load_truth(path: Path, column: str, id_column: str | None) -> dict[str, str]:
+    """Each row's true entity from ``column`` of a labelled customer CSV, keyed like ``load_csv``."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = _dict_reader(fh)
+        header = list(reader.fieldnames or [])
+        if column not in header:
+            raise InputError(f"--truth-column '{column}' is not in the CSV header",
+                             hint=f"header is: {', '.join(header)}")
+        ids = id_column or next((h for h in header if h.strip().lower() in ("customer_id", "id")), None)
+        return {(row[ids] if ids else str(n)): row[column] for n, row in enumerate(reader, start=1)}
 
 
 def load_febrl(path: Path) -> tuple[list[CustomerRecord], dict[str, str]]:
