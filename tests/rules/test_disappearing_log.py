@@ -132,3 +132,10 @@ def test_a_headerless_space_separated_log_like_cdnow(tmp_path: Path, config: Non
     bad = runner.invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "cdnow.txt"),
                               "--columns", "customer_id=1", "--columns", "date=9"])
     assert bad.exit_code == 2 and "numbers 1 to 4" in bad.output
+
+
+def test_a_date_that_is_not_on_the_calendar_names_the_row(tmp_path: Path, config: None) -> None:
+    (tmp_path / "log.csv").write_text("customer,date\na,2024-01-02\nb,2024-02-30\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv")])
+    assert result.exit_code == 2
+    assert "line 3" in result.output and "not one on the calendar" in result.output

@@ -160,8 +160,11 @@ def load_purchases(path: Path, columns: Mapping[str, str] | None = None, *, as_o
             try:
                 day = _parse_date(raw_date, date_format)
             except ValueError:
+                iso = len(raw_date) >= 10 and raw_date[4] == "-" and raw_date[:4].isdigit()
+                hint = ("it looks like a date but is not one on the calendar: correct that row" if iso
+                        else "give its format, e.g. --date-format '%d/%m/%Y %H:%M'")
                 raise InputError(f"{path}, line {line}: cannot read the date '{raw_date}'",
-                                 hint="give its format, e.g. --date-format '%d/%m/%Y %H:%M'") from None
+                                 hint=hint) from None
             if as_of is not None and day > as_of:
                 later += 1
                 continue
