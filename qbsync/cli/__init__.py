@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Callable
@@ -15,8 +16,37 @@ from qbsync.errors import QbsyncError
 log = logging.getLogger("qbsync")
 
 
+#: Each top-level command and the modules of qbsync.cli that build it, in order: the first registers
+#: it, a later one adds subcommands to its group. A command's modules load when it is used, so
+#: `qbsync sync` from cron never imports the duplicate matcher, scipy or the sample-data generator.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "auth": ("auth",), "backup": ("sync",), "campaign": ("campaign",), "demo": ("demo",),
+    "report": ("report",), "restore": ("sync",), "rules": ("rules", "duplicates"),
+    "sandbox": ("sandbox", "sandbox_data"), "status": ("sync",), "sync": ("sync",),
+    "writeback": ("writeback",),
+}
+
+
 class QbsyncGroup(click.Group):
-    """A group whose commands end with a clean message and a meaningful exit code on our errors."""
+    """The root group: commands load on first use, and our errors end with a clean message and a
+    meaningful exit code."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._loaded: set[str] = set()
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for name in COMMANDS.get(cmd_name, ()):
+                if name not in self._loaded:
+                    self._loaded.add(name)
+                    module = importlib.import_module(f"qbsync.cli.{name}")
+                    register: Callable[[click.Group], None] = module.register
+                    register(self)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -38,27 +68,6 @@ def cli(verbose: int, quiet: bool) -> None:
                         stream=sys.stderr)
     # Alembic announces its migration context on every open of the cache; only -vv wants that.
     logging.getLogger("alembic").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
-
-
-def _register() -> None:
-    # Each command group lives in its own module and adds itself here; a group whose module is
-    # not there yet is simply absent.
-    import importlib
-
-    # A module may also attach commands to a group registered before it (``cli.commands[...]``).
-    for name in ("sandbox", "sandbox_data", "auth", "sync", "rules", "duplicates", "writeback",
-                 "campaign", "report", "demo"):
-        try:
-            module = importlib.import_module(f"qbsync.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"qbsync.cli.{name}":
-                continue
-            raise
-        register: Callable[[click.Group], None] = module.register
-        register(cli)
-
-
-_register()
 
 
 def main() -> None:
