@@ -114,6 +114,12 @@ def _finish(report: RunReport, fmt: str, output: Path | None) -> None:
     if report.interrupted:
         raise WritebackError(f"stopped before the end: {report.interrupted}",
                              hint="run the same command again; it re-reads everything and finishes the rest")
+    failed = [i for i in report.items if i.outcome == "failed"]
+    if failed:
+        # A change QuickBooks refused must not look like success to cron.
+        shown = "; ".join(f"{i.display_name} (Id {i.customer_id}): {i.reason}" for i in failed[:3])
+        raise WritebackError(f"QuickBooks refused {len(failed)} change(s): {shown}",
+                             hint="see the report above; fix them in QuickBooks, or make a new plan")
 
 
 @contextmanager

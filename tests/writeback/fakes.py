@@ -85,6 +85,7 @@ class FakeQbo:
         self.hooks: dict[int, Callable[[FakeQbo, Sequence[JsonDict]], None]] = {}
         self.lose_answer: dict[int, ApiError] = {}
         self.stale_once: set[str] = set()  # customer Ids whose next update gets a 5010 without a change
+        self.refuse: dict[str, tuple[str, str]] = {}  # customer Id -> (code, message) of a validation fault
         self._idem: dict[str, list[JsonDict]] = {}
 
     # --- building data -----------------------------------------------------------------------
@@ -229,6 +230,8 @@ class FakeQbo:
                 "Stale Object Error",
                 "Stale Object Error : You and Someone were working on this at the same time.",
             )
+        if cid in self.refuse:
+            return _fault(*self.refuse[cid])
         active = bool(body.get("Active", row["Active"]))
         if active == row["Active"]:
             return {"Customer": copy.deepcopy(row)}  # a sparse no-op leaves the SyncToken alone (recorded)

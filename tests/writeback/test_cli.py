@@ -154,3 +154,17 @@ def test_unknown_plan_is_a_clean_error(runner: CliRunner, session: Session, qbo:
         out = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--cache-url", missing])
         assert out.exit_code == 3 and "no cache at" in out.stderr and "qbsync sync" in out.stderr
         assert not Path(missing.removeprefix("sqlite:///")).exists()
+
+
+def test_a_change_quickbooks_refuses_makes_apply_exit_nonzero(runner: CliRunner, session: Session,
+                                                              qbo: FakeQbo, db_url: str) -> None:
+    _company(qbo)
+    mirror(session, qbo)
+    common = ["--cache-url", db_url]
+    plan = json.loads(runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--as-of", "2026-11-23",
+                                          "--format", "json", *common]).stdout)
+    qbo.refuse["2"] = ("6240", "Duplicate Name Exists Error")
+    out = runner.invoke(cli, ["writeback", "apply", plan["plan_id"], "--yes", "--format", "json", *common])
+    assert out.exit_code == 6, out.output
+    assert json.loads(out.stdout)["counts"] == {"applied": 1, "failed": 1}  # the report is still written
+    assert "QuickBooks refused 1 change(s): Customer 2 (Id 2)" in out.stderr and "6240" in out.stderr
