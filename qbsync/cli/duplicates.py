@@ -23,6 +23,7 @@ from qbsync.cli.options import (
 )
 from qbsync.errors import InputError
 from qbsync.rules.duplicates.detect import (
+    DEACTIVATE_AT,
     REVIEW,
     DuplicateReport,
     PairMatch,
@@ -142,6 +143,10 @@ def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
 @click.option("--review", type=click.FloatRange(0, 1, max_open=True), default=REVIEW, show_default=True,
               help="List pairs from this probability up to --threshold as possible duplicates for a person "
                    "to decide (never acted on; 0 lists none).")
+@click.option("--deactivate-at", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=DEACTIVATE_AT, show_default=True,
+              help="Match probability a duplicate needs to be proposed for deactivation rather than a manual "
+                   "merge.")
 @click.option("--country", help="Country of phones whose address names none (default: the company's).")
 @click.option("--input-csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read customers from a CSV file instead of the cache.")
@@ -155,7 +160,8 @@ def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
 @format_option(FORMATS)
 @output_option()
 def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | None, threshold: float,
-                   review: float, country: str | None, input_csv: Path | None, columns: tuple[str, ...],
+                   review: float, deactivate_at: float, country: str | None, input_csv: Path | None,
+                   columns: tuple[str, ...],
                    truth_column: str | None, febrl: Path | None, max_cluster: int, fmt: str,
                    output: Path | None) -> None:
     """Customers that are the same person or company twice, with a proposed survivor and the
@@ -185,7 +191,7 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         country = country or realm_country(engine, realm_id)
         source = {"realm_id": realm_id, "as_of": day.isoformat()}
     report = detect_duplicates(records, activity=activity, threshold=threshold, default_country=country,
-                               max_cluster=max_cluster, review=review or None)
+                               max_cluster=max_cluster, review=review or None, deactivate_at=deactivate_at)
     evaluation = None
     if truth is not None:
         from qbsync.rules.duplicates.detect import blocking_recall, score_pairs

@@ -24,7 +24,7 @@ from qbsync.cli.options import (
     write_output,
 )
 from qbsync.clock import Clock, SystemClock
-from qbsync.errors import WritebackError
+from qbsync.errors import InputError, WritebackError
 from qbsync.qbo.client import connect
 from qbsync.qbo.gateway import QboGateway
 from qbsync.rules.writeback import render
@@ -84,18 +84,28 @@ def writeback_group() -> None:
 @click.option("--grace-days", type=click.IntRange(min=1), help="Leave new customers alone this long.")
 @click.option("--reactivate-days", type=click.IntRange(min=1), help="Activity this recent reactivates.")
 @click.option("--include-estimates/--no-include-estimates", default=None, help="Count estimates as activity.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Duplicates: match probability a pair needs (default 0.5, as `rules duplicates`).")
+@click.option("--deactivate-at", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Duplicates: match probability a duplicate needs to be deactivated rather than listed "
+                   "for a manual merge (default 0.9).")
 @_realm_and_cache
 def plan_cmd(rule: str, as_of: datetime | None, fmt: str, output: Path | None, policy: Path | None,
              days: int | None, grace_days: int | None, reactivate_days: int | None,
-             include_estimates: bool | None, realm: str | None, cache_url: str | None) -> None:
+             include_estimates: bool | None, threshold: float | None, deactivate_at: float | None,
+             realm: str | None, cache_url: str | None) -> None:
     """Turn a rule's findings into a reviewable plan saved in the cache (writes nothing to QuickBooks)."""
     settings = _settings(realm, cache_url)
+    if rule != "duplicates" and (threshold is not None or deactivate_at is not None):
+        raise InputError("--threshold and --deactivate-at are for --rule duplicates",
+                         hint="drop them, or plan with --rule duplicates")
     engine = _engine(settings)
     realm_id, clock = _realm(settings, engine), _clock()
     day: date = as_of.date() if as_of else clock.now().date()
     out = findings_for(rule, engine, realm_id, day, policy_path=policy,
                        overrides={"days": days, "grace_days": grace_days, "reactivate_days": reactivate_days,
-                                  "include_estimates": include_estimates})
+                                  "include_estimates": include_estimates, "threshold": threshold,
+                                  "deactivate_at": deactivate_at})
     with session_factory(engine)() as session:
         summary = build_plan(session, clock, realm_id, rule, day, out.findings,
                              include_estimates=out.include_estimates, params=out.params)

@@ -178,6 +178,12 @@ def test_cli_on_the_cache(db_url: str) -> None:
     members = {m["customer_id"]: m for m in clusters[0]["members"]}
     assert set(members) == {"1", "2"}
     assert members["2"]["role"] == "survivor"  # it has the history
+    # Five customers teach EM little: 0.885 is a match, but not sure enough to hide a customer.
+    assert 0.5 <= members["1"]["probability"] < 0.9
+    assert members["1"]["proposed_action"] == "merge"
+    lower = CliRunner().invoke(duplicates_cmd, ["--cache-url", db_url, "--realm", b.realm_id, "--as-of",
+                                                "2025-01-01", "--format", "json", "--deactivate-at", "0.8"])
+    members = {m["customer_id"]: m for m in json.loads(lower.output)["clusters"][0]["members"]}
     assert members["1"]["proposed_action"] == "deactivate"
 
 

@@ -168,3 +168,17 @@ def test_a_change_quickbooks_refuses_makes_apply_exit_nonzero(runner: CliRunner,
     assert out.exit_code == 6, out.output
     assert json.loads(out.stdout)["counts"] == {"applied": 1, "failed": 1}  # the report is still written
     assert "QuickBooks refused 1 change(s): Customer 2 (Id 2)" in out.stderr and "6240" in out.stderr
+
+
+def test_duplicates_plan_takes_the_rules_threshold_and_deactivation_bar(runner: CliRunner, session: Session,
+                                                                        qbo: FakeQbo, db_url: str) -> None:
+    _company(qbo)
+    mirror(session, qbo)
+    common = ["--cache-url", db_url, "--format", "json"]
+    out = runner.invoke(cli, ["writeback", "plan", "--rule", "duplicates", "--threshold", "0.8",
+                              "--deactivate-at", "0.97", *common])
+    assert out.exit_code == 0, out.output
+    params = json.loads(out.stdout)["params"]
+    assert (params["threshold"], params["deactivate_at"]) == (0.8, 0.97)
+    wrong = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--threshold", "0.8", *common])
+    assert wrong.exit_code == 2 and "are for --rule duplicates" in wrong.stderr

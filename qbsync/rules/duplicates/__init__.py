@@ -7,6 +7,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from qbsync.rules.duplicates.detect import (
+    DEACTIVATE_AT,
     DuplicateCluster,
     DuplicateReport,
     FieldEvidence,
@@ -22,19 +23,21 @@ __all__ = ["CustomerRecord", "DuplicateCluster", "DuplicateFindings", "Duplicate
 
 
 def run_on_cache(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = 0.5,
-                 default_country: str | None = None) -> DuplicateReport:
+                 default_country: str | None = None, deactivate_at: float = DEACTIVATE_AT) -> DuplicateReport:
     """Load the realm's customers and their activity as of ``as_of`` and detect duplicates."""
     from qbsync.rules.duplicates.sources import load_cache, load_history, realm_country
 
     records = load_cache(engine, realm_id, as_of)
     activity = load_history(engine, realm_id, as_of)
     default_country = default_country or realm_country(engine, realm_id)
-    return detect_duplicates(records, activity=activity, threshold=threshold, default_country=default_country)
+    return detect_duplicates(records, activity=activity, threshold=threshold, default_country=default_country,
+                             deactivate_at=deactivate_at)
 
 
-def find_duplicates(engine: sa.Engine, realm_id: str, as_of: date) -> list[Finding]:
-    """The duplicates rule's findings (entry point write-back and reports look up by name)."""
-    return run_on_cache(engine, realm_id, as_of).findings
+def find_duplicates(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = 0.5,
+                    deactivate_at: float = DEACTIVATE_AT) -> list[Finding]:
+    """The duplicates rule's findings, as write-back, campaigns and reports use them."""
+    return run_on_cache(engine, realm_id, as_of, threshold=threshold, deactivate_at=deactivate_at).findings
 
 
 class DuplicateFindings:

@@ -20,6 +20,11 @@ from qbsync.rules.findings import Finding
 
 RULE = "duplicates"
 
+#: The match probability a duplicate needs before it is proposed for deactivation on its own. Below
+#: it (but at or above the threshold) it goes to a manual merge: hiding a customer by mistake costs
+#: far more than a duplicate left for a person to settle (at costs 9:1 the Bayes decision is 0.9).
+DEACTIVATE_AT = 0.9
+
 #: Default lower bound of "possible duplicates": on the sandbox's planted truth (12 companies),
 #: about half the pairs scored 0.1-0.5 were duplicates and none of those scored 0.05-0.1.
 REVIEW = 0.1
@@ -76,13 +81,21 @@ class Member:
     survivor: bool
     facts: MemberFacts
     link: PairMatch | None  # its link to the survivor (or its strongest link in the cluster)
+    deactivate_at: float = DEACTIVATE_AT
+
+    @property
+    def sure_enough(self) -> bool:
+        """Matched confidently enough to deactivate without a person looking."""
+        return self.link is not None and self.link.probability >= self.deactivate_at
 
     @property
     def proposed_action(self) -> str:
         if self.survivor:
             return "none"
         if self.facts.safe_to_deactivate and self.balance == 0:
-            return "deactivate" if self.active else "none"  # already inactive: nothing to write
+            if not self.active:
+                return "none"  # already inactive: nothing to write
+            return "deactivate" if self.sure_enough else "merge"
         return "merge"
 
 
@@ -206,6 +219,9 @@ def _reason(member: Member, survivor: Member, n: int) -> str:
     verdict = {"deactivate": "no transactions and no balance: deactivate",
                "none": "no transactions and no balance, already inactive: nothing to do"}.get(
         member.proposed_action, "merge it into the survivor by hand in QuickBooks")
+    if member.proposed_action == "merge" and member.facts.safe_to_deactivate and member.balance == 0:
+        verdict = (f"no transactions and no balance, but matched below {member.deactivate_at:.2f}: check by "
+                   "hand, then merge or deactivate it in QuickBooks")
     return (f"same customer as '{survivor.display_name}' (Id {survivor.customer_id}), "
             f"cluster of {n}: {prob}; {history}; {money}; {verdict}")
 
@@ -227,7 +243,8 @@ def _findings(cluster: DuplicateCluster, realm_id: str) -> list[Finding]:
                                  "right": e.right, "bits": e.bits} for e in m.link.fields]
         if m.survivor:
             reason = (f"proposed survivor of {len(ids) - 1} duplicate(s): "
-                      f"{m.facts.txn_count if m.facts.txn_count is not None else 'unknown'} transactions, "
+                      f"{m.facts.txn_count if m.facts.txn_count is not None else 'unknown'} "
+                      f"transaction{'' if m.facts.txn_count == 1 else 's'}, "
                       f"{m.facts.completeness} contact fields filled, {'active' if m.active else 'inactive'}")
         else:
             reason = _reason(m, survivor, len(ids))
@@ -241,12 +258,13 @@ def _findings(cluster: DuplicateCluster, realm_id: str) -> list[Finding]:
 def detect_duplicates(records: Sequence[CustomerRecord], *, activity: Activity | None = None,
                       threshold: float = 0.5, default_country: str | None = None,
                       keys: Iterable[BlockingKey] = DEFAULT_KEYS, max_cluster: int = 20,
-                      review: float | None = REVIEW) -> DuplicateReport:
+                      review: float | None = REVIEW, deactivate_at: float = DEACTIVATE_AT) -> DuplicateReport:
     """Clusters of records that are the same customer, each with a proposed survivor, and findings.
 
     ``threshold`` is the posterior match probability a pair needs (0.5: more likely the same
     customer than not). Pairs from ``review`` up to it are listed as possible duplicates for a
-    person to decide (None: not listed). ``activity`` (from ``load_activity``, or plain transaction
+    person to decide (None: not listed); a duplicate is proposed for deactivation only from
+    ``deactivate_at``. ``activity`` (from ``load_activity``, or plain transaction
     counts) drives the survivor choice and whether a duplicate may be deactivated; without it every
     duplicate is proposed for a manual merge, since no one knows it has no transactions. Jobs
     (sub-customers) are left out: they follow their parent.
@@ -292,7 +310,7 @@ def detect_duplicates(records: Sequence[CustomerRecord], *, activity: Activity |
                     link = max(mine, key=lambda lk: lk.probability) if mine else None
             rec = recs[k]
             out_members.append(Member(rec.customer_id, rec.display_name, rec.active, rec.balance,
-                                      rec.sync_token, k == s, mfacts[k], link))
+                                      rec.sync_token, k == s, mfacts[k], link, deactivate_at))
         cluster = DuplicateCluster(f"D{len(result) + 1}", recs[s].customer_id, tuple(out_members),
                                    tuple(links))
         result.append(cluster)

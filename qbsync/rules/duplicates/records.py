@@ -137,7 +137,7 @@ def _postcode(rec: CustomerRecord, region: str | None) -> str:
 def _history(count: int | None) -> str:
     if count is None:
         return ""  # unknown (a CSV, FEBRL): the comparison is missing and weighs nothing
-    return "no transactions" if count == 0 else f"{count} transactions"
+    return "no transactions" if count == 0 else f"{count} transaction{'' if count == 1 else 's'}"
 
 
 def prepare(records: Sequence[CustomerRecord], default_country: str | None = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -14,21 +13,6 @@ from qbsync.errors import WritebackError
 from qbsync.rules.findings import Finding
 
 RULES = ("inactive", "reactivate", "duplicates")
-
-
-def _duplicates(engine: sa.Engine, realm_id: str, as_of: date) -> list[Finding]:
-    # The duplicates rule lives in its own package; look its entry point up by name so a plan for
-    # the other rules never depends on it.
-    for module_name in ("qbsync.rules.duplicates", "qbsync.rules.duplicates.findings"):
-        try:
-            module: Any = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        fn = getattr(module, "find_duplicates", None)
-        if fn is not None:
-            return list(fn(engine, realm_id, as_of))
-    raise WritebackError("the duplicates rule is not available in this installation",
-                         hint="upgrade qbsync, or plan with --rule inactive or --rule reactivate")
 
 
 @dataclass
@@ -43,10 +27,16 @@ def findings_for(rule: str, engine: sa.Engine, realm_id: str, as_of: date, *, po
     """The findings of ``rule`` for ``realm_id`` as of ``as_of`` (only write-back actions matter here).
 
     ``overrides`` change the inactive policy (``days``, ``grace_days``, ``reactivate_days``,
-    ``include_estimates``) for this plan only.
+    ``include_estimates``) or the duplicates rule (``threshold``, ``deactivate_at``) for this plan only.
     """
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
     if rule == "duplicates":
-        return RuleOutput(_duplicates(engine, realm_id, as_of), params={"rule": rule})
+        from qbsync.rules.duplicates import DEACTIVATE_AT, find_duplicates
+
+        threshold, deactivate_at = changes.get("threshold", 0.5), changes.get("deactivate_at", DEACTIVATE_AT)
+        found = find_duplicates(engine, realm_id, as_of, threshold=threshold, deactivate_at=deactivate_at)
+        params = {"rule": rule, "threshold": threshold, "deactivate_at": deactivate_at}
+        return RuleOutput(found, params=params)
     if rule not in RULES:
         raise WritebackError(f"unknown rule '{rule}'", hint=f"use one of: {', '.join(RULES)}")
     from qbsync.rules.activity import load_activity
@@ -54,9 +44,9 @@ def findings_for(rule: str, engine: sa.Engine, realm_id: str, as_of: date, *, po
     from qbsync.rules.policy import load_policy
 
     policy = load_policy(policy_path)
-    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
-    if changes:
-        policy = policy.with_overrides(**changes)
+    policy_changes = {k: v for k, v in changes.items() if k not in ("threshold", "deactivate_at")}
+    if policy_changes:
+        policy = policy.with_overrides(**policy_changes)
     activities = load_activity(engine, realm_id, as_of, include_estimates=policy.include_estimates)
     found = (find_inactive if rule == "inactive" else find_reactivate)(activities, policy, as_of)
     params = {"days": policy.days, "grace_days": policy.grace_days, "reactivate_days": policy.reactivate_days,
