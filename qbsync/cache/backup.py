@@ -94,6 +94,11 @@ def restore(engine: sa.Engine, source: Path) -> BackupInfo:
             raise InputError(f"{source} is not a qbsync cache backup (no schema revision)",
                              hint="give the PATH a `qbsync backup` wrote")
         check_revisions({revision}, f"the backup {source}")
+        if not src.execute("SELECT 1 FROM realms LIMIT 1").fetchone():
+            # An empty backup (say, of a mistyped cache path) would wipe every company, its plans
+            # and the write-back audit log that undo needs.
+            raise InputError(f"the backup {source} holds no company: restoring it would empty the cache",
+                             hint="give the PATH of a backup taken from a synced cache")
         engine.dispose()
         with contextlib.closing(sqlite3.connect(live, timeout=30)) as dst:
             src.backup(dst)  # one write transaction on the live database: all or nothing

@@ -195,7 +195,9 @@ def health_cmd(stale_hours: int, cache_url: str | None, realm: str | None, fmt: 
     from datetime import timedelta
 
     settings = load_settings(overrides={"cache_url": cache_url})
-    engine = open_cache_engine(settings.cache_url)
+    engine = open_cache_engine(settings.cache_url, existing=True)
+    if realm:
+        resolve_realm(engine, realm)  # an unknown realm is an error, not an empty table
     now = clock()
     rows = health.health(engine, now, realm or settings.realm, timedelta(hours=stale_hours))
     emit(health.table(rows, now.now()), fmt, output, bom)

@@ -13,9 +13,9 @@ import click
 import sqlalchemy as sa
 
 from qbsync.cache.backup import backup, restore
-from qbsync.cache.schema import open_cache
+from qbsync.cache.schema import open_cache, resolve_realm
 from qbsync.clock import Clock, SystemClock
-from qbsync.errors import ErrorSummary, QbsyncError
+from qbsync.errors import ErrorSummary, InputError, QbsyncError
 from qbsync.qbo.gateway import QboGateway
 from qbsync.settings import Settings, load_settings
 from qbsync.sync.locks import sync_lock
@@ -135,8 +135,10 @@ def sync_command(full: bool, entities: str | None, realm: str | None, all_realms
 def status_command(realm: str | None, as_json: bool, cache_url: str | None) -> None:
     """Per company and entity: last sync, cursor, rows in the cache, last error."""
     settings = _settings(None, cache_url)
-    engine = open_cache(settings.cache_url)
+    engine = open_cache(settings.cache_url, existing=True)
     try:
+        if realm:
+            resolve_realm(engine, realm)  # an unknown realm is an error, not "no company yet"
         realms = sync_status(engine, realm)
     finally:
         engine.dispose()
@@ -164,7 +166,7 @@ def status_command(realm: str | None, as_json: bool, cache_url: str | None) -> N
 def backup_command(path: Path, cache_url: str | None) -> None:
     """Write a consistent copy of the (SQLite) cache to PATH while it stays in use."""
     settings = _settings(None, cache_url)
-    engine = open_cache(settings.cache_url)
+    engine = open_cache(settings.cache_url, existing=True)
     try:
         info = backup(engine, path)
     finally:
@@ -179,7 +181,10 @@ def backup_command(path: Path, cache_url: str | None) -> None:
 def restore_command(path: Path, cache_url: str | None, yes: bool) -> None:
     """Replace the cache by the backup at PATH (refuses a backup from a newer qbsync)."""
     settings = _settings(None, cache_url)
-    if not yes and sys.stdin.isatty():
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError("restore replaces the whole cache (plans and the write-back audit log included) "
+                             "and there is no terminal to ask", hint="add --yes to confirm")
         click.confirm(f"replace the cache {settings.cache_url} by {path}?", abort=True)
     engine = open_cache(settings.cache_url)
     try:

@@ -209,6 +209,8 @@ def log_cmd(run_id: str | None, customer_id: str | None, limit: int, show_runs: 
     """The write-back audit log: every check, attempt and answer (or --runs / --plans)."""
     settings = _settings(realm, cache_url)
     engine = _engine(settings)
+    if realm:
+        resolve_realm(engine, realm)  # an unknown realm is an error, not an empty log
     with session_factory(engine)() as session:
         if run_id and run_id not in {r.id for r in runs(session, None)}:
             engine.dispose()

@@ -67,3 +67,34 @@ def test_postgresql_backup_explains_pg_dump(db_url: str, tmp_path: Path) -> None
         backup(engine, tmp_path / "x.bak")
     assert "pg_dump" in str(err.value)
     engine.dispose()
+
+
+def test_an_empty_backup_is_refused_and_the_commands_never_create_a_cache(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from qbsync.cli import cli
+
+    engine = open_cache(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(INSERT, {"r": "1", "n": "Live"})
+    empty = open_cache(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    info = backup(empty, tmp_path / "empty.bak")
+    empty.dispose()
+    with pytest.raises(QbsyncError, match="holds no company"):
+        restore(engine, info.path)
+    assert _names(engine) == ["Live"]
+    engine.dispose()
+    (tmp_path / "qbsync.toml").write_text("", encoding="utf-8")
+    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
+    runner = CliRunner()
+    typo = f"sqlite:///{tmp_path / 'typo.sqlite3'}"
+    for args in (["status"], ["backup", str(tmp_path / "b.bak")]):
+        out = runner.invoke(cli, [*args, "--cache-url", typo])
+        assert out.exit_code == 3 and "no cache at" in out.output, (args, out.output)
+    assert not (tmp_path / "typo.sqlite3").exists() and not (tmp_path / "b.bak").exists()
+    # Not on a terminal, restore asks for --yes instead of going ahead.
+    out = runner.invoke(cli, ["restore", str(info.path), "--cache-url", sqlite_url], input="n\n")
+    assert out.exit_code == 2 and "--yes" in out.output
+    out = runner.invoke(cli, ["status", "--realm", "123", "--cache-url", sqlite_url])
+    assert out.exit_code == 2 and "no company (realm) 123" in out.output

@@ -149,6 +149,9 @@ def test_unknown_plan_is_a_clean_error(runner: CliRunner, session: Session, qbo:
     assert out.exit_code == 2 and f"no company (realm) 123 in the cache: it holds {REALM}" in out.stderr
     out = runner.invoke(cli, ["writeback", "log", "--run", "Rnope", "--cache-url", db_url])
     assert out.exit_code == 6 and "no write-back run 'Rnope'" in out.stderr
+    for args in (["writeback", "log", "--runs"], ["report", "health"]):
+        out = runner.invoke(cli, [*args, "--realm", "123", "--cache-url", db_url])
+        assert out.exit_code == 2 and "no company (realm) 123" in out.stderr, (args, out.output)
     missing = db_url.replace("cache.sqlite3", "absent.sqlite3")
     if missing.startswith("sqlite"):
         out = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--cache-url", missing])
