@@ -61,6 +61,21 @@ def test_open_balance_in_cache_is_blocked_and_already_inactive_is_left_out(
     assert any("Already Gone" in why for why in summary.ignored)
 
 
+def test_reactivating_a_customer_whose_name_is_taken_again_is_blocked(
+    session: Session, qbo: FakeQbo, clock: FixedClock
+) -> None:
+    qbo.add_customer("5", "Kenneth Green", active=False)  # "Kenneth Green (deleted)"
+    qbo.add_customer("311", "kenneth green")  # typed in again since, active
+    qbo.add_customer("6", "Lena Park", active=False)
+    mirror(session, qbo)
+    summary = build_plan(session, clock, REALM, "reactivate", AS_OF,
+                         [finding(qbo, c, "reactivate", "reactivate") for c in ("5", "6")])
+    items = {i.customer_id: i for i in summary.items}
+    assert items["5"].disposition == "blocked"
+    assert "its name now belongs to active customer 'kenneth green' (Id 311)" in items["5"].reason
+    assert items["6"].disposition == "change" and items["6"].new_active is True
+
+
 def test_duplicate_with_history_becomes_manual_merge_with_steps(
     session: Session, qbo: FakeQbo, clock: FixedClock
 ) -> None:
@@ -83,7 +98,15 @@ def test_duplicate_with_history_becomes_manual_merge_with_steps(
     items = {i.customer_id: i for i in summary.items}
     assert items["2"].disposition == "manual_merge" and items["2"].new_active is True
     assert items["2"].steps is not None and "exactly 'Acme Inc'" in items["2"].steps
-    assert "(Id 2)" in items["2"].steps
+    assert "(Id 2)" in items["2"].steps and "Merge contacts" in items["2"].steps
+    assert "Make active" not in items["2"].steps
+    qbo.add_customer("4", "Acme Co", active=False)  # "Acme Co (deleted)": hidden in the list
+    qbo.add_txn("Invoice", "51", "4", date(2022, 1, 5))
+    mirror(session, qbo)
+    retired = build_plan(session, clock, REALM, "duplicates", AS_OF,
+                         [finding(qbo, "4", "merge", rule="duplicates", survivor_id="1")]).items[0]
+    assert retired.disposition == "manual_merge" and retired.steps is not None
+    assert retired.steps.startswith("1. 'Acme Co (deleted)' is inactive") and "Make active" in retired.steps
     assert items["3"].disposition == "change" and items["3"].new_active is False
 
 

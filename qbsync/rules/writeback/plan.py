@@ -23,6 +23,7 @@ from qbsync.cache.audit_models import WritebackPlan, WritebackPlanItem
 from qbsync.cache.models import CreditMemo, Customer, Estimate, Invoice, Payment, SalesReceipt
 from qbsync.clock import Clock
 from qbsync.errors import WritebackError
+from qbsync.rules.activity import display
 from qbsync.rules.findings import Finding
 from qbsync.rules.writeback.audit import new_id
 
@@ -49,6 +50,19 @@ class PlanSummary:
 def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
     for i in range(0, len(ids), _IN_CHUNK):
         yield ids[i:i + _IN_CHUNK]
+
+
+def _names_taken(session: Session, realm_id: str, customers: Iterable[Customer]) -> dict[str, Customer]:
+    """Inactive customer Id -> the active customer now holding its name. Reactivating gives the
+    customer its name back without " (deleted)", which QuickBooks refuses (6240) when another
+    active customer has it: usually a duplicate typed in since, to be merged rather than revived."""
+    wanted = {display(c.display_name).casefold(): c for c in customers if not c.active}
+    if not wanted:
+        return {}
+    holders = session.scalars(sa.select(Customer).where(
+        Customer.realm_id == realm_id, Customer.active.is_(True),
+        sa.func.lower(Customer.display_name).in_(sorted(wanted))))
+    return {wanted[h.display_name.casefold()].id: h for h in holders if h.display_name.casefold() in wanted}
 
 
 def _customers(session: Session, realm_id: str, ids: Sequence[str]) -> dict[str, Customer]:
@@ -84,24 +98,28 @@ def _name_of(session: Session, realm_id: str, customer_id: str | None) -> str | 
 
 
 def merge_steps(dup_name: str, dup_id: str, survivor_name: str | None, survivor_id: str | None,
-                has_jobs: bool) -> str:
-    """The exact steps to merge a duplicate into its survivor in QuickBooks Online (the API cannot)."""
+                has_jobs: bool, inactive: bool = False) -> str:
+    """The exact steps to merge a duplicate into its survivor in QuickBooks Online (the API cannot),
+    after Intuit's "Merge duplicate customers in QuickBooks Online" article."""
     target = (f"'{survivor_name}' (Id {survivor_id})" if survivor_name
               else "the customer it duplicates (no survivor proposed: pick the one with the most history)")
     exact = f"exactly '{survivor_name}'" if survivor_name else "exactly the survivor's Display name"
-    steps = [
-        f"1. In QuickBooks Online go to Sales > Customers and open '{dup_name}' (Id {dup_id}).",
-        "2. Click Edit.",
-        f"3. Change 'Display name as' to {exact} and click Save.",
-        f"4. QuickBooks asks whether to merge with {target}: click Yes.",
-        "5. The merge cannot be undone: every transaction moves to the survivor and the duplicate "
-        "becomes inactive. Run `qbsync sync` afterwards.",
-    ]
+    steps = []
     if has_jobs:
-        steps.insert(0, "0. It has sub-customers: first move them under the survivor (Edit > "
-                        "'Is a sub-customer' > parent), because QuickBooks does not merge a customer "
-                        "that has sub-customers.")
-    return "\n".join(steps)
+        steps.append("It has sub-customers: first make them regular customers or move them under the "
+                     "survivor (Edit > 'Is a sub-customer'), because QuickBooks does not merge a customer "
+                     "that has sub-customers.")
+    if inactive:
+        steps.append(f"'{dup_name}' is inactive and hidden from the Customers list: show inactive customers "
+                     "(the list's filter or settings), open it and select Make active.")
+    steps += [
+        f"In QuickBooks Online go to Customers and open '{dup_name}' (Id {dup_id}): the one you don't keep.",
+        f"Select the arrow next to Edit > Merge contacts and choose {target} under Into (or, on screens "
+        f"without Merge contacts: Edit, set the Display name to {exact}, Save, and answer Yes).",
+        "The merge cannot be undone: every transaction moves to the survivor and the duplicate becomes "
+        "inactive. Run `qbsync sync` afterwards.",
+    ]
+    return "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1))
 
 
 def build_plan(session: Session, clock: Clock, realm_id: str, rule: str, as_of: date,
@@ -120,6 +138,8 @@ def build_plan(session: Session, clock: Clock, realm_id: str, rule: str, as_of: 
         Customer.realm_id == realm_id, Customer.parent_id.is_not(None))).all()) if ids else set()
     plan = WritebackPlan(id=new_id("P"), realm_id=realm_id, rule=rule, as_of=as_of, created_at=clock.now(),
                          params={**(params or {}), "include_estimates": include_estimates})
+    taken = _names_taken(session, realm_id, [cached[f.customer_id] for f in wanted
+                                             if f.action == "reactivate" and f.customer_id in cached])
     items: list[WritebackPlanItem] = []
     seen: set[str] = set()
     for f in wanted:
@@ -139,7 +159,8 @@ def build_plan(session: Session, clock: Clock, realm_id: str, rule: str, as_of: 
             survivor_id = f.facts.get("survivor_id")
             survivor_id = str(survivor_id) if survivor_id is not None else None
             survivor_name = f.facts.get("survivor_name") or _name_of(session, realm_id, survivor_id)
-            steps = merge_steps(cust.display_name, cust.id, survivor_name, survivor_id, cust.id in parents)
+            steps = merge_steps(cust.display_name, cust.id, survivor_name, survivor_id, cust.id in parents,
+                                inactive=not cust.active)
             if f.action == "deactivate":
                 reason += "; has transactions, so it is merged by hand rather than deactivated"
         new_active = f.action == "reactivate"
@@ -150,6 +171,12 @@ def build_plan(session: Session, clock: Clock, realm_id: str, rule: str, as_of: 
         if disposition == "change" and not new_active and (balance != 0 or with_jobs != 0):
             disposition = "blocked"
             reason += f"; blocked: open balance {balance:.2f} (with jobs {with_jobs:.2f}) in the cache"
+        holder = taken.get(cust.id) if new_active else None
+        if disposition == "change" and holder is not None:
+            disposition = "blocked"
+            reason += (f"; blocked: its name now belongs to active customer '{holder.display_name}' "
+                       f"(Id {holder.id}), so QuickBooks would refuse it: merge the two instead "
+                       "(see `qbsync rules duplicates`)")
         items.append(WritebackPlanItem(
             plan_id=plan.id, seq=0, customer_id=cust.id, display_name=cust.display_name,
             disposition=disposition, current_active=cust.active,
