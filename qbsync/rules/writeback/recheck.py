@@ -126,7 +126,13 @@ def recheck(exp: Expectation, fresh: Fresh) -> Verdict:
     if activity:
         shown = ", ".join(_describe(t) for t in activity[:3])
         more = f" and {len(activity) - 3} more" if len(activity) > 3 else ""
-        return Verdict("skip", f"new activity since the plan: {shown}{more}")
+        seen = exp.last_activity_seen
+        dated_later = any(t.txn_date is not None and (seen is None or t.txn_date > seen) for t in activity)
+        # Found only by when it was entered: say so, since its date may be one the plan already saw.
+        since = (f"; entered or changed after {exp.changed_since:%Y-%m-%d %H:%M} UTC, a few minutes before "
+                 "the plan was made, to allow for clock differences"
+                 if exp.changed_since and not dated_later else "")
+        return Verdict("skip", f"new activity since the plan: {shown}{more}{since}")
     if fresh.active_jobs:
         jobs = ", ".join(fresh.active_jobs[:5])
         return Verdict("skip", f"has active sub-customers (Id {jobs}); deactivate them first or keep "
