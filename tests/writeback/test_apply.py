@@ -129,8 +129,10 @@ def test_backdated_invoice_entered_after_the_plan_counts_as_new_activity(
     clock.advance(timedelta(hours=1))
     qbo.now = clock.now()
     qbo.add_txn("Invoice", "555", "1", date(2023, 6, 1))  # dated long ago, entered now
-    out = _outcomes(apply_plan(session, qbo, clock, plan_id, dry_run=False))
-    assert out == {"1": "skipped", "2": "applied"}
+    report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
+    assert _outcomes(report) == {"1": "skipped", "2": "applied"}
+    why = next(i.reason for i in report.items if i.customer_id == "1")
+    assert "dated 2023-06-01" in why and "entered or changed after" in why  # found by entry time, not date
 
 
 def test_nothing_with_an_open_balance_is_deactivated_even_if_quickbooks_would_allow(
