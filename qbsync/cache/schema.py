@@ -90,7 +90,12 @@ def open_cache(url: str, *, existing: bool = False, **kw: Any) -> sa.Engine:
         raise CacheError(f"no cache at {database}",
                          hint="run `qbsync sync` (or `qbsync demo`) first, or point --cache-url / "
                               "QBSYNC_CACHE_URL at your cache")
-    engine = make_engine(url, **kw)
+    try:
+        engine = make_engine(url, **kw)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise CacheError(f"cannot use the cache URL {parsed.render_as_string(hide_password=True)}: {exc}",
+                         hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB (the drivers qbsync "
+                              "installs)") from exc
     try:
         upgrade(engine)
     except (SchemaTooNewError, CacheError):

@@ -101,3 +101,5 @@ def test_missing_cache_and_unknown_realm_are_clear_errors(cache: str, tmp_path: 
     unreachable = CliRunner().invoke(cli, ["rules", "inactive", "--cache-url",
                                            "postgresql+psycopg://nobody@127.0.0.1:1/none"])
     assert unreachable.exit_code == 3 and "cannot open the cache" in unreachable.output
+    no_driver = CliRunner().invoke(cli, ["rules", "inactive", "--cache-url", "mysql://x@127.0.0.1/y"])
+    assert no_driver.exit_code == 3 and "cannot use the cache URL" in no_driver.output

@@ -104,6 +104,8 @@ def test_plan_apply_log_undo_from_the_command_line(
     assert qbo.customers["1"]["Active"] and qbo.customers["2"]["Active"]
     runs = json.loads(runner.invoke(cli, ["writeback", "log", "--runs", "--json", *common]).stdout)
     assert [r["kind"] for r in runs] == ["apply", "undo"]
+    table = runner.invoke(cli, ["writeback", "log", "--runs", *common]).stdout
+    assert "applied 2" in table and "{" not in table
 
 
 def test_interrupted_apply_exits_nonzero_and_says_to_run_again(

@@ -55,6 +55,8 @@ def run_rows(runs: Sequence[WritebackRun]) -> list[dict[str, Any]]:
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int = 60) -> str:
     """A plain aligned table; long cells are cut at ``width`` (CSV and JSON keep them whole)."""
     def cell(v: Any) -> str:
+        if isinstance(v, dict):  # a run's counts: "applied 38, skipped 2", not a Python dict
+            v = ", ".join(f"{k} {n}" for k, n in sorted(v.items()))
         text = "" if v is None else str(v).replace("\n", " ")
         return text if len(text) <= width else text[:width - 1] + "…"
 
