@@ -53,6 +53,8 @@ def test_undo_restores_a_customer_edited_since_the_run_and_is_itself_idempotent(
 ) -> None:
     run_id = _applied(session, qbo, clock, 3)
     qbo.edit("2", Notes="someone touched it")  # another field: Active is still what the run set
+    dry = undo_run(session, qbo, clock, run_id)
+    assert "other fields edited since" in next(i.reason for i in dry.items if i.customer_id == "2")
     first = undo_run(session, qbo, clock, run_id, dry_run=False)
     assert {i.customer_id: i.outcome for i in first.items} == {"1": "applied", "2": "applied", "3": "applied"}
     assert qbo.customers["2"]["Active"] is True

@@ -116,8 +116,11 @@ def recheck(exp: Expectation, fresh: Fresh) -> Verdict:
     if token != exp.expected_token and not exp.other_edits_ok:
         return Verdict("skip", f"changed in QuickBooks since the plan: SyncToken was {exp.expected_token}, "
                                f"now {token}; make a new plan to include it")
+    edited = token != exp.expected_token  # only an undo gets here with other edits since
+    unchanged = ("Active still as the run left it (other fields edited since)" if edited
+                 else "unchanged since the plan")
     if exp.new_active:
-        return Verdict("write", "unchanged since the plan")
+        return Verdict("write", unchanged)
     balance, with_jobs = money(cust.get("Balance")), money(cust.get("BalanceWithJobs"))
     if balance != 0 or with_jobs != 0:
         return Verdict("skip", f"open balance {balance:.2f} (with jobs {with_jobs:.2f}): "
@@ -137,4 +140,4 @@ def recheck(exp: Expectation, fresh: Fresh) -> Verdict:
         jobs = ", ".join(fresh.active_jobs[:5])
         return Verdict("skip", f"has active sub-customers (Id {jobs}); deactivate them first or keep "
                                "the parent")
-    return Verdict("write", "unchanged since the plan; no balance, no new activity")
+    return Verdict("write", f"{unchanged}; no balance, no new activity")
