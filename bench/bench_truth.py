@@ -17,24 +17,19 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qbsync.cache.db import create_schema, make_engine  # noqa: E402
-from qbsync.cache.models import Realm  # noqa: E402
-from qbsync.cache.upsert import write_objects  # noqa: E402
 from qbsync.rules.activity import load_activity  # noqa: E402
 from qbsync.rules.duplicates import find_duplicates  # noqa: E402
 from qbsync.rules.duplicates.detect import evaluate_pairs  # noqa: E402
 from qbsync.rules.inactive import find_inactive, find_reactivate  # noqa: E402
 from qbsync.rules.policy import InactivePolicy  # noqa: E402
 from qbsync.sandbox import generator  # noqa: E402
-from tests.rules.test_sandbox_truth import expected_inactive  # noqa: E402
+from tests.rules.test_sandbox_truth import expected_inactive, generated_cache  # noqa: E402
 
 REALM = "9130000000000000"
 
@@ -46,16 +41,8 @@ def _pr(found: set[str], truth: set[str]) -> dict[str, float]:
 
 
 def company(seed: int, n: int) -> dict[str, object]:
-    made = generator.generate_company(generator.CompanySpec(customers=n, seed=seed), REALM)
-    engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/truth.sqlite3")
-    create_schema(engine)
-    with engine.begin() as conn:
-        conn.execute(sa.insert(Realm).values(realm_id=REALM, company_name="Generated",
-                                             created_at=datetime(2020, 1, 1, tzinfo=UTC)))
-        for entity, objects in made.batches():
-            write_objects(conn, entity, REALM, objects, None)
-    truth = made.truth
-    assert truth is not None
+    engine, truth = generated_cache(f"sqlite:///{tempfile.mkdtemp()}/truth.sqlite3",
+                                    generator.CompanySpec(customers=n, seed=seed), REALM)
     as_of = date.fromisoformat(truth["as_of"])
     t0 = time.perf_counter()
     activity = load_activity(engine, REALM, as_of)

@@ -22,20 +22,24 @@ generator = pytest.importorskip("qbsync.sandbox.generator")
 REALM = "4620816365"
 
 
-@pytest.fixture(scope="module")
-def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[sa.Engine, dict[str, Any]]:
-    spec = generator.CompanySpec(customers=600, seed=11)
-    gen = generator.generate_company(spec, REALM)
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('truth')) / 'cache.sqlite3'}"
+def generated_cache(url: str, spec: Any, realm_id: str = REALM) -> tuple[sa.Engine, dict[str, Any]]:
+    """A generated company written into a fresh cache at ``url`` as sync writes it, and its truth."""
+    gen = generator.generate_company(spec, realm_id)
     engine = make_engine(url)
     create_schema(engine)
     with engine.begin() as conn:
-        conn.execute(sa.insert(Realm).values(realm_id=REALM, company_name="Generated",
+        conn.execute(sa.insert(Realm).values(realm_id=realm_id, company_name="Generated",
                                              created_at=datetime(2020, 1, 1, tzinfo=UTC)))
         for entity, objects in gen.batches():
-            write_objects(conn, entity, REALM, objects, None)
+            write_objects(conn, entity, realm_id, objects, None)
     assert gen.truth is not None
     return engine, gen.truth
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[sa.Engine, dict[str, Any]]:
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('truth')) / 'cache.sqlite3'}"
+    return generated_cache(url, generator.CompanySpec(customers=600, seed=11))
 
 
 def _score(found: set[str], truth: set[str]) -> tuple[float, float]:
