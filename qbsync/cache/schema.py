@@ -77,19 +77,20 @@ def upgrade(engine: sa.Engine) -> None:
         command.upgrade(alembic_config(conn), "head")
 
 
+_NO_CACHE = "run `qbsync sync` (or `qbsync demo`) first, or point --cache-url / QBSYNC_CACHE_URL at it"
+
+
 def open_cache(url: str, *, existing: bool = False, **kw: Any) -> sa.Engine:
     """An engine on ``url`` whose schema is current (created or upgraded on open).
 
-    ``existing``: for commands that read what a sync wrote, a SQLite file that is not there is an
-    error naming the fix, not a new empty cache left behind.
+    ``existing``: for commands that read what a sync wrote, a SQLite file that is not there, or a
+    database without the cache's tables, is an error naming the fix, not a new empty cache.
     """
     parsed = sa.engine.make_url(url)
     database = parsed.database or ""
     if (existing and parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
             and not database.startswith("file:") and not Path(database).exists()):
-        raise CacheError(f"no cache at {database}",
-                         hint="run `qbsync sync` (or `qbsync demo`) first, or point --cache-url / "
-                              "QBSYNC_CACHE_URL at your cache")
+        raise CacheError(f"no cache at {database}", hint=_NO_CACHE)
     try:
         engine = make_engine(url, **kw)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
@@ -97,6 +98,11 @@ def open_cache(url: str, *, existing: bool = False, **kw: Any) -> sa.Engine:
                          hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB (the drivers qbsync "
                               "installs)") from exc
     try:
+        if existing:
+            with engine.connect() as conn:
+                if not sa.inspect(conn).has_table("realms"):
+                    raise CacheError(f"no qbsync cache at {parsed.render_as_string(hide_password=True)} (the "
+                                     "database is there but holds no cache tables)", hint=_NO_CACHE)
         upgrade(engine)
     except (SchemaTooNewError, CacheError):
         engine.dispose()

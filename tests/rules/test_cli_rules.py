@@ -103,3 +103,20 @@ def test_missing_cache_and_unknown_realm_are_clear_errors(cache: str, tmp_path: 
     assert unreachable.exit_code == 3 and "cannot open the cache" in unreachable.output
     no_driver = CliRunner().invoke(cli, ["rules", "inactive", "--cache-url", "mysql://x@127.0.0.1/y"])
     assert no_driver.exit_code == 3 and "cannot use the cache URL" in no_driver.output
+
+
+def test_an_empty_database_is_no_cache_and_stays_empty(db_url: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlalchemy as sa
+
+    (tmp_path / "qbsync.toml").write_text("", encoding="utf-8")
+    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
+    for args in (["rules", "inactive"], ["report", "aging"], ["writeback", "log"]):
+        result = CliRunner().invoke(cli, [*args, "--cache-url", db_url])
+        assert result.exit_code == 3, (args, result.output)
+        assert "no cache at" in result.output or "no qbsync cache at" in result.output
+    if db_url.startswith("postgresql"):
+        engine = sa.create_engine(db_url)
+        with engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() == []  # nothing was created
+        engine.dispose()
