@@ -142,30 +142,14 @@ def from_cache(n: int, txns: int, seed: int = 3) -> dict[str, float]:
 def sandbox(seed: int, n: int) -> dict[str, float]:
     """Precision/recall/F1 on the sandbox generator's planted duplicates (``seed``, ``n`` customers),
     with the customers as the cache mirrors them and transactions counted per customer."""
-    from qbsync.sandbox import generator
-    from tests.rules.test_duplicates_sandbox import _record
+    from tests.rules.test_duplicates_sandbox import generated, planted
 
-    made = generator.generate_company(generator.CompanySpec(customers=n, seed=seed), "bench")
-    objects: list[dict[str, object]] = []
-    txns: dict[str, int] = {}
-    for entity, batch in made.batches():
-        if entity == "Customer":
-            objects.extend(batch)
-            continue
-        for o in batch:
-            ref = (o.get("CustomerRef") or {}).get("value")
-            if ref:
-                txns[ref] = txns.get(ref, 0) + 1
-    records = [_record(o) for o in objects]
+    records, txns, truth_doc = generated(seed, n)
     t0 = time.perf_counter()
     report = detect_duplicates(records, activity=txns, default_country="US")
     seconds = time.perf_counter() - t0
-    assert made.truth is not None
-    truth = {r.customer_id: r.customer_id for r in records if not r.job}
-    for cluster in made.truth["duplicate_clusters"]:
-        for cid in cluster:
-            truth[cid] = cluster[0]
-    ev = evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters], truth)
+    ev = evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters],
+                          planted(records, truth_doc))
     return {"seed": seed, "customers": n, "seconds": seconds, **ev}
 
 

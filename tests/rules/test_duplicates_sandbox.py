@@ -34,20 +34,39 @@ def _record(o: dict[str, Any]) -> CustomerRecord:
         created=datetime.fromisoformat(o["MetaData"]["CreateTime"]).astimezone(UTC).date())
 
 
-def _company(seed: int) -> Company:
-    made = generator.generate_company(generator.CompanySpec(customers=2000, seed=seed), "dups")
-    customers: list[dict[str, Any]] = []
+Generated = tuple[list[CustomerRecord], dict[str, int], dict[str, Any]]
+
+
+def generated(seed: int, customers: int = 2000) -> Generated:
+    """A generated company's customers as the cache mirrors them, transactions per customer, and
+    the generator's truth."""
+    made = generator.generate_company(generator.CompanySpec(customers=customers, seed=seed), "dups")
+    objects: list[dict[str, Any]] = []
     txns: dict[str, int] = {}
-    for entity, objects in made.batches():
+    for entity, batch in made.batches():
         if entity == "Customer":
-            customers.extend(objects)
+            objects.extend(batch)
             continue
-        for o in objects:
+        for o in batch:
             ref = (o.get("CustomerRef") or {}).get("value")
             if ref:
                 txns[ref] = txns.get(ref, 0) + 1
-    records = [_record(o) for o in customers]
-    return records, txns, made.truth, detect_duplicates(records, activity=txns, default_country="US")
+    assert made.truth is not None
+    return [_record(o) for o in objects], txns, made.truth
+
+
+def planted(records: list[CustomerRecord], truth_doc: dict[str, Any]) -> dict[str, str]:
+    """Each top-level record's true customer: itself, or the first record of its planted cluster."""
+    truth = {r.customer_id: r.customer_id for r in records if not r.job}
+    for cluster in truth_doc["duplicate_clusters"]:
+        for cid in cluster:
+            truth[cid] = cluster[0]
+    return truth
+
+
+def _company(seed: int) -> Company:
+    records, txns, truth = generated(seed)
+    return records, txns, truth, detect_duplicates(records, activity=txns, default_country="US")
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +76,8 @@ def company() -> Company:
 
 def _evaluate(company: Company) -> dict[str, float]:
     records, _, truth_doc, report = company
-    truth = {r.customer_id: r.customer_id for r in records if not r.job}
-    for cluster in truth_doc["duplicate_clusters"]:
-        for cid in cluster:
-            truth[cid] = cluster[0]
-    return evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters], truth)
+    return evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters],
+                          planted(records, truth_doc))
 
 
 def test_planted_duplicates_precision_recall_f1(company: Company) -> None:
