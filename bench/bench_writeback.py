@@ -33,14 +33,14 @@ from qbsync.clock import FixedClock
 from qbsync.qbo.client import QboClient, connect
 from qbsync.qbo.limiter import RateLimiter
 from qbsync.rules.findings import Finding
-from qbsync.rules.writeback.apply import apply_plan
-from qbsync.rules.writeback.plan import build_plan
 from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.knobs import LatencyProfile, ThrottleLimits
 from qbsync.sandbox.server import SandboxServer
 from qbsync.sandbox.store import Store
 from qbsync.settings import load_settings
 from qbsync.sync.runner import run_sync
+from qbsync.writeback.apply import apply_plan
+from qbsync.writeback.plan import build_plan
 
 REALM = "9130000000000001"
 PG_URL = os.environ.get("QBSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -32,13 +32,13 @@ from qbsync.rules.disappearing.rank import find_disappearing
 from qbsync.rules.duplicates import DuplicateFindings
 from qbsync.rules.inactive import find_inactive, find_reactivate
 from qbsync.rules.policy import InactivePolicy
-from qbsync.rules.writeback.plan import build_plan
 from qbsync.sandbox.generator import CompanySpec, seed_realm
 from qbsync.sandbox.knobs import LatencyProfile
 from qbsync.sandbox.server import DEFAULT_REALM, SandboxServer
 from qbsync.sandbox.store import Store
 from qbsync.settings import load_settings
 from qbsync.sync.runner import run_sync
+from qbsync.writeback.plan import build_plan
 
 log = logging.getLogger(__name__)
 

@@ -27,14 +27,14 @@ from qbsync.clock import Clock, SystemClock
 from qbsync.errors import InputError, WritebackError
 from qbsync.qbo.client import connect
 from qbsync.qbo.gateway import QboGateway
-from qbsync.rules.writeback import render
-from qbsync.rules.writeback.apply import apply_plan
-from qbsync.rules.writeback.audit import audit_log, runs
-from qbsync.rules.writeback.engine import RunReport
-from qbsync.rules.writeback.plan import build_plan, load_plan, plans
-from qbsync.rules.writeback.sources import RULES, findings_for
-from qbsync.rules.writeback.undo import undo_run
 from qbsync.settings import Settings, load_settings
+from qbsync.writeback import render
+from qbsync.writeback.apply import apply_plan
+from qbsync.writeback.audit import audit_log, runs
+from qbsync.writeback.engine import RunReport
+from qbsync.writeback.plan import build_plan, load_plan, plans
+from qbsync.writeback.sources import RULES, findings_for
+from qbsync.writeback.undo import undo_run
 
 FORMATS = click.Choice(["table", "csv", "json"])
 

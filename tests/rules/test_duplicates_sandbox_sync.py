@@ -62,7 +62,7 @@ def test_planted_duplicates_found_from_the_synced_cache(synced: tuple[Any, dict[
 
 
 def test_find_duplicates_is_what_write_back_reads(synced: tuple[Any, dict[str, Any]], tmp_path: Path) -> None:
-    from qbsync.rules.writeback.sources import findings_for
+    from qbsync.writeback.sources import findings_for
 
     engine, truth_doc = synced
     out = findings_for("duplicates", engine, REALM, date.fromisoformat(truth_doc["as_of"]))

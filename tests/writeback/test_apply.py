@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from qbsync.cache.audit_models import WritebackAudit, WritebackRun
 from qbsync.clock import FixedClock
 from qbsync.errors import ServerError, ThrottledError, WritebackError
-from qbsync.rules.writeback.apply import apply_plan
-from qbsync.rules.writeback.audit import audit_log
-from qbsync.rules.writeback.plan import build_plan
+from qbsync.writeback.apply import apply_plan
+from qbsync.writeback.audit import audit_log
+from qbsync.writeback.plan import build_plan
 from tests.writeback.conftest import REALM, cached, finding, mirror
 from tests.writeback.fakes import FakeQbo
 

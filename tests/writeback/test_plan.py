@@ -10,8 +10,8 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from qbsync.clock import FixedClock
-from qbsync.rules.writeback.plan import build_plan, load_plan
-from qbsync.rules.writeback.render import render_plan
+from qbsync.writeback.plan import build_plan, load_plan
+from qbsync.writeback.render import render_plan
 from tests.writeback.conftest import REALM, finding, mirror
 from tests.writeback.fakes import FakeQbo
 

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from qbsync.cache.db import session_factory
 from qbsync.clock import FixedClock
-from qbsync.rules.writeback.apply import apply_plan
-from qbsync.rules.writeback.audit import audit_log
-from qbsync.rules.writeback.plan import build_plan
-from qbsync.rules.writeback.sources import findings_for
-from qbsync.rules.writeback.undo import undo_run
 from qbsync.sandbox.knobs import FaultPlan
+from qbsync.writeback.apply import apply_plan
+from qbsync.writeback.audit import audit_log
+from qbsync.writeback.plan import build_plan
+from qbsync.writeback.sources import findings_for
+from qbsync.writeback.undo import undo_run
 from tests.writeback.sandbox_company import (
     AS_OF,
     MAX_ATTEMPTS,

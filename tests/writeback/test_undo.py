@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from qbsync.clock import FixedClock
 from qbsync.errors import ServerError, WritebackError
-from qbsync.rules.writeback.apply import apply_plan
-from qbsync.rules.writeback.audit import audit_log, runs
-from qbsync.rules.writeback.plan import build_plan
-from qbsync.rules.writeback.undo import undo_run
+from qbsync.writeback.apply import apply_plan
+from qbsync.writeback.audit import audit_log, runs
+from qbsync.writeback.plan import build_plan
+from qbsync.writeback.undo import undo_run
 from tests.writeback.conftest import REALM, cached, finding, mirror
 from tests.writeback.fakes import FakeQbo
 

@@ -23,9 +23,9 @@ from qbsync.cache.audit_models import WritebackRun
 from qbsync.clock import Clock
 from qbsync.errors import ApiError
 from qbsync.qbo.gateway import QboGateway
-from qbsync.rules.writeback.audit import Event, preload_customers, record, update_cached_customer
-from qbsync.rules.writeback.fresh import ACTIVITY_ENTITIES, CHUNK, fetch_fresh
-from qbsync.rules.writeback.recheck import Expectation, Fresh, Verdict, recheck
+from qbsync.writeback.audit import Event, preload_customers, record, update_cached_customer
+from qbsync.writeback.fresh import ACTIVITY_ENTITIES, CHUNK, fetch_fresh
+from qbsync.writeback.recheck import Expectation, Fresh, Verdict, recheck
 
 log = logging.getLogger("qbsync.writeback")
 

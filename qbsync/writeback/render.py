@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from qbsync.cache.audit_models import WritebackAudit, WritebackPlanItem, WritebackRun
-from qbsync.rules.writeback.engine import RunReport
-from qbsync.rules.writeback.plan import PlanSummary
+from qbsync.writeback.engine import RunReport
+from qbsync.writeback.plan import PlanSummary
 
 PLAN_COLUMNS = ("plan_id", "seq", "customer_id", "display_name", "current", "new", "disposition", "rule",
                 "sync_token", "balance", "last_activity", "reason", "steps")

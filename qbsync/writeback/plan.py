@@ -25,7 +25,7 @@ from qbsync.clock import Clock
 from qbsync.errors import WritebackError
 from qbsync.rules.activity import display
 from qbsync.rules.findings import Finding
-from qbsync.rules.writeback.audit import new_id
+from qbsync.writeback.audit import new_id
 
 log = logging.getLogger("qbsync.writeback")
 

@@ -11,11 +11,11 @@ from qbsync.cache.audit_models import WritebackPlan, WritebackPlanItem
 from qbsync.clock import Clock
 from qbsync.errors import WritebackError
 from qbsync.qbo.gateway import QboGateway
-from qbsync.rules.writeback.audit import finish_run, start_run
-from qbsync.rules.writeback.engine import Executor, ItemResult, RunReport
-from qbsync.rules.writeback.fresh import ACTIVITY_ENTITIES, CHUNK
-from qbsync.rules.writeback.plan import load_plan
-from qbsync.rules.writeback.recheck import ActivityMode, Expectation
+from qbsync.writeback.audit import finish_run, start_run
+from qbsync.writeback.engine import Executor, ItemResult, RunReport
+from qbsync.writeback.fresh import ACTIVITY_ENTITIES, CHUNK
+from qbsync.writeback.plan import load_plan
+from qbsync.writeback.recheck import ActivityMode, Expectation
 
 log = logging.getLogger("qbsync.writeback")
 

@@ -20,11 +20,11 @@ from qbsync.cache.models import Customer
 from qbsync.clock import Clock
 from qbsync.errors import WritebackError
 from qbsync.qbo.gateway import QboGateway
-from qbsync.rules.writeback.apply import CLOCK_MARGIN
-from qbsync.rules.writeback.audit import finish_run, start_run
-from qbsync.rules.writeback.engine import Executor, RunReport
-from qbsync.rules.writeback.fresh import ACTIVITY_ENTITIES, CHUNK
-from qbsync.rules.writeback.recheck import Expectation
+from qbsync.writeback.apply import CLOCK_MARGIN
+from qbsync.writeback.audit import finish_run, start_run
+from qbsync.writeback.engine import Executor, RunReport
+from qbsync.writeback.fresh import ACTIVITY_ENTITIES, CHUNK
+from qbsync.writeback.recheck import Expectation
 
 log = logging.getLogger("qbsync.writeback")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from qbsync.errors import FaultDetail, ValidationError
 from qbsync.qbo.gateway import QboGateway
-from qbsync.rules.writeback.recheck import Expectation, Fresh, Txn
+from qbsync.writeback.recheck import Expectation, Fresh, Txn
 
 log = logging.getLogger("qbsync.writeback")
 

@@ -1,6 +1,0 @@
-"""Write-back of the customer Active flag: plan -> apply -> undo, every attempt audited in the cache.
-
-Public entry points: ``build_plan`` (plan.py), ``apply_plan`` (apply.py), ``undo_run`` (undo.py),
-``audit_log`` / ``runs`` (audit.py); rendering in render.py. Only this package of ``rules`` talks to
-QuickBooks, and only through the ``QboGateway`` protocol.
-"""
