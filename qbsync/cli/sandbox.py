@@ -20,11 +20,18 @@ def sandbox_group() -> None:
 @click.option("--realm", "realm_id", default=None, help="Company the authorization step connects to.")
 @click.option("--client-id", default="sandbox-client", show_default=True)
 @click.option("--client-secret", default="sandbox-secret", show_default=True)
+@click.option("--admin-secret", envvar="QBSYNC_SANDBOX_ADMIN_SECRET", default=None,
+              help="Let non-loopback clients call the /_sandbox admin endpoints when they send this value "
+                   "in the X-Sandbox-Admin-Secret header (default: loopback clients only). "
+                   "Env: QBSYNC_SANDBOX_ADMIN_SECRET.")
+@click.option("--max-body", type=click.IntRange(min=1024), default=None,
+              help="Largest request body in bytes; larger ones get a 413 fault (default 10 MiB).")
 def serve(db_path: str, host: str, port: int, latency: str, realm_id: str | None, client_id: str,
-          client_secret: str) -> None:
+          client_secret: str, admin_secret: str | None, max_body: int | None) -> None:
     """Serve the QuickBooks Online API from DB until Ctrl-C."""
+    from qbsync.errors import InputError
     from qbsync.sandbox.knobs import LatencyProfile
-    from qbsync.sandbox.server import SandboxServer
+    from qbsync.sandbox.server import MAX_BODY, SandboxServer
     from qbsync.sandbox.store import Store
 
     store = Store(db_path)
@@ -34,14 +41,21 @@ def serve(db_path: str, host: str, port: int, latency: str, realm_id: str | None
                    "(fill it with `qbsync sandbox seed` or `qbsync sandbox load`).", err=True)
     profile = LatencyProfile.realistic() if latency == "realistic" else LatencyProfile.none()
     srv = SandboxServer(store, client_id=client_id, client_secret=client_secret, host=host, port=port,
-                        latency=profile, default_realm=realm_id)
-    base = srv.start()
+                        latency=profile, default_realm=realm_id, max_body=max_body or MAX_BODY,
+                        admin_secret=admin_secret)
+    try:
+        base = srv.start()
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         hint="pick another --port (0 picks a free one) or stop what is using it") from None
     click.echo(f"QuickBooks Online sandbox listening on {base}")
     click.echo(f"  discovery URL : {srv.discovery_url}")
     click.echo(f"  API URL       : {srv.api_url_v3}")
     click.echo(f"  companies     : {', '.join(store.realms())}")
     click.echo(f"  client id     : {client_id}")
     click.echo(f"  client secret : {client_secret}")
+    who = "loopback, or the X-Sandbox-Admin-Secret header" if admin_secret else "loopback clients only"
+    click.echo(f"  admin         : {who}")
     click.echo("")
     click.echo("Point qbsync at it (environment or config):")
     click.echo(f"  export QBSYNC_ENVIRONMENT={base}")

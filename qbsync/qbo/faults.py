@@ -36,6 +36,15 @@ def _get(d: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
+#: QuickBooks' 401 detail quotes the token it refused ("Token expired: AB0160..."); the part after the
+#: colon is a secret and must not reach a log line or an error message.
+_TOKEN_IN_DETAIL = re.compile(r"(Token\s+\w+\s*:\s*)\S+", re.IGNORECASE)
+
+
+def _scrub(detail: str) -> str:
+    return _TOKEN_IN_DETAIL.sub(r"\1[redacted]", detail)
+
+
 def details_from_fault(fault: Mapping[str, Any]) -> list[FaultDetail]:
     """The error items of a ``Fault`` (or lower-case ``fault``) object, all of them, in order."""
     items = _get(fault, "Error", "error") or []
@@ -50,7 +59,7 @@ def details_from_fault(fault: Mapping[str, Any]) -> list[FaultDetail]:
         if code in (None, "") and (m := _CODE_IN_MESSAGE.search(message)):
             code = m.group(1)
         out.append(FaultDetail(code=str(code or ""), message=message,
-                               detail=str(_get(item, "Detail", "detail") or ""),
+                               detail=_scrub(str(_get(item, "Detail", "detail") or "")),
                                element=str(_get(item, "element", "Element") or "")))
     return out
 

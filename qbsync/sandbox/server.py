@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
+import ipaddress
 import json
 import secrets
 import socket
@@ -23,6 +25,13 @@ from qbsync.sandbox.store import Store
 QBO_VERSION = "1944.190"
 DEFAULT_REALM = "9341453050000001"
 JSON_OK = "application/json;charset=utf-8"
+#: Largest request body the sandbox reads (bytes). QuickBooks documents no figure for JSON bodies; a
+#: batch of 30 large invoices is well under 1 MiB, so 10 MiB refuses only what no client should send
+#: while keeping a 50 MB "customer" from being read into memory. ``SandboxServer(max_body=...)``.
+MAX_BODY = 10 * 1024 * 1024
+#: Header that opens the /_sandbox admin endpoints to a non-loopback client when the server was
+#: started with an admin secret (they can mint tokens for any realm, so nobody else may call them).
+ADMIN_SECRET_HEADER = "X-Sandbox-Admin-Secret"
 
 
 class RequestRecord(NamedTuple):
@@ -100,7 +109,8 @@ class SandboxServer:
                  client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
                  host: str = "127.0.0.1", port: int = 0, latency: LatencyProfile | None = None,
                  faults: FaultPlan | None = None, limits: ThrottleLimits | None = None,
-                 default_realm: str | None = None) -> None:
+                 default_realm: str | None = None, max_body: int = MAX_BODY,
+                 admin_secret: str | None = None) -> None:
         if store is None:
             store = Store(clock=clock)
             store.create_realm(default_realm or DEFAULT_REALM,
@@ -118,6 +128,8 @@ class SandboxServer:
         self.limits = limits or ThrottleLimits()
         self.throttle = Throttle(self.limits, self.clock)
         self.default_realm = default_realm
+        self.max_body = max_body
+        self.admin_secret = admin_secret or None
         self.auth = TokenAuthority(store, self.clock, client_id, client_secret)
         self.api = DataApi(store)
         self.request_log = RequestLog()
@@ -204,10 +216,17 @@ class SandboxServer:
     def _handle(self, h: _Handler, method: str) -> None:
         started = time.perf_counter()
         url = urlsplit(h.path)
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
         params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         path = url.path.rstrip("/") or "/"
+        refused = self._refuse_body(h, path)
+        if refused is not None:
+            # The body was not read: the connection cannot be reused for another request.
+            h.close_connection = True
+            self.request_log.add(RequestRecord(method, url.path, refused.status))
+            self._send(h, refused, started)
+            return
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
         try:
             resp = self._route(h, method, path, params, raw)
         except Exception as exc:  # a sandbox bug must still answer like a server
@@ -216,6 +235,31 @@ class SandboxServer:
             resp = _Response(500, wire.dumps({"Fault": fault.fault()}), "application/json")
         self.request_log.add(RequestRecord(method, url.path, resp.status if not resp.misbehave else 0))
         self._send(h, resp, started)
+
+    def _refuse_body(self, h: _Handler, path: str) -> _Response | None:
+        """A 400 for a Content-Length that is not a length, a 413 for one over ``max_body``; else None."""
+        text = (h.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit():
+            return _Response(400, json.dumps({"error": "bad_request",
+                                              "detail": "Content-Length is not a non-negative integer"}),
+                             "application/json")
+        if int(text) <= self.max_body:
+            return None
+        fault = apifault.ApiFault(413, "413", "Request Entity Too Large",
+                                  f"request body of {int(text)} bytes is over the limit of {self.max_body}",
+                                  element=None, fault_type="SystemFault")
+        realm = path.split("/")[3] if path.startswith("/v3/company/") and path.count("/") >= 3 else None
+        return self._fault(realm if realm and self.store.has_realm(realm) else None, fault)
+
+    def _admin_allowed(self, h: _Handler) -> bool:
+        """Loopback clients, or anyone presenting the admin secret the server was started with."""
+        given = h.headers.get(ADMIN_SECRET_HEADER)
+        if self.admin_secret is not None and given is not None:
+            return hmac.compare_digest(given.encode(), self.admin_secret.encode())
+        try:
+            return ipaddress.ip_address(h.client_address[0]).is_loopback
+        except ValueError:
+            return False
 
     def _send(self, h: _Handler, resp: _Response, started: float) -> None:
         if resp.misbehave == "drop":
@@ -251,7 +295,18 @@ class SandboxServer:
         if path.startswith("/connect/oauth2") or path.startswith("/oauth2/") or path.startswith("/v1/openid"):
             return self._oauth(h, method, path, params, raw)
         if path.startswith("/_sandbox"):
-            return self._admin(method, path, params, raw)
+            if not self._admin_allowed(h):
+                return _Response(403, json.dumps({
+                    "error": "forbidden",
+                    "detail": f"admin endpoints answer loopback clients only, or a request carrying "
+                              f"the {ADMIN_SECRET_HEADER} header the sandbox was started with"}),
+                    "application/json")
+            try:
+                return self._admin(method, path, params, raw)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                return _Response(400, json.dumps({"error": "bad_request",
+                                                  "detail": f"{type(exc).__name__}: {exc}"}),
+                                 "application/json")
         if path.startswith("/v3/company/"):
             return self._data(h, method, path, params, raw)
         return _Response(404, json.dumps({"error": "not_found", "path": path}), "application/json")

@@ -47,9 +47,21 @@ def test_duplicate_name_message_and_hint() -> None:
 
 
 def test_lower_case_401_envelope_is_an_auth_error_without_the_token() -> None:
-    err = error_from_response(401, body("error__401__0"), {})
+    raw = body("error__401__0")
+    token = "AB01601390262kxzxOlnHYdhtEVRXISU7piPqQrCmmbDN35Yjd"
+    assert token.encode() in raw  # QuickBooks quotes the refused token in the detail
+    err = error_from_response(401, raw, {})
     assert isinstance(err, AuthError)
     assert "qbsync auth login" in str(err)
+    assert token not in str(err) and token not in repr(vars(err))
+
+
+def test_a_quoted_token_in_any_fault_detail_is_redacted() -> None:
+    from qbsync.qbo.faults import details_from_fault
+
+    fault = {"Error": [{"Message": "AuthenticationFailed", "Detail": "Token invalid: AB01secretvalue", "code": "3200"}]}
+    (detail,) = details_from_fault(fault)
+    assert "AB01secretvalue" not in detail.detail and detail.detail == "Token invalid: [redacted]"
 
 
 def test_xml_throttle_body_is_throttled_and_honours_retry_after() -> None:
