@@ -59,7 +59,8 @@ def test_lower_case_401_envelope_is_an_auth_error_without_the_token() -> None:
 def test_a_quoted_token_in_any_fault_detail_is_redacted() -> None:
     from qbsync.qbo.faults import details_from_fault
 
-    fault = {"Error": [{"Message": "AuthenticationFailed", "Detail": "Token invalid: AB01secretvalue", "code": "3200"}]}
+    fault = {"Error": [{"Message": "AuthenticationFailed", "Detail": "Token invalid: AB01secretvalue",
+                        "code": "3200"}]}
     (detail,) = details_from_fault(fault)
     assert "AB01secretvalue" not in detail.detail and detail.detail == "Token invalid: [redacted]"
 

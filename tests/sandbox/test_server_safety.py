@@ -84,12 +84,14 @@ def test_admin_refuses_other_hosts_without_the_secret(open_server: SandboxServer
     assert "loopback" in refused.json()["detail"]
     wrong = requests.post(url, json={"realm_id": REALM}, headers={ADMIN_SECRET_HEADER: "guess"}, timeout=10)
     assert wrong.status_code == 403
-    allowed = requests.post(url, json={"realm_id": REALM}, headers={ADMIN_SECRET_HEADER: "s3cret"}, timeout=10)
+    allowed = requests.post(url, json={"realm_id": REALM}, headers={ADMIN_SECRET_HEADER: "s3cret"},
+                            timeout=10)
     assert allowed.status_code == 200 and "access_token" in allowed.json()
     # The data API itself stays reachable from other hosts (with a token, as QuickBooks is).
     token = allowed.json()["access_token"]
     read = requests.get(f"http://{addr}:{open_server.port}/v3/company/{REALM}/customer/1",
-                        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}, timeout=10)
+                        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                        timeout=10)
     assert read.status_code == 200
 
 
@@ -97,7 +99,8 @@ def test_body_over_the_limit_is_a_413_fault_and_is_not_read(open_server: Sandbox
     token = open_server.issue_tokens(REALM)["access_token"]
     huge = {"DisplayName": "Big", "Notes": "x" * (200 * 1024)}
     resp = requests.post(f"{open_server.base_url}/v3/company/{REALM}/customer", json=huge,
-                         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}, timeout=10)
+                         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                         timeout=10)
     assert resp.status_code == 413
     err = resp.json()["Fault"]["Error"][0]
     assert err["code"] == "413" and "over the limit" in err["Detail"]
