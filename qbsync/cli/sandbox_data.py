@@ -131,6 +131,8 @@ def load_cmd(db_path: str, realm_id: str, company_name: str | None, files: tuple
             str(exc), hint="fix the file and run the same command again; nothing was loaded"
         ) from None
     click.echo(f"loaded into company {realm_id}: " + ", ".join(f"{e} {n:,}" for e, n in counts.items()))
+    for line in counts.skipped:
+        click.echo(f"  {line}", err=True)
 
 
 @click.command("advance")

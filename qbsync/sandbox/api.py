@@ -68,8 +68,8 @@ class DataApi:
         for raw in entities.split(","):
             if not raw.strip():
                 continue
-            ent = catalog.canonical(raw)
-            if ent is None or ent in catalog.SINGLETONS:
+            ent = catalog.qbo_entity(raw)
+            if ent is None or not catalog.in_cdc(ent):
                 raise apifault.query_invalid(f"invalid context declaration: {raw.strip()}")
             names.append(ent)
         try:
@@ -84,7 +84,7 @@ class DataApi:
         parts = []
         total = 0
         for ent in names:
-            found = self.store.changed_since(realm, ent, since, left) if left > 0 else []
+            found = self.store.changed_since(realm, ent, since, left) if left > 0 else []  # none if not held
             left -= len(found)
             total += len(found)
             if found:
@@ -100,7 +100,7 @@ class DataApi:
     # ---- reads ----
 
     def read(self, realm: str, entity_path: str, id_: str | None) -> Reply:
-        entity = catalog.canonical(entity_path)
+        entity = catalog.qbo_entity(entity_path)
         if entity is None:
             raise apifault.unsupported(f"/v3/company/{realm}/{entity_path}")
         if entity in catalog.SINGLETONS:
@@ -120,6 +120,9 @@ class DataApi:
               include: str | None) -> Reply:
         entity = catalog.canonical(entity_path)
         if entity is None:
+            known = catalog.qbo_entity(entity_path)
+            if known is not None:
+                raise apifault.not_held(known)
             raise apifault.unsupported(f"/v3/company/{realm}/{entity_path}")
         body = self._json(raw_body)
         obj = self.ledger.write(realm, entity, body, operation, include)
@@ -165,6 +168,8 @@ class DataApi:
             return f'"QueryResponse":{inner}', n
         op = str(item.get("operation", "")).lower()
         keys = [k for k in item if k not in ("bId", "operation", "optionsData")]
+        if len(keys) == 1 and catalog.canonical(keys[0]) is None and catalog.qbo_entity(keys[0]) is not None:
+            raise apifault.not_held(catalog.qbo_entity(keys[0]) or keys[0])
         if len(keys) != 1 or catalog.canonical(keys[0]) is None:
             raise apifault.ApiFault(400, "2010", "Request has invalid or unsupported property",
                                     f"Batch item needs exactly one supported entity, got {keys}",

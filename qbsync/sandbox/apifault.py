@@ -70,6 +70,13 @@ def unsupported(path: str) -> ApiFault:
                     element=None)
 
 
+def not_held(entity: str) -> ApiFault:
+    """A write to an entity real QuickBooks has but the sandbox holds none of (docs/sandbox.md)."""
+    return ApiFault(400, "500", "Unsupported Operation",
+                    f"Operation Create/Update/Delete of {entity} is not supported by the qbsync sandbox: it "
+                    f"answers queries and CDC for {entity} with nothing, and holds none.", element=None)
+
+
 def unsupported_property(entity: str, name: str) -> ApiFault:
     return ApiFault(400, "2010", "Request has invalid or unsupported property",
                     f'Property Name:Unrecognized field "{name}" '

@@ -59,15 +59,48 @@ class _Store(Protocol):
 class _Staged:
     objects: dict[str, list[tuple[dict[str, Any], str]]] = field(default_factory=lambda: defaultdict(list))
     csv_sales: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    # (what, file) -> how many records were left out; ``what`` is an entity or a stream name.
+    skipped: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+    def skip(self, what: str, path: Path, n: int = 1) -> None:
+        self.skipped[(what, path.name)] += n
+
+
+class Loaded(dict[str, int]):
+    """Objects loaded per entity; ``skipped`` holds one line per entity (or stream) left out."""
+
+    def __init__(self, counts: dict[str, int], skipped: list[str]) -> None:
+        super().__init__(counts)
+        self.skipped = skipped
+
+
+def _skip_lines(staged: _Staged) -> list[str]:
+    lines = []
+    for (what, file), n in sorted(staged.skipped.items()):
+        known = catalog.qbo_entity(what)
+        why = (f"the sandbox holds no {known} objects (it answers queries of them empty)" if known
+               else "not a QuickBooks entity (a report or deleted-objects stream, or a misspelt name)")
+        lines.append(f"skipped {n:,} {what} record{'s' if n != 1 else ''} from {file}: {why}")
+    return lines
 
 
 def entity_name(text: str) -> str | None:
     """``customers`` / ``sales_receipts`` / ``Invoice`` -> the QBO entity name, or None."""
+    return _entity_in(text, catalog.canonical)
+
+
+def qbo_entity_name(text: str) -> str | None:
+    """Like ``entity_name`` for any entity real QuickBooks has, held by the sandbox or not."""
+    return _entity_in(text, catalog.qbo_entity)
+
+
+def _entity_in(text: str, lookup: Any) -> str | None:
     s = re.sub(r"[^a-z]", "", text.lower())
-    for cand in (s, s[:-1] if s.endswith("s") else s, s[:-2] if s.endswith("es") else s):
-        ent = catalog.canonical(cand)
+    for cand in (s, s[:-1] if s.endswith("s") else s, s[:-2] if s.endswith("es") else s,
+                 s[:-3] + "y" if s.endswith("ies") else s):
+        ent = lookup(cand)
         if ent is not None:
-            return ent
+            return str(ent)
     return None
 
 
@@ -103,6 +136,10 @@ def _read_json(path: Path, staged: _Staged) -> None:
     stem_entity = entity_name(path.stem)
     if isinstance(data, list):
         if stem_entity is None:
+            known = qbo_entity_name(path.stem)
+            if known is not None:
+                staged.skip(known, path, len(data))
+                return
             raise LoadError(
                 f"{path}: a list of objects needs the entity in the file name, e.g. Customer.json"
             )
@@ -124,6 +161,10 @@ def _read_json(path: Path, staged: _Staged) -> None:
         for key, value in block.items():
             ent = catalog.canonical(key)
             if ent is None:
+                known = catalog.qbo_entity(key) if key[:1].isupper() else None
+                if known is not None:
+                    found = True
+                    staged.skip(known, path, len(value) if isinstance(value, list) else 1)
                 continue
             found = True
             for i, obj in enumerate(value if isinstance(value, list) else [value], start=1):
@@ -155,17 +196,25 @@ def _read_jsonl(path: Path, staged: _Staged) -> None:
                 stream = rec.get("stream") or inner.get("stream")
                 body = inner.get("data", inner) if "stream" in inner else inner
                 ent = entity_name(str(stream or ""))
-                if ent is None:
-                    raise LoadError(f"{where}: stream {stream!r} is not a QBO entity the sandbox serves")
+                if ent is None:  # bills, deleted_objects, profit_loss_report ...: one line each
+                    staged.skip(qbo_entity_name(str(stream or "")) or str(stream), path)
+                    continue
                 _add(staged, ent, body, where)
                 continue
             if rec.get("type") in ("SCHEMA", "STATE", "LOG", "TRACE"):
                 continue
             keys = [k for k in rec if catalog.canonical(k) is not None and isinstance(rec[k], dict)]
+            others = [k for k in rec if k[:1].isupper() and catalog.canonical(k) is None
+                      and catalog.qbo_entity(k) is not None and isinstance(rec[k], dict)]
+            if not keys and len(others) == 1 and "Id" not in rec:
+                staged.skip(catalog.qbo_entity(others[0]) or others[0], path)
+                continue
             if len(keys) == 1 and "Id" not in rec:
                 _add(staged, catalog.canonical(keys[0]) or keys[0], rec[keys[0]], where)
             elif stem_entity is not None:
                 _add(staged, stem_entity, rec, where)
+            elif qbo_entity_name(path.stem) is not None:
+                staged.skip(qbo_entity_name(path.stem) or path.stem, path)
             else:
                 raise LoadError(
                     f'{where}: cannot tell the entity; wrap it as {{"Customer": {{...}}}} or '
@@ -504,11 +553,15 @@ def _balances(staged: _Staged, customers: list[dict[str, Any]]) -> None:
 
 def load_files(
     store: _Store, realm_id: str, paths: Iterable[Path], *, company_name: str | None = None
-) -> dict[str, int]:
-    """Load the files into ``realm_id`` (created if absent); returns objects loaded per entity.
+) -> Loaded:
+    """Load the files into ``realm_id`` (created if absent); returns objects loaded per entity, and
+    in ``.skipped`` one line per entity the sandbox does not hold (those records are left out).
 
     Everything is checked before anything is written, so a bad line leaves the store untouched."""
     staged = read_files(paths)
+    skipped = _skip_lines(staged)
+    if not staged.csv_sales and not any(staged.objects.values()):
+        raise LoadError("nothing to load: " + ("; ".join(skipped) or "the files hold no records"))
     names = _Names(store, realm_id)
     _csv_sales(staged, names)
     ids = _Ids(store, realm_id, staged)
@@ -550,7 +603,7 @@ def load_files(
     for entity in staged.objects:
         if entity not in LOAD_ORDER and staged.objects[entity]:
             counts[entity] = store.bulk_load(realm_id, entity, [o for o, _ in staged.objects[entity]])
-    return counts
+    return Loaded(counts, skipped)
 
 
 def iter_entities(staged: _Staged) -> Iterator[tuple[str, dict[str, Any]]]:

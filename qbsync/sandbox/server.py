@@ -430,7 +430,7 @@ class SandboxServer:
         if method == "GET":
             if len(rest) > 2:
                 raise apifault.unsupported(f"/v3/company/{realm}/{'/'.join(rest)}")
-            if catalog.canonical(resource) is None:
+            if catalog.qbo_entity(resource) is None:
                 raise apifault.unsupported(f"/v3/company/{realm}/{'/'.join(rest)}")
             return self.api.read(realm, resource, rest[1] if len(rest) > 1 else None)
         if method == "POST" and len(rest) == 1:
