@@ -6,7 +6,8 @@ from __future__ import annotations
 # unless the WHERE clause mentions Active.
 NAME_LISTS = ("Customer", "Vendor", "Employee", "Item", "Class", "Department", "Account", "Term",
               "PaymentMethod", "TaxCode", "CustomerType")
-TRANSACTIONS = ("Invoice", "Payment", "SalesReceipt", "CreditMemo", "Estimate", "RefundReceipt")
+TRANSACTIONS = ("Invoice", "Payment", "SalesReceipt", "CreditMemo", "Estimate", "RefundReceipt",
+                "JournalEntry")
 SINGLETONS = ("CompanyInfo", "Preferences")
 ALL_ENTITIES = NAME_LISTS + TRANSACTIONS + SINGLETONS
 
@@ -15,7 +16,7 @@ ALL_ENTITIES = NAME_LISTS + TRANSACTIONS + SINGLETONS
 # query of one answers empty, CDC lists it as ``{}``, a read answers 610 (not found); writes are
 # refused as an operation the sandbox does not model.
 NOT_HELD = ("Attachable", "Bill", "BillPayment", "Budget", "CompanyCurrency", "CreditCardPayment",
-            "Deposit", "ExchangeRate", "InventoryAdjustment", "JournalCode", "JournalEntry", "Purchase",
+            "Deposit", "ExchangeRate", "InventoryAdjustment", "JournalCode", "Purchase",
             "PurchaseOrder", "RecurringTransaction", "TaxAgency", "TaxClassification", "TaxPayment",
             "TaxRate", "TaxService", "TimeActivity", "Transfer", "VendorCredit")
 # Entities QBO's CDC does not cover (Intuit's change-data-capture page); CDC naming them is refused.
@@ -27,8 +28,10 @@ PEOPLE = ("Customer", "Vendor", "Employee")
 # Entities whose name is DisplayName; the other name lists use Name.
 DISPLAY_NAME_ENTITIES = PEOPLE
 
-# Entities that contribute to a customer's open balance.
+# Entities that contribute to a customer's open balance (a JournalEntry through its lines posted to
+# Accounts Receivable with a customer, kept in the store's ``ar_lines`` table).
 BALANCE_ENTITIES = ("Invoice", "Payment", "CreditMemo")
+AR_ACCOUNT_TYPE = "Accounts Receivable"
 
 _BY_LOWER = {e.lower(): e for e in ALL_ENTITIES}
 _QBO_BY_LOWER = {e.lower(): e for e in ALL_ENTITIES + NOT_HELD}

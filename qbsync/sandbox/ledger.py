@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from qbsync.sandbox import apifault, catalog, wire
+from qbsync.sandbox import apifault, catalog, postings, wire
 from qbsync.sandbox.store import Store
 
 DELETED_SUFFIX = " (deleted)"
@@ -139,11 +139,12 @@ class Ledger:
         current = self._require_current(realm, entity, body)
         if entity == "Invoice" or entity == "CreditMemo":
             self._unlink_payments(realm, current)
+        journal = self.store.journal_ar(realm, current) if entity == "JournalEntry" else {}
         self.store.delete(realm, entity, current["Id"])
         if entity == "Payment":
-            for inv_id in self._linked_invoices(current):
-                self._refresh_invoice(realm, inv_id)
-        self._refresh_customer(realm, _ref_id(current, "CustomerRef"))
+            self._refresh_linked(realm, current)
+        for cid in {_ref_id(current, "CustomerRef"), *journal}:
+            self._refresh_customer(realm, cid)
         return {"domain": "QBO", "status": "Deleted", "Id": current["Id"]}
 
     def void(self, realm: str, entity: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -166,10 +167,11 @@ class Ledger:
         if entity == "Payment":
             voided["UnappliedAmt"] = 0
         voided["PrivateNote"] = "Voided"
+        if entity == "CreditMemo":
+            voided["RemainingCredit"] = 0
         saved = self.store.save(realm, entity, voided)
         if entity == "Payment":
-            for inv_id in self._linked_invoices(current):
-                self._refresh_invoice(realm, inv_id)
+            self._refresh_linked(realm, current)
         self._refresh_customer(realm, _ref_id(saved, "CustomerRef"))
         return saved
 
@@ -196,6 +198,8 @@ class Ledger:
             self._normalize_named(realm, entity, obj, current)
         elif entity == "Payment":
             self._normalize_payment(realm, obj, current)
+        elif entity == "JournalEntry":
+            self._normalize_journal(realm, obj)
         elif entity in catalog.TRANSACTIONS:
             self._normalize_sale(realm, entity, obj, current)
         return obj
@@ -332,6 +336,12 @@ class Ledger:
                 if "Amount" not in line and "Qty" in detail and "UnitPrice" in detail:
                     line["Amount"] = float(wire.to_decimal(Decimal(str(detail["Qty"])) *
                                                            Decimal(str(detail["UnitPrice"]))))
+            if detail_type == "DiscountLineDetail":
+                line[detail_type] = detail
+                if detail.get("PercentBased") and "DiscountPercent" in detail and "Amount" not in line:
+                    # QuickBooks computes a percent discount on the lines above it (the subtotal).
+                    pct = Decimal(str(detail["DiscountPercent"]))
+                    line["Amount"] = float(wire.to_decimal(subtotal * pct / 100))
             amount = wire.to_decimal(line.get("Amount"))
             line["Amount"] = float(amount)
             if detail_type == "DiscountLineDetail":
@@ -377,8 +387,9 @@ class Ledger:
             paid = self._applied_total(realm, current["Id"], kept) if current else Decimal(0)
             obj["Balance"] = float(total - paid)
         elif entity == "CreditMemo":
-            obj["Balance"] = float(total)
-            obj["RemainingCredit"] = float(total)
+            used = self._credit_used(realm, current["Id"]) if current else Decimal(0)
+            obj["Balance"] = float(total - used)
+            obj["RemainingCredit"] = float(total - used)
         elif entity == "SalesReceipt" or entity == "RefundReceipt":
             obj["Balance"] = 0
         elif entity == "Estimate":
@@ -408,9 +419,17 @@ class Ledger:
             line = dict(raw)
             amount = wire.to_decimal(line.get("Amount"))
             line["Amount"] = float(amount)
+            sign = 1
             for lt in line.get("LinkedTxn", []) or []:
-                if lt.get("TxnType") != "Invoice":
+                if lt.get("TxnType") == "CreditMemo":
+                    self._check_credit_use(realm, cid, lt, amount, current)
+                    sign = -1
                     continue
+                if lt.get("TxnType") != "Invoice":
+                    raise apifault.business("A business validation error has occurred while processing your "
+                                            "request", f"Business Validation Error: applying a payment to a "
+                                            f"{lt.get('TxnType')} is not modelled by the qbsync sandbox "
+                                            "(invoices and credit memos only).")
                 inv = self.store.get(realm, "Invoice", lt.get("TxnId", ""))
                 if inv is None:
                     raise apifault.invalid_reference("LinkedTxn", str(lt.get("TxnId")))
@@ -425,7 +444,7 @@ class Ledger:
                     raise apifault.business("A business validation error has occurred while processing your "
                                             "request", f"Business Validation Error: the amount applied to "
                                             f"invoice {inv['Id']} is more than its open balance.")
-            applied += amount
+            applied += sign * amount  # a credit memo line adds to what the payment can apply
             lines.append(line)
         if applied > total:
             raise apifault.business("A business validation error has occurred while processing your request",
@@ -437,7 +456,107 @@ class Ledger:
         obj.setdefault("CurrencyRef", self._currency(realm))
         obj.setdefault("ProcessPayment", False)
 
+    def _check_credit_use(self, realm: str, cid: int | None, link: dict[str, Any], amount: Decimal,
+                          current: dict[str, Any] | None) -> None:
+        cm = self.store.get(realm, "CreditMemo", link.get("TxnId", ""))
+        if cm is None:
+            raise apifault.invalid_reference("LinkedTxn", str(link.get("TxnId")))
+        if _ref_id(cm, "CustomerRef") != cid:
+            raise apifault.business("A business validation error has occurred while processing your request",
+                                    "Business Validation Error: the linked credit memo belongs to another "
+                                    "customer.")
+        already = self._credit_used(realm, cm["Id"], only=current["Id"]) if current else Decimal(0)
+        if amount > wire.to_decimal(cm.get("Balance", cm.get("TotalAmt"))) + already:
+            raise apifault.business("A business validation error has occurred while processing your request",
+                                    f"Business Validation Error: the amount applied from credit memo "
+                                    f"{cm['Id']} is more than its remaining credit.")
+
+    def _credit_used(self, realm: str, memo_id: str, only: str | None = None) -> Decimal:
+        """What payments (or only payment ``only``) apply from credit memo ``memo_id``."""
+        memo = self.store.get(realm, "CreditMemo", memo_id)
+        rows = self.store._read(
+            "SELECT data FROM objects WHERE realm = ? AND entity = 'Payment' AND customer_id = ?",
+            (realm, _ref_id(memo or {}, "CustomerRef")))
+        used = Decimal(0)
+        for (text,) in rows:
+            payment = json.loads(text)
+            if only is not None and payment["Id"] != only:
+                continue
+            for line in payment.get("Line", []):
+                if any(lt.get("TxnType") == "CreditMemo" and str(lt.get("TxnId")) == str(memo_id)
+                       for lt in line.get("LinkedTxn", [])):
+                    used += wire.to_decimal(line.get("Amount"))
+        return used
+
+    def _normalize_journal(self, realm: str, obj: dict[str, Any]) -> None:
+        lines = obj.get("Line")
+        if not isinstance(lines, list) or not lines:
+            raise apifault.required("Line")
+        ar_ids = self.store.ar_account_ids(realm)
+        debits = credits = Decimal(0)
+        for n, raw in enumerate(lines, start=1):
+            if not isinstance(raw, dict):
+                raise apifault.required("Line")
+            raw.setdefault("DetailType", "JournalEntryLineDetail")
+            detail = raw.get("JournalEntryLineDetail")
+            if raw["DetailType"] == "DescriptionOnly":
+                continue
+            if not isinstance(detail, dict):
+                raise apifault.required("JournalEntryLineDetail")
+            posting = str(detail.get("PostingType", ""))
+            if posting not in ("Debit", "Credit"):
+                raise apifault.required("PostingType")
+            if not isinstance(detail.get("AccountRef"), dict):
+                raise apifault.required("AccountRef")
+            amount = wire.to_decimal(raw.get("Amount"))
+            raw["Amount"] = float(amount)
+            raw.setdefault("Id", str(n - 1))
+            if posting == "Debit":
+                debits += amount
+            else:
+                credits += amount
+            cid = postings.line_customer(detail)
+            entity = detail.get("Entity")
+            if cid is not None:
+                customer = self.store.get(realm, "Customer", cid)
+                if customer is None or customer.get("Active") is False:
+                    raise apifault.invalid_reference("Entity", str(cid))
+                assert isinstance(entity, dict)
+                entity["EntityRef"] = {"value": str(cid), "name": customer.get("DisplayName", "")}
+            if postings.is_ar_account(detail["AccountRef"], ar_ids) and cid is None:
+                raise apifault.business("A business validation error has occurred while processing your "
+                                        "request", "Business Validation Error: When you use Accounts "
+                                        "Receivable, you must choose a customer in the Name field.")
+        if debits != credits:
+            raise apifault.business("A business validation error has occurred while processing your request",
+                                    f"Business Validation Error: Transaction is out of balance: debits "
+                                    f"{debits} and credits {credits} must be equal.")
+        obj["TotalAmt"] = float(debits)
+        obj["TxnDate"] = obj.get("TxnDate") or self.today(realm).isoformat()
+        obj.setdefault("Adjustment", False)
+        obj.setdefault("CurrencyRef", self._currency(realm))
+
     # ---- side effects ----
+
+    def _refresh_linked(self, realm: str, payment: dict[str, Any]) -> None:
+        for inv_id in sorted(self._linked_invoices(payment)):
+            self._refresh_invoice(realm, inv_id)
+        for memo_id in sorted(self._linked_credits(payment)):
+            self._refresh_credit_memo(realm, memo_id)
+
+    @staticmethod
+    def _linked_credits(payment: dict[str, Any]) -> set[str]:
+        return {str(lt.get("TxnId")) for line in payment.get("Line", []) for lt in line.get("LinkedTxn", [])
+                if lt.get("TxnType") == "CreditMemo"}
+
+    def _refresh_credit_memo(self, realm: str, memo_id: str) -> None:
+        memo = self.store.get(realm, "CreditMemo", memo_id)
+        if memo is None:
+            return
+        left = float(wire.to_decimal(memo.get("TotalAmt")) - self._credit_used(realm, memo_id))
+        if memo.get("Balance") != left or memo.get("RemainingCredit") != left:
+            memo["Balance"] = memo["RemainingCredit"] = left
+            self.store.save(realm, "CreditMemo", memo)
 
     @staticmethod
     def _linked_invoices(payment: dict[str, Any]) -> set[str]:
@@ -450,6 +569,14 @@ class Ledger:
             touched = self._linked_invoices(after) | (self._linked_invoices(before) if before else set())
             for inv_id in sorted(touched):
                 self._refresh_invoice(realm, inv_id)
+            memos = self._linked_credits(after) | (self._linked_credits(before) if before else set())
+            for memo_id in sorted(memos):
+                self._refresh_credit_memo(realm, memo_id)
+        if entity == "JournalEntry":
+            journal = {*self.store.journal_ar(realm, after), *(self.store.journal_ar(realm, before)
+                                                               if before else {})}
+            for jid in sorted(journal):
+                self._refresh_customer(realm, jid)
         if entity in catalog.BALANCE_ENTITIES:
             customers = {_ref_id(after, "CustomerRef")}
             if before:
@@ -507,10 +634,21 @@ class Ledger:
                 if any(str(lt.get("TxnId")) == str(txn["Id"]) for lt in line.get("LinkedTxn", [])):
                     continue
                 kept.append(line)
+            memos = self._linked_credits(payment)
+
+            def applied(lines: list[dict[str, Any]]) -> Decimal:
+                return sum((wire.to_decimal(ln.get("Amount")) *
+                            (-1 if any(lt.get("TxnType") == "CreditMemo" for lt in ln.get("LinkedTxn", []))
+                             else 1) for ln in lines), Decimal(0))
+
+            if applied(kept) < 0:  # the credit it used is released, as QuickBooks does
+                kept = [ln for ln in kept
+                        if not any(lt.get("TxnType") == "CreditMemo" for lt in ln.get("LinkedTxn", []))]
             payment["Line"] = kept
-            applied = sum((wire.to_decimal(line.get("Amount")) for line in kept), Decimal(0))
-            payment["UnappliedAmt"] = float(wire.to_decimal(payment.get("TotalAmt")) - applied)
+            payment["UnappliedAmt"] = float(wire.to_decimal(payment.get("TotalAmt")) - applied(kept))
             self.store.save(realm, "Payment", payment)
+            for memo_id in sorted(memos):
+                self._refresh_credit_memo(realm, memo_id)
 
     def _refresh_customer(self, realm: str, customer_id: int | None) -> None:
         """Recompute Balance/BalanceWithJobs up the parent chain. A balance change moves LastUpdatedTime

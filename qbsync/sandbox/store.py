@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from qbsync.sandbox import apifault, catalog, wire
+from qbsync.sandbox import apifault, catalog, postings, wire
 from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.query import Cond, Query, matches, sort_value
 
@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS tombstones (
     realm TEXT NOT NULL, entity TEXT NOT NULL, id INTEGER NOT NULL, deleted REAL NOT NULL, stub TEXT NOT NULL,
     PRIMARY KEY (realm, entity, id));
 CREATE INDEX IF NOT EXISTS tombstones_deleted ON tombstones(realm, entity, deleted);
+CREATE TABLE IF NOT EXISTS ar_lines (
+    realm TEXT NOT NULL, entity TEXT NOT NULL, id INTEGER NOT NULL, customer_id INTEGER NOT NULL,
+    amt REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS ar_lines_customer ON ar_lines(realm, customer_id);
+CREATE INDEX IF NOT EXISTS ar_lines_txn ON ar_lines(realm, entity, id);
 CREATE TABLE IF NOT EXISTS requests (
     realm TEXT NOT NULL, requestid TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (realm, requestid));
@@ -156,6 +161,7 @@ class Store:
             self._shared = self._connect(":memory:")
         self._next_ids: dict[tuple[str, str], int] = {}
         self._tz_cache: dict[str, timezone] = {}
+        self._ar_cache: dict[str, frozenset[str]] = {}
         conn = self._conn()
         with self._locked():
             conn.executescript(_SCHEMA)
@@ -262,10 +268,38 @@ class Store:
     def _insert(self, conn: sqlite3.Connection, realm: str, entity: str, obj: dict[str, Any]) -> str:
         text = wire.dumps(obj)
         conn.execute(_INSERT, _row(realm, entity, obj, text))
+        if entity == "JournalEntry":
+            self._put_ar_lines(conn, realm, [obj])
+        elif entity == "Account":
+            self._ar_cache.pop(realm, None)
         key = (realm, entity)
         if key in self._next_ids:
             self._next_ids[key] = max(self._next_ids[key], int(obj["Id"]) + 1)
         return text
+
+    # ---- journal entries' Accounts Receivable lines ----
+
+    def ar_account_ids(self, realm_id: str) -> frozenset[str]:
+        """Ids of the company's Accounts Receivable accounts (AccountType "Accounts Receivable")."""
+        ids = self._ar_cache.get(realm_id)
+        if ids is None:
+            rows = self._read("SELECT id, data FROM objects WHERE realm = ? AND entity = 'Account'",
+                              (realm_id,))
+            ids = frozenset(str(r[0]) for r in rows
+                            if json.loads(r[1]).get("AccountType") == catalog.AR_ACCOUNT_TYPE)
+            self._ar_cache[realm_id] = ids
+        return ids
+
+    def journal_ar(self, realm_id: str, obj: dict[str, Any]) -> dict[int, Decimal]:
+        return postings.journal_ar(obj, self.ar_account_ids(realm_id))
+
+    def _put_ar_lines(self, conn: sqlite3.Connection, realm: str, objs: list[dict[str, Any]]) -> None:
+        ar_ids = self.ar_account_ids(realm)
+        conn.executemany("DELETE FROM ar_lines WHERE realm = ? AND entity = 'JournalEntry' AND id = ?",
+                         [(realm, int(o["Id"])) for o in objs])
+        conn.executemany("INSERT INTO ar_lines (realm, entity, id, customer_id, amt) VALUES (?, ?, ?, ?, ?)",
+                         [(realm, "JournalEntry", int(o["Id"]), cid, float(amt)) for o in objs
+                          for cid, amt in postings.journal_ar(o, ar_ids).items()])
 
     def bulk_load(self, realm_id: str, entity: str, objects: Iterable[dict[str, Any]]) -> int:
         """Insert complete QBO objects as they are (Id, SyncToken, MetaData kept); returns the count."""
@@ -277,19 +311,28 @@ class Store:
         chunk: list[tuple[Any, ...]] = []
         dumps = wire.dumps
 
+        journals: list[dict[str, Any]] = []
+
         def flush() -> None:
             with self.transaction() as conn:
                 conn.executemany(_INSERT, chunk)
+                if journals:
+                    self._put_ar_lines(conn, realm_id, journals)
             chunk.clear()
+            journals.clear()
 
         for obj in objects:
             chunk.append(_row(realm_id, ent, obj, dumps(obj)))
+            if ent == "JournalEntry":
+                journals.append(obj)
             n += 1
             if len(chunk) >= _BULK_CHUNK:
                 flush()
         if chunk:
             flush()
         self._next_ids.pop((realm_id, ent), None)
+        if ent == "Account":
+            self._ar_cache.pop(realm_id, None)
         return n
 
     def get_text(self, realm_id: str, entity: str, id_: str | int) -> str | None:
@@ -376,6 +419,8 @@ class Store:
                                (realm_id, ent, int(id_)))
             if cur.rowcount == 0:
                 raise KeyError(f"{ent} {id_} not found in realm {realm_id}")
+            conn.execute("DELETE FROM ar_lines WHERE realm = ? AND entity = ? AND id = ?",
+                         (realm_id, ent, int(id_)))
             conn.execute("INSERT OR REPLACE INTO tombstones (realm, entity, id, deleted, stub) "
                          "VALUES (?, ?, ?, ?, ?)",
                          (realm_id, ent, int(id_), self.clock.now().timestamp(), wire.dumps(stub)))
@@ -404,7 +449,9 @@ class Store:
         rows = self._read(
             f"SELECT COALESCE(SUM(open_amt), 0) FROM objects WHERE realm = ? AND customer_id = ? "
             f"AND entity IN ({marks})", (realm_id, customer_id, *catalog.BALANCE_ENTITIES))
-        return wire.to_decimal(rows[0][0])
+        journal = self._read("SELECT COALESCE(SUM(amt), 0) FROM ar_lines WHERE realm = ? AND customer_id = ?",
+                             (realm_id, customer_id))
+        return wire.to_decimal(Decimal(str(rows[0][0])) + Decimal(str(journal[0][0])))
 
     # ---- idempotency ----
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 
 from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.server import SandboxServer
@@ -104,3 +106,40 @@ def qb(server: SandboxServer, auth_client_factory: Callable[..., Any]) -> Any:
     client.api_url_v3 = server.api_url_v3
     client.sandbox_api_url_v3 = server.api_url_v3
     return client
+
+
+class Raw:
+    """Plain HTTP with a valid bearer token, for envelope-level assertions."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {server.issue_tokens(REALM)['access_token']}",
+                "Accept": "application/json",
+            }
+        )
+        self.base = f"{server.api_url_v3}/company/{REALM}"
+
+    def query(self, text: str) -> requests.Response:
+        return self.session.get(
+            f"{self.base}/query", params={"query": text, "minorversion": "75"}, timeout=10
+        )
+
+    def post(self, resource: str, body: Any, **params: str) -> requests.Response:
+        return self.session.post(
+            f"{self.base}/{resource}",
+            params=params,
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+
+    def get(self, resource: str, **params: str) -> requests.Response:
+        return self.session.get(f"{self.base}/{resource}", params=params, timeout=10)
+
+
+@pytest.fixture
+def raw(server: SandboxServer) -> Raw:
+    return Raw(server)

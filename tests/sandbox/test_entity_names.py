@@ -13,7 +13,7 @@ from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.loaders import LoadError, load_files
 from qbsync.sandbox.store import Store
 
-from .test_server_api import Raw, raw  # noqa: F401  (fixture)
+from .conftest import Raw
 
 # Singer tap-quickbooks' DeletedObjects stream names these 24 entities in one CDC request.
 TAP_CDC_ENTITIES = [
@@ -24,7 +24,7 @@ TAP_CDC_ENTITIES = [
 HOLDS_NONE = "the sandbox holds no {0} objects (it answers queries of them empty)"
 
 
-def test_query_of_an_entity_the_sandbox_does_not_hold_is_empty(raw: Raw) -> None:  # noqa: F811
+def test_query_of_an_entity_the_sandbox_does_not_hold_is_empty(raw: Raw) -> None:
     tap_query = ("select * from bill where Metadata.LastUpdatedTime >= '2024-01-01T00:00:00Z' "
                  "ORDER BY Metadata.LastUpdatedTime ASC STARTPOSITION 1 MAXRESULTS 1000")
     for text in ("SELECT * FROM BillPayment", tap_query):
@@ -35,7 +35,7 @@ def test_query_of_an_entity_the_sandbox_does_not_hold_is_empty(raw: Raw) -> None
     assert raw.query("SELECT * FROM BillPaymnt").status_code == 400, "a misspelt name is still 4001"
 
 
-def test_cdc_naming_all_24_tap_entities_answers_one_each(raw: Raw, clock: SandboxClock) -> None:  # noqa: F811
+def test_cdc_naming_all_24_tap_entities_answers_one_each(raw: Raw, clock: SandboxClock) -> None:
     since = (clock.now() - timedelta(days=29)).isoformat()
     resp = raw.get("cdc", entities=",".join(TAP_CDC_ENTITIES), changedSince=since)
     assert resp.status_code == 200, resp.text
@@ -48,7 +48,7 @@ def test_cdc_naming_all_24_tap_entities_answers_one_each(raw: Raw, clock: Sandbo
         "CDC does not cover TimeActivity (Intuit's CDC page)"
 
 
-def test_batch_query_of_unheld_entities_and_writes_to_them(raw: Raw) -> None:  # noqa: F811
+def test_batch_query_of_unheld_entities_and_writes_to_them(raw: Raw) -> None:
     body = raw.post("batch", {"BatchItemRequest": [
         {"bId": "Bill", "Query": "SELECT * FROM Bill STARTPOSITION 1 MAXRESULTS 1000"},
         {"bId": "Customer", "Query": "SELECT * FROM Customer WHERE Id = '1'"},

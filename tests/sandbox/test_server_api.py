@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import requests
 from quickbooks.batch import batch_update
 from quickbooks.cdc import change_data_capture
 from quickbooks.exceptions import QuickbooksException
@@ -17,44 +15,7 @@ from quickbooks.objects.invoice import Invoice
 from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.server import SandboxServer
 
-from .conftest import REALM
-
-
-class Raw:
-    """Plain HTTP with a valid bearer token, for envelope-level assertions."""
-
-    def __init__(self, server: SandboxServer) -> None:
-        self.server = server
-        self.session = requests.Session()
-        self.session.headers.update(
-            {
-                "Authorization": f"Bearer {server.issue_tokens(REALM)['access_token']}",
-                "Accept": "application/json",
-            }
-        )
-        self.base = f"{server.api_url_v3}/company/{REALM}"
-
-    def query(self, text: str) -> requests.Response:
-        return self.session.get(
-            f"{self.base}/query", params={"query": text, "minorversion": "75"}, timeout=10
-        )
-
-    def post(self, resource: str, body: Any, **params: str) -> requests.Response:
-        return self.session.post(
-            f"{self.base}/{resource}",
-            params=params,
-            data=json.dumps(body),
-            headers={"Content-Type": "application/json"},
-            timeout=10,
-        )
-
-    def get(self, resource: str, **params: str) -> requests.Response:
-        return self.session.get(f"{self.base}/{resource}", params=params, timeout=10)
-
-
-@pytest.fixture
-def raw(server: SandboxServer) -> Raw:
-    return Raw(server)
+from .conftest import REALM, Raw
 
 
 def _invoice(raw: Raw, customer: str, amount: float) -> dict[str, Any]:
