@@ -10,6 +10,7 @@ from typing import Any
 from qbsync.sandbox import apifault, catalog, wire
 from qbsync.sandbox.ledger import Ledger
 from qbsync.sandbox.query import parse
+from qbsync.sandbox.reports import ReportsApi
 from qbsync.sandbox.store import Store
 
 CDC_MAX_OBJECTS = 1000
@@ -30,6 +31,7 @@ class DataApi:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.ledger = Ledger(store)
+        self.reports = ReportsApi(store)
 
     def _time(self, realm: str) -> str:
         return wire.fmt_body_time(self.store.clock.now(), self.store.tz(realm))
@@ -96,6 +98,13 @@ class DataApi:
             parts = ["{}"]
         body = f'{{"CDCResponse":[{{"QueryResponse":[{",".join(parts)}]}}],"time":"{self._time(realm)}"}}'
         return Reply(200, body, total)
+
+    # ---- reports ----
+
+    def report(self, realm: str, name: str, params: dict[str, str]) -> Reply:
+        """``GET /reports/{name}``: the body is the report itself (no envelope, no ``time``), as recorded."""
+        body = self.reports.run(realm, name, params)
+        return Reply(200, json.dumps(body, separators=(",", ":"), ensure_ascii=False), 1)
 
     # ---- reads ----
 

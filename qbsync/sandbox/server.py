@@ -427,6 +427,8 @@ class SandboxServer:
             return self.api.cdc(realm, params.get("entities", ""), params.get("changedSince", ""))
         if resource == "batch" and method == "POST":
             return self.api.batch(realm, raw)
+        if resource == "reports" and method == "GET" and len(rest) == 2:
+            return self.api.report(realm, rest[1], params)
         if method == "GET":
             if len(rest) > 2:
                 raise apifault.unsupported(f"/v3/company/{realm}/{'/'.join(rest)}")

@@ -17,16 +17,39 @@ from .conftest import Raw
 
 # Singer tap-quickbooks' DeletedObjects stream names these 24 entities in one CDC request.
 TAP_CDC_ENTITIES = [
-    "Account", "BillPayment", "Bill", "Budget", "Class", "CreditMemo", "Customer", "Department", "Deposit",
-    "Employee", "Estimate", "Invoice", "Item", "JournalEntry", "PaymentMethod", "Payment", "PurchaseOrder",
-    "Purchase", "RefundReceipt", "SalesReceipt", "Term", "Transfer", "VendorCredit", "Vendor",
+    "Account",
+    "BillPayment",
+    "Bill",
+    "Budget",
+    "Class",
+    "CreditMemo",
+    "Customer",
+    "Department",
+    "Deposit",
+    "Employee",
+    "Estimate",
+    "Invoice",
+    "Item",
+    "JournalEntry",
+    "PaymentMethod",
+    "Payment",
+    "PurchaseOrder",
+    "Purchase",
+    "RefundReceipt",
+    "SalesReceipt",
+    "Term",
+    "Transfer",
+    "VendorCredit",
+    "Vendor",
 ]
 HOLDS_NONE = "the sandbox holds no {0} objects (it answers queries of them empty)"
 
 
 def test_query_of_an_entity_the_sandbox_does_not_hold_is_empty(raw: Raw) -> None:
-    tap_query = ("select * from bill where Metadata.LastUpdatedTime >= '2024-01-01T00:00:00Z' "
-                 "ORDER BY Metadata.LastUpdatedTime ASC STARTPOSITION 1 MAXRESULTS 1000")
+    tap_query = (
+        "select * from bill where Metadata.LastUpdatedTime >= '2024-01-01T00:00:00Z' "
+        "ORDER BY Metadata.LastUpdatedTime ASC STARTPOSITION 1 MAXRESULTS 1000"
+    )
     for text in ("SELECT * FROM BillPayment", tap_query):
         resp = raw.query(text)
         assert resp.status_code == 200, resp.text
@@ -44,16 +67,22 @@ def test_cdc_naming_all_24_tap_entities_answers_one_each(raw: Raw, clock: Sandbo
     held = {k for p in parts for k in p if k not in ("startPosition", "maxResults")}
     assert held == {"Customer"}, "customers 2-6 of the small company changed within 29 days"
     assert parts[TAP_CDC_ENTITIES.index("BillPayment")] == {}
-    assert raw.get("cdc", entities="TimeActivity", changedSince=since).status_code == 400, \
+    assert raw.get("cdc", entities="TimeActivity", changedSince=since).status_code == 400, (
         "CDC does not cover TimeActivity (Intuit's CDC page)"
+    )
 
 
 def test_batch_query_of_unheld_entities_and_writes_to_them(raw: Raw) -> None:
-    body = raw.post("batch", {"BatchItemRequest": [
-        {"bId": "Bill", "Query": "SELECT * FROM Bill STARTPOSITION 1 MAXRESULTS 1000"},
-        {"bId": "Customer", "Query": "SELECT * FROM Customer WHERE Id = '1'"},
-        {"bId": "w", "operation": "create", "Bill": {"VendorRef": {"value": "1"}}},
-    ]}).json()
+    body = raw.post(
+        "batch",
+        {
+            "BatchItemRequest": [
+                {"bId": "Bill", "Query": "SELECT * FROM Bill STARTPOSITION 1 MAXRESULTS 1000"},
+                {"bId": "Customer", "Query": "SELECT * FROM Customer WHERE Id = '1'"},
+                {"bId": "w", "operation": "create", "Bill": {"VendorRef": {"value": "1"}}},
+            ]
+        },
+    ).json()
     by_id = {item["bId"]: item for item in body["BatchItemResponse"]}
     assert by_id["Bill"]["QueryResponse"] == {}
     assert by_id["Customer"]["QueryResponse"]["Customer"][0]["Id"] == "1"
@@ -78,20 +107,28 @@ def _write(tmp: Path, name: str, lines: list[dict]) -> Path:
 
 def test_singer_output_loads_what_the_sandbox_holds_and_skips_the_rest(tmp_path: Path) -> None:
     cust = {"Id": "1", "DisplayName": "Amy's Bird Sanctuary"}
-    singer = _write(tmp_path, "tap.jsonl", [
-        {"type": "SCHEMA", "stream": "customers", "schema": {}},
-        {"type": "RECORD", "stream": "customers", "record": cust},
-        {"type": "RECORD", "stream": "bills", "record": {"Id": "5", "TotalAmt": 10}},
-        {"type": "RECORD", "stream": "bills", "record": {"Id": "6", "TotalAmt": 12}},
-        {"type": "RECORD", "stream": "bill_payments", "record": {"Id": "7"}},
-        {"type": "RECORD", "stream": "deleted_objects", "record": {"Id": "9", "Type": "Invoice"}},
-        {"type": "STATE", "value": {}},
-    ])
+    singer = _write(
+        tmp_path,
+        "tap.jsonl",
+        [
+            {"type": "SCHEMA", "stream": "customers", "schema": {}},
+            {"type": "RECORD", "stream": "customers", "record": cust},
+            {"type": "RECORD", "stream": "bills", "record": {"Id": "5", "TotalAmt": 10}},
+            {"type": "RECORD", "stream": "bills", "record": {"Id": "6", "TotalAmt": 12}},
+            {"type": "RECORD", "stream": "bill_payments", "record": {"Id": "7"}},
+            {"type": "RECORD", "stream": "deleted_objects", "record": {"Id": "9", "Type": "Invoice"}},
+            {"type": "STATE", "value": {}},
+        ],
+    )
     bills = tmp_path / "Bill.json"
     bills.write_text(json.dumps([{"Id": "1"}, {"Id": "2"}, {"Id": "3"}]), encoding="utf-8")
     envelope = tmp_path / "dump.json"
-    envelope.write_text(json.dumps({"QueryResponse": {"Vendor": [{"Id": "1", "DisplayName": "V"}],
-                                                      "Purchase": [{"Id": "4"}]}}), encoding="utf-8")
+    envelope.write_text(
+        json.dumps(
+            {"QueryResponse": {"Vendor": [{"Id": "1", "DisplayName": "V"}], "Purchase": [{"Id": "4"}]}}
+        ),
+        encoding="utf-8",
+    )
     store = Store()
     result = load_files(store, REALM, [singer, bills, envelope])
     assert dict(result) == {"Customer": 1, "Vendor": 1}
@@ -119,10 +156,14 @@ def test_cli_load_prints_counts_and_skip_lines(tmp_path: Path) -> None:
 
     from qbsync.cli import cli
 
-    f = _write(tmp_path, "tap.jsonl", [
-        {"type": "RECORD", "stream": "customers", "record": {"Id": "1", "DisplayName": "Amy"}},
-        {"type": "RECORD", "stream": "purchase_orders", "record": {"Id": "1"}},
-    ])
+    f = _write(
+        tmp_path,
+        "tap.jsonl",
+        [
+            {"type": "RECORD", "stream": "customers", "record": {"Id": "1", "DisplayName": "Amy"}},
+            {"type": "RECORD", "stream": "purchase_orders", "record": {"Id": "1"}},
+        ],
+    )
     args = ["sandbox", "load", "--db", str(tmp_path / "s.db"), "--realm", REALM, str(f)]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output

@@ -26,8 +26,11 @@ def _customer(raw: Raw, cid: str) -> dict[str, Any]:
 
 
 def _sale(raw: Raw, kind: str, customer: str, amount: float, **extra: Any) -> dict[str, Any]:
-    line = {"Amount": amount, "DetailType": "SalesItemLineDetail",
-            "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
+    line = {
+        "Amount": amount,
+        "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": {"ItemRef": {"value": "1"}},
+    }
     body = {"CustomerRef": {"value": customer}, "Line": [line], **extra}
     return _ok(raw.post(kind.lower(), body))[kind]
 
@@ -38,8 +41,9 @@ def _je(lines: list[tuple[str, float, dict[str, str], str | None]]) -> dict[str,
         detail: dict[str, Any] = {"PostingType": posting, "AccountRef": account}
         if customer:
             detail["Entity"] = {"Type": "Customer", "EntityRef": {"value": customer}}
-        out.append({"Amount": amount, "DetailType": "JournalEntryLineDetail",
-                    "JournalEntryLineDetail": detail})
+        out.append(
+            {"Amount": amount, "DetailType": "JournalEntryLineDetail", "JournalEntryLineDetail": detail}
+        )
     return {"TxnDate": "2024-02-20", "Line": out}
 
 
@@ -48,8 +52,10 @@ def test_ar_journal_entry_moves_the_customer_balance_and_its_parent(raw: Raw) ->
     _sale(raw, "Invoice", job["Id"], 500)
     je = _ok(raw.post("journalentry", _je([("Credit", 200, AR, job["Id"]), ("Debit", 200, BAD_DEBT, None)])))
     entry = je["JournalEntry"]
-    assert entry["TotalAmt"] == 200 and entry["Line"][0]["JournalEntryLineDetail"]["Entity"]["EntityRef"][
-        "name"] == "Amy Job"
+    assert (
+        entry["TotalAmt"] == 200
+        and entry["Line"][0]["JournalEntryLineDetail"]["Entity"]["EntityRef"]["name"] == "Amy Job"
+    )
     assert _customer(raw, job["Id"])["Balance"] == 300
     assert _customer(raw, "1")["BalanceWithJobs"] == 300
     # A debit to A/R (a finance charge) for another customer in the same entry.
@@ -62,18 +68,22 @@ def test_ar_journal_entry_moves_the_customer_balance_and_its_parent(raw: Raw) ->
     assert raw.query("SELECT COUNT(*) FROM JournalEntry").json()["QueryResponse"] == {"totalCount": 0}
 
 
-@pytest.mark.parametrize(("lines", "message"), [
-    ([("Credit", 10, AR, None), ("Debit", 10, BAD_DEBT, None)], "choose a customer"),
-    ([("Credit", 10, AR, "1"), ("Debit", 9, BAD_DEBT, None)], "out of balance"),
-])
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([("Credit", 10, AR, None), ("Debit", 10, BAD_DEBT, None)], "choose a customer"),
+        ([("Credit", 10, AR, "1"), ("Debit", 9, BAD_DEBT, None)], "out of balance"),
+    ],
+)
 def test_journal_entry_faults(raw: Raw, lines: Any, message: str) -> None:
     resp = raw.post("journalentry", _je(lines))
     assert resp.status_code == 400 and message in resp.json()["Fault"]["Error"][0]["Detail"]
 
 
 def test_journal_entry_on_a_company_account_of_type_ar(raw: Raw, server: SandboxServer) -> None:
-    server.store.put(REALM, "Account", {"Id": "7", "Name": "Debtors", "AccountType": "Accounts Receivable",
-                                        "Active": True})
+    server.store.put(
+        REALM, "Account", {"Id": "7", "Name": "Debtors", "AccountType": "Accounts Receivable", "Active": True}
+    )
     _ok(raw.post("journalentry", _je([("Debit", 25, {"value": "7"}, "3"), ("Credit", 25, BAD_DEBT, None)])))
     assert _customer(raw, "3")["Balance"] == 25
 
@@ -82,8 +92,9 @@ def test_refund_receipt_is_not_ar_and_voids_and_deletes(raw: Raw) -> None:
     refund = _sale(raw, "RefundReceipt", "1", 120, DepositToAccountRef={"value": "35"})
     assert refund["TotalAmt"] == 120 and refund["Balance"] == 0 and refund["DocNumber"]
     assert _customer(raw, "1")["Balance"] == 0
-    voided = _ok(raw.post("refundreceipt", {"Id": refund["Id"], "SyncToken": refund["SyncToken"]},
-                          operation="void"))["RefundReceipt"]
+    voided = _ok(
+        raw.post("refundreceipt", {"Id": refund["Id"], "SyncToken": refund["SyncToken"]}, operation="void")
+    )["RefundReceipt"]
     assert voided["TotalAmt"] == 0 and voided["PrivateNote"] == "Voided"
     other = _sale(raw, "RefundReceipt", "1", 5)
     _ok(raw.post("refundreceipt", {"Id": other["Id"], "SyncToken": "0"}, operation="delete"))
@@ -92,11 +103,22 @@ def test_refund_receipt_is_not_ar_and_voids_and_deletes(raw: Raw) -> None:
 
 
 def test_discount_and_tax_make_total_and_percent_discount_is_computed(raw: Raw) -> None:
-    body = {"CustomerRef": {"value": "2"}, "ApplyTaxAfterDiscount": True, "TxnTaxDetail": {"TotalTax": 72},
-            "Line": [{"Amount": 1000, "DetailType": "SalesItemLineDetail",
-                      "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "TaxCodeRef": {"value": "TAX"}}},
-                     {"DetailType": "DiscountLineDetail",
-                      "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 10}}]}
+    body = {
+        "CustomerRef": {"value": "2"},
+        "ApplyTaxAfterDiscount": True,
+        "TxnTaxDetail": {"TotalTax": 72},
+        "Line": [
+            {
+                "Amount": 1000,
+                "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "TaxCodeRef": {"value": "TAX"}},
+            },
+            {
+                "DetailType": "DiscountLineDetail",
+                "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 10},
+            },
+        ],
+    }
     inv = _ok(raw.post("invoice", body))["Invoice"]
     discount = next(ln for ln in inv["Line"] if ln["DetailType"] == "DiscountLineDetail")
     assert discount["Amount"] == 100
@@ -111,16 +133,26 @@ def test_unapplied_payment_and_credit_memo_applied_later(raw: Raw) -> None:
     cm = _sale(raw, "CreditMemo", "4", 80)
     assert _customer(raw, "4")["Balance"] == 170
     # Apply the credit memo to the invoice: a zero-amount payment with two lines, as QuickBooks does.
-    apply = {"CustomerRef": {"value": "4"}, "TotalAmt": 0, "Line": [
-        {"Amount": 80, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]},
-        {"Amount": 80, "LinkedTxn": [{"TxnId": cm["Id"], "TxnType": "CreditMemo"}]}]}
+    apply = {
+        "CustomerRef": {"value": "4"},
+        "TotalAmt": 0,
+        "Line": [
+            {"Amount": 80, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]},
+            {"Amount": 80, "LinkedTxn": [{"TxnId": cm["Id"], "TxnType": "CreditMemo"}]},
+        ],
+    }
     applied = _ok(raw.post("payment", apply))["Payment"]
     assert applied["UnappliedAmt"] == 0
     assert _ok(raw.get(f"creditmemo/{cm['Id']}"))["CreditMemo"]["RemainingCredit"] == 0
     assert _ok(raw.get(f"invoice/{inv['Id']}"))["Invoice"]["Balance"] == 220
     assert _customer(raw, "4")["Balance"] == 170
-    over = {**apply, "Line": [{"Amount": 10, "LinkedTxn": [{"TxnId": cm["Id"], "TxnType": "CreditMemo"}]},
-                              {"Amount": 10, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}]}
+    over = {
+        **apply,
+        "Line": [
+            {"Amount": 10, "LinkedTxn": [{"TxnId": cm["Id"], "TxnType": "CreditMemo"}]},
+            {"Amount": 10, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]},
+        ],
+    }
     resp = raw.post("payment", over)
     assert resp.status_code == 400 and "remaining credit" in resp.json()["Fault"]["Error"][0]["Detail"]
     # Voiding the invoice releases the credit memo again.
