@@ -5,16 +5,21 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from qbsync.errors import InputError
 
 
-def write_atomic(path: Path | str, text: str, *, mode: int | None = None) -> None:
-    """Write ``text`` as UTF-8 to ``path``: temp file beside it, fsync, rename, fsync the directory.
+@contextlib.contextmanager
+def atomic_writer(path: Path | str, *, mode: int | None = None) -> Iterator[TextIO]:
+    """A UTF-8 text handle on a temp file beside ``path`` that becomes ``path`` when the block ends.
 
-    ``mode`` is set on the temp file before any byte is written, so a secret is never readable by others,
-    not even for a moment.
+    The temp file is fsynced and renamed over ``path``, then the directory is fsynced; if the block
+    raises, the temp file goes and ``path`` is untouched. ``mode`` is set before any byte is
+    written, so a secret is never readable by others, not even for a moment. Text is written as
+    given (``newline=""``): CSV line ends stay CRLF on every platform.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -26,7 +31,7 @@ def write_atomic(path: Path | str, text: str, *, mode: int | None = None) -> Non
         if mode is not None:
             os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -40,3 +45,9 @@ def write_atomic(path: Path | str, text: str, *, mode: int | None = None) -> Non
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def write_atomic(path: Path | str, text: str, *, mode: int | None = None) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically (see ``atomic_writer``)."""
+    with atomic_writer(path, mode=mode) as fh:
+        fh.write(text)

@@ -6,7 +6,12 @@ one contact per person: the same email address (case-insensitive) or the same du
 highest lifetime value, so every email address appears at most once. A contact with any member
 on the do-not-contact list is left out entirely. Contacts without a usable email go to the call
 list; contacts with an open balance go to the collections list (unless ``include_balance``).
-Files are UTF-8 (optional BOM), written atomically, with formula-like cells neutralised.
+
+Each file is written for its reader (``qbsync.csvfile``): the Mailchimp and HubSpot marketing lists
+are for their importers (values exactly as they are, phone numbers in E.164 where they parse for the
+contact's country or else the company's, no apostrophes and no BOM); the generic list, the call list
+and the collections list are for a person in a spreadsheet (formula-safe, every cell quoted,
+optional BOM for Excel). All are UTF-8 and written atomically.
 
 Column names follow the tools' documented import fields: Mailchimp ("Email Address", "First
 Name", "Last Name", "Address" as one cell with parts separated by two spaces, "Phone Number",
@@ -32,13 +37,17 @@ from qbsync.cache.campaign_models import Campaign, CampaignExport, CampaignMembe
 from qbsync.cache.models import Customer, Invoice, Item, SalesLine, SalesReceipt
 from qbsync.campaigns.campaign import get, members
 from qbsync.clock import Clock
+from qbsync.csvfile import IMPORTER, SPREADSHEET, Audience, Phone, SafeCell, write_csv
 from qbsync.errors import InputError
-from qbsync.reports.csvfile import SafeCell, write_csv
 from qbsync.reports.source import ZERO, plain_name
 from qbsync.rules.duplicates import find_duplicates
+from qbsync.rules.duplicates.normalize import country_code
+from qbsync.rules.duplicates.sources import realm_country
 from qbsync.rules.findings import Finding
 
 FORMATS = ("generic", "mailchimp", "hubspot")
+#: Who reads each format's file: the marketing tools' importers, or a person in a spreadsheet.
+AUDIENCE: dict[str, Audience] = {"generic": SPREADSHEET, "mailchimp": IMPORTER, "hubspot": IMPORTER}
 #: (realm, as_of) -> the duplicates rule's findings, for a caller that has already run the rule.
 FindDuplicates = Callable[[str, date], Iterable[Finding]]
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
@@ -278,18 +287,27 @@ def _money(v: Decimal) -> SafeCell:
     return SafeCell(f"{v.quantize(Decimal('0.01'))}")
 
 
-def row_of(fmt: str, c: Contact, segment: str, as_of: date) -> list[Any]:
+def phone_of(c: Contact, company_country: str | None = None) -> Phone | None:
+    """The contact's phone, to be read in the country of the person it came from (else the company's)."""
+    for p in sorted(c.merged, key=_rank):
+        if p.phone:
+            return Phone(p.phone, country_code(p.country) or company_country)
+    return None
+
+
+def row_of(fmt: str, c: Contact, segment: str, as_of: date, company_country: str | None = None) -> list[Any]:
     p = c.main
     first, last = _names(c)
+    phone = phone_of(c, company_country)
     if fmt == "mailchimp":
         tags = ",".join(t for t in (segment, c.tier) if t)
-        return [c.email, first, last, _address_one_cell(p), c.phone, tags]
+        return [c.email, first, last, _address_one_cell(p), phone, tags]
     if fmt == "hubspot":
         street = ", ".join(x for x in (p.line1, p.line2) if x)
-        return [c.email, first, last, c.phone, p.company, street, p.city, p.region, p.postal, p.country]
+        return [c.email, first, last, phone, p.company, street, p.city, p.region, p.postal, p.country]
     last_purchase = c.last_purchase
     return [p.customer_id, " ".join(i for i in c.ids if i != p.customer_id), p.name, p.company, first, last,
-            c.email, c.phone, ", ".join(x for x in (p.line1, p.line2) if x), p.city, p.region, p.postal,
+            c.email, phone, ", ".join(x for x in (p.line1, p.line2) if x), p.city, p.region, p.postal,
             p.country, last_purchase.isoformat() if last_purchase else None,
             SafeCell(str((as_of - last_purchase).days)) if last_purchase else None,
             _money(c.lifetime_value), "; ".join(c.top_items), _money(c.balance), segment, c.tier]
@@ -333,8 +351,9 @@ def export(engine: sa.Engine, realm_id: str, name: str, out_dir: Path, clock: Cl
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        raise InputError(f"output directory {out_dir} does not exist", hint="create it or pass another --dir")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--dir {out_dir} is a file, not a directory",
+                         hint="pass a directory (it is created when missing)")
     camp: Campaign = get(engine, realm_id, name)
     day = as_of or camp.as_of
     contacted = [m for m in members(engine, camp.id) if not m.control]
@@ -356,11 +375,18 @@ def export(engine: sa.Engine, realm_id: str, name: str, out_dir: Path, clock: Cl
     files: dict[str, Path] = {}
     rows: dict[str, int] = {}
     now = clock.now()
+    country = realm_country(engine, realm_id)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create --dir {out_dir}: {exc.strerror}",
+                         hint="choose a directory you can write to") from None
     with engine.begin() as conn:
         for kind, (group, list_fmt, filename) in lists.items():
             path = out_dir / filename
-            write_csv(path, header_of(list_fmt), (row_of(list_fmt, c, camp.segment, day) for c in group),
-                      bom=bom)
+            write_csv(path, header_of(list_fmt),
+                      (row_of(list_fmt, c, camp.segment, day, country) for c in group),
+                      audience=AUDIENCE[list_fmt], bom=bom)
             files[kind], rows[kind] = path, len(group)
             conn.execute(sa.insert(CampaignExport).values(
                 campaign_id=camp.id, created_at=now, list_kind=kind, fmt=list_fmt, path=str(path),

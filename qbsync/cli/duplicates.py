@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from qbsync.cli.options import (
     realm_option,
     write_output,
 )
+from qbsync.csvfile import SafeCell, csv_text
 from qbsync.errors import InputError
 from qbsync.rules.duplicates.detect import (
     DEACTIVATE_AT,
@@ -76,29 +76,24 @@ def _link(lk: PairMatch) -> dict[str, Any]:
 
 
 def _csv(report: DuplicateReport) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["cluster_id", "role", "customer_id", "display_name", "proposed_action", "probability",
-                "match_weight", "active", "balance", "txn_count", "survivor_id", "evidence"])
-    for c in report.clusters:
-        for m in c.members:
-            link = m.link
-            w.writerow([c.cluster_id, "survivor" if m.survivor else "duplicate", m.customer_id,
-                        _safe(m.display_name), m.proposed_action,
-                        f"{link.probability:.6f}" if link else "", link.weight if link else "", m.active,
-                        m.balance, "" if m.facts.txn_count is None else m.facts.txn_count, c.survivor_id,
-                        _safe(link.summary(top=8)) if link else ""])
-    for k, lk in enumerate(report.possible, start=1):
-        sides = ((lk.left_id, lk.left_name, lk.right_id), (lk.right_id, lk.right_name, lk.left_id))
-        for cid, name, other in sides:
-            w.writerow([f"R{k}", "possible", cid, _safe(name), "review", f"{lk.probability:.6f}", lk.weight,
-                        "", "", "", other, _safe(lk.summary(top=8))])
-    return buf.getvalue()
+    header = ["cluster_id", "role", "customer_id", "display_name", "proposed_action", "probability",
+              "match_weight", "active", "balance", "txn_count", "survivor_id", "evidence"]
 
+    def rows() -> Iterator[list[Any]]:
+        for c in report.clusters:
+            for m in c.members:
+                link = m.link
+                yield [c.cluster_id, "survivor" if m.survivor else "duplicate", m.customer_id, m.display_name,
+                       m.proposed_action, SafeCell(f"{link.probability:.6f}") if link else None,
+                       link.weight if link else None, m.active, m.balance, m.facts.txn_count, c.survivor_id,
+                       link.summary(top=8) if link else None]
+        for k, lk in enumerate(report.possible, start=1):
+            sides = ((lk.left_id, lk.left_name, lk.right_id), (lk.right_id, lk.right_name, lk.left_id))
+            for cid, name, other in sides:
+                yield [f"R{k}", "possible", cid, name, "review", SafeCell(f"{lk.probability:.6f}"), lk.weight,
+                       None, None, None, other, lk.summary(top=8)]
 
-def _safe(text: str) -> str:
-    # A spreadsheet must not run a customer's name as a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return csv_text(header, rows())
 
 
 def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:

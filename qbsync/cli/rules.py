@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -22,6 +20,7 @@ from qbsync.cli.options import (
     realm_option,
 )
 from qbsync.cli.options import write_output as write_output
+from qbsync.csvfile import csv_text
 from qbsync.errors import InputError
 from qbsync.rules.activity import load_activity
 from qbsync.rules.disappearing.backtest import SCORERS
@@ -43,24 +42,14 @@ def rules_group() -> None:
 
 # ---- shared plumbing (the duplicates command may reuse emit_findings / write_output) ----
 
-def _cell(text: str) -> str:
-    # a name starting with = + - @ would run as a formula when the CSV is opened in a spreadsheet
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 def render_findings(findings: Sequence[Finding], fmt: str, header: dict[str, Any]) -> str:
     """Findings as a table, CSV (one row each) or JSON (``header`` + findings)."""
     if fmt == "json":
         doc = dict(header, count=len(findings), findings=[f.as_dict() for f in findings])
         return json.dumps(doc, indent=2, default=str) + "\n"
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(CSV_COLUMNS)
-        for f in findings:
-            w.writerow([f.customer_id, _cell(f.display_name), f.rule, f.action,
-                        "" if f.score is None else f.score, _cell(f.reason), f.active, f.sync_token or ""])
-        return buf.getvalue()
+        return csv_text(CSV_COLUMNS, ([f.customer_id, f.display_name, f.rule, f.action, f.score, f.reason,
+                                       f.active, f.sync_token] for f in findings))
     lines = [str(header["summary"])] if header.get("summary") else []
     if not findings:
         return "\n".join([*lines, "no findings"]) + "\n"

@@ -12,9 +12,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from qbsync.csvfile import SafeCell, csv_text
 from qbsync.errors import InputError
 from qbsync.files import write_atomic
-from qbsync.reports.csvfile import SafeCell, csv_text
 from qbsync.reports.table import Column, Kind, Table
 
 FORMATS = ("table", "csv", "json")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from qbsync.cache.audit_models import WritebackAudit, WritebackPlanItem, WritebackRun
+from qbsync.csvfile import SafeCell, csv_text
 from qbsync.writeback.engine import RunReport
 from qbsync.writeback.plan import PlanSummary
 
@@ -32,7 +31,7 @@ def _plan_row(plan_id: str, item: WritebackPlanItem) -> dict[str, Any]:
     return {"plan_id": plan_id, "seq": item.seq, "customer_id": item.customer_id,
             "display_name": item.display_name, "current": _state(item.current_active),
             "new": _state(item.new_active), "disposition": item.disposition, "rule": item.rule,
-            "sync_token": item.sync_token, "balance": f"{item.balance:.2f}",
+            "sync_token": item.sync_token, "balance": SafeCell(f"{item.balance:.2f}"),
             "last_activity": item.last_activity.isoformat() if item.last_activity else "",
             "reason": item.reason, "steps": item.steps or ""}
 
@@ -68,13 +67,9 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int 
     return "\n".join(lines) + "\n"
 
 
-def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    return out.getvalue()
+def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, bom: bool = False) -> str:
+    """Rows for a spreadsheet through the one CSV writer: names and reasons are formula-safe."""
+    return csv_text(columns, ([row.get(k) for k in columns] for row in rows), bom=bom)
 
 
 def to_json(value: Any) -> str:

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from qbsync.cache.models import Realm
 from qbsync.campaigns import campaign, dunning, exports, rfm, segments
 from qbsync.clock import FixedClock
+from qbsync.csvfile import neutralise
 from qbsync.errors import InputError
-from qbsync.reports.csvfile import neutralise
 from qbsync.rules.activity import CustomerActivity
 from qbsync.rules.duplicates import DuplicateFindings
 from tests.reports.builder import Cache
@@ -119,13 +121,15 @@ def test_exports_read_back_column_by_column(db_url: str, tmp_path: Path) -> None
     assert len(emails) == len(set(emails)) == 3  # ann, bob (2 records merged), evil
     assert "blocked@example.com" not in emails
     bob = next(r for r in mc if r["Email Address"].lower() == "bob@example.com")
-    assert (bob["First Name"], bob["Last Name"], bob["Phone Number"]) == ("Bob", "Bell", "'+1 555 0100")
+    # an importer keeps an apostrophe as part of the value: importer files carry none; a number that
+    # is not a valid one of its country goes out as written
+    assert (bob["First Name"], bob["Last Name"], bob["Phone Number"]) == ("Bob", "Bell", "+1 555 0100")
     assert bob["Address"] == "1 Main St  Springfield  IL  62701  US"
     segment, tier = bob["Tags"].split(",")
     assert segment == "everyone" and tier in ("gold", "silver", "bronze")
     evil = next(r for r in mc if r["Email Address"] == "evil@example.com")
-    assert evil["First Name"] == "'" + OWASP[1].partition(" ")[0]
-    assert evil["Phone Number"] == "'" + OWASP[4]
+    assert evil["First Name"] == OWASP[1].partition(" ")[0]
+    assert evil["Phone Number"] == OWASP[4]
 
     hs = list(csv.DictReader(result["hubspot"].files["marketing"].open(encoding="utf-8", newline="")))
     assert list(hs[0]) == exports.HUBSPOT_COLUMNS
@@ -140,6 +144,8 @@ def test_exports_read_back_column_by_column(db_url: str, tmp_path: Path) -> None
     ann_g = next(r for r in rows if r["Customer Id"] == "1")
     assert ann_g["Top Items"] == "Coffee beans; Grinder" and ann_g["Lifetime Value"] == "100.00"
     assert ann_g["Days Inactive"] == str((AS_OF - date(2024, 3, 1)).days)
+    evil_g = next(r for r in rows if r["Email"] == "evil@example.com")
+    assert (evil_g["Name"], evil_g["Phone"]) == ("'" + OWASP[1], "'" + OWASP[4])  # a person's spreadsheet
     bob_g = next(r for r in rows if r["Email"].lower() == "bob@example.com")
     assert bob_g["Merged Ids"] in ("2", "3") and bob_g["Lifetime Value"] == "200.00"
     call = list(csv.DictReader(gen.files["call"].open(encoding="utf-8", newline="")))
@@ -193,13 +199,12 @@ def test_open_balance_customers_join_the_marketing_list_when_asked(db_url: str, 
     _campaign(c, control_share=Decimal(0))
     res = exports.export(c.engine, c.realm_id, "spring", tmp_path, CLOCK, fmt="mailchimp",
                          include_balance=True, bom=True)
-    raw = res.files["marketing"].read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf")
-    assert "owes@example.com" in raw.decode("utf-8-sig") and res.rows["collections"] == 0
+    assert res.files["collections"].read_bytes().startswith(b"\xef\xbb\xbf")  # for Excel; not the importer's
+    assert "owes@example.com" in res.files["marketing"].read_text("utf-8") and res.rows["collections"] == 0
 
 
 def test_owasp_payloads_are_neutralised() -> None:
-    from qbsync.reports.csvfile import csv_text
+    from qbsync.csvfile import csv_text
 
     text = csv_text(["v"], [[p] for p in OWASP])
     back = [r["v"] for r in csv.DictReader(io.StringIO(text, newline=""))]
@@ -264,3 +269,45 @@ def test_dunning_reminders_and_overdue_buckets(db_url: str) -> None:
     assert [(r.doc_number, r.stage, r.days, r.balance) for r in rows] == [
         ("A-1", "reminder", -5, Decimal("10.00")), ("A-3", "31-60", 60, Decimal("30.00"))]
     assert rows[0].email == "ap@acme.example"
+
+
+def test_importer_files_carry_phone_numbers_in_e164_without_apostrophes(db_url: str, tmp_path: Path) -> None:
+    # Issue 10: 6-8 % of the demo's phone numbers reached Mailchimp and HubSpot as "'+61 2 8820 9162".
+    c = Cache(db_url)
+    c.customer("1", "Sydney Co", email="syd@example.com", phone="+61 2 8820 9162", country="Australia")
+    c.customer("2", "Local Co", email="local@example.com", phone="(02) 8820 9163", country="AU")
+    c.customer("3", "Nowhere Co", email="nowhere@example.com", phone="(415) 555-2671")  # company: US
+    c.customer("4", "Typo Co", email="typo@example.com", phone="+61 2 88")
+    with c.engine.begin() as conn:
+        conn.execute(sa.update(Realm).values(country="US"))
+    for cid in "1234":
+        c.receipt(cid, date(2024, 3, 1), "10.00")
+    _campaign(c, control_share=Decimal(0))
+    phones = {}
+    for fmt, email_col, phone_col in (("mailchimp", "Email Address", "Phone Number"),
+                                      ("hubspot", "Email", "Phone number")):
+        (tmp_path / fmt).mkdir()
+        res = exports.export(c.engine, c.realm_id, "spring", tmp_path / fmt, CLOCK, fmt=fmt, bom=True)
+        raw = res.files["marketing"].read_bytes()
+        assert not raw.startswith(b"\xef\xbb\xbf")  # importers read plain UTF-8: --bom is for Excel files
+        assert b"'" not in raw
+        phones[fmt] = {r[email_col]: r[phone_col] for r in csv.DictReader(io.StringIO(raw.decode()))}
+    assert phones["mailchimp"] == phones["hubspot"] == {
+        "syd@example.com": "+61288209162", "local@example.com": "+61288209163",
+        "nowhere@example.com": "+14155552671", "typo@example.com": "+61 2 88"}
+    generic = exports.export(c.engine, c.realm_id, "spring", tmp_path / "generic", CLOCK, bom=True)
+    raw = generic.files["marketing"].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # a person's spreadsheet: the BOM Excel needs
+    rows = {r["Email"]: r["Phone"] for r in csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))}
+    assert rows["syd@example.com"] == "'+61 2 8820 9162"  # formula-safe for a person, as written
+
+
+def test_export_creates_its_directory(db_url: str, tmp_path: Path) -> None:
+    c = Cache(db_url)
+    _shop(c)
+    _campaign(c, control_share=Decimal(0))
+    res = exports.export(c.engine, c.realm_id, "spring", tmp_path / "new" / "dir", CLOCK)
+    assert all(p.parent == tmp_path / "new" / "dir" and p.is_file() for p in res.files.values())
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match="is a file"):
+        exports.export(c.engine, c.realm_id, "spring", tmp_path / "file", CLOCK)

@@ -120,3 +120,19 @@ def test_an_empty_database_is_no_cache_and_stays_empty(db_url: str, tmp_path: Pa
         with engine.connect() as conn:
             assert sa.inspect(conn).get_table_names() == []  # nothing was created
         engine.dispose()
+
+
+def test_csv_of_findings_is_formula_safe_for_all_six_leading_characters(tmp_path: Path) -> None:
+    # Issue 10: `rules inactive --format csv` neutralised = + - @ but not a leading TAB or CR,
+    # and wrote the CR cell unquoted.
+    url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
+    b = CacheBuilder(url)
+    names = ["=A", "+B", "-C", "@D", "\tE", "\rF"]
+    for i, name in enumerate(names, start=1):
+        b.customer(str(i), name)
+        b.invoice(str(i), date(2024, 1, 1))
+    text = _run("rules", "inactive", "--cache-url", url, "--as-of", "2025-06-30", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert sorted(r["display_name"] for r in rows) == sorted("'" + n for n in names)
+    assert '"\'\rF"' in text
+

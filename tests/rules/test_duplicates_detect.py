@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from decimal import Decimal
@@ -215,9 +217,10 @@ def test_cli_lists_possible_duplicates_below_the_threshold_for_review(tmp_path: 
     assert not any(clustered.get(p["left_id"], "a") == clustered.get(p["right_id"], "b") for p in possible)
     assert any({p["left_id"], p["right_id"]} & {"950", "951"} for p in possible)
     assert possible[0]["left_name"] and possible[0]["fields"]
-    csv_rows = runner.invoke(duplicates_cmd, [*args, "--format", "csv"]).output.splitlines()
-    review_rows = [r for r in csv_rows if ",possible," in r]
-    assert len(review_rows) == 2 * len(possible) and all(",review," in r for r in review_rows)
+    csv_text = runner.invoke(duplicates_cmd, [*args, "--format", "csv"]).output
+    review_rows = [r for r in csv.DictReader(io.StringIO(csv_text, newline="")) if r["role"] == "possible"]
+    assert len(review_rows) == 2 * len(possible)
+    assert all(r["proposed_action"] == "review" for r in review_rows)
     table = runner.invoke(duplicates_cmd, args).output
     assert f"{len(possible)} possible duplicate pair(s) to review" in table and "R1: '" in table
     # Possible pairs are no findings: nothing for write-back to act on.
@@ -265,3 +268,23 @@ def test_cli_reads_a_semicolon_separated_customer_csv(tmp_path: Path) -> None:
                                                       "--format", "json"]).output) for p in (comma, semi)]
     assert len(docs[0]["clusters"]) == 3
     assert docs[1]["clusters"] == docs[0]["clusters"]
+
+
+def test_cli_csv_is_formula_safe(tmp_path: Path) -> None:
+    # Issue 10: the duplicates CSV neutralised = + - @ but not a leading TAB or CR.
+    from qbsync.cli import cli
+    from tests.reports.builder import Cache
+
+    url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
+    cache = Cache(url)
+    lead = {"11": "\t=", "901": "\r="}
+    for r in _with_duplicates():
+        cache.customer(r.customer_id, lead.get(r.customer_id, "") + r.display_name, email=r.email,
+                       phone=r.phone, given=r.given_name, family=r.family_name, line1=r.bill_line1,
+                       city=r.bill_city, postal=r.bill_postal_code, country=r.bill_country, active=r.active)
+    result = CliRunner().invoke(cli, ["rules", "duplicates", "--cache-url", url, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    names = {r["customer_id"]: r["display_name"]
+             for r in csv.DictReader(io.StringIO(result.stdout, newline=""))}
+    assert names["11"].startswith("'\t=") and names["901"].startswith("'\r=")
+    assert not any(n.startswith(("=", "+", "-", "@", "\t", "\r")) for n in names.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -187,3 +188,24 @@ def test_duplicates_plan_takes_the_rules_threshold_and_deactivation_bar(runner: 
     assert (params["threshold"], params["deactivate_at"]) == (0.8, 0.97)
     wrong = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--threshold", "0.8", *common])
     assert wrong.exit_code == 2 and "are for --rule duplicates" in wrong.stderr
+
+
+def test_plan_and_show_csv_are_formula_safe(runner: CliRunner, session: Session, qbo: FakeQbo,
+                                            db_url: str, tmp_path: Path) -> None:
+    # Issue 10: `writeback plan|show --format csv` let a customer's =HYPERLINK(...) out raw.
+    evil = {"5": '=HYPERLINK("http://evil.example","x")', "6": "\t=1+2", "7": "\r=1+2", "8": "-2+3"}
+    for cid, name in evil.items():
+        qbo.add_customer(cid, name, token="1")
+        qbo.add_txn("Invoice", f"20{cid}", cid, date(2024, 2, 1))
+    mirror(session, qbo)
+    common = ["--realm", REALM, "--cache-url", db_url]
+    out = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--as-of", "2026-11-23",
+                              "--format", "csv", "-o", str(tmp_path / "plan.csv"), *common])
+    assert out.exit_code == 0, out.output
+    plan_id = re.search(r"^plan (\S+):", out.stderr, re.M).group(1)  # type: ignore[union-attr]
+    shown = runner.invoke(cli, ["writeback", "show", plan_id, "--format", "csv", "--cache-url", db_url])
+    assert shown.exit_code == 0, shown.output
+    for text in ((tmp_path / "plan.csv").read_bytes().decode(), shown.stdout):
+        names = {r["customer_id"]: r["display_name"] for r in csv.DictReader(io.StringIO(text, newline=""))}
+        assert names == {cid: "'" + name for cid, name in evil.items()}
+        assert '"\'\r=1+2"' in text  # the CR cell is quoted, so it cannot start a new row
