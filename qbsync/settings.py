@@ -36,7 +36,7 @@ INTUIT_API = {
 LOCAL_DISCOVERY_PATH = "/.well-known/openid_configuration"
 LOCAL_API_PATH = "/v3"
 
-SECRET_SETTINGS = frozenset({"client_secret"})
+SECRET_SETTINGS = frozenset({"client_secret", "token_key", "webhook_verifier"})
 
 
 def default_config_path() -> Path:
@@ -111,6 +111,9 @@ class Settings:
     cache_url: str = field(default_factory=lambda: default_cache_url())
     token_dir: Path = field(default_factory=lambda: default_data_dir() / "tokens")
     refresh_skew_seconds: int = 300
+    token_store: str = "file"  # "file" (one machine, token_dir) | "cache" (the PostgreSQL cache, for a fleet)
+    token_key: str | None = field(default=None, repr=False)  # Fernet key(s) of the cache token store
+    webhook_verifier: str | None = field(default=None, repr=False)  # the app's webhook verifier token
     limits: RateLimits = field(default_factory=RateLimits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     config_path: Path | None = None
@@ -202,6 +205,13 @@ def _minorversion(v: object) -> int:
     return n
 
 
+def _token_store(v: object) -> str:
+    s = _str(v).lower()
+    if s not in ("file", "cache"):
+        raise ValueError("expected 'file' (one machine) or 'cache' (the PostgreSQL cache, for a fleet)")
+    return s
+
+
 def _cache_url(v: object) -> str:
     s = _str(v)
     if "://" not in s:
@@ -229,6 +239,9 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("token_dir", "auth", _path, "~/.local/share/qbsync/tokens"),
     _Spec("secrets_file", "auth", _path, "~/.config/qbsync/secrets.toml"),
     _Spec("refresh_skew_seconds", "auth", _int(0), "300"),
+    _Spec("token_store", "auth", _token_store, "file | cache"),
+    _Spec("token_key", "auth", _str, "(environment or secrets file only)"),
+    _Spec("webhook_verifier", "webhooks", _str, "(environment or secrets file only)"),
     _Spec("requests_per_minute", "limits", _int(1), "500"),
     _Spec("requests_per_second", "limits", _int(1), "10"),
     _Spec("max_concurrent", "limits", _int(1), "10"),
@@ -309,10 +322,11 @@ def load_settings(
     elif explicit is not None:
         raise ConfigError("config", f"config file {path} does not exist",
                           hint="create it from config/qbsync.example.toml or fix --config / QBSYNC_CONFIG")
-    if "client_secret" in file_vals and _group_or_world_readable(path):
-        raise ConfigError("client_secret", f"found in {path}, which other users can read",
-                          hint=f"run `chmod 600 {path}`, or move the secret to QBSYNC_CLIENT_SECRET "
-                               "or the secrets file")
+    for secret in sorted(SECRET_SETTINGS & set(file_vals)):
+        if _group_or_world_readable(path):
+            raise ConfigError(secret, f"found in {path}, which other users can read",
+                              hint=f"run `chmod 600 {path}`, or move the secret to {env_var(secret)} "
+                                   "or the secrets file")
 
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
@@ -339,10 +353,10 @@ def load_settings(
 
     secrets_file = values.get("secrets_file") or (default_config_path().parent / "secrets.toml")
     assert isinstance(secrets_file, Path)
-    if "client_secret" not in values and secrets_file.exists():
-        values.update(_read_secrets(secrets_file, values))
-        if "client_secret" in values:
-            sources["client_secret"] = str(secrets_file)
+    if not set(values) >= SECRET_SETTINGS and secrets_file.exists():
+        found = _read_secrets(secrets_file, values)
+        values.update(found)
+        sources.update({k: str(secrets_file) for k in found})
 
     return _build(values, sources, path if path.exists() else None, secrets_file)
 
@@ -353,7 +367,7 @@ def _read_secrets(path: Path, already: Mapping[str, object]) -> dict[str, object
                           hint=f"run `chmod 600 {path}`")
     doc = _read_toml(path, "secrets_file")
     out: dict[str, object] = {}
-    for key in ("client_secret", "client_id"):
+    for key in ("client_secret", "client_id", "token_key", "webhook_verifier"):
         if key in doc and key not in already:
             try:
                 out[key] = _str(doc[key])
@@ -377,7 +391,8 @@ def _build(values: Mapping[str, Any], sources: Mapping[str, str], config_path: P
         raise ConfigError("backoff_initial_seconds", "is larger than backoff_max_seconds",
                           hint="make backoff_initial_seconds <= backoff_max_seconds")
     plain = {k: values[k] for k in ("environment", "client_id", "client_secret", "redirect_uri",
-                                    "minorversion", "realm", "cache_url", "token_dir", "refresh_skew_seconds")
+                                    "minorversion", "realm", "cache_url", "token_dir", "refresh_skew_seconds",
+                                    "token_store", "token_key", "webhook_verifier")
              if k in values}
     return Settings(
         **plain,

@@ -38,9 +38,9 @@ def _connect(settings: Settings, realm_id: str | None, clock: Clock) -> QboGatew
 
 
 def _connected_realms(settings: Settings) -> list[str]:
-    from qbsync.auth.tokens import TokenStore
+    from qbsync.auth.stores import open_token_store
 
-    return TokenStore(settings.token_dir).realms()
+    return open_token_store(settings).realms()
 
 
 def _close(gateway: QboGateway) -> None:

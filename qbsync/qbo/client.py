@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
 from qbsync.auth.oauth import AuthClientFactory, TokenManager, auth_client_factory
+from qbsync.auth.stores import open_token_store
 from qbsync.auth.tokens import TokenStore
 from qbsync.clock import Clock, SystemClock
 from qbsync.errors import ApiError, AuthError, ServerError, ThrottledError
@@ -340,7 +341,7 @@ def connect(settings: Settings, realm_id: str | None = None, *, clock: Clock | N
     Without ``limiter`` the process-wide limiter of the realm is used, unless ``sleep`` is injected:
     then the client gets a private limiter whose clock advances by the injected sleeps.
     """
-    store = token_store or TokenStore(settings.token_dir)
+    store = token_store or open_token_store(settings)
     realm = store.default_realm(realm_id or settings.realm)
     if limiter is None and sleep is not time.sleep:
         # An injected sleeper (tests, benchmarks) gets its own limiter on matching virtual time;

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from qbsync.auth import oauth
 from qbsync.auth.oauth import AuthClientFactory
+from qbsync.auth.stores import open_token_store
 from qbsync.auth.tokens import TokenSet, TokenStore
 from qbsync.clock import Clock, SystemClock
 from qbsync.errors import AuthError
@@ -17,7 +18,7 @@ def login(settings: Settings, *, show: Callable[[str], None], paste: Callable[[]
           open_browser: bool = True, timeout: float = 300.0, clock: Clock | None = None,
           store: TokenStore | None = None, factory: AuthClientFactory | None = None) -> TokenSet:
     """Authorize, store the tokens, then read CompanyInfo so the stored connection knows its name."""
-    store = store or TokenStore(settings.token_dir)
+    store = store or open_token_store(settings)
     factory = factory or oauth.auth_client_factory(settings)
     tokens = oauth.run_login(settings, store, show=show, paste=paste, open_browser=open_browser,
                              timeout=timeout, clock=clock, factory=factory)
@@ -33,7 +34,7 @@ def login(settings: Settings, *, show: Callable[[str], None], paste: Callable[[]
 def status(settings: Settings, realm_id: str | None = None, *, clock: Clock | None = None,
            store: TokenStore | None = None) -> list[dict[str, object]]:
     """What is connected (no network): realm, company, access/refresh/hard expiry per realm."""
-    store = store or TokenStore(settings.token_dir)
+    store = store or open_token_store(settings)
     now = (clock or SystemClock()).now()
     realms = [store.default_realm(realm_id)] if realm_id else store.realms()
     out = []
@@ -51,7 +52,7 @@ def status(settings: Settings, realm_id: str | None = None, *, clock: Clock | No
 def logout(settings: Settings, realm_id: str | None = None, *, revoke: bool = True,
            store: TokenStore | None = None, factory: AuthClientFactory | None = None) -> tuple[str, bool]:
     """Revoke and forget one realm's connection; returns (realm, whether Intuit confirmed revocation)."""
-    store = store or TokenStore(settings.token_dir)
+    store = store or open_token_store(settings)
     realm = store.default_realm(realm_id or settings.realm)
     revoked = oauth.logout(settings, store, realm, revoke=revoke, factory=factory)
     return realm, revoked
