@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "auth": ("auth",), "backup": ("sync",), "campaign": ("campaign",), "demo": ("demo",),
     "report": ("report",), "restore": ("sync",), "rules": ("rules", "duplicates"),
     "sandbox": ("sandbox", "sandbox_data"), "status": ("sync",), "sync": ("sync",),
-    "writeback": ("writeback",),
+    "webhooks": ("webhooks",), "worker": ("worker",), "writeback": ("writeback",),
 }
 
 

@@ -140,16 +140,21 @@ def status_command(realm: str | None, as_json: bool, cache_url: str | None) -> N
         if realm:
             resolve_realm(engine, realm)  # an unknown realm is an error, not "no company yet"
         realms = sync_status(engine, realm)
+        from qbsync.fleet.status import fleet_status  # events, queue, lag (webhooks and the worker fleet)
+
+        live = fleet_status(engine, [r.realm_id for r in realms], SystemClock().now())
     finally:
         engine.dispose()
     if as_json:
-        click.echo(json.dumps([r.to_json() for r in realms], indent=2))
+        click.echo(json.dumps([{**r.to_json(), "pipeline": live[r.realm_id].to_json()} for r in realms],
+                              indent=2))
         return
     if not realms:
         click.echo("the cache holds no company yet: run `qbsync sync`")
         return
     for r in realms:
         click.echo(f"realm {r.realm_id}" + (f" ({r.company_name})" if r.company_name else ""))
+        click.echo(f"  {live[r.realm_id].line()}")
         click.echo(f"  {'entity':<13} {'rows':>9}  {'last success (UTC)':<20} {'cursor (UTC)':<20} error")
         for e in r.entities:
             when = e.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if e.last_success_at else "never"
