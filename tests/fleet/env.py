@@ -32,8 +32,9 @@ def build_realm(store: Any, realm: str, *, customers: int = 20, invoices: int = 
     t = store.clock.now() - timedelta(days=3)
     meta = {"CreateTime": stamp(t), "LastUpdatedTime": stamp(t)}
     store.create_realm(realm, company_info={"CompanyName": f"Company {realm}", "Country": "US"})
-    store.bulk_load(realm, "Item", [{"Id": "1", "SyncToken": "0", "Name": "Work", "FullyQualifiedName": "Work",
-                                     "Active": True, "Type": "Service", "UnitPrice": 10, "MetaData": meta}])
+    store.bulk_load(realm, "Item", [{"Id": "1", "SyncToken": "0", "Name": "Work", "Active": True,
+                                     "FullyQualifiedName": "Work", "Type": "Service", "UnitPrice": 10,
+                                     "MetaData": meta}])
     store.bulk_load(realm, "Customer", [
         {"Id": str(i), "SyncToken": "0", "DisplayName": f"{realm} customer {i}", "Active": True, "Job": False,
          "BillWithParent": False, "Balance": 0, "BalanceWithJobs": 0, "Level": 0,
@@ -84,7 +85,8 @@ def cloudevent(realm: str, entity: str, id_: str, action: str, when: str | datet
     return {"specversion": "1.0", "id": event_id or str(uuid.uuid4()),
             "source": "intuit.dsnBgbseACLLRZNxo2dfc4evmEJdxde58xeeYcZliOU=",
             "type": f"qbo.{entity.lower()}.{action}.v1", "datacontenttype": "application/json",
-            "time": when if isinstance(when, str) else when.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "time": when if isinstance(when, str) else
+            when.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "intuitentityid": id_, "intuitaccountid": realm, "data": {}}
 
 
