@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 @click.option("--reconcile-every", default="7d", show_default=True,
               help="Scheduled full reconcile of every company.")
 @click.option("--name", default=None, help="Worker name in logs (default: host and pid).")
+@click.option("--stall-grace", default=5.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds a new sync has to take its lock before its worker may be taken for dead.")
 @click.option("--json", "as_json", is_flag=True, help="--once: print the outcomes as JSON.")
 @cache_url_option()
 def worker_command(once: bool, concurrency: int, every: str, reconcile_every: str, name: str | None,
-                   as_json: bool, cache_url: str | None) -> None:
+                   stall_grace: float, as_json: bool, cache_url: str | None) -> None:
     """Sync the companies the queue asks for, one sync per company at a time across every worker.
 
     Start any number of workers on any number of machines against the same PostgreSQL cache (set
@@ -65,7 +67,8 @@ def worker_command(once: bool, concurrency: int, every: str, reconcile_every: st
         from qbsync.fleet.jobs import Fleet, FleetOptions
 
         fleet = Fleet(engine, executor=executor, connected=store.realms,
-                      options=FleetOptions(every=interval, reconcile_every=reconcile))
+                      options=FleetOptions(every=interval, reconcile_every=reconcile,
+                                           stall_grace=timedelta(seconds=stall_grace)))
         with fleet:
             label = name or f"{socket.gethostname()}-{os.getpid()}"
             if not once:

@@ -62,7 +62,10 @@ def ensure_schema(engine: sa.Engine) -> bool:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": job_lock_key("schema", 0)})
         if sa.inspect(conn).has_table("procrastinate_jobs"):
             return False
-        conn.exec_driver_sql(SchemaManager.get_schema())
+        # The raw driver connection (same transaction): procrastinate's SQL has literal % signs.
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute(SchemaManager.get_schema())
     return True
 
 
@@ -157,6 +160,13 @@ class Fleet:
         with self.engine.connect() as conn:
             return {(r.realm, r.status): int(r.n) for r in conn.execute(q, {"task": SYNC_TASK})}
 
+    def due_jobs(self) -> int:
+        """Sync jobs waiting whose time has come (not those deferred to be tried later)."""
+        q = sa.text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = :task AND status = 'todo' "
+                    "AND (scheduled_at IS NULL OR scheduled_at <= now())")
+        with self.engine.connect() as conn:
+            return int(conn.execute(q, {"task": SYNC_TASK}).scalar_one())
+
     # --- one job ---
 
     def run_job(self, job_id: int, req: SyncRequest) -> Outcome | None:
@@ -227,8 +237,9 @@ class Fleet:
         realms = self.connected()
         report.recovered = self.recover()
         opts = self.options
+        busy = {realm for (realm, _) in self.counts()}  # a sync waiting or running covers the schedule
         for req in due(now, realm_marks(self.engine, realms), opts.every, opts.reconcile_every):
-            if self.request(req):
+            if req.realm_id not in busy and self.request(req):
                 report.scheduled.append(req)
         waiting = {realm for (realm, status) in self.counts() if status == "todo"}
         for realm in self.inbox.pending(realms):
@@ -239,8 +250,9 @@ class Fleet:
 
     # --- the worker ---
 
-    def worker_app(self) -> Any:
-        """A procrastinate App with the fleet's tasks, on an asynchronous connector (for run_worker)."""
+    def worker_app(self, *, periodic: bool = True) -> Any:
+        """A procrastinate App with the fleet's tasks, on an asynchronous connector (for run_worker);
+        ``periodic=False`` leaves the minute's tick out (``--once`` ticks once, itself)."""
         import procrastinate
 
         app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=self.conninfo))
@@ -251,14 +263,15 @@ class Fleet:
             outcome = fleet.run_job(int(context.job.id), SyncRequest(realm_id, kind, reason))
             return outcome.status if outcome else "recovered"
 
-        @app.periodic(cron="* * * * *", periodic_id="tick")
-        @app.task(name=TICK_TASK, queue=QUEUE, queueing_lock=TICK_TASK)
         def tick(timestamp: int) -> None:
             report = fleet.tick()
             log.info("tick: %d scheduled, %d re-queued, %d recovered, %d events pruned",
                      len(report.scheduled), len(report.requeued), len(report.recovered), report.pruned)
 
-        del sync_realm, tick
+        task = app.task(name=TICK_TASK, queue=QUEUE, queueing_lock=TICK_TASK)(tick)
+        if periodic:
+            app.periodic(cron="* * * * *", periodic_id="tick")(task)
+        del sync_realm
         return app
 
     def run_worker(self, *, concurrency: int = 2, once: bool = False, name: str | None = None,
@@ -267,11 +280,16 @@ class Fleet:
         schedule says is due, run every job waiting, and return."""
         self.open()
         self.tick() if once else self.recover()
-        app = self.worker_app()
+        app = self.worker_app(periodic=not once)
         with app.open():
-            app.run_worker(queues=[QUEUE], concurrency=max(1, concurrency), wait=not once, name=name,
-                           install_signal_handlers=install_signal_handlers, delete_jobs="successful",
-                           listen_notify=not once, fetch_job_polling_interval=5.0)
+            while True:
+                app.run_worker(queues=[QUEUE], concurrency=max(1, concurrency), wait=not once, name=name,
+                               install_signal_handlers=install_signal_handlers, delete_jobs="successful",
+                               listen_notify=not once, fetch_job_polling_interval=5.0)
+                # A worker that does not wait stops when no job can start; one may only have been
+                # held back by its company's running sync: go round until none is due.
+                if not once or not self.due_jobs():
+                    return
 
 
 def request_all(fleet: Fleet, requests: Iterable[SyncRequest]) -> tuple[int, int]:
