@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
 JsonDict = dict[str, Any]
@@ -155,6 +156,21 @@ def fields(entity: str) -> tuple[Field, ...]:
 def is_deleted_stub(obj: JsonDict) -> bool:
     """A CDC ``{"status": "Deleted", "Id": ...}`` stub of a hard-deleted transaction."""
     return str(obj.get("status", "")).lower() == "deleted"
+
+
+def is_voided(obj: JsonDict) -> bool:
+    """The ``voided`` kind read from one object in Python (``jsonsql`` compiles the same rule to SQL):
+    PrivateNote starts with "Voided" (case and surrounding blanks aside) and TotalAmt is 0 to the cent."""
+    note = obj.get("PrivateNote")
+    if not isinstance(note, str) or not note.strip(" \t\r\n").lower().startswith("voided"):
+        return False
+    amount = obj.get("TotalAmt")
+    if isinstance(amount, bool) or not isinstance(amount, int | float | str):
+        return True  # absent or not a number: the column reads it as 0
+    try:
+        return Decimal(str(amount).strip()).quantize(Decimal("0.01"), ROUND_HALF_UP) == 0
+    except InvalidOperation:
+        return True
 
 
 def parse_time(value: Any) -> datetime | None:

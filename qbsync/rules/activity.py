@@ -6,36 +6,78 @@ covering index alone (``ix_<table>_customer_activity``, in customer order), adds
 payments dated after ``as_of`` took off (only when there are such payments) and assembles one
 ``CustomerActivity`` per customer in pure Python; nothing dated after ``as_of`` counts, so a rule
 can replay the past.
+
+It is also the one definition of what counts as a customer's activity (``ACTIVITY``,
+``activity_entities``, ``counted`` for cache rows, ``counts`` for QuickBooks' JSON): the write-back
+plan's last-activity lookup and its write-time re-check ask here rather than knowing it themselves.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from qbsync.cache.mapping import JsonDict, is_deleted_stub, is_voided
 from qbsync.cache.models import (
+    ENTITY_MODELS,
     CreditMemo,
     Customer,
     Department,
-    Estimate,
     Invoice,
     Payment,
     PaymentLink,
-    SalesReceipt,
 )
 from qbsync.cache.types import CENT
 
 ZERO = Decimal("0.00")
+_IN_CHUNK = 500  # customer ids per IN (...) list
 DELETED_SUFFIX = " (deleted)"
 
-#: Transaction kinds in the order that breaks ties on the same date (the most telling first).
-KINDS: tuple[str, ...] = ("invoice", "sales receipt", "payment", "credit memo", "estimate")
+#: What counts as a customer's activity: these sales-side transactions (QBO entity, and the kind as
+#: a person reads it), in the order that breaks ties on the same date (the most telling first).
+#: Estimates count only when the policy says so (``include_estimates``); a voided transaction never
+#: counts (QuickBooks keeps it, zeroed, but nothing was sold, paid or credited).
+ACTIVITY: tuple[tuple[str, str], ...] = (
+    ("Invoice", "invoice"), ("SalesReceipt", "sales receipt"), ("Payment", "payment"),
+    ("CreditMemo", "credit memo"), ("Estimate", "estimate"),
+)
+KINDS: tuple[str, ...] = tuple(kind for _, kind in ACTIVITY)
+#: Every kind, estimates included: what "has transactions at all" means (a duplicate with any is
+#: merged by hand, never deactivated, and a transaction dated after ``as_of`` makes that unsafe).
+HISTORY_ENTITIES: tuple[str, ...] = tuple(entity for entity, _ in ACTIVITY)
+#: Transactions that are purchases (their days make a customer's buying rhythm); estimates when counted.
+PURCHASE_ENTITIES = frozenset({"Invoice", "SalesReceipt", "Estimate"})
+
+
+def activity_entities(include_estimates: bool = False) -> tuple[str, ...]:
+    """The QBO entities whose transactions count as activity, in ``ACTIVITY`` order."""
+    return tuple(e for e in HISTORY_ENTITIES if include_estimates or e != "Estimate")
+
+
+def counted(model: Any) -> list[Any]:
+    """SQL conditions a cached transaction of ``model`` meets to count: it has a customer and is
+    not voided (where the cache records voids)."""
+    conditions = [model.customer_id.is_not(None)]
+    voided = getattr(model, "voided", None)
+    if voided is not None:
+        conditions.append(voided.is_(False))
+    return conditions
+
+
+def counts(entity: str, obj: JsonDict) -> bool:
+    """``counted`` for a transaction as QuickBooks sends it (the write-time re-check reads these):
+    not a deleted stub, and not voided where the cache records voids, so both sides agree."""
+    if is_deleted_stub(obj):
+        return False
+    return not (hasattr(ENTITY_MODELS[entity], "voided") and is_voided(obj))
 
 
 def display(name: str) -> str:
@@ -170,11 +212,9 @@ def _aggregate_query(reader: _Reader, model: Any, realm_id: str, as_of: date, si
     columns.append(sa.func.count(model.department_id))
     query = (
         sa.select(*(sa.type_coerce(c, sa.types.NullType()) if i else c for i, c in enumerate(columns)))
-        .where(model.realm_id == realm_id, model.txn_date <= as_of, model.customer_id.is_not(None))
+        .where(model.realm_id == realm_id, model.txn_date <= as_of, *counted(model))
         .group_by(model.customer_id)
     )
-    if model is Invoice:
-        query = query.where(Invoice.voided.is_(False))
     return query
 
 
@@ -208,11 +248,9 @@ def _later_applied(conn: sa.Connection, reader: _Reader, model: Any, txn_type: s
         sa.select(model.customer_id, sa.type_coerce(sa.func.sum(later_links.c.amount), sa.types.NullType()))
         .select_from(later_links)
         .join(model, sa.and_(model.realm_id == realm_id, model.id == later_links.c.txn_id))
-        .where(model.txn_date <= as_of)
+        .where(model.txn_date <= as_of, *counted(model))
         .group_by(model.customer_id)
     )
-    if model is Invoice:
-        query = query.where(Invoice.voided.is_(False))
     return {cid: value or 0 for cid, value in conn.execute(query).all()}
 
 
@@ -235,10 +273,8 @@ def _main_location(conn: sa.Connection, models: list[Any], realm_id: str,
     for model in models:
         q = (sa.select(model.customer_id, model.department_id, sa.func.count())
              .where(model.realm_id == realm_id, model.txn_date <= as_of,
-                    model.department_id.is_not(None), model.customer_id.is_not(None))
+                    model.department_id.is_not(None), *counted(model))  # a void was never a sale there
              .group_by(model.customer_id, model.department_id))
-        if model is Invoice:  # a voided invoice was never a sale there
-            q = q.where(Invoice.voided.is_(False))
         for cid, dept, n in conn.execute(q):
             counts[cid][dept] += n
     # most transactions wins; ties go to the smallest Id so the answer never flickers
@@ -249,9 +285,29 @@ def _later_customers(conn: sa.Connection, models: list[Any], realm_id: str, as_o
     found: set[str] = set()
     for model in models:
         q = sa.select(model.customer_id).distinct().where(
-            model.realm_id == realm_id, model.txn_date > as_of, model.customer_id.is_not(None))
+            model.realm_id == realm_id, model.txn_date > as_of, *counted(model))
         found.update(cid for (cid,) in conn.execute(q))
     return found
+
+
+def last_activity(conn: sa.Connection | Session, realm_id: str, ids: Sequence[str], as_of: date | None,
+                  entities: Sequence[str]) -> dict[str, date]:
+    """The day of each customer's latest ``counted`` transaction of ``entities`` (up to ``as_of`` when
+    given): ``CustomerActivity.last_activity`` for a few customers, without the whole pass."""
+    out: dict[str, date] = {}
+    for entity in entities:
+        model: Any = ENTITY_MODELS[entity]
+        for start in range(0, len(ids), _IN_CHUNK):
+            stmt = (sa.select(model.customer_id, sa.func.max(model.txn_date))
+                    .where(model.realm_id == realm_id, model.customer_id.in_(ids[start:start + _IN_CHUNK]),
+                           *counted(model))
+                    .group_by(model.customer_id))
+            if as_of is not None:
+                stmt = stmt.where(model.txn_date <= as_of)
+            for cid, last in conn.execute(stmt):
+                if last is not None and (cid not in out or last > out[cid]):
+                    out[cid] = last
+    return out
 
 
 def median_gap(dates: list[date]) -> float | None:
@@ -277,11 +333,10 @@ def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
     Customers created after ``as_of`` did not exist yet and are left out.
     """
     since_12m = as_of - timedelta(days=365)
-    purchase_models: list[Any] = [Invoice, SalesReceipt] + ([Estimate] if include_estimates else [])
-    kind_models: list[tuple[str, Any]] = [("invoice", Invoice), ("sales receipt", SalesReceipt),
-                                          ("payment", Payment), ("credit memo", CreditMemo)]
-    if include_estimates:
-        kind_models.append(("estimate", Estimate))
+    counted_entities = activity_entities(include_estimates)
+    kind_models: list[tuple[str, Any]] = [(kind, ENTITY_MODELS[entity]) for entity, kind in ACTIVITY
+                                          if entity in counted_entities]
+    purchase_models: list[Any] = [ENTITY_MODELS[e] for e in counted_entities if e in PURCHASE_ENTITIES]
     all_models = [m for _, m in kind_models]
 
     with engine.connect() as conn:

@@ -13,8 +13,8 @@ from qbsync.errors import WritebackError
 from qbsync.qbo.gateway import QboGateway
 from qbsync.writeback.audit import finish_run, start_run
 from qbsync.writeback.engine import Executor, ItemResult, RunReport
-from qbsync.writeback.fresh import ACTIVITY_ENTITIES, CHUNK
-from qbsync.writeback.plan import load_plan
+from qbsync.writeback.fresh import CHUNK
+from qbsync.writeback.plan import counted_entities, load_plan
 from qbsync.writeback.recheck import ActivityMode, Expectation
 
 log = logging.getLogger("qbsync.writeback")
@@ -61,11 +61,10 @@ def apply_plan(session: Session, gateway: QboGateway, clock: Clock, plan_id: str
                              f"({today.isoformat()}): it would deactivate customers buying now",
                              hint="make a new plan as of today or a past date")
     changes = [i for i in summary.items if i.disposition == "change"]
-    entities = (*ACTIVITY_ENTITIES, "Estimate") if plan.params.get("include_estimates") else ACTIVITY_ENTITIES
     run = None if dry_run else start_run(session, clock, plan.realm_id, "apply", plan_id=plan.id)
     log.info("%s plan %s: %d changes to re-check%s", "dry run of" if dry_run else "applying", plan.id,
              len(changes), "" if run is None else f" (run {run.id})")
-    executor = Executor(gateway, session, clock, plan.realm_id, run, entities, chunk_size)
+    executor = Executor(gateway, session, clock, plan.realm_id, run, counted_entities(plan), chunk_size)
     results, interrupted = executor.execute([expectation_of(plan, i) for i in changes])
     by_id = {r.customer_id: r for r in results}
     report = RunReport(kind="apply", dry_run=dry_run, realm_id=plan.realm_id, plan_id=plan.id,

@@ -24,7 +24,7 @@ from qbsync.clock import Clock
 from qbsync.errors import ApiError
 from qbsync.qbo.gateway import QboGateway
 from qbsync.writeback.audit import Event, preload_customers, record, update_cached_customer
-from qbsync.writeback.fresh import ACTIVITY_ENTITIES, CHUNK, fetch_fresh
+from qbsync.writeback.fresh import CHUNK, fetch_fresh
 from qbsync.writeback.recheck import Expectation, Fresh, Verdict, recheck
 
 log = logging.getLogger("qbsync.writeback")
@@ -109,7 +109,7 @@ class Executor:
     """Runs one list of expectations; ``run`` None means a dry run (reads only, records nothing)."""
 
     def __init__(self, gateway: QboGateway, session: Session, clock: Clock, realm_id: str,
-                 run: WritebackRun | None, entities: Sequence[str] = ACTIVITY_ENTITIES,
+                 run: WritebackRun | None, entities: Sequence[str],
                  chunk_size: int = CHUNK) -> None:
         if not 1 <= chunk_size <= CHUNK:
             raise ValueError(f"chunk size must be 1..{CHUNK}")

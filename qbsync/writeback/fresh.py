@@ -9,12 +9,11 @@ from typing import Any
 
 from qbsync.errors import FaultDetail, ValidationError
 from qbsync.qbo.gateway import QboGateway
+from qbsync.rules.activity import activity_entities, counts
 from qbsync.writeback.recheck import Expectation, Fresh, Txn
 
 log = logging.getLogger("qbsync.writeback")
 
-#: Sales-side entities whose transactions count as activity (Estimate is added when the plan counts it).
-ACTIVITY_ENTITIES: tuple[str, ...] = ("Invoice", "SalesReceipt", "Payment", "CreditMemo")
 #: At most this many customers per chunk: one IN list and one write batch (QBO's batch limit).
 CHUNK = 30
 PAGE = 1000
@@ -97,7 +96,7 @@ def _parse_time(value: Any) -> datetime | None:
 def _txn(entity: str, row: JsonDict) -> Txn | None:
     ref = row.get("CustomerRef") or {}
     cid = ref.get("value") if isinstance(ref, dict) else None
-    if cid is None or row.get("status") == "Deleted":
+    if cid is None or not counts(entity, row):  # a voided one is no activity, as in the rules
         return None
     return Txn(kind=entity, id=str(row.get("Id")), customer_id=str(cid),
                txn_date=_parse_date(row.get("TxnDate")),
@@ -106,7 +105,7 @@ def _txn(entity: str, row: JsonDict) -> Txn | None:
 
 
 def fetch_fresh(gateway: QboGateway, exps: Sequence[Expectation],
-                entities: Sequence[str] = ACTIVITY_ENTITIES) -> dict[str, Fresh]:
+                entities: Sequence[str] = activity_entities()) -> dict[str, Fresh]:
     """Current state of each expectation's customer, in one batch request (plus pages if saturated)."""
     if len(exps) > CHUNK:
         raise ValueError(f"at most {CHUNK} customers per re-read, got {len(exps)}")

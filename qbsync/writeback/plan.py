@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qbsync.cache.audit_models import WritebackPlan, WritebackPlanItem
-from qbsync.cache.models import CreditMemo, Customer, Estimate, Invoice, Payment, SalesReceipt
+from qbsync.cache.models import Customer
 from qbsync.clock import Clock
 from qbsync.errors import WritebackError
-from qbsync.rules.activity import display
+from qbsync.rules.activity import HISTORY_ENTITIES, activity_entities, display, last_activity
 from qbsync.rules.findings import Finding
 from qbsync.writeback.audit import new_id
 
@@ -31,7 +31,6 @@ log = logging.getLogger("qbsync.writeback")
 
 WRITABLE_ACTIONS = frozenset({"deactivate", "reactivate"})
 _IN_CHUNK = 500
-_ACTIVITY_MODELS: tuple[Any, ...] = (Invoice, SalesReceipt, Payment, CreditMemo)
 
 
 @dataclass
@@ -71,22 +70,6 @@ def _customers(session: Session, realm_id: str, ids: Sequence[str]) -> dict[str,
         rows = session.scalars(sa.select(Customer).where(Customer.realm_id == realm_id,
                                                          Customer.id.in_(part)))
         out.update({c.id: c for c in rows})
-    return out
-
-
-def _last_activity(session: Session, realm_id: str, ids: Sequence[str], as_of: date | None,
-                   models: Sequence[Any]) -> dict[str, date]:
-    """Latest TxnDate per customer in the cache (up to ``as_of`` when given)."""
-    out: dict[str, date] = {}
-    for model in models:
-        for part in _chunks(ids):
-            stmt = (sa.select(model.customer_id, sa.func.max(model.txn_date))
-                    .where(model.realm_id == realm_id, model.customer_id.in_(part)))
-            if as_of is not None:
-                stmt = stmt.where(model.txn_date <= as_of)
-            for cid, last in session.execute(stmt.group_by(model.customer_id)):
-                if last is not None and (cid not in out or last > out[cid]):
-                    out[cid] = last
     return out
 
 
@@ -131,9 +114,9 @@ def build_plan(session: Session, clock: Clock, realm_id: str, rule: str, as_of: 
     ignored: list[str] = []
     ids = list(dict.fromkeys(f.customer_id for f in wanted))
     cached = _customers(session, realm_id, ids)
-    models = (*_ACTIVITY_MODELS, Estimate) if include_estimates else _ACTIVITY_MODELS
-    last_seen = _last_activity(session, realm_id, ids, as_of, models)
-    ever = _last_activity(session, realm_id, ids, None, (*_ACTIVITY_MODELS, Estimate))
+    # The rule's own definition of activity: the date the plan shows is the one the rule judged by.
+    last_seen = last_activity(session, realm_id, ids, as_of, activity_entities(include_estimates))
+    ever = last_activity(session, realm_id, ids, None, HISTORY_ENTITIES) if rule == "duplicates" else {}
     parents = set(session.scalars(sa.select(Customer.parent_id).where(
         Customer.realm_id == realm_id, Customer.parent_id.is_not(None))).all()) if ids else set()
     plan = WritebackPlan(id=new_id("P"), realm_id=realm_id, rule=rule, as_of=as_of, created_at=clock.now(),
@@ -196,6 +179,14 @@ def build_plan(session: Session, clock: Clock, realm_id: str, rule: str, as_of: 
     log.info("plan %s: %d items from %d %s findings (%s)", plan.id, len(items), len(findings), rule,
              ", ".join(f"{k} {v}" for k, v in PlanSummary(plan, items, ignored).counts().items()) or "empty")
     return PlanSummary(plan, items, ignored)
+
+
+def counted_entities(plan: WritebackPlan | None) -> tuple[str, ...]:
+    """The transactions whose appearance stops a deactivation of ``plan`` at write time: those the
+    rule counted as activity, or, for duplicates, any transaction at all (as the plan judged)."""
+    if plan is not None and plan.rule == "duplicates":
+        return HISTORY_ENTITIES
+    return activity_entities(bool(plan and plan.params.get("include_estimates")))
 
 
 def load_plan(session: Session, plan_id: str) -> PlanSummary:

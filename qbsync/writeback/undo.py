@@ -23,7 +23,8 @@ from qbsync.qbo.gateway import QboGateway
 from qbsync.writeback.apply import CLOCK_MARGIN
 from qbsync.writeback.audit import finish_run, start_run
 from qbsync.writeback.engine import Executor, RunReport
-from qbsync.writeback.fresh import ACTIVITY_ENTITIES, CHUNK
+from qbsync.writeback.fresh import CHUNK
+from qbsync.writeback.plan import counted_entities
 from qbsync.writeback.recheck import Expectation
 
 log = logging.getLogger("qbsync.writeback")
@@ -75,10 +76,7 @@ def undo_run(session: Session, gateway: QboGateway, clock: Clock, run_id: str, *
     levels: dict[str, int] = {cid: level for cid, level in session.execute(
         sa.select(Customer.id, Customer.level).where(Customer.realm_id == target.realm_id,
                                                      Customer.id.in_(ids)))} if ids else {}
-    include_estimates = False
-    if target.plan_id:
-        plan = session.get(WritebackPlan, target.plan_id)
-        include_estimates = bool(plan and plan.params.get("include_estimates"))
+    plan = session.get(WritebackPlan, target.plan_id) if target.plan_id else None
     exps = []
     for ev, token in changed:
         assert ev.new_active is not None and ev.old_active is not None
@@ -94,8 +92,7 @@ def undo_run(session: Session, gateway: QboGateway, clock: Clock, run_id: str, *
                                          undo_of=target.id)
     log.info("%s run %s: %d changes to put back", "dry run of undoing" if dry_run else "undoing", run_id,
              len(exps))
-    entities = (*ACTIVITY_ENTITIES, "Estimate") if include_estimates else ACTIVITY_ENTITIES
-    executor = Executor(gateway, session, clock, target.realm_id, run, entities, chunk_size)
+    executor = Executor(gateway, session, clock, target.realm_id, run, counted_entities(plan), chunk_size)
     results, interrupted = executor.execute(exps)
     report = RunReport(kind="undo", dry_run=dry_run, realm_id=target.realm_id, plan_id=target.plan_id,
                        run_id=run.id if run else None, undo_of=target.id, items=results,

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from qbsync.cache.db import create_schema, make_engine
-from qbsync.cache.mapping import TABLES, is_deleted_stub
+from qbsync.cache.mapping import TABLES, is_deleted_stub, is_voided
 from qbsync.cache.models import Base
 from qbsync.cache.upsert import write_objects
 from tests.cache.reference_mapping import map_object
@@ -162,6 +162,10 @@ def _odd_objects() -> dict[str, list[dict[str, Any]]]:
              "MetaData": {"CreateTime": "2024-12-31T23:30:00-05:00"}},
             {"Id": "9005", "TxnDate": "2024-02-02", "PrivateNote": "  voided\n", "TotalAmt": 0,
              "Line": [{"DetailType": "SalesItemLineDetail", "Amount": 3, "SalesItemLineDetail": "odd"}]},
+            {"Id": "9012", "TxnDate": "2024-02-02", "PrivateNote": "VOIDED", "TotalAmt": "0.00"},
+            {"Id": "9013", "TxnDate": "2024-02-02", "PrivateNote": "Voided", "TotalAmt": "0.005"},
+            {"Id": "9014", "TxnDate": "2024-02-02", "PrivateNote": "\tVoided: typo", "TotalAmt": "x"},
+            {"Id": "9015", "TxnDate": "2024-02-02", "PrivateNote": "Void", "TotalAmt": 0},
         ],
         "Payment": [{"Id": "9006",
                      "Line": [{"Amount": 1, "LinkedTxn": [{"TxnId": "5"}]}, {"LinkedTxn": None}]}],
@@ -215,6 +219,8 @@ def test_database_mapping_equals_the_reference_on_a_generated_company(db_url: st
                 have = got[str(obj["Id"])][col]
                 if col != "raw" and have != value:
                     problems.append(f"{entity} {obj['Id']}.{col}: database {have!r} != reference {value!r}")
+            if "voided" in row and is_voided(obj) != got[str(obj["Id"])]["voided"]:
+                problems.append(f"{entity} {obj['Id']}: mapping.is_voided disagrees with the database")
             if got[str(obj["Id"])]["raw"] != obj:
                 problems.append(f"{entity} {obj['Id']}.raw differs")
             have_children = (links.get(str(obj["Id"]), []) if entity == "Payment"

@@ -147,6 +147,17 @@ class FakeQbo:
             )
         return row
 
+    def void(self, entity: str, id_: str) -> JsonDict:
+        """Void a transaction as QuickBooks does: kept, amounts zeroed, PrivateNote "Voided"."""
+        row = next(t for t in self.txns[entity] if t["Id"] == id_)
+        owed = Decimal(str(row.get("Balance", 0)))
+        row.update(TotalAmt=0, Balance=0, PrivateNote="Voided", SyncToken=str(int(row["SyncToken"]) + 1))
+        row["MetaData"]["LastUpdatedTime"] = self._stamp()
+        if owed:
+            cid = row["CustomerRef"]["value"]
+            self.set_balance(cid, str(Decimal(str(self.customers[cid]["Balance"])) - owed))
+        return row
+
     def edit(self, id_: str, **fields: Any) -> None:
         """Someone else edits the customer in QuickBooks: fields change and the SyncToken moves."""
         row = self.customers[id_]

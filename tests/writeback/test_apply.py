@@ -267,12 +267,36 @@ def test_duplicate_is_deactivated_only_without_any_transactions(
 ) -> None:
     qbo.add_customer("1", "Acme Inc")
     qbo.add_customer("2", "ACME Inc.")
-    plan_id = _plan(session, qbo, clock, ["2"], rule="duplicates")
-    qbo.add_txn("Estimate", "5", "2", date(2020, 1, 1))  # estimates do not count as activity...
-    qbo.add_txn("Payment", "6", "2", date(2019, 1, 1))  # ...but any payment does, however old
+    qbo.add_customer("3", "Acme Incorporated")
+    qbo.add_customer("4", "Acme, Inc")
+    qbo.add_customer("5", "ACME INC")
+    plan_id = _plan(session, qbo, clock, ["2", "3", "4", "5"], rule="duplicates")
+    qbo.add_txn("Payment", "6", "2", date(2019, 1, 1))  # any payment, however old
+    # an estimate is history too: the plan would have sent this one to a manual merge
+    qbo.add_txn("Estimate", "7", "3", date(2020, 1, 1))
+    qbo.add_txn("Invoice", "8", "4", date(2021, 1, 1))
+    qbo.void("Invoice", "8")  # a voided invoice is no transaction to keep: as the plan judges it
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
-    assert _outcomes(report) == {"2": "skipped"}
-    assert qbo.writes == []
+    assert _outcomes(report) == {"2": "skipped", "3": "skipped", "4": "applied", "5": "applied"}
+    assert sorted(w["Id"] for w in qbo.writes) == ["4", "5"]
+
+
+def test_a_voided_invoice_is_no_activity_when_the_plan_is_applied(
+    session: Session, qbo: FakeQbo, clock: FixedClock
+) -> None:
+    """Issue 10: the plan and its write-time re-check count activity as the rule does (voids left out)."""
+    qbo.add_customer("1", "Amy's Bird Sanctuary")
+    qbo.add_txn("Invoice", "100", "1", date(2022, 3, 1))
+    qbo.add_txn("Invoice", "101", "1", date(2024, 11, 1))
+    qbo.void("Invoice", "101")  # voided before the plan, dated after the last real activity
+    qbo.add_customer("2", "Bill's Windsurf Shop")
+    qbo.add_txn("Invoice", "200", "2", date(2023, 5, 1))
+    plan_id = _plan(session, qbo, clock, ["1", "2"])
+    clock.advance(timedelta(hours=1))
+    qbo.now = clock.now()
+    qbo.void("Invoice", "200")  # voided after the plan: a change, but no new activity
+    report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
+    assert _outcomes(report) == {"1": "applied", "2": "applied"}, [i.reason for i in report.items]
 
 
 def test_plan_of_another_company_is_refused(session: Session, qbo: FakeQbo, clock: FixedClock) -> None:

@@ -7,11 +7,14 @@ import io
 import json
 from datetime import date
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qbsync.clock import FixedClock
+from qbsync.rules.duplicates.sources import load_history
 from qbsync.writeback.plan import build_plan, load_plan
 from qbsync.writeback.render import render_plan
+from qbsync.writeback.sources import findings_for
 from tests.writeback.conftest import REALM, finding, mirror
 from tests.writeback.fakes import FakeQbo
 
@@ -47,6 +50,36 @@ def test_plan_lists_state_new_value_rule_reason_and_token(
     doc = json.loads(render_plan(summary, "json"))
     assert doc["plan_id"] == summary.plan.id and len(doc["items"]) == 2
     assert "Amy's Bird Sanctuary" in render_plan(summary, "table")
+
+
+def test_the_plan_shows_the_last_activity_the_rule_judged_by_voided_invoices_left_out(
+    engine: sa.Engine, session: Session, qbo: FakeQbo, clock: FixedClock
+) -> None:
+    """Issue 10: a plan item stored a voided invoice's date (2024-11-01) while the rule said 2022-03-01."""
+    qbo.add_customer("1", "Amy's Bird Sanctuary")
+    qbo.add_txn("Invoice", "100", "1", date(2022, 3, 1))
+    qbo.add_txn("Invoice", "101", "1", date(2024, 11, 1))
+    qbo.void("Invoice", "101")
+    mirror(session, qbo)
+    out = findings_for("inactive", engine, REALM, AS_OF)
+    (found,) = [f for f in out.findings if f.customer_id == "1"]
+    assert found.action == "deactivate" and found.facts["last_activity"] == "2022-03-01"
+    summary = build_plan(session, clock, REALM, "inactive", AS_OF, out.findings)
+    assert [(i.customer_id, i.last_activity) for i in summary.items] == [("1", date(2022, 3, 1))]
+
+
+def test_a_duplicate_whose_only_transaction_was_voided_is_deactivated_not_merged(
+    engine: sa.Engine, session: Session, qbo: FakeQbo, clock: FixedClock
+) -> None:
+    qbo.add_customer("1", "Acme Inc")
+    qbo.add_customer("2", "ACME, Inc.")
+    qbo.add_txn("Invoice", "50", "2", date(2023, 1, 5))
+    qbo.void("Invoice", "50")
+    mirror(session, qbo)
+    assert "2" not in load_history(engine, REALM, AS_OF)  # the rule sees no transactions...
+    summary = build_plan(session, clock, REALM, "duplicates", AS_OF,
+                         [finding(qbo, "2", rule="duplicates", survivor_id="1")])
+    assert [(i.customer_id, i.disposition) for i in summary.items] == [("2", "change")]  # ...nor the plan
 
 
 def test_open_balance_in_cache_is_blocked_and_already_inactive_is_left_out(

@@ -12,8 +12,9 @@ from typing import Any, TextIO
 
 import sqlalchemy as sa
 
-from qbsync.cache.models import CreditMemo, Customer, Estimate, Invoice, Payment, Realm, SalesReceipt
+from qbsync.cache.models import ENTITY_MODELS, Customer, Realm
 from qbsync.errors import InputError
+from qbsync.rules.activity import HISTORY_ENTITIES, counted
 from qbsync.rules.duplicates.records import CustomerRecord
 from qbsync.rules.duplicates.survivor import History
 
@@ -62,19 +63,20 @@ def load_history(engine: sa.Engine, realm_id: str, as_of: date | None = None) ->
     """
     counts: dict[str, list[Any]] = {}
     day = as_of or date.max
-    for model in (Invoice, SalesReceipt, Payment, CreditMemo, Estimate):
+    for entity in HISTORY_ENTITIES:  # what the activity rules count, voids left out
+        model: Any = ENTITY_MODELS[entity]
         upto = sa.func.sum(sa.case((model.txn_date <= day, 1), else_=0))
         last = sa.func.max(sa.case((model.txn_date <= day, model.txn_date), else_=None))
         stmt = (sa.select(model.customer_id, upto, sa.func.count(), last)
-                .where(model.realm_id == realm_id, model.customer_id.is_not(None))
+                .where(model.realm_id == realm_id, *counted(model))
                 .group_by(model.customer_id))
         with engine.connect() as conn:
             for cid, n_upto, n_all, last_day in conn.execute(stmt):
                 entry = counts.setdefault(str(cid), [0, 0, None])
                 # Estimates are not purchases: they count only as "has history".
-                entry[0] += int(n_upto or 0) if model is not Estimate else 0
+                entry[0] += int(n_upto or 0) if entity != "Estimate" else 0
                 entry[1] += int(n_all or 0)
-                if last_day is not None and model is not Estimate:
+                if last_day is not None and entity != "Estimate":
                     last_iso = str(last_day)[:10]
                     entry[2] = max(entry[2] or "", last_iso)
     return {cid: History(c[0], c[1], c[2]) for cid, c in counts.items()}
