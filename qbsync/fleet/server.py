@@ -161,6 +161,31 @@ def create_app(receiver: Receiver, *, path: str = DEFAULT_PATH) -> Any:
                              Route("/healthz", healthz, methods=["GET", "HEAD"])])
 
 
+def _server_class() -> Any:
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, except that SIGTERM/SIGINT end it with exit code 0 (uvicorn raises the
+        signal again after its graceful shutdown, which systemd would report as a failure)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
 class WebhookServer:
     """uvicorn serving ``app`` on a thread (tests, benchmarks, `webhooks serve` alongside its queue).
 
@@ -170,14 +195,16 @@ class WebhookServer:
                  forwarded_allow_ips: str | None = None, log_level: str = "warning") -> None:
         import uvicorn
 
+        _Server = _server_class()
         self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
+        self._sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
         self.host, self.port = host, int(self._sock.getsockname()[1])
         config = uvicorn.Config(app, log_level=log_level, proxy_headers=proxy_headers,
                                 forwarded_allow_ips=forwarded_allow_ips, access_log=False,
                                 timeout_graceful_shutdown=10)
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread: threading.Thread | None = None
 
     @property
