@@ -93,14 +93,16 @@ def test_webhooks_serve_syncs_a_signed_change_and_stops_on_sigterm(sandbox: Sand
     assert "last event" in text and "0 not yet synced" in text
 
 
-def test_worker_once_on_sqlite_syncs_what_a_stopped_server_left(sandbox: SandboxServer, tmp_path: Path) -> None:
+def test_worker_once_on_sqlite_syncs_what_a_stopped_server_left(sandbox: SandboxServer,
+                                                               tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
     _, env = connect_realms(sandbox, tmp_path, url, [A])
     assert _qbsync(env, "sync", "--realm", A).returncode == 0
     obj = change_customer(sandbox.store, A, "4", "left@a.example")
     engine = open_cache(url)
     changed = datetime.fromisoformat(obj["MetaData"]["LastUpdatedTime"]).astimezone(UTC)
-    Inbox(engine).record([Event("e-1", A, "Customer", "4", "Update", changed, "cloudevents")], datetime.now(UTC))
+    event = Event("e-1", A, "Customer", "4", "Update", changed, "cloudevents")
+    Inbox(engine).record([event], datetime.now(UTC))
     engine.dispose()
     first = _qbsync(env, "worker", "--once", "--json")
     assert first.returncode == 0, first.stderr
