@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -13,7 +14,8 @@ class SandboxClock:
     ``SandboxClock()`` follows the wall clock (what ``qbsync sandbox serve`` uses);
     ``SandboxClock(start)`` stands still at ``start`` until ``advance``/``set`` move it, so tests
     expire tokens or age CDC windows without sleeping. ``ticking=True`` makes a started clock run
-    forward in real time from ``start``. ``advance`` and ``set`` work in every mode.
+    forward in real time from ``start``. ``advance`` and ``set`` work in every mode, and tell every
+    function given to ``on_change`` (the webhook sender wakes up when a test moves time).
     """
 
     def __init__(self, start: datetime | None = None, *, ticking: bool = False) -> None:
@@ -23,6 +25,19 @@ class SandboxClock:
         self._live = start is None or ticking
         self._base = (start or datetime.now(UTC)).astimezone(UTC)
         self._mono0 = time.monotonic()
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` after every ``advance`` or ``set``."""
+        self._listeners.append(fn)
+
+    def off_change(self, fn: Callable[[], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _changed(self) -> None:
+        for fn in list(self._listeners):
+            fn()
 
     def now(self) -> datetime:
         with self._lock:
@@ -33,6 +48,7 @@ class SandboxClock:
     def advance(self, delta: timedelta) -> None:
         with self._lock:
             self._base += delta
+        self._changed()
 
     def set(self, at: datetime) -> None:
         if at.tzinfo is None:
@@ -40,6 +56,7 @@ class SandboxClock:
         with self._lock:
             self._base = at.astimezone(UTC)
             self._mono0 = time.monotonic()
+        self._changed()
 
     @property
     def frozen(self) -> bool:

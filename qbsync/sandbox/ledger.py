@@ -10,6 +10,7 @@ from typing import Any
 
 from qbsync.sandbox import apifault, catalog, postings, wire
 from qbsync.sandbox.store import Store
+from qbsync.sandbox.webhooks import change_operation
 
 DELETED_SUFFIX = " (deleted)"
 MAX_JOB_LEVEL = 4
@@ -127,7 +128,7 @@ class Ledger:
         merged = self._normalize(realm, entity, merged, current)
         if _same(merged, current):
             return current  # recorded: a no-op update leaves SyncToken and LastUpdatedTime alone
-        saved = self.store.save(realm, entity, merged)
+        saved = self.store.save(realm, entity, merged, event=change_operation(entity, current, merged))
         self._after_write(realm, entity, current, saved)
         return saved
 
@@ -169,7 +170,7 @@ class Ledger:
         voided["PrivateNote"] = "Voided"
         if entity == "CreditMemo":
             voided["RemainingCredit"] = 0
-        saved = self.store.save(realm, entity, voided)
+        saved = self.store.save(realm, entity, voided, event="Void")
         if entity == "Payment":
             self._refresh_linked(realm, current)
         self._refresh_customer(realm, _ref_id(saved, "CustomerRef"))
@@ -598,7 +599,7 @@ class Ledger:
                 continue
             job["Active"] = False
             job["DisplayName"] = _strip_suffix(job.get("DisplayName", "")) + DELETED_SUFFIX
-            self.store.save(realm, "Customer", job)
+            self.store.save(realm, "Customer", job, event="Delete")
             self._deactivate_jobs(realm, int(job["Id"]))
 
     def _refresh_invoice(self, realm: str, invoice_id: str) -> None:

@@ -21,6 +21,7 @@ from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.knobs import FaultPlan, Hook, LatencyProfile, RequestHook, Throttle, ThrottleLimits
 from qbsync.sandbox.oauth import OAuthError, TokenAuthority, discovery_document
 from qbsync.sandbox.store import Store
+from qbsync.sandbox.webhook_sender import WebhookSender
 
 QBO_VERSION = "1944.190"
 DEFAULT_REALM = "9341453050000001"
@@ -133,6 +134,7 @@ class SandboxServer:
         self.auth = TokenAuthority(store, self.clock, client_id, client_secret)
         self.api = DataApi(store)
         self.request_log = RequestLog()
+        self.webhooks = WebhookSender(store.outbox, app_id=client_id)
         self.hooks: list[Hook] = []
         self._data_requests = 0
         self._count_lock = threading.Lock()
@@ -156,9 +158,11 @@ class SandboxServer:
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="qbo-sandbox", daemon=True)
         self._thread.start()
+        self.webhooks.start()
         return self.base_url
 
     def stop(self) -> None:
+        self.webhooks.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -483,6 +487,9 @@ class SandboxServer:
                 return _Response(200, json.dumps(self.issue_tokens(body.get("realm_id"))), ok)
             except OAuthError as err:
                 return _Response(err.status, json.dumps(err.body()), ok)
+        if parts[:1] == ["webhooks"]:
+            status, answer = self.webhooks.admin(method, parts[1:], body, params)
+            return _Response(status, json.dumps(answer), ok)
         if parts == ["realms"] and method == "GET":
             return _Response(200, json.dumps({"realms": self.store.realms()}), ok)
         if len(parts) == 3 and parts[0] == "realms" and method in ("POST", "PUT"):

@@ -15,6 +15,8 @@ from typing import Any
 from qbsync.sandbox import apifault, catalog, postings, wire
 from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.query import Cond, Query, matches, sort_value
+from qbsync.sandbox.webhooks import SCHEMA as WEBHOOK_SCHEMA
+from qbsync.sandbox.webhooks import Outbox, change_operation
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS realms (
@@ -165,6 +167,9 @@ class Store:
         conn = self._conn()
         with self._locked():
             conn.executescript(_SCHEMA)
+            conn.executescript(WEBHOOK_SCHEMA)
+        # Every change below records its webhook event here, in the change's own transaction.
+        self.outbox = Outbox(self)
 
     # ---- connections ----
 
@@ -209,10 +214,12 @@ class Store:
             except BaseException:
                 if depth == 0:
                     conn.execute("ROLLBACK")
+                    self.outbox.rolled_back()
                 raise
             else:
                 if depth == 0:
                     conn.execute("COMMIT")
+                    self.outbox.committed()
             finally:
                 self._local.depth = depth
 
@@ -363,8 +370,12 @@ class Store:
             return str(nid)
 
     def save(self, realm_id: str, entity: str, obj: dict[str, Any], *, bump_sync: bool = True,
-             touch: bool = True) -> dict[str, Any]:
-        """Write ``obj`` (which has an Id); optionally bump SyncToken and LastUpdatedTime."""
+             touch: bool = True, event: str | None = "auto") -> dict[str, Any]:
+        """Write ``obj`` (which has an Id); optionally bump SyncToken and LastUpdatedTime.
+
+        ``event`` is the webhook operation this change sends ("Update", "Void", "Delete"...; None for
+        none). By default a change that bumps the SyncToken is an Update and a server-side
+        recomputation that does not (a customer's balance) sends nothing."""
         stamp = self.stamp(realm_id)
         meta = dict(obj.get("MetaData") or {})
         if touch:
@@ -373,8 +384,12 @@ class Store:
         obj["MetaData"] = meta
         if bump_sync:
             obj["SyncToken"] = str(int(str(obj.get("SyncToken", "0")) or 0) + 1)
+        if event == "auto":
+            event = "Update" if bump_sync else None
         with self.transaction() as conn:
             self._insert(conn, realm_id, entity, obj)
+            if event:
+                self.outbox.record(conn, realm_id, entity, obj["Id"], event)
         return obj
 
     def create(self, realm_id: str, entity: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -385,7 +400,14 @@ class Store:
         obj["MetaData"] = {"CreateTime": stamp, "LastUpdatedTime": stamp}
         with self.transaction() as conn:
             self._insert(conn, realm_id, entity, obj)
+            self.outbox.record(conn, realm_id, entity, obj["Id"], "Create")
         return obj
+
+    def note_change(self, realm_id: str, entity: str, id_: str | int, operation: str,
+                    deleted_id: str | int | None = None) -> None:
+        """Record a webhook event for a change the writes themselves do not describe (a merge)."""
+        with self.transaction() as conn:
+            self.outbox.record(conn, realm_id, entity, id_, operation, deleted_id)
 
     def put(self, realm_id: str, entity: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Upsert "behind the client's back": no business rules, but SyncToken, LastUpdatedTime and CDC
@@ -404,10 +426,10 @@ class Store:
                 stamp = self.stamp(realm_id)
                 obj.setdefault("SyncToken", "0")
                 obj["MetaData"] = {"CreateTime": stamp, "LastUpdatedTime": stamp}
-                return self.save(realm_id, ent, obj, bump_sync=False)
+                return self.save(realm_id, ent, obj, bump_sync=False, event="Create")
             obj["SyncToken"] = current.get("SyncToken", "0")
             obj["MetaData"] = dict(current.get("MetaData") or {})
-            return self.save(realm_id, ent, obj)
+            return self.save(realm_id, ent, obj, event=change_operation(ent, current, obj))
 
     def delete(self, realm_id: str, entity: str, id_: str | int) -> None:
         """Hard-delete a transaction, leaving the CDC "Deleted" stub."""
@@ -424,6 +446,7 @@ class Store:
             conn.execute("INSERT OR REPLACE INTO tombstones (realm, entity, id, deleted, stub) "
                          "VALUES (?, ?, ?, ?, ?)",
                          (realm_id, ent, int(id_), self.clock.now().timestamp(), wire.dumps(stub)))
+            self.outbox.record(conn, realm_id, ent, str(id_), "Delete")
 
     def count(self, realm_id: str, entity: str) -> int:
         return int(self._read("SELECT COUNT(*) FROM objects WHERE realm = ? AND entity = ?",
