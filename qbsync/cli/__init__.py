@@ -22,7 +22,7 @@ log = logging.getLogger("qbsync")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "auth": ("auth",), "backup": ("sync",), "campaign": ("campaign",), "demo": ("demo",),
     "report": ("report",), "restore": ("sync",), "rules": ("rules", "duplicates"),
-    "sandbox": ("sandbox", "sandbox_data"), "status": ("sync",), "sync": ("sync",),
+    "sandbox": ("sandbox", "sandbox_data", "sandbox_webhooks"), "status": ("sync",), "sync": ("sync",),
     "webhooks": ("webhooks",), "worker": ("worker",), "writeback": ("writeback",),
 }
 

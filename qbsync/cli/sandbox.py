@@ -56,6 +56,9 @@ def serve(db_path: str, host: str, port: int, latency: str, realm_id: str | None
     click.echo(f"  client secret : {client_secret}")
     who = "loopback, or the X-Sandbox-Admin-Secret header" if admin_secret else "loopback clients only"
     click.echo(f"  admin         : {who}")
+    endpoint = store.outbox.endpoint
+    click.echo(f"  webhooks      : {endpoint.format} events to {endpoint.url}" if endpoint else
+               "  webhooks      : none (`qbsync sandbox webhooks register --db ... --url ...`)")
     click.echo("")
     click.echo("Point qbsync at it (environment or config):")
     click.echo(f"  export QBSYNC_ENVIRONMENT={base}")

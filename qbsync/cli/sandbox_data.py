@@ -216,6 +216,31 @@ def advance_cmd(
         click.echo(f"  details: {out_path}")
 
 
+@click.command("merge")
+@click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--realm", "realm_id", required=True)
+@click.option("--entity", type=click.Choice(["Customer", "Vendor"], case_sensitive=False), default="Customer",
+              show_default=True)
+@click.option("--from", "from_id", required=True, help="Id of the record merged away (left inactive).")
+@click.option("--into", "into_id", required=True, help="Id of the record that survives.")
+def merge_cmd(db_path: str, realm_id: str, entity: str, from_id: str, into_id: str) -> None:
+    """Merge two customers (or vendors) as the QuickBooks UI does: history moves to --into, --from is made
+    inactive, and a webhook Merge event is sent (the API itself cannot merge)."""
+    from qbsync.sandbox.apifault import ApiFault
+    from qbsync.sandbox.ledger import Ledger
+    from qbsync.sandbox.merge import MergeError, merge
+
+    store = _open_store(db_path)
+    try:
+        done = merge(Ledger(store), realm_id, entity, from_id, into_id)
+    except MergeError as exc:
+        raise InputError(str(exc), hint="check the Ids (the sandbox's query API); nothing changed") from None
+    except ApiFault as fault:
+        raise InputError(f"merge refused: {fault.detail}", hint="nothing was changed") from None
+    click.echo(f"merged {done['entity']} {done['merged']} into {done['into']} in company {realm_id}: "
+               f"{done['transactions']} transaction(s) and {done['jobs']} sub-customer(s) moved")
+
+
 def _after_history(truth_path: Path) -> date | None:
     if not truth_path.is_file():
         return None
@@ -253,3 +278,4 @@ def register(cli: click.Group) -> None:
     group.add_command(seed_cmd)
     group.add_command(load_cmd)
     group.add_command(advance_cmd)
+    group.add_command(merge_cmd)

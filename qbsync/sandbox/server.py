@@ -445,6 +445,17 @@ class SandboxServer:
 
     # ---- admin (/_sandbox) ----
 
+    def _merge(self, realm: str, entity: str, body: dict[str, Any]) -> _Response:
+        from qbsync.sandbox.merge import MergeError, merge
+
+        try:
+            done = merge(self.api.ledger, realm, entity, str(body.get("from", "")), str(body.get("into", "")))
+        except MergeError as exc:
+            return _Response(400, json.dumps({"error": str(exc)}), "application/json")
+        except apifault.ApiFault as fault:
+            return _Response(400, json.dumps({"error": fault.detail, "code": fault.code}), "application/json")
+        return _Response(200, json.dumps(done), "application/json")
+
     def _admin(self, method: str, path: str, params: dict[str, str], raw: bytes) -> _Response:
         try:
             body = json.loads(raw.decode("utf-8") or "{}") if raw else {}
@@ -492,6 +503,8 @@ class SandboxServer:
             return _Response(status, json.dumps(answer), ok)
         if parts == ["realms"] and method == "GET":
             return _Response(200, json.dumps({"realms": self.store.realms()}), ok)
+        if len(parts) == 4 and parts[0] == "realms" and parts[3] == "merge" and method == "POST":
+            return self._merge(parts[1], parts[2], body)
         if len(parts) == 3 and parts[0] == "realms" and method in ("POST", "PUT"):
             obj = self.store.put(parts[1], parts[2], body)
             return _Response(200, wire.dumps(obj), ok)

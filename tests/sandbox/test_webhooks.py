@@ -9,7 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -590,3 +590,150 @@ def test_changes_from_another_process_on_the_same_file_are_sent(tmp_path: Path, 
         settle(srv)
         assert [ev["type"] for ev in receiver.events()] == ["qbo.customer.created.v1"]
         assert receiver.received[0].signature_ok
+
+
+# ---- merge (the UI's operation, offered behind the client's back) ----
+
+
+def test_merging_customers_moves_their_history_and_sends_one_merge_event(
+    srv: SandboxServer, receiver: Receiver
+) -> None:
+    api = Api(srv, REALM)
+    inv = api.invoice("2", 40)  # Bill's Windsurf Shop owes 40
+    job = api.post("customer", {"DisplayName": "Bill's Job", "ParentRef": {"value": "2"}})["Customer"]
+    register(srv, receiver)
+    admin = Admin(srv)
+    resp = admin("POST", f"realms/{REALM}/Customer/merge", {"from": "2", "into": "1"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"entity": "Customer", "merged": "2", "into": "1", "transactions": 1, "jobs": 1}
+    settle(srv)
+    assert _types(receiver) == [
+        ("qbo.invoice.updated.v1", inv["Id"], REALM),  # its customer changed
+        ("qbo.customer.updated.v1", job["Id"], REALM),  # the job moved under the survivor
+        ("qbo.customer.merged.v1", "1", REALM),
+    ]
+    assert receiver.events()[-1]["data"] == {"deletedid": "2"}
+    store = srv.store
+    gone, kept = store.get(REALM, "Customer", "2"), store.get(REALM, "Customer", "1")
+    assert gone is not None and kept is not None
+    assert gone["Active"] is False and gone["DisplayName"] == "Bill's Windsurf Shop (deleted)"
+    assert gone["BalanceWithJobs"] == 0
+    assert kept["Balance"] == 40 and kept["BalanceWithJobs"] == 40
+    moved = store.get(REALM, "Invoice", inv["Id"])
+    assert moved is not None and moved["CustomerRef"] == {"value": "1", "name": "Amy's Bird Sanctuary"}
+    moved_job = store.get(REALM, "Customer", job["Id"])
+    assert moved_job is not None and moved_job["FullyQualifiedName"] == "Amy's Bird Sanctuary:Bill's Job"
+
+
+def test_a_merge_in_the_legacy_format_carries_deleted_id(srv: SandboxServer, receiver: Receiver) -> None:
+    register(srv, receiver, fmt="legacy")
+    assert (
+        Admin(srv)("POST", f"realms/{REALM_B}/Customer/merge", {"from": "4", "into": "5"}).status_code == 200
+    )
+    settle(srv)
+    ((realm, entity),) = receiver.legacy_entities()
+    assert realm == REALM_B
+    assert {k: entity[k] for k in ("name", "id", "operation", "deletedId")} == {
+        "name": "Customer",
+        "id": "5",
+        "operation": "Merge",
+        "deletedId": "4",
+    }
+
+
+def test_merges_the_ui_would_refuse_are_refused_and_change_nothing(
+    srv: SandboxServer, receiver: Receiver
+) -> None:
+    register(srv, receiver)
+    api = Api(srv, REALM)
+    job = api.post("customer", {"DisplayName": "Amy's Job", "ParentRef": {"value": "1"}})["Customer"]
+    admin = Admin(srv)
+    for body, entity, why in (
+        ({"from": "1", "into": "1"}, "Customer", "into itself"),
+        ({"from": "6", "into": "1"}, "Customer", "inactive"),
+        ({"from": "1", "into": job["Id"]}, "Customer", "sub-customer"),
+        ({"from": "1", "into": "99"}, "Customer", "no Customer 99"),
+        ({"from": "1", "into": "2"}, "Invoice", "not 'Invoice'"),
+    ):
+        resp = admin("POST", f"realms/{REALM}/{entity}/merge", body)
+        assert resp.status_code == 400 and why in resp.json()["error"], resp.text
+    settle(srv)
+    assert _types(receiver) == [("qbo.customer.created.v1", job["Id"], REALM)]
+
+
+# ---- the CLI, on the database file a running server serves ----
+
+
+def test_the_cli_registers_tunes_merges_advances_and_reads_the_log(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    from click.testing import CliRunner
+
+    from qbsync.cli import cli
+
+    path = str(tmp_path / "sandbox.sqlite3")
+    # The CLI's own store follows the wall clock (as `qbsync sandbox advance --db` does beside a running
+    # `serve`), so the server's frozen clock starts at the wall clock's now: the CLI's changes happen
+    # "a little later" and are due once the test moves the server's clock on.
+    clock = SandboxClock(datetime.now(UTC).replace(microsecond=0))
+    store = Store(path, clock=clock)
+    small_company(store, REALM)
+    small_company(store, REALM_B)
+    run = CliRunner()
+
+    def ok(*args: str) -> str:
+        res = run.invoke(cli, ["sandbox", *args])
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    with SandboxServer(store, clock=clock) as srv:
+        out = ok("webhooks", "register", "--db", path, "--url", receiver.url, "--verifier-token", TOKEN)
+        assert receiver.url in out and TOKEN not in out
+        assert "batch_window: 2.0" in ok("webhooks", "knobs", "--db", path, "--batch-window", "2")
+        settle(srv)
+        Api(srv, REALM).customer("Through The API")
+        ok("merge", "--db", path, "--realm", REALM_B, "--from", "3", "--into", "4")
+        contacted = tmp_path / "contacted.txt"
+        contacted.write_text("1\n", encoding="utf-8")
+        ok(
+            "advance",
+            "--db",
+            path,
+            "--realm",
+            REALM,
+            "--days",
+            "5",
+            "--start",
+            "2024-03-02",
+            "--contacted",
+            str(contacted),
+            "--contacted-rate",
+            "1",
+            "--other-rate",
+            "0",
+        )
+        settle(srv)
+        assert receiver.received == [], "the batch window (2 s on the sandbox clock) is still open"
+        clock.advance(timedelta(seconds=60))
+        settle(srv)
+        types = [ev["type"] for ev in receiver.events()]
+        assert types[0] == "qbo.customer.created.v1" and "qbo.customer.merged.v1" in types
+        assert {ev["intuitaccountid"] for ev in receiver.events()} == {REALM, REALM_B}
+        assert any(t in types for t in ("qbo.salesreceipt.created.v1", "qbo.invoice.created.v1"))
+        assert all(r.signature_ok for r in receiver.received)
+        log = json.loads(ok("webhooks", "log", "--db", path, "--format", "json"))
+        assert [d["state"] for d in log["deliveries"]] == ["delivered"] * len(receiver.received)
+        assert sum(len(d["events"]) for d in log["deliveries"]) == len(types)
+        assert "Webhook deliveries" in ok("webhooks", "log", "--db", path)
+        shown = json.loads(ok("webhooks", "show", "--db", path, "--format", "json"))
+        assert shown["endpoint"]["url"] == receiver.url and TOKEN not in json.dumps(shown)
+        assert "dropped" in ok("webhooks", "unregister", "--db", path)
+        settle(srv)
+        Api(srv, REALM).customer("After Unregister")
+        clock.advance(timedelta(seconds=5))
+        settle(srv)
+        assert len([ev for ev in receiver.events() if ev["type"] == "qbo.customer.created.v1"]) == 1
+    bad = run.invoke(cli, ["sandbox", "webhooks", "register", "--db", path, "--url", "not a url"])
+    assert bad.exit_code == 2 and "not an http(s) URL" in bad.output
+    bad = run.invoke(cli, ["sandbox", "merge", "--db", path, "--realm", REALM, "--from", "1", "--into", "1"])
+    assert bad.exit_code == 2 and "into itself" in bad.output
