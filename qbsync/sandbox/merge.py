@@ -14,7 +14,7 @@ import copy
 import json
 from typing import Any
 
-from qbsync.sandbox import catalog, wire
+from qbsync.sandbox import catalog, postings, wire
 from qbsync.sandbox.ledger import DELETED_SUFFIX, Ledger
 
 MERGEABLE = ("Customer", "Vendor")
@@ -72,6 +72,19 @@ def merge(ledger: Ledger, realm: str, entity: str, loser_id: str, survivor_id: s
                 txn["CustomerRef"] = {"value": str(survivor_id), "name": name}
                 store.save(realm, txn_entity, txn)
                 moved_txns += 1
+            # Journal entries name customers on their lines, not in a CustomerRef.
+            for (text,) in store._read("SELECT data FROM objects WHERE realm = ? AND entity = 'JournalEntry' "
+                                       "ORDER BY id", (realm,)):
+                entry = json.loads(text)
+                touched = False
+                for line in postings.journal_lines(entry):
+                    detail = line["JournalEntryLineDetail"]
+                    if postings.line_customer(detail) == int(loser_id):
+                        detail["Entity"]["EntityRef"] = {"value": str(survivor_id), "name": name}
+                        touched = True
+                if touched:
+                    store.save(realm, "JournalEntry", entry)
+                    moved_txns += 1
             for job in store.children(realm, "Customer", int(loser_id)):
                 ledger.update(realm, "Customer", {"Id": job["Id"], "SyncToken": job["SyncToken"],
                                                   "sparse": True, "ParentRef": {"value": str(survivor_id)}})

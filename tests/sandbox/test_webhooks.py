@@ -599,16 +599,40 @@ def test_merging_customers_moves_their_history_and_sends_one_merge_event(
     srv: SandboxServer, receiver: Receiver
 ) -> None:
     api = Api(srv, REALM)
-    inv = api.invoice("2", 40)  # Bill's Windsurf Shop owes 40
+    inv = api.invoice("2", 40)  # Bill's Windsurf Shop owes 40, and 25 more through a journal entry
+    ar, bad_debt = {"value": "84", "name": "Accounts Receivable (A/R)"}, {"value": "90", "name": "Bad Debts"}
+    entry = api.post(
+        "journalentry",
+        {
+            "TxnDate": "2024-02-20",
+            "Line": [
+                {
+                    "Amount": 25,
+                    "DetailType": "JournalEntryLineDetail",
+                    "JournalEntryLineDetail": {
+                        "PostingType": "Debit",
+                        "AccountRef": ar,
+                        "Entity": {"Type": "Customer", "EntityRef": {"value": "2"}},
+                    },
+                },
+                {
+                    "Amount": 25,
+                    "DetailType": "JournalEntryLineDetail",
+                    "JournalEntryLineDetail": {"PostingType": "Credit", "AccountRef": bad_debt},
+                },
+            ],
+        },
+    )["JournalEntry"]
     job = api.post("customer", {"DisplayName": "Bill's Job", "ParentRef": {"value": "2"}})["Customer"]
     register(srv, receiver)
     admin = Admin(srv)
     resp = admin("POST", f"realms/{REALM}/Customer/merge", {"from": "2", "into": "1"})
     assert resp.status_code == 200, resp.text
-    assert resp.json() == {"entity": "Customer", "merged": "2", "into": "1", "transactions": 1, "jobs": 1}
+    assert resp.json() == {"entity": "Customer", "merged": "2", "into": "1", "transactions": 2, "jobs": 1}
     settle(srv)
     assert _types(receiver) == [
         ("qbo.invoice.updated.v1", inv["Id"], REALM),  # its customer changed
+        ("qbo.journalentry.updated.v1", entry["Id"], REALM),
         ("qbo.customer.updated.v1", job["Id"], REALM),  # the job moved under the survivor
         ("qbo.customer.merged.v1", "1", REALM),
     ]
@@ -618,7 +642,10 @@ def test_merging_customers_moves_their_history_and_sends_one_merge_event(
     assert gone is not None and kept is not None
     assert gone["Active"] is False and gone["DisplayName"] == "Bill's Windsurf Shop (deleted)"
     assert gone["BalanceWithJobs"] == 0
-    assert kept["Balance"] == 40 and kept["BalanceWithJobs"] == 40
+    assert kept["Balance"] == 65 and kept["BalanceWithJobs"] == 65
+    moved_entry = store.get(REALM, "JournalEntry", entry["Id"])
+    assert moved_entry is not None
+    assert moved_entry["Line"][0]["JournalEntryLineDetail"]["Entity"]["EntityRef"]["value"] == "1"
     moved = store.get(REALM, "Invoice", inv["Id"])
     assert moved is not None and moved["CustomerRef"] == {"value": "1", "name": "Amy's Bird Sanctuary"}
     moved_job = store.get(REALM, "Customer", job["Id"])
