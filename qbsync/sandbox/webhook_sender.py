@@ -149,23 +149,20 @@ class WebhookSender:
         return self._form_delivery(endpoint, knobs, now)
 
     def _form_delivery(self, endpoint: Endpoint, knobs: Knobs, now: float) -> float | None:
-        queued = self.outbox.events("queued")
-        if not queued:
+        oldest = self.store._read("SELECT MIN(occurred) FROM webhook_events WHERE state = 'queued'")[0][0]
+        if oldest is None:
             return None
-        due = [ev for ev in queued if ev.occurred + knobs.delay <= now]
-        if not due:
-            return min(ev.occurred for ev in queued) + knobs.delay - now
-        first_due = min(ev.occurred for ev in due) + knobs.delay
+        first_due = float(oldest) + knobs.delay
+        if first_due > now:
+            return first_due - now
+        # Events held back by the reorder knob come last, so events that happened after them overtake.
+        due = self.outbox.events("queued", due_by=now - knobs.delay, limit=knobs.batch_size)
         if len(due) < knobs.batch_size and first_due + knobs.batch_window > now:
             return first_due + knobs.batch_window - now
-        # Events held back by the reorder knob go last, so events that happened after them overtake.
-        ordered = [ev for ev in due if not ev.held] + [ev for ev in due if ev.held]
         batch: list[Event] = []
         newly_held: list[int] = []
         copies: list[Event] = []
-        for ev in ordered:
-            if len(batch) >= knobs.batch_size:
-                break
+        for ev in due:
             if knobs.reorder_rate and not ev.held and not ev.copy and self._rng.random() < knobs.reorder_rate:
                 newly_held.append(ev.seq)
                 continue

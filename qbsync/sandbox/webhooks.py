@@ -418,12 +418,25 @@ class Outbox:
         for fn in list(self._listeners):
             fn()
 
-    def events(self, state: str | None = None) -> list[Event]:
-        """Events in the outbox (all, or those in ``state``: queued, sent), oldest first."""
+    def events(self, state: str | None = None, *, due_by: float | None = None,
+               limit: int | None = None) -> list[Event]:
+        """Events in the outbox, oldest first: all, or those in ``state`` (queued, sent). With ``due_by``
+        (epoch): only those that happened by then, events held back by the reorder knob last."""
         sql = ("SELECT seq, event_id, realm, entity, entity_id, operation, deleted_id, occurred, held, copy "
-               "FROM webhook_events")
-        rows = self.store._read(sql + (" WHERE state = ? ORDER BY seq" if state else " ORDER BY seq"),
-                                (state,) if state else ())
+               "FROM webhook_events WHERE 1 = 1")
+        params: list[Any] = []
+        if state:
+            sql += " AND state = ?"
+            params.append(state)
+        if due_by is not None:
+            sql += " AND occurred <= ? ORDER BY held, seq"
+            params.append(due_by)
+        else:
+            sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self.store._read(sql, params)
         return [Event(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]), bool(r[8]), bool(r[9]))
                 for r in rows]
 

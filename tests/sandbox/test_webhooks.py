@@ -226,38 +226,39 @@ def _types(receiver: Receiver) -> list[tuple[str, str, str]]:
     return [(ev["type"], ev["intuitentityid"], ev["intuitaccountid"]) for ev in receiver.events()]
 
 
-def test_each_api_operation_sends_its_cloudevent(srv: SandboxServer, receiver: Receiver) -> None:
-    register(srv, receiver)
-    api = Api(srv, REALM)
+def _every_operation(api: Api) -> list[tuple[str, str, str]]:
+    """Create, update, void, delete, deactivate and a batch through the API: (entity, id, operation)
+    of what each must send, in order."""
     cust = api.customer("Webhook Customer")
     cust = api.post("customer", {**cust, "Notes": "changed"})["Customer"]
     inv = api.invoice(cust["Id"], 120)
-    voided = api.post("invoice", {"Id": inv["Id"], "SyncToken": inv["SyncToken"]}, operation="void")[
-        "Invoice"
-    ]
-    api.post("invoice", {"Id": voided["Id"], "SyncToken": voided["SyncToken"]}, operation="delete")
+    voided = api.post("invoice", {"Id": inv["Id"], "SyncToken": inv["SyncToken"]}, operation="void")
+    api.post("invoice", {"Id": inv["Id"], "SyncToken": voided["Invoice"]["SyncToken"]}, operation="delete")
     api.post("customer", {"Id": cust["Id"], "SyncToken": cust["SyncToken"], "sparse": True, "Active": False})
-    batch = api.post(
-        "batch",
-        {
-            "BatchItemRequest": [
-                {"bId": "1", "operation": "create", "Customer": {"DisplayName": "From Batch"}},
-                {"bId": "2", "operation": "create", "Customer": {"DisplayName": "From Batch"}},
-            ]
-        },
-    )  # 2nd faults: 6240
-    settle(srv)
-    batch_id = batch["BatchItemResponse"][0]["Customer"]["Id"]
-    assert "Fault" in batch["BatchItemResponse"][1]
-    assert _types(receiver) == [
-        ("qbo.customer.created.v1", cust["Id"], REALM),
-        ("qbo.customer.updated.v1", cust["Id"], REALM),
-        ("qbo.invoice.created.v1", inv["Id"], REALM),
-        ("qbo.invoice.voided.v1", inv["Id"], REALM),
-        ("qbo.invoice.deleted.v1", inv["Id"], REALM),
-        ("qbo.customer.deleted.v1", cust["Id"], REALM),  # made inactive: a list entity's "delete"
-        ("qbo.customer.created.v1", batch_id, REALM),  # the faulted batch item sends nothing
+    items = [
+        {"bId": str(n), "operation": "create", "Customer": {"DisplayName": "From Batch"}} for n in (1, 2)
     ]
+    batch = api.post("batch", {"BatchItemRequest": items})["BatchItemResponse"]
+    assert "Fault" in batch[1]  # the same name twice: 6240, and no event
+    return [
+        ("Customer", cust["Id"], "Create"),
+        ("Customer", cust["Id"], "Update"),
+        ("Invoice", inv["Id"], "Create"),
+        ("Invoice", inv["Id"], "Void"),
+        ("Invoice", inv["Id"], "Delete"),
+        ("Customer", cust["Id"], "Delete"),  # made inactive: a list entity's "delete"
+        ("Customer", batch[0]["Customer"]["Id"], "Create"),
+    ]
+
+
+VERB = {"Create": "created", "Update": "updated", "Delete": "deleted", "Void": "voided"}
+
+
+def test_each_api_operation_sends_its_cloudevent(srv: SandboxServer, receiver: Receiver) -> None:
+    register(srv, receiver)
+    expected = _every_operation(Api(srv, REALM))
+    settle(srv)
+    assert _types(receiver) == [(f"qbo.{e.lower()}.{VERB[op]}.v1", i, REALM) for e, i, op in expected]
     assert all(r.signature_ok for r in receiver.received)
     ev = receiver.events()[0]
     assert ev["specversion"] == "1.0" and ev["datacontenttype"] == "application/json" and ev["data"] == {}
@@ -265,6 +266,17 @@ def test_each_api_operation_sends_its_cloudevent(srv: SandboxServer, receiver: R
     assert datetime.fromisoformat(ev["time"].replace("Z", "+00:00")) == T0
     assert len({e["id"] for e in receiver.events()}) == len(receiver.events()), "every event has its own id"
     assert receiver.received[0].headers["content-type"] == "application/cloudevents+json"
+
+
+def test_each_api_operation_sends_its_legacy_entity(srv: SandboxServer, receiver: Receiver) -> None:
+    register(srv, receiver, fmt="legacy")
+    expected = _every_operation(Api(srv, REALM))
+    settle(srv)
+    got = receiver.legacy_entities()
+    assert [(e["name"], e["id"], e["operation"]) for _, e in got] == expected
+    assert {realm for realm, _ in got} == {REALM}
+    assert all(r.signature_ok for r in receiver.received)
+    assert all(e["lastUpdated"] == "2024-03-01T20:00:00.000Z" and "deletedId" not in e for _, e in got)
 
 
 def test_a_faulted_write_sends_nothing(srv: SandboxServer, receiver: Receiver) -> None:
