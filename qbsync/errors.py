@@ -16,7 +16,7 @@
     │   ├── BalanceError             deactivating a record with an open balance
     │   └── ValidationError          any other 4xx fault (400 ValidationFault, 2xxx, 6xxx)
     ├── InputError                   bad user input on the command line or in a file
-    └── WritebackError               a write-back plan or run cannot be applied or undone
+    └── WritebackError               a write-back run did not complete: stopped early, or a change refused
 
 Messages never contain secrets: tokens and client secrets are never passed into them.
 """
@@ -158,7 +158,11 @@ class ValidationError(ApiError):
 
 
 class WritebackError(QbsyncError):
-    """A write-back plan or run cannot be applied or undone."""
+    """A write-back run did not complete: it stopped early (run it again) or QuickBooks refused a change.
+
+    A plan or run that does not exist, or belongs to another company, is an InputError (exit 2):
+    running the same command again would not help, and a cron wrapper must not retry it forever.
+    """
 
     exit_code = 6
 

@@ -8,9 +8,7 @@ valid one.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -18,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qbsync.errors import AuthError
+import filelock
+
+from qbsync.errors import AuthError, InputError
 from qbsync.files import write_atomic
 
 _REALM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -118,16 +118,10 @@ class TokenStore:
     def lock(self, realm_id: str) -> Iterator[None]:
         """Exclusive inter-process lock for this realm's tokens (blocks until it is free)."""
         self._ensure_dir()
-        lock_path = self.directory / f"{self._check_realm(realm_id)}.lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        # filelock: flock on Linux and macOS, msvcrt on Windows; a new object per call, so threads of
+        # one process exclude each other as separate processes do.
+        with filelock.FileLock(str(self.directory / f"{self._check_realm(realm_id)}.lock"), mode=0o600):
+            yield
 
     def load(self, realm_id: str) -> TokenSet | None:
         path = self.path(realm_id)
@@ -167,5 +161,7 @@ class TokenStore:
             return realms[0]
         if not realms:
             raise AuthError("not connected to any QuickBooks company", hint="run `qbsync auth login`")
-        raise AuthError(f"connected to several companies ({', '.join(realms)})",
-                        hint="choose one with --realm or the `realm` setting")
+        # Not an authorization problem (exit 4 says "log in again"): the user must say which company.
+        raise InputError(f"connected to several companies ({', '.join(realms)}): which one?",
+                         hint="choose one with --realm ID or QBSYNC_REALM=ID (or `realm` in the config "
+                              "file); `qbsync auth status` lists them, `qbsync sync --all-realms` syncs all")

@@ -13,12 +13,12 @@ import click
 import sqlalchemy as sa
 
 from qbsync.cache.backup import backup, restore
+from qbsync.cache.locks import sync_lock
 from qbsync.cache.schema import open_cache, resolve_realm
 from qbsync.clock import Clock, SystemClock
 from qbsync.errors import ErrorSummary, InputError, QbsyncError
 from qbsync.qbo.gateway import QboGateway
 from qbsync.settings import Settings, load_settings
-from qbsync.sync.locks import sync_lock
 from qbsync.sync.progress import NoProgress, Progress, TerminalProgress
 from qbsync.sync.runner import SyncSummary, run_sync, select_entities
 from qbsync.sync.schedule import install_stop_signals, parse_interval, run_every

@@ -214,8 +214,8 @@ def log_cmd(run_id: str | None, customer_id: str | None, limit: int, show_runs: 
     with session_factory(engine)() as session:
         if run_id and run_id not in {r.id for r in runs(session, None)}:
             engine.dispose()
-            raise WritebackError(f"no write-back run '{run_id}' in this cache",
-                                 hint="list runs with `qbsync writeback log --runs`")
+            raise InputError(f"no write-back run '{run_id}' in this cache",
+                             hint="list runs with `qbsync writeback log --runs`")
         if show_plans:
             rows: list[dict[str, Any]] = [
                 {"plan_id": p.id, "realm_id": p.realm_id, "rule": p.rule, "as_of": p.as_of.isoformat(),

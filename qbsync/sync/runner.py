@@ -22,13 +22,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from qbsync.cache.locks import sync_lock
 from qbsync.cache.models import ENTITY_MODELS
 from qbsync.clock import Clock, SystemClock
 from qbsync.errors import ApiError, InputError, QbsyncError
 from qbsync.qbo.gateway import JsonDict, Page, QboGateway
 from qbsync.sync.full import count_where, page_statement, run_passes
 from qbsync.sync.incremental import CDC_MAX_AGE, fetch_changes, is_too_old
-from qbsync.sync.locks import sync_lock
 from qbsync.sync.progress import NoProgress, Progress
 from qbsync.sync.state import EntityCounts, Finalize, PassState, SyncStore
 

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from qbsync.cache.audit_models import WritebackPlan, WritebackPlanItem
 from qbsync.clock import Clock
-from qbsync.errors import WritebackError
+from qbsync.errors import InputError
 from qbsync.qbo.gateway import QboGateway
-from qbsync.writeback.audit import finish_run, start_run
+from qbsync.writeback.audit import finish_run, running
 from qbsync.writeback.engine import Executor, ItemResult, RunReport
 from qbsync.writeback.fresh import CHUNK
 from qbsync.writeback.plan import counted_entities, load_plan
@@ -53,25 +53,27 @@ def apply_plan(session: Session, gateway: QboGateway, clock: Clock, plan_id: str
     summary = load_plan(session, plan_id)
     plan = summary.plan
     if gateway.realm_id != plan.realm_id:
-        raise WritebackError(f"plan {plan_id} belongs to company {plan.realm_id}, but the connection is to "
-                             f"{gateway.realm_id}", hint=f"run it with --realm {plan.realm_id}")
+        raise InputError(f"plan {plan_id} belongs to company {plan.realm_id}, but the connection is to "
+                         f"{gateway.realm_id}", hint=f"run it with --realm {plan.realm_id}")
     today = clock.now().date()
     if plan.as_of > today:
-        raise WritebackError(f"plan {plan_id} judged customers as of {plan.as_of.isoformat()}, after today "
-                             f"({today.isoformat()}): it would deactivate customers buying now",
-                             hint="make a new plan as of today or a past date")
+        raise InputError(f"plan {plan_id} judged customers as of {plan.as_of.isoformat()}, after today "
+                         f"({today.isoformat()}): it would deactivate customers buying now",
+                         hint="make a new plan as of today or a past date")
     changes = [i for i in summary.items if i.disposition == "change"]
-    run = None if dry_run else start_run(session, clock, plan.realm_id, "apply", plan_id=plan.id)
-    log.info("%s plan %s: %d changes to re-check%s", "dry run of" if dry_run else "applying", plan.id,
-             len(changes), "" if run is None else f" (run {run.id})")
-    executor = Executor(gateway, session, clock, plan.realm_id, run, counted_entities(plan), chunk_size)
-    results, interrupted = executor.execute([expectation_of(plan, i) for i in changes])
-    by_id = {r.customer_id: r for r in results}
-    report = RunReport(kind="apply", dry_run=dry_run, realm_id=plan.realm_id, plan_id=plan.id,
-                       run_id=run.id if run else None, interrupted=interrupted)
-    report.items = [by_id[i.customer_id] if i.disposition == "change" else _listed(i) for i in summary.items]
-    if run is not None:
-        status = "interrupted" if interrupted else "done"
-        finish_run(session, clock, run, status, report.counts(), interrupted)
+    with running(session, clock, plan.realm_id, "apply", dry_run=dry_run, plan_id=plan.id) as run:
+        log.info("%s plan %s: %d changes to re-check%s", "dry run of" if dry_run else "applying", plan.id,
+                 len(changes), "" if run is None else f" (run {run.id})")
+        executor = Executor(gateway, session, clock, plan.realm_id, run, counted_entities(plan),
+                            chunk_size)
+        results, interrupted = executor.execute([expectation_of(plan, i) for i in changes])
+        by_id = {r.customer_id: r for r in results}
+        report = RunReport(kind="apply", dry_run=dry_run, realm_id=plan.realm_id, plan_id=plan.id,
+                           run_id=run.id if run else None, interrupted=interrupted)
+        report.items = [by_id[i.customer_id] if i.disposition == "change" else _listed(i)
+                        for i in summary.items]
+        if run is not None:
+            status = "interrupted" if interrupted else "done"
+            finish_run(session, clock, run, status, report.counts(), interrupted)
     log.info("plan %s: %s", plan.id, ", ".join(f"{k} {v}" for k, v in sorted(report.counts().items())))
     return report

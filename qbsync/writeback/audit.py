@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qbsync.cache.audit_models import WritebackAudit, WritebackRun
+from qbsync.cache.locks import is_held, run_lock, run_lock_name
 from qbsync.cache.models import Customer
 from qbsync.clock import Clock
 
@@ -51,13 +54,24 @@ def record(session: Session, run: WritebackRun, clock: Clock, event: Event) -> N
               f" ({event.reason})" if event.reason else "")
 
 
-def start_run(session: Session, clock: Clock, realm_id: str, kind: str, *, plan_id: str | None = None,
-              undo_of: str | None = None) -> WritebackRun:
-    run = WritebackRun(id=new_id("R"), realm_id=realm_id, kind=kind, plan_id=plan_id, undo_of=undo_of,
-                       started_at=clock.now(), status="running", summary={})
-    session.add(run)
-    session.commit()
-    return run
+@contextlib.contextmanager
+def running(session: Session, clock: Clock, realm_id: str, kind: str, *, dry_run: bool,
+            plan_id: str | None = None, undo_of: str | None = None) -> Iterator[WritebackRun | None]:
+    """A new run row (None for a dry run), with its lock held while the block runs.
+
+    The lock is taken before the row exists, so a run shown as "running" always has a live holder;
+    when the process is killed the lock goes with it and ``runs`` reports the run as interrupted.
+    """
+    if dry_run:
+        yield None
+        return
+    run_id = new_id("R")
+    with run_lock(session.get_bind().engine, run_id):
+        run = WritebackRun(id=run_id, realm_id=realm_id, kind=kind, plan_id=plan_id, undo_of=undo_of,
+                           started_at=clock.now(), status="running", summary={})
+        session.add(run)
+        session.commit()
+        yield run
 
 
 def finish_run(session: Session, clock: Clock, run: WritebackRun, status: str, summary: dict[str, int],
@@ -122,8 +136,20 @@ def audit_log(session: Session, *, realm_id: str | None = None, run_id: str | No
     return list(reversed(session.scalars(stmt).all()))
 
 
+#: ``error`` of a run found "running" with no process holding its lock
+KILLED = "the process carrying it out ended before it finished (killed or crashed)"
+
+
 def runs(session: Session, realm_id: str | None = None) -> list[WritebackRun]:
+    """The runs, oldest first; one left "running" by a process that is gone is marked interrupted."""
     stmt = sa.select(WritebackRun).order_by(WritebackRun.started_at)
     if realm_id:
         stmt = stmt.where(WritebackRun.realm_id == realm_id)
-    return list(session.scalars(stmt).all())
+    found = list(session.scalars(stmt).all())
+    engine = session.get_bind().engine
+    orphans = [r for r in found if r.status == "running" and not is_held(engine, run_lock_name(r.id))]
+    for run in orphans:
+        run.status, run.error = "interrupted", KILLED
+    if orphans:
+        session.commit()
+    return found

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from qbsync.cache.audit_models import WritebackPlan, WritebackPlanItem
 from qbsync.cache.models import Customer
 from qbsync.clock import Clock
-from qbsync.errors import WritebackError
+from qbsync.errors import InputError
 from qbsync.rules.activity import HISTORY_ENTITIES, activity_entities, display, last_activity
 from qbsync.rules.findings import Finding
 from qbsync.writeback.audit import new_id
@@ -192,9 +192,9 @@ def counted_entities(plan: WritebackPlan | None) -> tuple[str, ...]:
 def load_plan(session: Session, plan_id: str) -> PlanSummary:
     plan = session.get(WritebackPlan, plan_id)
     if plan is None:
-        raise WritebackError(f"no write-back plan '{plan_id}' in this cache",
-                             hint="list plans with `qbsync writeback log --plans`, or make one with "
-                                  "`qbsync writeback plan --rule inactive`")
+        raise InputError(f"no write-back plan '{plan_id}' in this cache",
+                         hint="list plans with `qbsync writeback log --plans`, or make one with "
+                              "`qbsync writeback plan --rule inactive`")
     items = list(session.scalars(sa.select(WritebackPlanItem).where(WritebackPlanItem.plan_id == plan_id)
                                  .order_by(WritebackPlanItem.seq)))
     return PlanSummary(plan, items, [])

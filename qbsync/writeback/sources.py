@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from qbsync.errors import WritebackError
+from qbsync.errors import InputError
 from qbsync.rules.findings import Finding
 
 RULES = ("inactive", "reactivate", "duplicates")
@@ -38,7 +38,7 @@ def findings_for(rule: str, engine: sa.Engine, realm_id: str, as_of: date, *, po
         params = {"rule": rule, "threshold": threshold, "deactivate_at": deactivate_at}
         return RuleOutput(found, params=params)
     if rule not in RULES:
-        raise WritebackError(f"unknown rule '{rule}'", hint=f"use one of: {', '.join(RULES)}")
+        raise InputError(f"unknown rule '{rule}'", hint=f"use one of: {', '.join(RULES)}")
     from qbsync.rules.activity import load_activity
     from qbsync.rules.inactive import find_inactive, find_reactivate
     from qbsync.rules.policy import load_policy

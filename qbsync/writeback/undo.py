@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from qbsync.cache.audit_models import WritebackAudit, WritebackPlan, WritebackRun
 from qbsync.cache.models import Customer
 from qbsync.clock import Clock
-from qbsync.errors import WritebackError
+from qbsync.errors import InputError
 from qbsync.qbo.gateway import QboGateway
 from qbsync.writeback.apply import CLOCK_MARGIN
-from qbsync.writeback.audit import finish_run, start_run
+from qbsync.writeback.audit import finish_run, running
 from qbsync.writeback.engine import Executor, RunReport
 from qbsync.writeback.fresh import CHUNK
 from qbsync.writeback.plan import counted_entities
@@ -58,13 +58,14 @@ def undo_run(session: Session, gateway: QboGateway, clock: Clock, run_id: str, *
     """Restore what run ``run_id`` changed; with ``dry_run`` (the default) only read and report."""
     target = session.get(WritebackRun, run_id)
     if target is None:
-        raise WritebackError(f"no write-back run '{run_id}' in this cache",
-                             hint="list runs with `qbsync writeback log --runs`")
+        raise InputError(f"no write-back run '{run_id}' in this cache",
+                         hint="list runs with `qbsync writeback log --runs`")
     if gateway.realm_id != target.realm_id:
-        raise WritebackError(f"run {run_id} changed company {target.realm_id}, but the connection is to "
-                             f"{gateway.realm_id}", hint=f"run it with --realm {target.realm_id}")
-    if target.status == "running":
-        log.warning("run %s never finished (crashed or still running): undoing what it recorded as applied",
+        raise InputError(f"run {run_id} changed company {target.realm_id}, but the connection is to "
+                         f"{gateway.realm_id}", hint=f"run it with --realm {target.realm_id}")
+    if target.status in ("running", "interrupted"):
+        log.warning("run %s never finished (interrupted, crashed or still running): undoing what it "
+                    "recorded as applied",
                     run_id)
     earlier = list(session.scalars(sa.select(WritebackRun.id).where(WritebackRun.undo_of == run_id)
                                    .order_by(WritebackRun.started_at)))
@@ -88,17 +89,18 @@ def undo_run(session: Session, gateway: QboGateway, clock: Clock, run_id: str, *
             activity_mode="changed_since" if restoring_inactive else "none",
             changed_since=target.started_at - CLOCK_MARGIN, level=levels.get(ev.customer_id) or 0,
             other_edits_ok=True))
-    run = None if dry_run else start_run(session, clock, target.realm_id, "undo", plan_id=target.plan_id,
-                                         undo_of=target.id)
-    log.info("%s run %s: %d changes to put back", "dry run of undoing" if dry_run else "undoing", run_id,
-             len(exps))
-    executor = Executor(gateway, session, clock, target.realm_id, run, counted_entities(plan), chunk_size)
-    results, interrupted = executor.execute(exps)
-    report = RunReport(kind="undo", dry_run=dry_run, realm_id=target.realm_id, plan_id=target.plan_id,
-                       run_id=run.id if run else None, undo_of=target.id, items=results,
-                       interrupted=interrupted)
-    if run is not None:
-        status = "interrupted" if interrupted else "done"
-        finish_run(session, clock, run, status, report.counts(), interrupted)
+    with running(session, clock, target.realm_id, "undo", dry_run=dry_run, plan_id=target.plan_id,
+                 undo_of=target.id) as run:
+        log.info("%s run %s: %d changes to put back", "dry run of undoing" if dry_run else "undoing", run_id,
+                 len(exps))
+        executor = Executor(gateway, session, clock, target.realm_id, run, counted_entities(plan),
+                            chunk_size)
+        results, interrupted = executor.execute(exps)
+        report = RunReport(kind="undo", dry_run=dry_run, realm_id=target.realm_id, plan_id=target.plan_id,
+                           run_id=run.id if run else None, undo_of=target.id, items=results,
+                           interrupted=interrupted)
+        if run is not None:
+            status = "interrupted" if interrupted else "done"
+            finish_run(session, clock, run, status, report.counts(), interrupted)
     log.info("undo of run %s: %s", run_id, ", ".join(f"{k} {v}" for k, v in sorted(report.counts().items())))
     return report

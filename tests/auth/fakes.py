@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 from pathlib import Path
 from typing import Any
 
+import filelock
 import requests
 from intuitlib.exceptions import AuthClientError
 
@@ -31,8 +31,7 @@ class FileTokenServer:
         return json.loads(self.path.read_text())
 
     def rotate(self, token: str) -> int:
-        with self.path.open("r+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        with filelock.FileLock(f"{self.path}.lock"), self.path.open("r+") as fh:
             st = json.loads(fh.read())
             if token != st["valid"]:
                 raise oauth_error(400, "invalid_grant")

@@ -217,3 +217,29 @@ def test_refresh_warns_when_the_hard_expiry_is_near(tmp_path: Path, caplog: pyte
     with caplog.at_level(logging.WARNING):
         mgr.access_token()
     assert "qbsync auth login" in caplog.text and "2026-03-11" in caplog.text
+
+
+def test_several_companies_without_a_choice_is_bad_input_naming_the_fix(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qbsync.cli import cli
+    from qbsync.errors import InputError
+
+    store = TokenStore(tmp_path / "tokens")
+    store.save(_tokens(1))
+    store.save(TokenSet(realm_id="4620816365", access_token="b", refresh_token="rb",
+                        access_expires_at=T0 + timedelta(hours=1), obtained_at=T0))
+    with pytest.raises(InputError) as err:
+        store.default_realm()
+    assert err.value.exit_code == 2  # not 4: logging in again would not help
+    assert "--realm" in str(err.value) and "QBSYNC_REALM" in str(err.value)
+    assert store.default_realm("4620816365") == "4620816365"
+    # From the command line: one line, exit 2, the hint; never a traceback.
+    (tmp_path / "none.toml").write_text("")
+    env = {"QBSYNC_CONFIG": str(tmp_path / "none.toml"), "QBSYNC_TOKEN_DIR": str(tmp_path / "tokens"),
+           "QBSYNC_CLIENT_ID": "id", "QBSYNC_CLIENT_SECRET": "secret",
+           "QBSYNC_CACHE_URL": f"sqlite:///{tmp_path / 'cache.sqlite3'}"}
+    out = CliRunner(env=env).invoke(cli, ["sync"])
+    assert out.exit_code == 2, out.output
+    assert "connected to several companies" in out.output and "QBSYNC_REALM" in out.output
+    assert "Traceback" not in out.output

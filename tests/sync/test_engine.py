@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from qbsync.cache.db import create_schema, make_engine
+from qbsync.cache.locks import sync_lock
 from qbsync.cache.models import SyncState
 from qbsync.clock import FixedClock
 from qbsync.errors import LockedError, ServerError
-from qbsync.sync.locks import sync_lock
 from qbsync.sync.runner import run_sync
 from qbsync.sync.status import sync_status
 from tests.sync.fakes import FakeQbo, fail_every

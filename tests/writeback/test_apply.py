@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from qbsync.cache.audit_models import WritebackAudit, WritebackRun
 from qbsync.clock import FixedClock
-from qbsync.errors import ServerError, ThrottledError, WritebackError
+from qbsync.errors import InputError, ServerError, ThrottledError
 from qbsync.writeback.apply import apply_plan
 from qbsync.writeback.audit import audit_log
 from qbsync.writeback.plan import build_plan
@@ -303,9 +303,11 @@ def test_plan_of_another_company_is_refused(session: Session, qbo: FakeQbo, cloc
     ids = _company(qbo, 1)
     plan_id = _plan(session, qbo, clock, ids)
     other = FakeQbo("4620")
-    with pytest.raises(WritebackError, match="belongs to company 9130"):
+    # Bad input (exit 2), not a write-back that stopped early (exit 6, "run it again"): a cron
+    # wrapper must not retry these forever.
+    with pytest.raises(InputError, match="belongs to company 9130"):
         apply_plan(session, other, clock, plan_id)
-    with pytest.raises(WritebackError, match="no write-back plan"):
+    with pytest.raises(InputError, match="no write-back plan"):
         apply_plan(session, qbo, clock, "Pnope")
 
 
@@ -341,6 +343,6 @@ def test_a_plan_judged_as_of_a_future_date_is_refused(session: Session, qbo: Fak
     mirror(session, qbo)
     later = clock.now().date() + timedelta(days=400)
     plan = build_plan(session, clock, REALM, "inactive", later, [finding(qbo, c) for c in ids]).plan.id
-    with pytest.raises(WritebackError, match="after today"):
+    with pytest.raises(InputError, match="after today"):
         apply_plan(session, qbo, clock, plan)
     assert not qbo.writes

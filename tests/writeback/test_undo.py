@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from qbsync.clock import FixedClock
-from qbsync.errors import ServerError, WritebackError
+from qbsync.errors import InputError, ServerError
 from qbsync.writeback.apply import apply_plan
 from qbsync.writeback.audit import audit_log, runs
 from qbsync.writeback.plan import build_plan
@@ -107,6 +107,6 @@ def test_undo_covers_a_write_whose_answer_was_lost(session: Session, qbo: FakeQb
 
 
 def test_undo_of_unknown_run_names_the_fix(session: Session, qbo: FakeQbo, clock: FixedClock) -> None:
-    with pytest.raises(WritebackError, match="no write-back run 'Rmissing'") as err:
+    with pytest.raises(InputError, match="no write-back run 'Rmissing'") as err:
         undo_run(session, qbo, clock, "Rmissing")
     assert "writeback log" in str(err.value)
