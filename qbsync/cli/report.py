@@ -200,7 +200,13 @@ def health_cmd(stale_hours: int, cache_url: str | None, realm: str | None, fmt: 
         resolve_realm(engine, realm)  # an unknown realm is an error, not an empty table
     now = clock()
     rows = health.health(engine, now, realm or settings.realm, timedelta(hours=stale_hours))
-    emit(health.table(rows, now.now()), fmt, output, bom)
+    report = health.table(rows, now.now())
+    from qbsync.fleet.status import fleet_status  # per company: last event, queue, last sync, lag
+
+    live = fleet_status(engine, sorted({r.realm_id for r in rows}), now.now())
+    report.notes.extend(f"realm {realm_id}: {st.line()}" for realm_id, st in live.items())
+    report.meta["pipeline"] = [st.to_json() for st in live.values()]
+    emit(report, fmt, output, bom)
 
 
 def _rule_command(rule: str) -> click.Command:

@@ -91,6 +91,10 @@ def test_webhooks_serve_syncs_a_signed_change_and_stops_on_sigterm(sandbox: Sand
     assert pipeline["lag_seconds"] is not None and pipeline["queued"] is None  # in-process: not visible
     text = _qbsync(env, "status").stdout
     assert "last event" in text and "0 not yet synced" in text
+    health = json.loads(_qbsync(env, "report", "health", "--format", "json").stdout)
+    assert [p["realm_id"] for p in health["meta"]["pipeline"]] == [A]
+    assert health["meta"]["pipeline"][0]["last_event_at"] == pipeline["last_event_at"]
+    assert any(note.startswith(f"realm {A}: last event") for note in health["notes"])
 
 
 def test_worker_once_on_sqlite_syncs_what_a_stopped_server_left(sandbox: SandboxServer,
