@@ -56,6 +56,12 @@ def _open_store(db_path: str):  # type: ignore[no-untyped-def]
     type=click.Path(dir_okay=False),
     help="Where to write the ground truth JSON (default: beside --db, <db>.<realm>.truth.json).",
 )
+@click.option(
+    "--everyday",
+    is_flag=True,
+    help="Add the edits a bookkeeper makes: discounts and sales tax, refunds, voided and deleted "
+    "transactions, unapplied payments, A/R journal entries (see docs/sandbox-data.md).",
+)
 def seed_cmd(
     db_path: str,
     realm_id: str,
@@ -64,6 +70,7 @@ def seed_cmd(
     years: int,
     end_date: str | None,
     truth_path: str | None,
+    everyday: bool,
 ) -> None:
     """Generate a sample company with known ground truth into the sandbox DB."""
     from qbsync.sandbox.generator import CompanySpec, seed_realm
@@ -75,7 +82,8 @@ def seed_cmd(
             f"company {realm_id} already has customers in {db_path}",
             hint="pick another --realm or a new --db file",
         )
-    spec = CompanySpec(seed=seed, customers=customers, years=years, end_date=end)
+    make = CompanySpec.everyday if everyday else CompanySpec
+    spec = make(seed=seed, customers=customers, years=years, end_date=end)
     out = Path(truth_path) if truth_path else Path(f"{db_path}.{realm_id}.truth.json")
     started = time.monotonic()
     tty = sys.stderr.isatty()

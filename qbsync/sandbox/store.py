@@ -448,6 +448,15 @@ class Store:
                          (realm_id, ent, int(id_), self.clock.now().timestamp(), wire.dumps(stub)))
             self.outbox.record(conn, realm_id, ent, str(id_), "Delete")
 
+    def add_tombstone(self, realm_id: str, entity: str, id_: str | int, when: str) -> None:
+        """Record that a transaction was deleted at ``when`` (a MetaData time), for CDC: used by
+        loaders and the generator for history that never reached the store."""
+        stub = {"domain": "QBO", "status": "Deleted", "Id": str(id_), "MetaData": {"LastUpdatedTime": when}}
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO tombstones (realm, entity, id, deleted, stub) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (realm_id, entity, int(id_), _time_epoch(when), wire.dumps(stub)))
+
     def count(self, realm_id: str, entity: str) -> int:
         return int(self._read("SELECT COUNT(*) FROM objects WHERE realm = ? AND entity = ?",
                               (realm_id, entity))[0][0])

@@ -223,3 +223,59 @@ def preferences(spec: CompanySpec) -> dict[str, Any]:
         "SyncToken": "0",
         "MetaData": _list_meta(spec.start_date.toordinal() - 30, spec.tz_offset),
     }
+
+
+# A small chart of accounts and a sales tax code, emitted for companies with everyday edits (discount,
+# tax, refund and journal-entry lines refer to them). Ids as in Intuit's sample company.
+_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
+    ("1", "Services", "Income", "ServiceFeeIncome"),
+    ("4", "Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
+    ("35", "Checking", "Bank", "Checking"),
+    ("79", "Sales of Product Income", "Income", "SalesOfProductIncome"),
+    ("84", "Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable"),
+    ("86", "Discounts given", "Income", "DiscountsRefundsGiven"),
+    ("89", "Board of Equalization Payable", "Other Current Liability", "SalesTaxPayable"),
+    ("90", "Bad Debts", "Expense", "BadDebts"),
+    ("91", "Finance Charge Income", "Other Income", "OtherMiscellaneousIncome"),
+)
+
+
+def bookkeeping_lists(spec: CompanySpec) -> dict[str, list[dict[str, Any]]]:
+    start, off = spec.start_date.toordinal() - 30, spec.tz_offset
+    accounts = [
+        {
+            "Name": name,
+            "SubAccount": False,
+            "FullyQualifiedName": name,
+            "Active": True,
+            "Classification": "Asset" if typ in ("Bank", "Accounts Receivable", "Other Current Asset")
+            else "Liability" if "Liability" in typ else "Expense" if typ == "Expense" else "Revenue",
+            "AccountType": typ,
+            "AccountSubType": sub,
+            "CurrentBalance": 0,
+            "CurrentBalanceWithSubAccounts": 0,
+            "CurrencyRef": CURRENCY,
+            "domain": "QBO",
+            "sparse": False,
+            "Id": aid,
+            "SyncToken": "0",
+            "MetaData": _list_meta(start, off),
+        }
+        for aid, name, typ, sub in _ACCOUNTS
+    ]
+    tax = {
+        "Name": "California",
+        "Description": "California sales tax, 8.25 %",
+        "Active": True,
+        "Taxable": True,
+        "TaxGroup": True,
+        "SalesTaxRateList": {"TaxRateDetail": [{"TaxRateRef": ref("3", "California"), "TaxTypeApplicable":
+                                                "TaxOnAmount", "TaxOrder": 0}]},
+        "PurchaseTaxRateList": {"TaxRateDetail": []},
+        "domain": "QBO",
+        "sparse": False,
+        "Id": "2",
+        "SyncToken": "0",
+        "MetaData": _list_meta(start, off),
+    }
+    return {"Account": accounts, "TaxCode": [tax]}

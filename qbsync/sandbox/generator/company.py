@@ -8,17 +8,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .catalog import TERMS, Catalog, build_catalog, company_info, preferences
+from .catalog import TERMS, Catalog, bookkeeping_lists, build_catalog, company_info, preferences
 from .duplicates import NEEDS, mutate
+from .edits import Edits
 from .people import Identity, Pools, build_pools, make_identity, person_display
-from .render import CURRENCY, day_iso, meta, money, ref
+from .render import CURRENCY, day_iso, meta, money, ref, stamp
 from .rhythms import Lifecycle, purchase_days, rhythm_params
 from .seeding import sub_rng, weighted
 from .spec import CompanySpec
 from .transactions import Household, Member, Txn, build, render
 from .truth import TruthBuilder, cents_text, payment_class, write_truth
 
-LOAD_ORDER = ("Customer", "Estimate", "Invoice", "CreditMemo", "SalesReceipt", "Payment")
+LOAD_ORDER = ("Customer", "Estimate", "Invoice", "CreditMemo", "SalesReceipt", "Payment", "RefundReceipt",
+              "JournalEntry")
 _PROJECTS = (
     "Kitchen Remodel",
     "Office Fit-out",
@@ -191,11 +193,15 @@ class GeneratedCompany:
     company_info: dict[str, Any] = field(init=False)
     preferences: dict[str, Any] = field(init=False)
     truth: dict[str, Any] | None = field(init=False, default=None)
+    # Transactions created and deleted in the history: (entity, Id, day ordinal, second), for CDC stubs.
+    deleted: list[tuple[str, str, int, int]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.company_info = company_info(self.spec)
         self.preferences = preferences(self.spec)
         self.catalog, self.lists = build_catalog(self.spec)
+        if self.spec.edits:
+            self.lists.update(bookkeeping_lists(self.spec))
 
     def batches(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         yield from _Emitter(self).run()
@@ -229,6 +235,10 @@ def seed_realm(
             done += sum(1 for o in objects if not o.get("Job"))
             if progress is not None:
                 progress(counts, done, spec.customers)
+    add_tombstone = getattr(store, "add_tombstone", None)
+    if add_tombstone is not None:
+        for entity, id_, day, sec in company.deleted:
+            add_tombstone(realm_id, entity, id_, stamp(day, sec, spec.tz_offset))
     assert company.truth is not None
     if truth_path is not None:
         write_truth(company.truth, truth_path)
@@ -257,9 +267,10 @@ class _Emitter:
         self.next_addr = 100
 
     def run(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        for entity in ("Item", "Department", "Class"):
-            self.truth.count(entity, len(self.c.lists[entity]))
-            yield entity, self.c.lists[entity]
+        for entity in ("Item", "Department", "Class", "Account", "TaxCode"):
+            if entity in self.c.lists:
+                self.truth.count(entity, len(self.c.lists[entity]))
+                yield entity, self.c.lists[entity]
         buffers: dict[str, list[dict[str, Any]]] = {e: [] for e in LOAD_ORDER}
         pending = 0
         for plan in plan_customers(self.spec):
@@ -340,7 +351,9 @@ class _Emitter:
                 and hrng.random() < spec.jobs_share
             ):
                 self._plan_jobs(hrng, members, days)
-            txns = build(hrng, household, members, self.catalog, end, len(self.catalog.departments))
+            edits = (Edits.for_household(sub_rng(spec.seed, "edits", plan.index), spec)
+                     if spec.edits and plan.category != "duplicate" else None)
+            txns = build(hrng, household, members, self.catalog, end, len(self.catalog.departments), edits)
 
         # Ids in creation order: the customer, its jobs, then its transactions.
         for m in members:
@@ -352,7 +365,7 @@ class _Emitter:
             if t.kind == "Estimate":
                 t.doc = str(self.next_estimate_doc)
                 self.next_estimate_doc += 1
-            elif t.kind != "Payment":
+            elif t.kind not in ("Payment", "JournalEntry"):
                 t.doc = str(self.next_doc)
                 self.next_doc += 1
         if plan.dups_pending:
@@ -374,6 +387,9 @@ class _Emitter:
                 self._customer(ident, m, i, members, names, facts[i], deactivated, hrng)
             )
         for t in txns:
+            if t.deleted:
+                self.c.deleted.append((t.kind, t.id, t.day, t.sec + 600))
+                continue
             m = members[t.member]
             cref = ref(m.id, self._full_name(names, members, t.member, deactivated))
             addr = ident.address if t.member == 0 else None
@@ -404,29 +420,42 @@ class _Emitter:
                 "credit": 0,
                 "open": 0,
                 "invoices": [],
+                "unapplied": 0,
+                "journal": 0,
             }
             for _ in members
         ]
         for t in txns:
             f = facts[t.member]
+            if t.deleted or t.voided:  # deleted or voided: no sale, no balance, no activity
+                continue
             if t.kind == "Estimate":
                 f["estimate"] = t.day
+                continue
+            if t.kind == "JournalEntry":  # the bookkeeper's entry, not the customer's activity
+                f["balance"] += t.je
+                f["journal"] += t.je
                 continue
             f["count"] += 1
             f["activity"] = t.day if f["activity"] is None else max(f["activity"], t.day)
             if t.kind in ("Invoice", "SalesReceipt"):
                 f["first"] = t.day if f["first"] is None else min(f["first"], t.day)
                 f["last"] = t.day if f["last"] is None else max(f["last"], t.day)
-                f["revenue"] += t.total
+                f["revenue"] += t.sales()
             if t.kind == "Invoice":
                 assert t.due is not None
                 f["balance"] += t.balance
                 f["open"] += 1 if t.balance else 0
                 f["invoices"].append((t.due, t.settled, t.balance))
             elif t.kind == "CreditMemo":
-                f["revenue"] -= t.total
+                f["revenue"] -= t.sales()
                 f["balance"] -= t.balance
                 f["credit"] += t.balance
+            elif t.kind == "RefundReceipt":
+                f["revenue"] -= t.sales()
+            elif t.kind == "Payment":
+                f["balance"] -= t.unapplied
+                f["unapplied"] += t.unapplied
         for i in range(len(members) - 1, -1, -1):
             f = facts[i]
             f["with_jobs"] = f["balance"] + sum(
@@ -438,7 +467,7 @@ class _Emitter:
         self, plan: Plan, members: list[Member], facts: list[dict[str, Any]]
     ) -> tuple[int, int] | None:
         """Deactivation (day, second) when the owner made this household inactive in QBO, else None."""
-        if any(f["balance"] or f["credit"] for f in facts) or plan.category == "brand_new":
+        if any(f["balance"] or f["credit"] or f["unapplied"] for f in facts) or plan.category == "brand_new":
             return None
         srng = sub_rng(self.spec.seed, "status", plan.index)
         acts = [f["activity"] for f in facts if f["activity"] is not None]
@@ -556,6 +585,8 @@ class _Emitter:
         for i, (m, f) in enumerate(zip(members, facts, strict=True)):
             self.truth.open_invoice_cents += sum(b for _, _, b in f["invoices"])
             self.truth.unapplied_credit_cents += f["credit"]
+            self.truth.unapplied_payment_cents += f["unapplied"]
+            self.truth.journal_cents += f["journal"]
             top = i == 0
             rec: dict[str, Any] = {
                 "name": names[i],
@@ -577,6 +608,8 @@ class _Emitter:
                 "balance": cents_text(f["balance"]),
                 "balance_with_jobs": cents_text(f["with_jobs"]),
                 "unapplied_credit": cents_text(f["credit"]) if f["credit"] else None,
+                "unapplied_payments": cents_text(f["unapplied"]) if f["unapplied"] else None,
+                "journal_ar": cents_text(f["journal"]) if f["journal"] else None,
                 "open_invoices": f["open"] or None,
                 "invoicing": bool(household and household.invoicing and f["invoices"]),
                 "payment_profile": household.pay_profile

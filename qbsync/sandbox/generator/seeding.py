@@ -18,6 +18,7 @@ _PURPOSES = {
     "advance": 7,
     "jobs": 8,
     "status": 9,
+    "edits": 10,
 }
 
 

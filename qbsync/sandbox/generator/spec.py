@@ -70,6 +70,31 @@ class CompanySpec:
     estimate_share: float = 0.25  # of invoiced customers that get estimates
     locations: int = 5
     chunk_customers: int = 500  # households per bulk_load round: bounds memory
+    # Everyday bookkeeping (all off by default, so the default company and its ground truth stay as
+    # they were; ``CompanySpec.everyday()`` turns them on). Drawn from their own random stream.
+    discount_share: float = 0.0  # of invoices and sales receipts with a percent discount
+    tax_share: float = 0.0  # of invoicing/receipt households whose sales are taxed
+    refund_share: float = 0.0  # of sales receipts partly refunded by a RefundReceipt
+    void_share: float = 0.0  # of unpaid invoices and of sales receipts voided
+    delete_share: float = 0.0  # of unpaid invoices and of sales receipts deleted
+    unapplied_payment_share: float = 0.0  # of payments paying more than they apply (customer in credit)
+    ar_journal_share: float = 0.0  # of invoicing households with an A/R journal entry
+
+    @classmethod
+    def everyday(cls, **overrides: Any) -> CompanySpec:
+        """A company with the edits a bookkeeper makes: discounts and tax, refunds, voids, deletes,
+        unapplied payments and credits, jobs, A/R journal entries (write-offs, finance charges)."""
+        shares: dict[str, Any] = {
+            "discount_share": 0.12, "tax_share": 0.4, "refund_share": 0.06, "void_share": 0.03,
+            "delete_share": 0.02, "unapplied_payment_share": 0.04, "ar_journal_share": 0.3,
+            "jobs_share": 0.12, "credit_memo_share": 0.15}
+        shares.update(overrides)
+        return cls(**shares)
+
+    @property
+    def edits(self) -> bool:
+        return any((self.discount_share, self.tax_share, self.refund_share, self.void_share,
+                    self.delete_share, self.unapplied_payment_share, self.ar_journal_share))
 
     @property
     def start_date(self) -> date:

@@ -35,6 +35,21 @@ class Txn:
     settled: int | None = None  # invoices: day the balance reached 0
     id: str = ""
     doc: str = ""
+    discount: int = 0  # cents off the items (a percent discount of ``pct``)
+    pct: int = 0
+    tax: int = 0  # cents of sales tax
+    voided: bool = False
+    deleted: bool = False  # created and deleted: not emitted, leaves a CDC stub
+    unapplied: int = 0  # payments: cents not applied to any invoice
+    je: int = 0  # journal entries: signed cents posted to the customer's A/R
+    note: str = ""
+
+    def items_total(self) -> int:
+        return sum(q * u for _, q, u in self.lines)
+
+    def sales(self) -> int:
+        """What QuickBooks' Sales by Customer counts for this form: items less discount, before tax."""
+        return 0 if self.voided else self.items_total() - self.discount
 
 
 @dataclass(slots=True)
@@ -105,9 +120,17 @@ def _sec(rng: random.Random) -> int:
 
 
 def build(
-    rng: random.Random, h: Household, members: list[Member], catalog: Catalog, as_of: int, departments: int
+    rng: random.Random,
+    h: Household,
+    members: list[Member],
+    catalog: Catalog,
+    as_of: int,
+    departments: int,
+    edits: Any = None,
 ) -> list[Txn]:
-    """Every transaction of the household up to ``as_of``, in creation order."""
+    """Every transaction of the household up to ``as_of``, in creation order. ``edits`` (an
+    ``edits.Edits``) adds discounts, tax, voids, deletes, refunds, unapplied payments and journal entries
+    from its own random stream, so ``rng``'s draws are the same with or without it."""
     txns: list[Txn] = []
     invoices: list[Txn] = []
     term_days = TERMS[h.term][2]
@@ -124,6 +147,8 @@ def build(
             inv = Txn(
                 "Invoice", member, day, _sec(rng), lines, total, total, day + term_days, h.term, dept, h.cls
             )
+            if edits is not None:
+                edits.price(inv)
             if h.estimates and rng.random() < 0.3:
                 est_day = max(members[member].created, day - 2 - int(rng.random() * 18))
                 est = Txn(
@@ -147,22 +172,23 @@ def build(
             txns.append(inv)
             invoices.append(inv)
         else:
-            txns.append(
-                Txn(
-                    "SalesReceipt",
-                    member,
-                    day,
-                    _sec(rng),
-                    lines,
-                    total,
-                    0,
-                    None,
-                    0,
-                    dept,
-                    h.cls,
-                    method=int(rng.random() * len(PAYMENT_METHODS)),
-                )
+            receipt = Txn(
+                "SalesReceipt",
+                member,
+                day,
+                _sec(rng),
+                lines,
+                total,
+                0,
+                None,
+                0,
+                dept,
+                h.cls,
+                method=int(rng.random() * len(PAYMENT_METHODS)),
             )
+            if edits is not None:
+                edits.price(receipt)
+            txns.append(receipt)
         if h.estimates and rng.random() < 0.08:
             eday = day + 5 + int(rng.random() * 35)
             if eday <= as_of:
@@ -253,15 +279,26 @@ def build(
             inv.updated = max(inv.updated, (pday, found.sec))
             if inv.balance == 0:
                 inv.settled = pday
+    if edits is not None:
+        edits.after(txns, members, as_of)
     txns.sort(key=lambda t: (t.day, t.sec, _ORDER[t.kind]))
     return txns
 
 
-_ORDER = {"Estimate": 0, "Invoice": 1, "SalesReceipt": 2, "CreditMemo": 3, "Payment": 4}
+_ORDER = {"Estimate": 0, "Invoice": 1, "SalesReceipt": 2, "CreditMemo": 3, "Payment": 4, "RefundReceipt": 5,
+          "JournalEntry": 6}
+AR_ACCOUNT = ref("84", "Accounts Receivable (A/R)")
+BAD_DEBTS = ref("90", "Bad Debts")
+FINANCE_INCOME = ref("91", "Finance Charge Income")
+DISCOUNTS_GIVEN = ref("86", "Discounts given")
+CHECKING = ref("35", "Checking")
+TAX_CODE = ref("2", "California")
+TAX_RATE = ref("3", "California")
 
 
 def _sale_lines(t: Txn, catalog: Catalog) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    void = t.voided  # a voided form keeps its lines with zero amounts and quantities, as QBO does
     for n, (item, qty, unit) in enumerate(t.lines, start=1):
         iid, name, _ = catalog.items[item]
         out.append(
@@ -269,18 +306,88 @@ def _sale_lines(t: Txn, catalog: Catalog) -> list[dict[str, Any]]:
                 "Id": str(n),
                 "LineNum": n,
                 "Description": name,
-                "Amount": money(qty * unit),
+                "Amount": money(0 if void else qty * unit),
                 "DetailType": "SalesItemLineDetail",
                 "SalesItemLineDetail": {
                     "ItemRef": ref(iid, name),
                     "UnitPrice": money(unit),
-                    "Qty": qty,
-                    "TaxCodeRef": ref("NON"),
+                    "Qty": 0 if void else qty,
+                    "TaxCodeRef": ref("TAX" if t.tax else "NON"),
                 },
             }
         )
-    out.append({"Amount": money(t.total), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+    if t.pct:
+        out.append(
+            {
+                "Amount": money(0 if void else t.discount),
+                "DetailType": "DiscountLineDetail",
+                "DiscountLineDetail": {
+                    "PercentBased": True,
+                    "DiscountPercent": t.pct,
+                    "DiscountAccountRef": DISCOUNTS_GIVEN,
+                },
+            }
+        )
+    subtotal = 0 if void else t.items_total()
+    out.append({"Amount": money(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
     return out
+
+
+def _tax_detail(t: Txn) -> dict[str, Any]:
+    if not t.tax:
+        return {"TotalTax": 0}
+    tax = 0 if t.voided else t.tax
+    taxable = 0 if t.voided else t.items_total() - t.discount
+    return {
+        "TxnTaxCodeRef": TAX_CODE,
+        "TotalTax": money(tax),
+        "TaxLine": [
+            {
+                "Amount": money(tax),
+                "DetailType": "TaxLineDetail",
+                "TaxLineDetail": {
+                    "TaxRateRef": TAX_RATE,
+                    "PercentBased": True,
+                    "TaxPercent": 8.25,
+                    "NetAmountTaxable": money(taxable),
+                },
+            }
+        ],
+    }
+
+
+def _journal(t: Txn, cust_ref: dict[str, str]) -> dict[str, Any]:
+    amount = money(abs(t.je))
+    ar_side = "Debit" if t.je > 0 else "Credit"
+    other = FINANCE_INCOME if t.je > 0 else BAD_DEBTS
+    return {
+        "Adjustment": False,
+        "TotalAmt": amount,
+        "PrivateNote": t.note,
+        "Line": [
+            {
+                "Id": "0",
+                "Description": t.note,
+                "Amount": amount,
+                "DetailType": "JournalEntryLineDetail",
+                "JournalEntryLineDetail": {
+                    "PostingType": ar_side,
+                    "Entity": {"Type": "Customer", "EntityRef": cust_ref},
+                    "AccountRef": AR_ACCOUNT,
+                },
+            },
+            {
+                "Id": "1",
+                "Description": t.note,
+                "Amount": amount,
+                "DetailType": "JournalEntryLineDetail",
+                "JournalEntryLineDetail": {
+                    "PostingType": "Credit" if ar_side == "Debit" else "Debit",
+                    "AccountRef": other,
+                },
+            },
+        ],
+    }
 
 
 def render(
@@ -301,12 +408,15 @@ def render(
         "TxnDate": day_iso(t.day),
         "CurrencyRef": CURRENCY,
     }
+    if t.kind == "JournalEntry":
+        obj.update(_journal(t, cust_ref))
+        return obj
     if t.kind == "Payment":
         obj.update(
             {
                 "CustomerRef": cust_ref,
                 "TotalAmt": money(t.total),
-                "UnappliedAmt": 0,
+                "UnappliedAmt": money(t.unapplied) if t.unapplied else 0,
                 "ProcessPayment": False,
                 "PaymentMethodRef": ref(*PAYMENT_METHODS[t.method]),
                 "DepositToAccountRef": DEPOSIT_ACCOUNT,
@@ -327,26 +437,28 @@ def render(
         obj["ClassRef"] = ref(cid, cname)
     obj["LinkedTxn"] = [{"TxnId": x.id, "TxnType": x.kind} for x in t.links]
     obj["Line"] = _sale_lines(t, catalog)
-    obj["TxnTaxDetail"] = {"TotalTax": 0}
+    obj["TxnTaxDetail"] = _tax_detail(t)
     obj["CustomerRef"] = cust_ref
     if addr:
         obj["BillAddr"] = dict(addr)
     if email:
         obj["BillEmail"] = {"Address": email}
-    obj["TotalAmt"] = money(t.total)
-    obj["ApplyTaxAfterDiscount"] = False
+    obj["TotalAmt"] = money(0 if t.voided else t.total)
+    obj["ApplyTaxAfterDiscount"] = bool(t.tax or t.pct)
+    if t.voided:
+        obj["PrivateNote"] = "Voided"
     obj["PrintStatus"] = "NotSet"
     obj["EmailStatus"] = "EmailSent" if email and t.kind != "SalesReceipt" else "NotSet"
     if t.kind == "Invoice":
         tid, tname, _ = TERMS[t.term]
         assert t.due is not None
         obj.update({"SalesTermRef": ref(tid, tname), "DueDate": day_iso(t.due), "Balance": money(t.balance)})
-    elif t.kind == "SalesReceipt":
+    elif t.kind in ("SalesReceipt", "RefundReceipt"):
         obj.update(
             {
                 "Balance": 0,
                 "PaymentMethodRef": ref(*PAYMENT_METHODS[t.method]),
-                "DepositToAccountRef": DEPOSIT_ACCOUNT,
+                "DepositToAccountRef": DEPOSIT_ACCOUNT if t.kind == "SalesReceipt" else CHECKING,
             }
         )
     elif t.kind == "CreditMemo":

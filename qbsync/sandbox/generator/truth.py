@@ -56,6 +56,8 @@ class TruthBuilder:
         self.counts: dict[str, int] = {}
         self.open_invoice_cents = 0
         self.unapplied_credit_cents = 0
+        self.unapplied_payment_cents = 0
+        self.journal_cents = 0
 
     def add_customer(self, cid: str, record: dict[str, Any]) -> None:
         self.customers[cid] = {
@@ -88,6 +90,11 @@ class TruthBuilder:
             "totals": {
                 "open_invoices": cents_text(self.open_invoice_cents),
                 "unapplied_credit": cents_text(self.unapplied_credit_cents),
+                "unapplied_payments": cents_text(self.unapplied_payment_cents),
+                "journal_ar": cents_text(self.journal_cents),
+                # What QuickBooks' A/R aging totals to: the sum of every customer's Balance.
+                "ar_total": cents_text(self.open_invoice_cents - self.unapplied_credit_cents
+                                       - self.unapplied_payment_cents + self.journal_cents),
             },
             "customers": self.customers,
             "duplicate_clusters": sorted(
