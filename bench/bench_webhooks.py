@@ -2,7 +2,8 @@
 
 (a) What sending costs the API call that causes the event: N customer creates over HTTP with no
 endpoint registered (the baseline, same run), with a registered endpoint that answers at once, and
-with one that takes 1 s to answer each delivery (the sender is stuck; the API must not be).
+with one that takes 1 s to answer each delivery (the sender is stuck; the API must not be). The
+sandbox, the receiver and the client each run in their own process, as they would for real.
 (b) How fast a burst drains: E events spread over R companies written behind the client's back,
 then timed until every one is delivered (batches of 100, companies mixed) to a local receiver.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import statistics
 import sys
@@ -81,29 +83,58 @@ def _server(realms: int) -> Any:
     return SandboxServer(store, clock=clock, limits=ThrottleLimits(None, None))
 
 
-def api_writes(n: int, mode: str) -> float:
+def _receiver_process(delay: float, out: Any, stop: Any) -> None:
+    receiver = Receiver(delay=delay)
+    out.put(receiver.url)
+    stop.wait()
+    receiver.close()
+
+
+def _sandbox_process(url: str | None, out: Any, stop: Any) -> None:
     from qbsync.sandbox.webhooks import Endpoint
 
     srv = _server(1)
-    receiver = Receiver(delay=1.0 if mode == "slow endpoint" else 0.0)
     with srv:
         realm = srv.store.realms()[0]
-        if mode != "no endpoint":
-            srv.store.outbox.register(Endpoint.make(receiver.url, TOKEN))
-        s = requests.Session()
-        s.headers.update({"Authorization": f"Bearer {srv.issue_tokens(realm)['access_token']}",
-                          "Content-Type": "application/json", "Accept": "application/json"})
-        url = f"{srv.api_url_v3}/company/{realm}/customer"
-        started = time.perf_counter()
-        for i in range(n):
-            resp = s.post(url, data=json.dumps({"DisplayName": f"Bench Customer {i}"}), timeout=30)
-            assert resp.status_code == 200, resp.text
-        elapsed = time.perf_counter() - started
-        pending = srv.store.outbox.counts()["queued_events"]
-    receiver.close()
-    print(f"  {mode:<14} {n} creates in {elapsed:6.2f} s ({n / elapsed:6.0f}/s); "
+        if url:
+            srv.store.outbox.register(Endpoint.make(url, TOKEN))
+        out.put((srv.api_url_v3, realm, srv.issue_tokens(realm)["access_token"]))
+        cpu = time.process_time()
+        stop.wait()
+        out.put((srv.store.outbox.counts()["queued_events"], time.process_time() - cpu))
+
+
+def api_writes(n: int, mode: str) -> tuple[float, float]:
+    """N creates from this process to a sandbox in its own process; the receiver in a third one."""
+    ctx = mp.get_context("spawn")
+    out, stop = ctx.Queue(), ctx.Event()
+    url = None
+    procs = []
+    if mode != "no endpoint":
+        rec = ctx.Process(target=_receiver_process, args=(1.0 if mode == "slow endpoint" else 0.0, out, stop))
+        rec.start()
+        procs.append(rec)
+        url = out.get(timeout=60)
+    box = ctx.Process(target=_sandbox_process, args=(url, out, stop))
+    box.start()
+    procs.append(box)
+    api, realm, token = out.get(timeout=60)
+    s = requests.Session()
+    s.headers.update({"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                      "Accept": "application/json"})
+    endpoint = f"{api}/company/{realm}/customer"
+    started = time.perf_counter()
+    for i in range(n):
+        resp = s.post(endpoint, data=json.dumps({"DisplayName": f"Bench Customer {i}"}), timeout=30)
+        assert resp.status_code == 200, resp.text
+    elapsed = time.perf_counter() - started
+    stop.set()
+    pending, cpu = out.get(timeout=60)
+    for proc in procs:
+        proc.join(timeout=60)
+    print(f"  {mode:<14} {n} creates in {elapsed:6.2f} s ({n / elapsed:6.0f}/s), sandbox CPU {cpu:5.2f} s; "
           f"events still queued at the end: {pending}", flush=True)
-    return elapsed
+    return elapsed, cpu
 
 
 def burst(events: int, realms: int) -> None:
@@ -146,13 +177,17 @@ def main() -> None:
     print(f"(a) API writes, {args.rounds} interleaved rounds")
     modes = ("no endpoint", "endpoint", "slow endpoint")
     times: dict[str, list[float]] = {m: [] for m in modes}
+    cpus: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(args.rounds):
         for mode in modes:
-            times[mode].append(api_writes(args.writes, mode))
-    base = statistics.median(times["no endpoint"])
+            wall, cpu = api_writes(args.writes, mode)
+            times[mode].append(wall)
+            cpus[mode].append(cpu)
+    base, base_cpu = statistics.median(times["no endpoint"]), statistics.median(cpus["no endpoint"])
     for mode in modes:
-        med = statistics.median(times[mode])
-        print(f"  median {mode:<14} {med:6.2f} s = x{med / base:.2f} the no-endpoint baseline")
+        med, cpu = statistics.median(times[mode]), statistics.median(cpus[mode])
+        print(f"  median {mode:<14} wall {med:6.2f} s = x{med / base:.2f}, sandbox CPU {cpu:5.2f} s = "
+              f"x{cpu / base_cpu:.2f} the no-endpoint baseline")
     print("(b) burst")
     burst(args.events, args.realms)
     print(f"load average at end: {_load()}")
