@@ -11,6 +11,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qbsync.cache import audit_models, campaign_models, fleet_models  # noqa: F401  (register their tables)
 from qbsync.cache.models import Base
+from qbsync.errors import CacheError
+
+#: What SQLite says of a file that is not (or no longer) a whole database
+_DAMAGED = ("file is not a database", "malformed", "disk image", "file is encrypted")
+
+
+def cache_error(exc: sa.exc.DBAPIError, url: sa.URL | str | None = None) -> CacheError:
+    """The one message for a database error met while using the cache (opening it or mid-command)."""
+    where = "" if url is None else " at " + sa.engine.make_url(url).render_as_string(hide_password=True)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    if any(mark in reason.lower() for mark in _DAMAGED):
+        return CacheError(f"the cache{where} is damaged ({reason})",
+                          hint="restore it from a backup (`qbsync restore FILE`), or move it aside and run "
+                               "`qbsync sync` to mirror the company again (notes, plans and the write-back "
+                               "log live only in the cache and its backups)")
+    return CacheError(f"cannot use the cache{where}: {reason}",
+                      hint="check the cache_url setting and that the database is reachable")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

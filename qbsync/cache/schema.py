@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from qbsync.cache.db import make_engine
+from qbsync.cache.db import cache_error, make_engine
 from qbsync.cache.models import Base, Realm
 from qbsync.errors import CacheError, ConfigError, InputError, SchemaTooNewError
 
@@ -107,11 +107,9 @@ def open_cache(url: str, *, existing: bool = False, **kw: Any) -> sa.Engine:
     except (SchemaTooNewError, CacheError):
         engine.dispose()
         raise
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DBAPIError as exc:  # unreachable, refused, or a damaged SQLite file
         engine.dispose()
-        raise CacheError(f"cannot open the cache at {engine.url.render_as_string(hide_password=True)}: "
-                         f"{exc.orig}", hint="check the cache_url setting and that the database is reachable"
-                         ) from exc
+        raise cache_error(exc, engine.url) from exc
     return engine
 
 

@@ -54,6 +54,20 @@ class QbsyncGroup(click.Group):
         except QbsyncError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except Exception as exc:
+            # A database error met after the cache opened (a SQLite file damaged in the middle, a
+            # server gone mid-command) is the cache's problem, said in one line, not a traceback.
+            if "sqlalchemy" not in sys.modules:
+                raise
+            import sqlalchemy as sa
+
+            if not isinstance(exc, sa.exc.DBAPIError):
+                raise
+            from qbsync.cache.db import cache_error
+
+            err = cache_error(exc)
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(err.exit_code)
 
 
 @click.group(cls=QbsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
