@@ -1,10 +1,18 @@
-"""The receiver's durable side: events recorded in the cache (idempotent by id), and which companies
-have a change the cache does not hold yet.
+"""The receiver's durable side: events recorded in the cache (idempotent by id, numbered in arrival
+order), and which companies have a change the cache does not hold yet.
 
-A company needs a sync when one of its events about a mirrored entity is newer than that entity's
-CDC cursor (the QuickBooks time at which the last sync began reading). The decision looks at the
-events' times, not at whether an event is new: a redelivery of an event already covered by a sync
-queues nothing, and one whose sync was lost (a crash between recording and queueing) queues it again.
+An event is *covered* — its change is in the cache — when either
+
+- it was committed before the company's last successful queued sync began (``seq`` up to
+  ``fleet_realms.events_through``): the change happened before the event was sent, so before that
+  sync read QuickBooks. Exact, and needs no clock; or
+- its change is older than the entity's CDC cursor (the QuickBooks time at which the last sync of any
+  kind began reading) by at least a second: what makes a late, out-of-order event queue nothing.
+  QuickBooks' ``LastUpdatedTime`` has whole seconds, hence the second.
+
+A company needs a sync while one of its events about a mirrored entity is not covered. The decision
+looks at coverage, not at whether an event is new: a redelivery of a covered event queues nothing,
+and one whose sync was lost (a crash between recording and queueing) queues it again.
 """
 
 from __future__ import annotations
@@ -15,18 +23,19 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from qbsync.cache.fleet_models import WebhookEvent
+from qbsync.cache.fleet_models import FleetRealm, WebhookEvent
 from qbsync.cache.models import ENTITY_MODELS, SyncState
 from qbsync.fleet.events import Event
 
 EVENTS = WebhookEvent.metadata.tables[WebhookEvent.__tablename__]
+REALMS = FleetRealm.metadata.tables[FleetRealm.__tablename__]
 STATE = SyncState.metadata.tables[SyncState.__tablename__]
-#: an event is covered when its change is at least this much older than the cursor (QBO times have
-#: whole seconds, and CDC's changedSince is floored to a second)
 MARGIN = timedelta(seconds=1)
-#: rows per INSERT: far below SQLite's and PostgreSQL's parameter limits
+#: rows per statement: far below SQLite's and PostgreSQL's parameter limits
 _CHUNK = 500
 DEFAULT_RETENTION = timedelta(days=7)
+
+Cursors = dict[tuple[str, str], datetime | None]
 
 
 def mirrored(entity: str) -> bool:
@@ -48,8 +57,17 @@ class Recorded:
     to_sync: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Marks:
+    through: dict[str, int]
+    cursors: Cursors
+
+    def covers(self, realm: str, entity: str, seq: int, occurred_at: datetime) -> bool:
+        return seq <= self.through.get(realm, 0) or covered(occurred_at, self.cursors.get((realm, entity)))
+
+
 class Inbox:
-    """Webhook events in the cache database, and the cursors they are compared with."""
+    """Webhook events in the cache database, and the bookmarks they are compared with."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -67,6 +85,16 @@ class Inbox:
             new += max(0, result.rowcount or 0)
         return new
 
+    def _marks(self, conn: sa.Connection, realms: Iterable[str]) -> _Marks:
+        wanted = sorted(set(realms))
+        if not wanted:
+            return _Marks({}, {})
+        through = {r.realm_id: int(r.events_through or 0) for r in conn.execute(
+            sa.select(REALMS.c.realm_id, REALMS.c.events_through).where(REALMS.c.realm_id.in_(wanted)))}
+        cursors: Cursors = {(r.realm_id, r.entity): r.cursor for r in conn.execute(
+            sa.select(STATE.c.realm_id, STATE.c.entity, STATE.c.cursor).where(STATE.c.realm_id.in_(wanted)))}
+        return _Marks(through, cursors)
+
     def record(self, events: Sequence[Event], received_at: datetime) -> Recorded:
         """Store ``events`` (one transaction, committed on return) and say which companies need a sync."""
         out = Recorded()
@@ -79,51 +107,67 @@ class Inbox:
             dict(event_id=e.event_id, realm_id=e.realm_id, entity=e.entity[:64], entity_id=e.entity_id,
                  operation=e.operation[:16], occurred_at=e.occurred_at or received_at,
                  received_at=received_at, format=e.format) for e in unique.values()]
+        ids = list(unique)
         with self.engine.begin() as conn:
             out.new = self._insert(conn, rows)
             out.duplicates = len(events) - out.new
-            cursors = self._cursors(conn, {e.realm_id for e in events})
-        out.to_sync = sorted({e.realm_id for e in events if mirrored(e.entity) and not covered(
-            e.occurred_at or received_at, cursors.get((e.realm_id, e.entity)))})
+            stored = {}
+            for start in range(0, len(ids), _CHUNK):
+                stored.update({r.event_id: r for r in conn.execute(
+                    sa.select(EVENTS.c.event_id, EVENTS.c.seq, EVENTS.c.realm_id, EVENTS.c.entity,
+                              EVENTS.c.occurred_at).where(EVENTS.c.event_id.in_(ids[start:start + _CHUNK])))})
+            marks = self._marks(conn, {e.realm_id for e in unique.values()})
+        # The stored row decides (a redelivery is judged by when it first arrived, and by what it said).
+        out.to_sync = sorted({r.realm_id for r in stored.values() if mirrored(r.entity)
+                              and not marks.covers(r.realm_id, r.entity, r.seq, r.occurred_at)})
         return out
 
-    def _cursors(self, conn: sa.Connection, realms: Iterable[str]) -> dict[tuple[str, str], datetime | None]:
-        wanted = sorted(set(realms))
-        if not wanted:
-            return {}
-        rows = conn.execute(sa.select(STATE.c.realm_id, STATE.c.entity, STATE.c.cursor)
-                            .where(STATE.c.realm_id.in_(wanted))).all()
-        return {(r.realm_id, r.entity): r.cursor for r in rows}
-
-    def newest_changes(self, realms: Iterable[str] | None = None) -> dict[tuple[str, str], datetime]:
-        """Per (company, mirrored entity): the time of the newest change an event announced."""
-        q = (sa.select(EVENTS.c.realm_id, EVENTS.c.entity, sa.func.max(EVENTS.c.occurred_at).label("newest"))
-             .where(EVENTS.c.entity.in_(list(ENTITY_MODELS)))
-             .group_by(EVENTS.c.realm_id, EVENTS.c.entity))
-        if realms is not None:
-            q = q.where(EVENTS.c.realm_id.in_(sorted(set(realms))))
+    def _uncovered(self, realms: Iterable[str] | None) -> list[tuple[str, str, int, datetime]]:
+        """(company, entity, seq, change time) of the events about mirrored entities newer than the
+        company's last queued sync."""
         with self.engine.connect() as conn:
-            return {(r.realm_id, r.entity): r.newest for r in conn.execute(q) if r.newest is not None}
+            q = (sa.select(EVENTS.c.realm_id, EVENTS.c.entity, EVENTS.c.seq, EVENTS.c.occurred_at)
+                 .select_from(EVENTS.outerjoin(REALMS, REALMS.c.realm_id == EVENTS.c.realm_id))
+                 .where(EVENTS.c.entity.in_(list(ENTITY_MODELS)),
+                        EVENTS.c.seq > sa.func.coalesce(REALMS.c.events_through, 0)))
+            if realms is not None:
+                q = q.where(EVENTS.c.realm_id.in_(sorted(set(realms))))
+            rows = [(r.realm_id, r.entity, int(r.seq), r.occurred_at) for r in conn.execute(q)]
+            marks = self._marks(conn, {r[0] for r in rows})
+        return [r for r in rows if not marks.covers(*r)]
 
     def pending(self, realms: Iterable[str] | None = None) -> list[str]:
         """Companies with a recorded change their cache does not hold yet (the in-process queue fills
-        itself from this on start; the fleet's periodic sweep re-queues them if a sync was lost)."""
-        newest = self.newest_changes(realms)
-        with self.engine.connect() as conn:
-            cursors = self._cursors(conn, {r for r, _ in newest})
-        return sorted({realm for (realm, entity), t in newest.items()
-                       if not covered(t, cursors.get((realm, entity)))})
+        itself from this on start; the fleet's tick re-queues them if a sync was lost)."""
+        return sorted({r[0] for r in self._uncovered(realms)})
 
     def is_pending(self, realm_id: str) -> bool:
-        return bool(self.pending([realm_id]))
+        return bool(self._uncovered([realm_id]))
 
     def waiting(self, realm_id: str) -> int:
         """Events of ``realm_id`` about mirrored entities whose change the cache does not hold yet."""
+        return len(self._uncovered([realm_id]))
+
+    def last_seq(self, realm_id: str) -> int:
+        """The newest event of the company committed so far (read before a sync begins)."""
         with self.engine.connect() as conn:
-            cursors = self._cursors(conn, [realm_id])
-            rows = conn.execute(sa.select(EVENTS.c.entity, EVENTS.c.occurred_at).where(
-                EVENTS.c.realm_id == realm_id, EVENTS.c.entity.in_(list(ENTITY_MODELS)))).all()
-        return sum(1 for r in rows if not covered(r.occurred_at, cursors.get((realm_id, r.entity))))
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(EVENTS.c.seq), 0))
+                                    .where(EVENTS.c.realm_id == realm_id)).scalar_one())
+
+    def note_sync(self, realm_id: str, *, outcome: str, started_at: datetime, finished_at: datetime,
+                  through: int | None = None, error: str | None = None) -> None:
+        """What a queued sync did; ``through``: it succeeded, and every event up to it is covered."""
+        values: dict[str, object] = dict(last_started_at=started_at, last_finished_at=finished_at,
+                                         last_outcome=outcome, last_error=(error or None) and error[:2000])
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(REALMS.c.events_through).where(REALMS.c.realm_id == realm_id)
+                               .with_for_update()).first()
+            if row is None:
+                conn.execute(REALMS.insert().values(realm_id=realm_id, events_through=through or 0, **values))
+                return
+            if through is not None:
+                values["events_through"] = max(int(row.events_through or 0), through)
+            conn.execute(REALMS.update().where(REALMS.c.realm_id == realm_id).values(**values))
 
     def last_received(self) -> dict[str, tuple[datetime, int]]:
         """Per company: when its last event arrived, and how many events are kept."""

@@ -101,6 +101,9 @@ class SyncExecutor:
         if request.reason == EVENT and request.kind == CDC and not self.inbox.is_pending(realm):
             log.info("realm %s: the cache already holds every announced change; no sync", realm)
             return Outcome(request, "skipped")
+        started = self.clock.now()
+        # Every event committed by now announced a change made before this sync reads QuickBooks.
+        through = self.inbox.last_seq(realm)
         try:
             gateway = self._connect(self.settings, realm, self.clock)
             try:
@@ -112,12 +115,18 @@ class SyncExecutor:
                     close()
         except LockedError as exc:
             log.info("realm %s: %s; trying again later", realm, exc.message)
+            self.inbox.note_sync(realm, outcome="busy", started_at=started, finished_at=self.clock.now(),
+                                 error=exc.message)
             return Outcome(request, "busy", error=exc.message, retry=True)
         except QbsyncError as exc:
             again = retriable(exc)
             log.warning("realm %s: %s sync failed%s: %s", realm, request.kind,
                         " (will try again)" if again else "", exc.message)
+            self.inbox.note_sync(realm, outcome="failed", started_at=started, finished_at=self.clock.now(),
+                                 error=exc.message)
             return Outcome(request, "failed", error=exc.message, retry=again)
+        self.inbox.note_sync(realm, outcome="synced", started_at=started, finished_at=self.clock.now(),
+                             through=through)
         log.info("realm %s: %s sync (%s) fetched %d, %d requests, %.1f s", realm, request.kind,
                  request.reason, summary.fetched, summary.requests, summary.duration_s)
         return Outcome(request, "synced", summary=summary)
