@@ -1,4 +1,5 @@
-"""Backup and restore of the cache, which holds data found nowhere else (write-back audit, campaigns).
+"""Backup and restore of the cache, which holds data found nowhere else (write-back audit, campaigns,
+the customer file: notes, reasons for loss, outreach sent).
 
 SQLite: a consistent online copy through SQLite's backup API (readers and the sync may keep working),
 and a restore that checks the file's schema revision and replaces the live database in one SQLite

@@ -9,7 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from qbsync.cache import audit_models, campaign_models, fleet_models  # noqa: F401  (register their tables)
+from qbsync.cache import (  # noqa: F401  (register their tables)
+    audit_models,
+    campaign_models,
+    customer_models,
+    fleet_models,
+)
 from qbsync.cache.models import Base
 from qbsync.errors import CacheError
 

@@ -15,7 +15,7 @@ import secrets
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -26,7 +26,8 @@ from qbsync.cache.campaign_models import Campaign, CampaignMember
 from qbsync.cache.models import Invoice, SalesReceipt
 from qbsync.campaigns.rfm import RfmConfig
 from qbsync.campaigns.segments import SegmentDef, evaluate
-from qbsync.clock import Clock
+from qbsync.clock import Clock, end_of_day
+from qbsync.customers import outreach
 from qbsync.errors import InputError
 from qbsync.reports.source import ZERO
 
@@ -181,6 +182,10 @@ class CampaignReport:
     ratio: float | None
     ratio_interval: tuple[float, float] | None
     returns: dict[str, Return] = field(default_factory=dict)
+    #: contacted members reached by a batch marked sent (customer id -> date sent), and of those
+    #: the ones who bought on or after that date (responded)
+    reached: dict[str, date] = field(default_factory=dict)
+    responded: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         def g(r: GroupResult) -> dict[str, Any]:
@@ -194,7 +199,11 @@ class CampaignReport:
                 "lift": round(self.lift, 4), "lift_ci95": [round(x, 4) for x in self.lift_interval],
                 "ratio": None if self.ratio is None else round(self.ratio, 4),
                 "ratio_ci95": (None if self.ratio_interval is None
-                               else [round(x, 4) for x in self.ratio_interval])}
+                               else [round(x, 4) for x in self.ratio_interval]),
+                "outreach": {"reached": len(self.reached), "responded": len(self.responded),
+                             "response_rate": (round(len(self.responded) / len(self.reached), 4)
+                                               if self.reached else None),
+                             "reached_ids": sorted(self.reached), "responded_ids": sorted(self.responded)}}
 
 
 def _group(name: str, ids: list[str], back: dict[str, Return], since: date) -> GroupResult:
@@ -216,8 +225,28 @@ def report(engine: sa.Engine, realm_id: str, name: str, as_of: date) -> Campaign
     control = _group("control", [m.customer_id for m in mem if m.control], back, camp.as_of)
     k1, n1, k2, n2 = contacted.returned, contacted.members, control.returned, control.members
     ratio = (contacted.rate / control.rate) if control.rate > 0 else None
+    reached, responded = outreach_of(engine, realm_id, camp,
+                                     [m.customer_id for m in mem if not m.control], as_of)
     return CampaignReport(camp, as_of, contacted, control, contacted.rate - control.rate,
-                          newcombe(k1, n1, k2, n2), ratio, ratio_interval(k1, n1, k2, n2), back)
+                          newcombe(k1, n1, k2, n2), ratio, ratio_interval(k1, n1, k2, n2), back, reached,
+                          responded)
+
+
+def outreach_of(engine: sa.Engine, realm_id: str, camp: Campaign, contacted: list[str],
+                as_of: date) -> tuple[dict[str, date], set[str]]:
+    """Who of ``contacted`` was reached by the campaign's sent batches (first date), and who bought on
+    or after the day they were reached, up to ``as_of``."""
+    wanted = set(contacted)
+    reached: dict[str, date] = {}
+    with engine.connect() as conn:
+        for c in outreach.contacts(conn, realm_id, campaign_id=camp.id, until=end_of_day(as_of)):
+            if c.customer_id in wanted:
+                reached.setdefault(c.customer_id, c.sent_on)
+    responded: set[str] = set()
+    for day in sorted(set(reached.values())):
+        ids = [cid for cid, d in reached.items() if d == day]
+        responded |= set(returns(engine, realm_id, ids, day - timedelta(days=1), as_of))
+    return reached, responded
 
 
 def followup(engine: sa.Engine, realm_id: str, name: str, as_of: date) -> list[CampaignMember]:

@@ -38,6 +38,7 @@ from qbsync.cache.models import Customer, Invoice, Item, SalesLine, SalesReceipt
 from qbsync.campaigns.campaign import get, members
 from qbsync.clock import Clock
 from qbsync.csvfile import IMPORTER, SPREADSHEET, Audience, Phone, SafeCell, write_csv
+from qbsync.customers.outreach import ItemSpec
 from qbsync.errors import InputError
 from qbsync.reports.source import ZERO, plain_name
 from qbsync.rules.duplicates import find_duplicates
@@ -324,6 +325,8 @@ class ExportResult:
     rows: dict[str, int]
     excluded_do_not_contact: int
     merged_records: int  # customer records folded into another row
+    campaign_id: int | None = None
+    contacts: dict[str, list[Contact]] = field(default_factory=dict)  # list kind -> its rows
 
 
 def split(contacts: list[Contact], dnc: DoNotContact,
@@ -392,4 +395,25 @@ def export(engine: sa.Engine, realm_id: str, name: str, out_dir: Path, clock: Cl
                 campaign_id=camp.id, created_at=now, list_kind=kind, fmt=list_fmt, path=str(path),
                 rows=len(group), params={"include_balance": include_balance, "bom": bom,
                                          "do_not_contact_excluded": blocked}))
-    return ExportResult(name, files, rows, blocked, len(people) - len(contacts))
+    return ExportResult(name, files, rows, blocked, len(people) - len(contacts), camp.id,
+                        {kind: group for kind, (group, _, _) in lists.items()})
+
+
+#: the outreach kind and channel each list is recorded with in the customer file
+LIST_OUTREACH = {"marketing": ("campaign", "email"), "call": ("call", "phone"),
+                 "collections": ("collections", "")}
+
+
+def outreach_items(result: ExportResult) -> list[ItemSpec]:
+    """One customer-file item per customer record on the lists (merged records included)."""
+    out: list[ItemSpec] = []
+    for kind, group in result.contacts.items():
+        item_kind, channel = LIST_OUTREACH[kind]
+        for c in group:
+            via = channel or ("email" if c.email else "phone")
+            for p in c.merged:
+                out.append(ItemSpec(p.customer_id, item_kind, via, None,
+                                    {"list": kind, "file": str(result.files[kind]),
+                                     **({"merged_into": c.main.customer_id}
+                                        if p.customer_id != c.main.customer_id else {})}))
+    return out

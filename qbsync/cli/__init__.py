@@ -20,10 +20,11 @@ log = logging.getLogger("qbsync")
 #: it, a later one adds subcommands to its group. A command's modules load when it is used, so
 #: `qbsync sync` from cron never imports the duplicate matcher, scipy or the sample-data generator.
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "auth": ("auth",), "backup": ("sync",), "campaign": ("campaign",), "demo": ("demo",),
-    "report": ("report",), "restore": ("sync",), "rules": ("rules", "duplicates"),
-    "sandbox": ("sandbox", "sandbox_data", "sandbox_webhooks"), "status": ("sync",), "sync": ("sync",),
-    "webhooks": ("webhooks",), "worker": ("worker",), "writeback": ("writeback",),
+    "auth": ("auth",), "backup": ("sync",), "campaign": ("campaign",), "customer": ("customer",),
+    "demo": ("demo",), "report": ("report", "report_documents"), "restore": ("sync",),
+    "rules": ("rules", "duplicates"), "sandbox": ("sandbox", "sandbox_data", "sandbox_webhooks"),
+    "sent": ("customer",), "status": ("sync",), "sync": ("sync",), "webhooks": ("webhooks",),
+    "worker": ("worker",), "writeback": ("writeback",),
 }
 
 

@@ -11,6 +11,7 @@ import click
 
 from qbsync.campaigns import campaign, dunning, exports, segments
 from qbsync.campaigns.rfm import RfmConfig
+from qbsync.cli.outreach import mark_sent_options, record_batch
 from qbsync.cli.report import cache_options, emit, open_cache, output_options
 from qbsync.errors import InputError
 from qbsync.reports.table import Column, Table
@@ -117,9 +118,12 @@ def create_cmd(name: str, segments_file: Path | None, segment: str | None, kind:
 @click.option("--include-balance", is_flag=True,
               help="Keep customers with an open balance on the marketing list (default: collections list).")
 @click.option("--bom", is_flag=True, help="Start files with a byte-order mark (for Excel).")
+@click.option("--mark-sent", is_flag=True,
+              help="Record the lists as sent now (otherwise: `qbsync sent BATCH` once they went out).")
 @cache_options
 def export_cmd(name: str, out_dir: Path, fmt: str, do_not_contact: Path | None, include_balance: bool,
-               bom: bool, as_of: datetime | None, realm: str | None, cache_url: str | None) -> None:
+               bom: bool, mark_sent: bool, as_of: datetime | None, realm: str | None,
+               cache_url: str | None) -> None:
     """Write the campaign's marketing list, call list and collections list."""
     ctx = open_cache(realm, cache_url, as_of)
     res = exports.export(ctx.engine, ctx.realm_id, name, out_dir, ctx.clock, fmt=fmt,
@@ -130,6 +134,10 @@ def export_cmd(name: str, out_dir: Path, fmt: str, do_not_contact: Path | None, 
         click.echo(f"{kind:12} {res.rows[kind]:6} rows  {path}")
     click.echo(f"left out (do not contact): {res.excluded_do_not_contact}; "
                f"records merged into another row: {res.merged_records}")
+    record_batch(ctx, "campaign", exports.outreach_items(res), f"campaign {name}: {fmt} list, call list, "
+                 "collections list", {"command": "campaign export", "campaign": name, "format": fmt,
+                                      "files": {k: str(v) for k, v in res.files.items()}},
+                 mark_sent, campaign_id=res.campaign_id)
 
 
 @campaign_group.command("list")
@@ -168,6 +176,12 @@ def report_cmd(name: str, fmt: str, as_of: datetime | None, realm: str | None, c
     if rep.ratio is not None and rep.ratio_interval is not None:
         click.echo(f"  ratio      {rep.ratio:.2f}x (95% CI {rep.ratio_interval[0]:.2f} to "
                    f"{rep.ratio_interval[1]:.2f})")
+    if rep.reached:
+        click.echo(f"  reached    {len(rep.reached):6} contacted members in batches marked sent; "
+                   f"{len(rep.responded)} bought again since they were reached "
+                   f"({len(rep.responded) / len(rep.reached):.1%})")
+    else:
+        click.echo("  reached    none recorded yet (mark the export sent: `qbsync sent BATCH`)")
     if rep.control.members == 0:
         click.echo("  no control group: the lift cannot be measured against doing nothing")
 
@@ -193,16 +207,33 @@ def followup_cmd(name: str, as_of: datetime | None, realm: str | None, cache_url
 @click.option("--within-days", type=click.IntRange(min=0), default=7, show_default=True,
               help="Remind about invoices falling due within N days.")
 @click.option("--stage", "stages", multiple=True, type=click.Choice(dunning.STAGES),
-              help="Only these stages (repeatable; default all).")
+              help="Only invoices in these aging stages (repeatable; default all).")
+@click.option("--letter", "letters", multiple=True, type=click.Choice(dunning.LETTERS),
+              help="Only customers due this letter (repeatable; default all).")
+@click.option("--min-gap-days", type=click.IntRange(min=0), default=dunning.DEFAULT_MIN_GAP_DAYS,
+              show_default=True, help="Days between two letters to the same customer.")
+@mark_sent_options("email")
 @cache_options
 @output_options
-def dunning_cmd(within_days: int, stages: tuple[str, ...], as_of: datetime | None, realm: str | None,
+def dunning_cmd(within_days: int, stages: tuple[str, ...], letters: tuple[str, ...], min_gap_days: int,
+                mark_sent: bool, channel: str, as_of: datetime | None, realm: str | None,
                 cache_url: str | None, fmt: str, output: Path | None, bom: bool) -> None:
-    """Invoices due soon (reminder) or overdue (by aging bucket), one row per invoice, for a mail merge."""
+    """Invoices due soon or overdue, one row per invoice for a mail merge, with the letter each customer
+    is due: reminder, first, second or final notice, one stage on from the last letter marked sent."""
     ctx = open_cache(realm, cache_url, as_of)
-    rows = dunning.dunning(ctx.engine, ctx.realm_id, ctx.as_of, within_days=within_days,
-                           stages=stages or dunning.STAGES)
-    emit(dunning.table(rows, ctx.as_of), fmt, output, bom)
+    found = dunning.dunning_plan(ctx.engine, ctx.realm_id, ctx.as_of, within_days=within_days,
+                                 min_gap_days=min_gap_days)
+    chosen = letters or dunning.LETTERS
+    rows = dunning.rows_of(found, stages or dunning.STAGES, chosen)
+    emit(dunning.table(rows, ctx.as_of, found), fmt, output, bom)
+    if output is not None or mark_sent:
+        listed = {r.customer_id for r in rows}
+        items = [i for i in dunning.outreach_items(found, chosen, channel=channel,
+                                                   files={c: str(output) for c in listed} if output else None)
+                 if i.customer_id in listed]
+        record_batch(ctx, "dunning", items, f"dunning list {output.name if output else '(terminal)'}",
+                     {"command": "campaign dunning", "file": str(output) if output else None,
+                      "letters": list(chosen)}, mark_sent)
 
 
 def register(cli: click.Group) -> None:

@@ -1,0 +1,1 @@
+"""What a person reads or sends: the HTML report, statements and letters (PDF/HTML), a customer's archive."""

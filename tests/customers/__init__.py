@@ -1,0 +1,1 @@
+"""Tests of the customer file: notes, losses, languages, outreach batches and contacts."""
