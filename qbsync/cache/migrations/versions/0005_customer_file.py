@@ -1,7 +1,7 @@
 """customer file
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-05 19:01:11.275762
 """
 
@@ -18,8 +18,8 @@ from sqlalchemy import Text
 import qbsync.cache.types
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0004'
-down_revision: str | None = '0003'
+revision: str = '0005'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
