@@ -13,9 +13,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
 
-from qbsync.sandbox import catalog
+from qbsync.sandbox import catalog, postings
 
 LOAD_ORDER = (
+    "Account",
+    "TaxCode",
     "Department",
     "Class",
     "Item",
@@ -26,6 +28,7 @@ LOAD_ORDER = (
     "SalesReceipt",
     "RefundReceipt",
     "Payment",
+    "JournalEntry",
 )
 _CENT = Decimal("0.01")
 
@@ -463,6 +466,31 @@ def _customer_ref(obj: dict[str, Any], names: _Names, where: str) -> str:
     return str(cid)
 
 
+def _journal(obj: dict[str, Any], names: _Names, where: str) -> None:
+    """A journal entry: dated, balanced, its customer lines resolved (by Id or DisplayName)."""
+    if "TxnDate" not in obj:
+        raise LoadError(f"{where}: JournalEntry has no TxnDate")
+    debits = credits = Decimal(0)
+    for line in postings.journal_lines(obj):
+        detail = line["JournalEntryLineDetail"]
+        amount = _money(line.get("Amount", 0), where, "line amount")
+        if detail.get("PostingType") == "Debit":
+            debits += amount
+        elif detail.get("PostingType") == "Credit":
+            credits += amount
+        else:
+            raise LoadError(f"{where}: journal line PostingType must be Debit or Credit")
+        entity = detail.get("Entity")
+        ref = entity.get("EntityRef") if isinstance(entity, dict) else None
+        customer = isinstance(entity, dict) and str(entity.get("Type", "")).lower() == "customer"
+        if isinstance(ref, dict) and customer:
+            found = names.resolve(str(ref.get("value") or ref.get("name")), where)
+            ref["value"] = found["Id"] if isinstance(found, dict) else found
+    if debits != credits:
+        raise LoadError(f"{where}: journal entry debits {debits} and credits {credits} differ")
+    obj["TotalAmt"] = _num(debits)
+
+
 def _csv_sales(staged: _Staged, names: _Names) -> None:
     item = {"Name": "Sales", "Type": "Service", "Active": True, "FullyQualifiedName": "Sales", "UnitPrice": 0}
     if staged.csv_sales and not staged.objects.get("Item"):
@@ -498,8 +526,9 @@ def _csv_sales(staged: _Staged, names: _Names) -> None:
         staged.objects["SalesReceipt"].append((obj, where))
 
 
-def _balances(staged: _Staged, customers: list[dict[str, Any]]) -> None:
-    """Invoice/credit/payment balances from the payments' LinkedTxn, then customer balances from those."""
+def _balances(staged: _Staged, customers: list[dict[str, Any]], ar_ids: frozenset[str] = frozenset()) -> None:
+    """Invoice/credit/payment balances from the payments' LinkedTxn, then customer balances from those
+    and from journal-entry lines on Accounts Receivable."""
     invoices = {o["Id"]: (o, w) for o, w in staged.objects.get("Invoice", [])}
     credits = {o["Id"]: (o, w) for o, w in staged.objects.get("CreditMemo", [])}
     paid: dict[str, Decimal] = defaultdict(Decimal)
@@ -539,6 +568,11 @@ def _balances(staged: _Staged, customers: list[dict[str, Any]]) -> None:
             raise LoadError(f"{where}: credit memo {tid} is used for more than its total")
         cm["RemainingCredit"] = cm["Balance"] = _num(left)
         own[cm["CustomerRef"]["value"]] -= left
+    ar_ids = ar_ids | {str(a["Id"]) for a, _ in staged.objects.get("Account", [])
+                       if a.get("AccountType") == catalog.AR_ACCOUNT_TYPE}
+    for je, _ in staged.objects.get("JournalEntry", []):
+        for cid, amount in postings.journal_ar(je, ar_ids).items():
+            own[str(cid)] += amount
     with_jobs = dict(own)
     for c in sorted(customers, key=lambda c: -c.get("Level", 0)):
         parent = (c.get("ParentRef") or {}).get("value")
@@ -575,7 +609,11 @@ def load_files(
             if entity in catalog.NAME_LISTS:
                 obj.setdefault("Active", True)
                 obj.setdefault("FullyQualifiedName", obj.get("Name", ""))
-                items_by_name[str(obj.get("Name", "")).casefold()] = obj["Id"]
+                if entity == "Item":
+                    items_by_name[str(obj.get("Name", "")).casefold()] = obj["Id"]
+                continue
+            if entity == "JournalEntry":
+                _journal(obj, names, where)
                 continue
             _customer_ref(obj, names, where)
             if "TxnDate" not in obj:
@@ -590,7 +628,9 @@ def load_files(
                         iref["value"] = items_by_name[iref["name"].casefold()]
                 if entity in ("SalesReceipt", "RefundReceipt"):
                     obj["Balance"] = 0
-    _balances(staged, customers)
+    held = getattr(store, "ar_account_ids", None)
+    known = held(realm_id) if held is not None and store.has_realm(realm_id) else frozenset()
+    _balances(staged, customers, known)
     if not store.has_realm(realm_id):
         store.create_realm(
             realm_id, company_info={"CompanyName": company_name or f"Imported {realm_id}", "Country": "US"}

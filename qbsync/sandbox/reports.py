@@ -22,6 +22,7 @@ REPORTS = (
     "CustomerBalance",
     "CustomerBalanceDetail",
     "CustomerSales",
+    "ProfitAndLoss",
 )
 AR_ENTITIES = ("Invoice", "CreditMemo", "Payment", "JournalEntry")
 SALES_ENTITIES = ("Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt")
@@ -66,6 +67,17 @@ PARAMS: dict[str, set[str]] = {
         "end_date",
     },
     "CustomerSales": _COMMON | {"start_date", "end_date", "summarize_column_by", "class", "item"},
+    "ProfitAndLoss": _COMMON
+    | {
+        "start_date",
+        "end_date",
+        "summarize_column_by",
+        "class",
+        "item",
+        "vendor",
+        "payment_method",
+        "adjusted_gain_loss",
+    },
 }
 TXN_TYPE = {
     "Invoice": "Invoice",
@@ -280,6 +292,7 @@ class ReportsApi:
             "CustomerBalance": self._balance_summary,
             "CustomerBalanceDetail": self._balance_detail,
             "CustomerSales": self._sales,
+            "ProfitAndLoss": self._profit_and_loss,
         }
         return build[canonical](realm, params)
 
@@ -869,12 +882,7 @@ class ReportsApi:
                         out[cid] += sign[str(lt.get("TxnType"))] * share
         return {c: v for c, v in out.items() if v}
 
-    def _sales(self, realm: str, params: dict[str, str]) -> dict[str, Any]:
-        summarize = params.get("summarize_column_by") or "Total"
-        if summarize != "Total":
-            raise _bad(
-                "summarize_column_by", summarize, "Total (the sandbox serves no other column grouping)"
-            )
+    def _period(self, realm: str, params: dict[str, str]) -> tuple[date, date]:
         if params.get("start_date") or params.get("end_date"):
             today = self.today(realm)
             start = _day(params["start_date"], "start_date") if params.get("start_date") else date(1900, 1, 1)
@@ -887,6 +895,15 @@ class ReportsApi:
             )
         if start > end:
             raise _bad("start_date", start.isoformat(), "a date before end_date")
+        return start, end
+
+    def _sales(self, realm: str, params: dict[str, str]) -> dict[str, Any]:
+        summarize = params.get("summarize_column_by") or "Total"
+        if summarize != "Total":
+            raise _bad(
+                "summarize_column_by", summarize, "Total (the sandbox serves no other column grouping)"
+            )
+        start, end = self._period(realm, params)
         method = params.get("accounting_method") or "Accrual"
         sales = self.sales(realm, start, end, method, self._department_filter(params))
         wanted = self._customer_filter(params)
@@ -910,3 +927,206 @@ class ReportsApi:
             },
             "Rows": {"Row": [*rows, self._grand_total(totals)]},
         }
+
+    # ---- profit and loss (what the sandbox holds: sales forms and journal entries) ----
+
+    def _accounts(self, realm: str) -> dict[str, dict[str, Any]]:
+        return {
+            str(r[0]): json.loads(r[1])
+            for r in self.store._read(
+                "SELECT id, data FROM objects WHERE realm = ? AND entity = 'Account'", (realm,)
+            )
+        }
+
+    def _postings(
+        self, realm: str, start: date, end: date, wanted: set[int] | None, departments: set[str] | None
+    ) -> Iterable[tuple[date, dict[str, Any], Decimal]]:
+        """(date, account ref, amount) of every income and expense posting, accrual basis: item lines to
+        the item's income account, discount lines to the discount account (negative), both reversed for
+        credit memos and refund receipts; journal-entry lines on income and expense accounts."""
+        items = {
+            str(r[0]): json.loads(r[1])
+            for r in self.store._read(
+                "SELECT id, data FROM objects WHERE realm = ? AND entity = 'Item'", (realm,)
+            )
+        }
+        accounts = self._accounts(realm)
+        sign = {"Invoice": 1, "SalesReceipt": 1, "CreditMemo": -1, "RefundReceipt": -1}
+        for entity, obj in self._rows(realm, (*SALES_ENTITIES, "JournalEntry"), end):
+            day = _day(obj.get("TxnDate"), "TxnDate")
+            dept = str((obj.get("DepartmentRef") or {}).get("value", ""))
+            if day < start or (departments is not None and dept not in departments):
+                continue
+            if entity == "JournalEntry":
+                for line in postings.journal_lines(obj):
+                    detail = line["JournalEntryLineDetail"]
+                    if wanted is not None and postings.line_customer(detail) not in wanted:
+                        continue
+                    ref = detail.get("AccountRef") or {}
+                    kind = _PL_SECTION.get(str(accounts.get(str(ref.get("value")), {}).get("AccountType")))
+                    if kind is None:
+                        continue  # balance-sheet accounts (and accounts the sandbox does not hold)
+                    debit = str(detail.get("PostingType")) == "Debit"
+                    amount = wire.to_decimal(line.get("Amount"))
+                    income = kind in ("Income", "OtherIncome")
+                    yield day, ref, amount if debit != income else -amount
+                continue
+            cid = int((obj.get("CustomerRef") or {}).get("value", 0) or 0)
+            if wanted is not None and cid not in wanted:
+                continue
+            for line in obj.get("Line", []) or []:
+                kind = line.get("DetailType")
+                amount = wire.to_decimal(line.get("Amount"))
+                if not amount:
+                    continue
+                if kind == "SalesItemLineDetail":
+                    item = items.get(str(((line.get(kind) or {}).get("ItemRef") or {}).get("value")), {})
+                    ref = item.get("IncomeAccountRef") or {"value": "", "name": "Sales"}
+                    yield day, ref, sign[entity] * amount
+                elif kind == "DiscountLineDetail":
+                    ref = (line.get(kind) or {}).get("DiscountAccountRef") or {
+                        "value": "",
+                        "name": "Discounts given",
+                    }
+                    yield day, ref, -sign[entity] * amount
+
+    def _profit_and_loss(self, realm: str, params: dict[str, str]) -> dict[str, Any]:
+        if (params.get("accounting_method") or "Accrual") != "Accrual":
+            raise _bad(
+                "accounting_method",
+                params["accounting_method"],
+                "Accrual (the sandbox's ProfitAndLoss is accrual only)",
+            )
+        start, end = self._period(realm, params)
+        summarize = params.get("summarize_column_by") or "Total"
+        if summarize not in ("Total", "Days", "Month"):
+            raise _bad("summarize_column_by", summarize, "Total, Days or Month")
+        spans: list[tuple[date, date, str]] = []
+        if summarize == "Days":
+            spans = [
+                (d, d, f"{d:%b} {d.day}, {d.year}")
+                for d in (start + timedelta(days=i) for i in range((end - start).days + 1))
+            ]
+        elif summarize == "Month":
+            m = start.replace(day=1)
+            while m <= end:
+                spans.append((max(m, start), min(_month_end(m), end), f"{m:%b} {m.year}"))
+                m = _add_months(m, 1)
+        accounts = self._accounts(realm)
+        width = len(spans) + 1
+        by_account: dict[tuple[str, str], list[Decimal]] = {}
+        for day, ref, amount in self._postings(
+            realm, start, end, self._customer_filter(params), self._department_filter(params)
+        ):
+            key = (str(ref.get("value", "")), str(ref.get("name", "")))
+            row = by_account.setdefault(key, [ZERO] * width)
+            for i, (lo, hi, _) in enumerate(spans):
+                if lo <= day <= hi:
+                    row[i] += amount
+            row[-1] += amount
+        sections: dict[str, list[tuple[tuple[str, str], list[Decimal]]]] = defaultdict(list)
+        for key, values in sorted(by_account.items(), key=lambda kv: kv[0][1].lower()):
+            kind = _PL_SECTION.get(str(accounts.get(key[0], {}).get("AccountType")), "Income")
+            sections[kind].append((key, values))
+
+        def total(kind: str) -> list[Decimal]:
+            out = [ZERO] * width
+            for _, values in sections.get(kind, []):
+                out = [a + b for a, b in zip(out, values, strict=True)]
+            return out
+
+        def cells(label: str, values: list[Decimal]) -> list[dict[str, str]]:
+            # As recorded: a report with no data leaves its summary cells empty.
+            return [{"value": label}, *({"value": money(v) if by_account else ""} for v in values)]
+
+        def section(kind: str, title: str) -> dict[str, Any]:
+            rows = [
+                {
+                    "ColData": [
+                        {"value": name, **({"id": aid} if aid else {})},
+                        *({"value": money(v)} for v in values),
+                    ],
+                    "type": "Data",
+                }
+                for (aid, name), values in sections.get(kind, [])
+            ]
+            out: dict[str, Any] = {
+                "Header": {"ColData": [{"value": title}, *({"value": ""} for _ in range(width))]}
+            }
+            if rows:
+                out["Rows"] = {"Row": rows}
+            out.update(
+                {
+                    "Summary": {"ColData": cells(f"Total {title}", total(kind))},
+                    "type": "Section",
+                    "group": kind,
+                }
+            )
+            return out
+
+        def summary(group: str, label: str, values: list[Decimal]) -> dict[str, Any]:
+            return {"Summary": {"ColData": cells(label, values)}, "type": "Section", "group": group}
+
+        def minus(a: list[Decimal], b: list[Decimal]) -> list[Decimal]:
+            return [x - y for x, y in zip(a, b, strict=True)]
+
+        gross = minus(total("Income"), total("COGS"))
+        operating = minus(gross, total("Expenses"))
+        other = minus(total("OtherIncome"), total("OtherExpenses"))
+        rows = [section("Income", "Income")]
+        if sections.get("COGS"):
+            rows.append(section("COGS", "Cost of Goods Sold"))
+        rows += [
+            summary("GrossProfit", "Gross Profit", gross),
+            section("Expenses", "Expenses"),
+            summary("NetOperatingIncome", "Net Operating Income", operating),
+        ]
+        if sections.get("OtherIncome") or sections.get("OtherExpenses"):
+            rows += [
+                section("OtherIncome", "Other Income"),
+                section("OtherExpenses", "Other Expenses"),
+                summary("NetOtherIncome", "Net Other Income", other),
+            ]
+        rows.append(
+            summary("NetIncome", "Net Income", [a + b for a, b in zip(operating, other, strict=True)])
+        )
+        columns: list[dict[str, Any]] = [
+            {"ColTitle": "", "ColType": "Account", "MetaData": [{"Name": "ColKey", "Value": "account"}]}
+        ]
+        for lo, hi, title in spans:
+            columns.append(
+                {
+                    "ColTitle": title,
+                    "ColType": "Money",
+                    "MetaData": [
+                        {"Name": "StartDate", "Value": lo.isoformat()},
+                        {"Name": "EndDate", "Value": hi.isoformat()},
+                        {"Name": "ColKey", "Value": title},
+                    ],
+                }
+            )
+        columns.append(
+            {"ColTitle": "TOTAL", "ColType": "Money", "MetaData": [{"Name": "ColKey", "Value": "total"}]}
+        )
+        header = self._header(
+            realm,
+            "ProfitAndLoss",
+            params,
+            [("AccountingStandard", "GAAP")],
+            not by_account,
+            ReportBasis="Accrual",
+            StartPeriod=start.isoformat(),
+            EndPeriod=end.isoformat(),
+            SummarizeColumnsBy=summarize,
+        )
+        return {"Header": header, "Columns": {"Column": columns}, "Rows": {"Row": rows}}
+
+
+# Account types that appear on a profit and loss statement, by section.
+_PL_SECTION = {
+    "Income": "Income",
+    "Other Income": "OtherIncome",
+    "Cost of Goods Sold": "COGS",
+    "Expense": "Expenses",
+    "Other Expense": "OtherExpenses",
+}

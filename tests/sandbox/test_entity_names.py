@@ -169,3 +169,45 @@ def test_cli_load_prints_counts_and_skip_lines(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert f"loaded into company {REALM}: Customer 1" in res.stdout
     assert "skipped 1 PurchaseOrder record from tap.jsonl: the sandbox holds no PurchaseOrder" in res.stderr
+
+
+def test_loader_loads_journal_entries_into_customer_balances(tmp_path: Path) -> None:
+    ar = {"value": "84", "name": "Debtors"}
+    lines = [
+        {"Customer": {"Id": "1", "DisplayName": "Amy"}},
+        {"Account": {"Id": "84", "Name": "Debtors", "AccountType": "Accounts Receivable"}},
+        {"Account": {"Id": "90", "Name": "Bad Debts", "AccountType": "Expense"}},
+        {
+            "JournalEntry": {
+                "Id": "3",
+                "TxnDate": "2025-01-31",
+                "Line": [
+                    {
+                        "Amount": 40,
+                        "DetailType": "JournalEntryLineDetail",
+                        "JournalEntryLineDetail": {
+                            "PostingType": "Debit",
+                            "AccountRef": ar,
+                            "Entity": {"Type": "Customer", "EntityRef": {"name": "Amy"}},
+                        },
+                    },
+                    {
+                        "Amount": 40,
+                        "DetailType": "JournalEntryLineDetail",
+                        "JournalEntryLineDetail": {"PostingType": "Credit", "AccountRef": {"value": "90"}},
+                    },
+                ],
+            }
+        },
+    ]
+    store = Store()
+    result = load_files(store, REALM, [_write(tmp_path, "books.jsonl", lines)])
+    assert dict(result) == {"Account": 2, "Customer": 1, "JournalEntry": 1}
+    assert (store.get(REALM, "Customer", "1") or {})["Balance"] == 40
+    assert store.open_balance(REALM, 1) == 40, "the store's own A/R lines agree with the loaded balance"
+    bad = [
+        lines[0],
+        {"JournalEntry": {**lines[3]["JournalEntry"], "Line": lines[3]["JournalEntry"]["Line"][:1]}},
+    ]
+    with pytest.raises(LoadError, match=r"debits 40\.00 and credits 0 differ"):
+        load_files(Store(), REALM, [_write(tmp_path, "bad.jsonl", bad)])

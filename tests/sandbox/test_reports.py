@@ -3,10 +3,12 @@ parameters, and every figure against an independent recomputation from the sandb
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -457,3 +459,44 @@ def test_report_date_in_the_past_leaves_out_later_transactions(raw: Raw, company
     before = _by_customer(_ok(raw.get("reports/CustomerBalance", report_date="2023-12-31")))
     assert {k: v[0] for k, v in before.items()} == {"1": Decimal(400), "3": Decimal(60)}
     assert (TODAY - timedelta(days=1)).isoformat() == "2024-02-29"
+
+
+# ---- ProfitAndLoss (Singer tap-quickbooks' profit_loss_report stream reads it by day) ----
+
+RECORDED = Path(__file__).resolve().parents[2].parent / "shared" / "qbo" / "recorded" / "raw_bodies"
+
+
+@pytest.mark.skipif(not RECORDED.is_dir(), reason="recordings not found")
+def test_empty_profit_and_loss_is_the_recorded_one(raw: Raw) -> None:
+    recorded = json.loads((RECORDED / "reports__profit_and_loss__0.response.txt").read_text())
+    mine = _ok(raw.get("reports/ProfitAndLoss", customer="1", start_date="2015-01-01", end_date="2015-07-31"))
+    assert mine["Rows"] == recorded["Rows"] and mine["Columns"] == recorded["Columns"]
+    assert mine["Header"]["Option"] == recorded["Header"]["Option"]
+    assert set(mine["Header"]) == set(recorded["Header"])
+
+
+def test_profit_and_loss_income_is_sales_and_days_columns_carry_dates(
+    raw: Raw, company: dict[str, str]
+) -> None:
+    pnl = _ok(
+        raw.get(
+            "reports/ProfitAndLoss",
+            start_date="2024-02-01",
+            end_date="2024-03-01",
+            summarize_column_by="Days",
+        )
+    )
+    columns = pnl["Columns"]["Column"]
+    assert len(columns) == 1 + 30 + 1 and columns[-1]["ColTitle"] == "TOTAL"
+    assert columns[1]["MetaData"][0] == {"Name": "StartDate", "Value": "2024-02-01"}
+    income = next(r for r in pnl["Rows"]["Row"] if r.get("group") == "Income")
+    sales = _ok(raw.get("reports/CustomerSales", start_date="2024-02-01", end_date="2024-03-01"))
+    assert income["Summary"]["ColData"][-1]["value"] == _grand(sales)[-1] == "1050.00"
+    by_day = {
+        c["MetaData"][0]["Value"]: i for i, c in enumerate(columns) if c["ColTitle"] not in ("", "TOTAL")
+    }
+    cells = income["Summary"]["ColData"]
+    assert cells[by_day["2024-02-25"]]["value"] == "900.00", "the job's invoice: 1,000 less the 10 % discount"
+    assert cells[by_day["2024-02-03"]]["value"] == "-50.00", "the refund"
+    net = next(r for r in pnl["Rows"]["Row"] if r.get("group") == "NetIncome")
+    assert net["Summary"]["ColData"][-1]["value"] == "1050.00"

@@ -36,8 +36,6 @@ client.TOKEN_REFRESH_URL = base + "/oauth2/v1/tokens/bearer"
 import tap_quickbooks
 tap_quickbooks.main()
 """
-# The sandbox serves no ProfitAndLoss report (docs/sandbox.md), so that one stream is not selected.
-NOT_SERVED = {"profit_loss_report"}
 
 
 def _tap_python() -> Path:
@@ -152,7 +150,7 @@ def test_tap_quickbooks_discovers_and_syncs_every_stream(
     for stream in catalog["streams"]:
         for entry in stream["metadata"]:
             if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] not in NOT_SERVED
+                entry["metadata"]["selected"] = True
     (tmp_path / "catalog.json").write_text(json.dumps(catalog))
 
     synced = _run(tap_python, srv, tmp_path, "--catalog", str(tmp_path / "catalog.json"))
@@ -174,7 +172,16 @@ def test_tap_quickbooks_discovers_and_syncs_every_stream(
         "deleted_objects": 1,
     }
     assert {k: records[k] for k in expected} == expected
-    assert set(records) == set(expected), "streams of entities the sandbox does not hold come back empty"
+    # profit_loss_report: one record per day from start_date on, read from ProfitAndLoss by day.
+    days = [
+        m["record"]
+        for m in _messages(synced.stdout)
+        if m.get("stream") == "profit_loss_report" and m["type"] == "RECORD"
+    ]
+    assert days[0]["ReportDate"].startswith("2024-02-01") and "Total Income" in days[0]["Details"]
+    assert set(records) == set(expected) | {"profit_loss_report"}, (
+        "streams the sandbox does not hold are empty"
+    )
     # The tap asked in one batch for all 29 query streams and once for CDC naming its 24 entities.
     cdc = [r for r in srv.request_log if r.path.endswith("/cdc")]
     assert len(cdc) == 1 and cdc[0].status == 200
