@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -173,7 +174,7 @@ def test_cli_load_prints_counts_and_skip_lines(tmp_path: Path) -> None:
 
 def test_loader_loads_journal_entries_into_customer_balances(tmp_path: Path) -> None:
     ar = {"value": "84", "name": "Debtors"}
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"Customer": {"Id": "1", "DisplayName": "Amy"}},
         {"Account": {"Id": "84", "Name": "Debtors", "AccountType": "Accounts Receivable"}},
         {"Account": {"Id": "90", "Name": "Bad Debts", "AccountType": "Expense"}},
