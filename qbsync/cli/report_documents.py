@@ -26,7 +26,43 @@ def lost_cmd(grain: str, as_of: datetime | None, realm: str | None, cache_url: s
     emit(lost.table(lost.lost(ctx.engine, ctx.realm_id, ctx.as_of, grain, period)), fmt, output, bom)
 
 
+@click.command("html")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The page to write (atomically), e.g. report.html.")
+@click.option("--cross-by", type=click.Choice(["location", "class"]), default="location", show_default=True,
+              help="The heat map's columns.")
+@click.option("--top", type=click.IntRange(min=1), default=25, show_default=True,
+              help="Rows of each long table on the page (totals cover everything).")
+@click.option("--duplicates/--no-duplicates", default=True, show_default=True,
+              help="Run the duplicates rule (the slowest part on a large company).")
+@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML policy file of the rules (default: the config file's).")
+@click.option("--locale", help="The company's locale, e.g. pt_BR (default: from its CompanyInfo).")
+@cache_options
+@period_options
+def html_cmd(output: Path, cross_by: str, top: int, duplicates: bool, policy: Path | None, locale: str | None,
+             as_of: datetime | None, realm: str | None, cache_url: str | None, from_: datetime | None,
+             to_: datetime | None) -> None:
+    """Every report on one self-contained page with charts: aging, best customers (Pareto), customers x
+    locations (heat map), disappearing customers, inactive and reactivated, duplicates side by side,
+    campaign results, lost customers. Opens offline and prints on A4 or Letter."""
+    from qbsync.documents import htmlreport
+    from qbsync.files import write_atomic
+    from qbsync.settings import load_settings
+
+    ctx = open_cache(realm, cache_url, as_of)
+    settings = load_settings(overrides={"cache_url": cache_url})
+    opts = htmlreport.Options(ctx.as_of, period_of(ctx, from_, to_), cross_by=cross_by, top=top,
+                              duplicates=duplicates, policy_path=policy or settings.config_path,
+                              today=ctx.clock.now().date())
+    collected = htmlreport.collect(ctx.engine, ctx.realm_id, opts, locale=locale)
+    page = htmlreport.render_page(collected, generated=ctx.clock.now())
+    write_atomic(output, page)
+    click.echo(f"wrote {output} ({len(page.encode('utf-8')) / 1024:,.0f} KiB)", err=True)
+
+
 def register(cli: click.Group) -> None:
     group = cli.commands["report"]
     assert isinstance(group, click.Group)
     group.add_command(lost_cmd)
+    group.add_command(html_cmd)

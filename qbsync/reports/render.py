@@ -84,6 +84,16 @@ def to_text(table: Table, *, max_width: int = 40) -> str:
     return "\n".join(out) + "\n"
 
 
+def plain(value: Any, kind: Kind) -> Any:
+    """A value as JSON carries it (money "1234.50", shares "0.1234", dates ISO)."""
+    return _plain(value, kind)
+
+
+def shown(value: Any, kind: Kind) -> str:
+    """A value as the terminal table shows it (money "1,234.50", shares "12.3%")."""
+    return _shown(value, kind)
+
+
 def _csv_value(value: Any, kind: Kind) -> Any:
     plain = _plain(value, kind)
     if kind in ("money", "share", "number", "int", "date") and plain is not None:
@@ -133,5 +143,5 @@ def write(table: Table, fmt: str, path: Path, *, bom: bool = False) -> None:
     write_atomic(path, render(table, fmt, bom=bom))
 
 
-__all__ = ["FORMATS", "Column", "Table", "csv_rows", "money", "render", "to_csv", "to_json", "to_text",
-           "write"]
+__all__ = ["FORMATS", "Column", "Table", "csv_rows", "money", "plain", "render", "shown", "to_csv", "to_json",
+           "to_text", "write"]

@@ -1,0 +1,199 @@
+"""`qbsync report html`: every report on one self-contained page, charts included, figures the reports' own.
+
+Each section calls the report or rule that the command line runs for it (``aging.aging``,
+``best.best``, ``cross.cross``, the rules over one shared ``load_activity``, ``run_on_cache``,
+``campaign.report``, ``lost.lost``) and turns the result into the same ``Table`` the command line
+renders as JSON: the numbers on the page are that JSON's values (``data-value``) shown as the
+terminal table shows them. Charts are inline SVG drawn from the same objects. The page loads
+nothing (a Content-Security-Policy forbids it), runs no script, and prints on A4 or Letter.
+
+Long lists are cut to the first ``top`` rows on the page (the note says how many there are); totals
+always cover everything, as they do in the reports.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from qbsync.documents.company import Company, company
+from qbsync.reports import aging, best, cross, lost, render
+from qbsync.reports.source import Period
+from qbsync.reports.table import Table
+from qbsync.rules.findings import Finding
+
+T = TypeVar("T")
+
+
+@dataclass
+class Options:
+    as_of: date
+    period: Period
+    cross_by: str = "location"
+    top: int = 25  # rows of each long table, bars of the Pareto chart
+    disappearing_top: int = 50  # points of the disappearing chart (as `rules disappearing --top`)
+    pairs: int = 20  # duplicate pairs compared side by side
+    campaigns: int = 8  # the latest campaigns
+    policy_path: Path | None = None
+    duplicates: bool = True
+    today: date | None = None  # the clock's date: QuickBooks' balances are today's
+
+
+@dataclass
+class Collected:
+    """The reports' own results, each computed once."""
+
+    company: Company
+    options: Options
+    aging: aging.AgingReport
+    best: best.BestReport
+    cross: cross.CrossReport
+    inactive: list[Finding]
+    reactivate: list[Finding]
+    disappearing: Any  # rules.disappearing.rank.DisappearingReport
+    duplicates: Any | None  # rules.duplicates.DuplicateReport
+    campaigns: list[Any]  # campaigns.campaign.CampaignReport
+    lost: lost.LostReport
+    customers: dict[str, int]  # active / inactive in QuickBooks
+    receivables: Decimal | None = None  # the sum of the customers' QuickBooks balances (A/R), as synced
+    receivables_today: bool = True  # as_of is today, so that sum is the figure to tie the aging to
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _timed(seconds: dict[str, float], name: str, fn: Callable[[], T]) -> T:
+    start = time.perf_counter()
+    try:
+        return fn()
+    finally:
+        seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def collect(engine: sa.Engine, realm_id: str, opts: Options, *, locale: str | None = None) -> Collected:
+    """Run every report the page shows, once each."""
+    from qbsync.cache.models import Customer
+    from qbsync.campaigns import campaign
+    from qbsync.rules.activity import load_activity
+    from qbsync.rules.disappearing.rank import find_disappearing
+    from qbsync.rules.inactive import find_inactive, find_reactivate
+    from qbsync.rules.policy import load_policy
+
+    sec: dict[str, float] = {}
+    as_of = opts.as_of
+    policy = load_policy(opts.policy_path)
+    comp = company(engine, realm_id, locale=locale)
+    aging_r = _timed(sec, "aging", lambda: aging.aging(engine, realm_id, as_of))
+    best_r = _timed(sec, "best", lambda: best.best(engine, realm_id, as_of, opts.period))
+    cross_r = _timed(sec, "cross", lambda: cross.cross(engine, realm_id, as_of, opts.period,
+                                                       "class" if opts.cross_by == "class" else "location"))
+    acts = _timed(sec, "activity", lambda: load_activity(engine, realm_id, as_of, policy.include_estimates))
+    inactive = _timed(sec, "inactive", lambda: find_inactive(acts, policy, as_of))
+    reactivate = _timed(sec, "reactivate", lambda: find_reactivate(acts, policy, as_of))
+    disappearing = _timed(sec, "disappearing", lambda: find_disappearing(acts, policy, as_of,
+                                                                         top=opts.disappearing_top))
+    dups = None
+    if opts.duplicates:
+        from qbsync.rules.duplicates import run_on_cache
+
+        dups = _timed(sec, "duplicates", lambda: run_on_cache(engine, realm_id, as_of))
+
+    def campaigns() -> list[Any]:
+        chosen = [c for c in campaign.campaigns(engine, realm_id) if c.as_of <= as_of][-opts.campaigns:]
+        return [campaign.report(engine, realm_id, c.name, as_of) for c in chosen]
+
+    camps = _timed(sec, "campaigns", campaigns)
+    lost_r = _timed(sec, "lost", lambda: lost.lost(engine, realm_id, as_of, "quarter"))
+    from qbsync.cache.types import Money
+
+    with engine.connect() as conn:
+        counts = dict(conn.execute(sa.select(Customer.active, sa.func.count())
+                                   .where(Customer.realm_id == realm_id).group_by(Customer.active)).all())
+        receivables = conn.execute(sa.select(sa.type_coerce(sa.func.sum(Customer.balance), Money()))
+                                   .where(Customer.realm_id == realm_id)).scalar()
+    customers = {"active": int(counts.get(True, 0)), "inactive": int(counts.get(False, 0))}
+    return Collected(comp, opts, aging_r, best_r, cross_r, inactive, reactivate, disappearing, dups, camps,
+                     lost_r, customers, receivables if receivables is not None else Decimal("0.00"),
+                     opts.today is None or opts.as_of >= opts.today, sec)
+
+
+# --- tables as the page shows them ---------------------------------------------------------------------
+
+
+@dataclass
+class PageTable:
+    """A report Table as cells: the JSON value (``data``) and the terminal's text (``text``) of each."""
+
+    name: str
+    title: str
+    columns: list[tuple[str, str, str]]  # key, title, kind
+    rows: list[list[tuple[str, str]]]
+    totals: list[tuple[str, str]] | None
+    notes: list[str]
+    shown: int  # rows on the page
+    of: int  # rows in the report
+
+
+def page_table(name: str, table: Table, top: int | None) -> PageTable:
+    doc = json.loads(render.to_json(table))
+
+    def cells(raw: dict[str, Any], plain: dict[str, Any]) -> list[tuple[str, str]]:
+        out = []
+        for col in table.columns:
+            value = plain.get(col.key)
+            out.append(("" if value is None else str(value), render.shown(raw.get(col.key), col.kind)))
+        return out
+
+    rows = [cells(r, p) for r, p in zip(table.rows, doc["rows"], strict=True)]
+    shown = rows if top is None else rows[:top]
+    notes = list(table.notes)
+    if len(shown) < len(rows):
+        notes.insert(0, f"the first {len(shown)} of {len(rows)} rows"
+                     + ("; the totals cover all of them" if table.totals else ""))
+    totals = cells(table.totals, doc["totals"]) if table.totals else None
+    columns: list[tuple[str, str, str]] = [(c.key, c.title, c.kind) for c in table.columns]
+    return PageTable(name, table.title, columns, shown, totals, notes, len(shown), len(rows))
+
+
+def rule_table(rule: str, as_of: date, findings: list[Finding], notes: list[str]) -> Table:
+    from qbsync.reports import rulelists
+
+    return rulelists.table(rulelists.RuleList(rule, as_of, findings, notes))
+
+
+# --- the page -------------------------------------------------------------------------------------------
+
+
+def auc_in_words(auc: float | None, cutoff: date, holdout_days: int, customers: int, gone: int) -> str:
+    """The backtest's AUC as a shop owner would say it."""
+    if auc is None or auc != auc:
+        return (f"There was too little history to test the list on your own past (on {cutoff.isoformat()} "
+                f"{gone} of {customers} customers went on to stop buying): treat it as a first guess.")
+    per100 = round(auc * 100)
+    verdict = ("a good guide" if auc >= 0.8 else "a useful guide" if auc >= 0.7 else
+               "a rough guide" if auc >= 0.6 else "hardly better than a coin toss: treat it with care")
+    return (f"How far can you trust this list? We tested it on your own history: we went back to "
+            f"{cutoff.isoformat()}, ranked your {customers:,} customers the same way, and checked who bought "
+            f"again in the next {holdout_days} days ({gone:,} did not). Take one customer who stopped "
+            f"and one who kept buying: {per100} times out of 100 the list put the one who stopped higher. "
+            f"A coin toss would manage 50. That makes it {verdict} (backtest AUC {auc:.2f}).")
+
+
+def render_page(col: Collected, *, generated: datetime) -> str:
+    from qbsync.documents import sections
+    from qbsync.documents.templating import environment
+
+    env = environment(None)
+    context = sections.build(col)
+    return env.get_template("report.html").render(generated=generated, company=col.company,
+                                                   opts=col.options, seconds=col.seconds, **context)
+
+
+def money_text(value: Decimal) -> str:
+    return render.shown(value, "money")
