@@ -77,6 +77,8 @@ def upgrade(engine: sa.Engine) -> None:
         command.upgrade(alembic_config(conn), "head")
 
 
+_DRIVERS = ("use sqlite:///PATH, or postgresql+psycopg://USER@HOST/DB with `pip install 'qbsync[postgres]'` "
+            "(the databases qbsync supports)")
 _NO_CACHE = "run `qbsync sync` (or `qbsync demo`) first, or point --cache-url / QBSYNC_CACHE_URL at it"
 
 
@@ -93,10 +95,17 @@ def open_cache(url: str, *, existing: bool = False, **kw: Any) -> sa.Engine:
         raise CacheError(f"no cache at {database}", hint=_NO_CACHE)
     try:
         engine = make_engine(url, **kw)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
+    except ModuleNotFoundError as exc:
+        if parsed.get_backend_name() == "postgresql":
+            shown = parsed.render_as_string(hide_password=True)
+            raise CacheError(f"the cache URL {shown} needs PostgreSQL's driver, not installed ({exc})",
+                             hint="pip install 'qbsync[postgres]' (the driver is an extra: SQLite needs "
+                                  "nothing)") from exc
         raise CacheError(f"cannot use the cache URL {parsed.render_as_string(hide_password=True)}: {exc}",
-                         hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB (the drivers qbsync "
-                              "installs)") from exc
+                         hint=_DRIVERS) from exc
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise CacheError(f"cannot use the cache URL {parsed.render_as_string(hide_password=True)}: {exc}",
+                         hint=_DRIVERS) from exc
     try:
         if existing:
             with engine.connect() as conn:

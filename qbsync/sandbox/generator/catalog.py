@@ -6,8 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from faker import Faker
-
+from . import pooldata
 from .render import CURRENCY, meta, money, ref
 from .spec import CompanySpec
 
@@ -163,19 +162,20 @@ def build_catalog(spec: CompanySpec) -> tuple[Catalog, dict[str, list[dict[str, 
 
 
 def company_info(spec: CompanySpec) -> dict[str, Any]:
-    fk = Faker("en_US")
-    fk.seed_instance(spec.seed)
     rng = random.Random(spec.seed)
-    name = (
-        spec.company_name or f"{fk.last_name()} {rng.choice(['Garden Supply', 'Home Services', 'Trading'])}"
-    )
+
+    def one(field: str) -> str:
+        return pooldata.draw(rng, "US", field, 1)[0]
+
+    last_name = one("family")
+    name = spec.company_name or f"{last_name} {rng.choice(['Garden Supply', 'Home Services', 'Trading'])}"
     start = spec.start_date.toordinal() - 30
     addr = {
         "Id": "1",
-        "Line1": fk.street_address(),
-        "City": fk.city(),
-        "CountrySubDivisionCode": fk.state_abbr(include_territories=False),
-        "PostalCode": fk.postcode(),
+        "Line1": f"{one('numbers')} {one('streets')}",
+        "City": one("cities"),
+        "CountrySubDivisionCode": one("subdivisions"),
+        "PostalCode": one("postcodes"),
         "Country": "US",
     }
     return {

@@ -1,4 +1,4 @@
-"""Names, companies, emails and addresses in several countries' formats, from seeded Faker pools."""
+"""Names, companies, emails and addresses in several countries' formats, from seeded pools (pooldata)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
-from faker import Faker
-
+from . import pooldata
 from .phones import STYLES, Phone, new_phone
 from .seeding import pick
 
-LOCALES = {"US": "en_US", "CA": "en_CA", "GB": "en_GB", "AU": "en_AU", "DE": "de_DE", "FR": "fr_FR"}
+LOCALES = pooldata.LOCALES
 COUNTRY_NAMES = {
     "US": "USA",
     "CA": "Canada",
@@ -90,8 +89,8 @@ def ascii_slug(text: str, sep: str = "") -> str:
 
 @dataclass
 class Pools:
-    """Pre-drawn Faker values for one locale; combining them with a seeded Random is ~100x faster
-    than calling Faker per customer."""
+    """One company's values for one country, drawn from the shipped pools; combined with a seeded Random
+    per customer."""
 
     country: str
     given: list[str]
@@ -110,32 +109,24 @@ def _uniq(values: list[str]) -> list[str]:
 
 
 def build_pools(country: str, seed: int, size: int = 600) -> Pools:
-    fk = Faker(LOCALES[country])
-    fk.seed_instance(seed * 7 + len(country) + ord(country[0]) * 31 + ord(country[1]))
+    """This company's pools: ``size``-scaled draws (with Faker's frequencies) from the shipped values."""
+    rng = random.Random(seed * 7 + len(country) + ord(country[0]) * 31 + ord(country[1]))
     n = size
-    if country == "US":
-        subs = [fk.state_abbr(include_territories=False) for _ in range(n // 4)]
-    elif country == "CA":
-        subs = [fk.province_abbr() for _ in range(n // 4)]
-    elif country == "AU":
-        subs = [fk.state_abbr() for _ in range(n // 4)]
-    elif country == "GB":
-        subs = [fk.county() for _ in range(n // 4)]
-    elif country == "DE":
-        subs = [fk.administrative_unit() for _ in range(n // 4)]
-    else:
-        subs = [""]
+
+    def take(name: str, k: int) -> list[str]:
+        return _uniq(pooldata.draw(rng, country, name, k))
+
     return Pools(
         country=country,
-        given=_uniq([fk.first_name() for _ in range(n * 2)]),
-        family=_uniq([fk.last_name() for _ in range(n * 2)]),
-        companies=_uniq([fk.company() for _ in range(n)]),
-        streets=_uniq([fk.street_name() for _ in range(n)]),
-        numbers=_uniq([fk.building_number() for _ in range(n // 2)]),
-        cities=_uniq([fk.city() for _ in range(n)]),
-        subdivisions=_uniq(subs) or [""],
-        postcodes=_uniq([fk.postcode() for _ in range(n)]),
-        free_domains=_uniq([fk.free_email_domain() for _ in range(60)]),
+        given=take("given", n * 2),
+        family=take("family", n * 2),
+        companies=take("companies", n),
+        streets=take("streets", n),
+        numbers=take("numbers", n // 2),
+        cities=take("cities", n),
+        subdivisions=take("subdivisions", n // 4) or [""],
+        postcodes=take("postcodes", n),
+        free_domains=take("free_domains", 60),
     )
 
 
