@@ -21,7 +21,8 @@ from qbsync.sandbox.store import Store
 from tests.sync.sandbox_env import build_company, connect_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTRAS_ONLY = ("faker", "psycopg", "psycopg_binary", "procrastinate", "starlette", "uvicorn")
+EXTRAS_ONLY = ("faker", "psycopg", "psycopg_binary", "procrastinate", "starlette", "uvicorn", "jinja2",
+               "weasyprint", "babel", "playwright")
 
 #: Run the qbsync command line with the extras' packages made impossible to import.
 LEAN = f"""
