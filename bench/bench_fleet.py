@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -240,17 +241,18 @@ def sign(body: bytes) -> str:
 
 
 def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qbsync", "webhooks", "serve", "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "qbsync", "webhooks", "serve", "--port", "0"], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
-    line = proc.stderr.readline().decode()
-    url = line.split("listening on ", 1)[1].split(" ", 1)[0]
-    return proc, url
+    seen = []
+    for raw in proc.stderr:
+        line = raw.decode()
+        if "listening on " in line:
+            # the receiver's log from here on is not read: let it go to a file-less sink
+            threading.Thread(target=lambda: [None for _ in proc.stderr or []], daemon=True).start()
+            return proc, line.split("listening on ", 1)[1].split(" ", 1)[0]
+        seen.append(line)
+    raise RuntimeError("webhooks serve did not start: " + "".join(seen[-20:]))
 
 
 def stop(*procs: subprocess.Popen[bytes]) -> None:
