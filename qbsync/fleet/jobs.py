@@ -188,8 +188,7 @@ class Fleet:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 conn.commit()
         if outcome.retry:
-            self.request(SyncRequest(req.realm_id, req.kind, SCHEDULE if req.reason != EVENT else EVENT),
-                         delay=self.options.retry_after)
+            self.request(req, delay=self.options.retry_after)
         return outcome
 
     # --- the periodic tick ---

@@ -32,8 +32,8 @@ class SyncQueue(Protocol):
 class InProcessQueue:
     """Threads in this process run the requests; one company never runs two syncs at once.
 
-    ``perform`` returns an Outcome; ``retry`` outcomes are queued again (after ``retry_wait`` seconds,
-    waited on the stop event so shutdown is never delayed).
+    ``perform`` returns an Outcome; ``retry`` outcomes are queued again ``retry_wait`` seconds later
+    (a timer: the threads meanwhile sync other companies).
     """
 
     def __init__(self, perform: Callable[[SyncRequest], Outcome], *, concurrency: int = 1,
@@ -104,8 +104,15 @@ class InProcessQueue:
                 outcome = self.run_one(req)
             finally:
                 self._done(req)
-            if outcome.retry and not self._stop.wait(self._retry_wait):
-                self.request(req)
+            if outcome.retry and not self._stop.is_set():
+                # Queued again later, on a timer: the thread goes on with other companies meanwhile.
+                timer = threading.Timer(self._retry_wait, self._retry, args=(req,))
+                timer.daemon = True
+                timer.start()
+
+    def _retry(self, req: SyncRequest) -> None:
+        if not self._stop.is_set():
+            self.request(req)
 
     def start(self) -> InProcessQueue:
         for i in range(self._concurrency):
