@@ -1,5 +1,8 @@
 """The one CSV writer: every CSV file or CSV output qbsync produces goes through here, shaped for its reader.
 
+(It also opens the CSV files users give qbsync, ``reading``: one place that turns a file that is not
+UTF-8 text, or is broken, into one clear error.)
+
 A CSV has one of two readers, and the writer is told which (``Audience``):
 
 ``SPREADSHEET``  a person opens it in Excel, LibreOffice or Google Sheets (rule findings, plans,
@@ -20,16 +23,18 @@ negative amount, not a formula), dates, booleans, and ``SafeCell`` strings.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import enum
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from qbsync.errors import InputError
 from qbsync.files import atomic_writer
 
 #: What makes Excel, LibreOffice and Google Sheets read a cell as a formula (OWASP).
@@ -137,3 +142,35 @@ def write_csv(path: Path | str, header: Sequence[str], rows: Iterable[Iterable[A
     """Stream ``rows`` into ``path`` atomically (never a half-written file); returns the row count."""
     with atomic_writer(path) as fh:
         return CsvWriter(fh, header, audience=audience, bom=bom).rows_from(rows)
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[TextIO]:
+    """A user's CSV opened as UTF-8 text (a BOM is fine); whatever breaks while the block reads it is
+    one InputError naming the file and the fix: missing, binary, not UTF-8, or a field the csv module
+    refuses (over its 128 KiB limit: nearly always a quote opened and never closed)."""
+    try:
+        with path.open("rb") as raw:
+            binary = b"\0" in raw.read(8192)
+        fh = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
+    with fh:
+        if binary:
+            raise InputError(f"{path} is not a text file (it holds binary data)",
+                             hint="export the data as CSV (comma, semicolon or tab separated) and pass that")
+        try:
+            yield fh
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                             f"{exc.start:,} of a block)",
+                             hint="save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8; LibreOffice: "
+                                  "character set Unicode (UTF-8))") from None
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise InputError(f"{path}: a field is longer than {csv.field_size_limit():,} characters, "
+                                 "which is nearly always a quote opened and never closed",
+                                 hint="open the file in a text editor and close the quote (or remove the "
+                                      "stray one) where the field starts") from None
+            raise InputError(f"{path} is not a CSV file qbsync can read: {exc}",
+                             hint="export it again as CSV") from None

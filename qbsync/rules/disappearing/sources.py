@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qbsync.csvfile import reading
 from qbsync.errors import InputError
 from qbsync.rules.activity import CustomerActivity
 
@@ -100,7 +101,7 @@ def _rows(path: Path, columns: Mapping[str, str] | None,
     if unknown:
         raise InputError(f"unknown field(s) {', '.join(sorted(unknown))} in --columns",
                          hint=f"fields are {', '.join(FIELDS)}")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with reading(path) as fh:
         first_line = fh.readline()
         sep = next((c for c in (",", "\t", ";") if c in first_line), None)
         first = [f.strip() for f in (next(csv.reader([first_line], delimiter=sep), []) if sep
@@ -149,45 +150,40 @@ def load_purchases(path: Path, columns: Mapping[str, str] | None = None, *, as_o
     names: dict[str, str] = {}
     rows = skipped = later = 0
     last: date | None = None
-    try:
-        for line, row in _rows(path, columns, date_format):
-            rows += 1
-            cid = row["customer_id"]
-            if not cid:
-                skipped += 1
-                continue
-            raw_date = row["date"]
+    for line, row in _rows(path, columns, date_format):
+        rows += 1
+        cid = row["customer_id"]
+        if not cid:
+            skipped += 1
+            continue
+        raw_date = row["date"]
+        try:
+            day = _parse_date(raw_date, date_format)
+        except ValueError:
+            iso = len(raw_date) >= 10 and raw_date[4] == "-" and raw_date[:4].isdigit()
+            hint = ("it looks like a date but is not one on the calendar: correct that row" if iso
+                    else "give its format, e.g. --date-format '%d/%m/%Y %H:%M'")
+            raise InputError(f"{path}, line {line}: cannot read the date '{raw_date}'",
+                             hint=hint) from None
+        if as_of is not None and day > as_of:
+            later += 1
+            continue
+        amount = Decimal(0)
+        raw_amount = row.get("amount", "").replace(",", "")
+        if raw_amount:
             try:
-                day = _parse_date(raw_date, date_format)
-            except ValueError:
-                iso = len(raw_date) >= 10 and raw_date[4] == "-" and raw_date[:4].isdigit()
-                hint = ("it looks like a date but is not one on the calendar: correct that row" if iso
-                        else "give its format, e.g. --date-format '%d/%m/%Y %H:%M'")
-                raise InputError(f"{path}, line {line}: cannot read the date '{raw_date}'",
-                                 hint=hint) from None
-            if as_of is not None and day > as_of:
-                later += 1
-                continue
-            amount = Decimal(0)
-            raw_amount = row.get("amount", "").replace(",", "")
-            if raw_amount:
-                try:
-                    amount = Decimal(raw_amount)
-                except InvalidOperation:
-                    raise InputError(f"{path}, line {line}: the amount '{raw_amount}' is not a number",
-                                     hint="map the right column with --columns amount=COLUMN") from None
-            if row.get("name"):
-                names.setdefault(cid, row["name"])
-            revenue[cid] = revenue.get(cid, Decimal(0)) + amount
-            recent.setdefault(cid, []).append((day, amount))
-            if amount >= 0:
-                days.setdefault(cid, set()).add(day)
-                purchases[cid] = purchases.get(cid, 0) + 1
-                last = day if last is None or day > last else last
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", hint="check the path") from exc
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text", hint="save the log as UTF-8 CSV") from None
+                amount = Decimal(raw_amount)
+            except InvalidOperation:
+                raise InputError(f"{path}, line {line}: the amount '{raw_amount}' is not a number",
+                                 hint="map the right column with --columns amount=COLUMN") from None
+        if row.get("name"):
+            names.setdefault(cid, row["name"])
+        revenue[cid] = revenue.get(cid, Decimal(0)) + amount
+        recent.setdefault(cid, []).append((day, amount))
+        if amount >= 0:
+            days.setdefault(cid, set()).add(day)
+            purchases[cid] = purchases.get(cid, 0) + 1
+            last = day if last is None or day > last else last
     end = as_of or last
     activities = {}
     for cid, seen in days.items():

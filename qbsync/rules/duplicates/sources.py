@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import sqlalchemy as sa
 
 from qbsync.cache.models import ENTITY_MODELS, Customer, Realm
+from qbsync.csvfile import reading
 from qbsync.errors import InputError
 from qbsync.rules.activity import HISTORY_ENTITIES, counted
 from qbsync.rules.duplicates.records import CustomerRecord
@@ -114,32 +115,29 @@ def _dict_reader(fh: TextIO) -> csv.DictReader[str]:
 
 def load_csv(path: Path, columns: Mapping[str, str] | None = None) -> list[CustomerRecord]:
     """Customers from a CSV file with a header; ids default to the line number."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = _dict_reader(fh)
-            mapping = _column_map(list(reader.fieldnames or []), columns)
-            if not {"display_name", "given_name", "family_name", "company_name"} & set(mapping.values()):
-                raise InputError(f"{path}: no name column found",
-                                 hint="name one with --columns display_name=COLUMN (or given_name, ...)")
-            records = []
-            for n, row in enumerate(reader, start=1):
-                values = {t: (row.get(c) or "").strip() or None for c, t in mapping.items()
-                          if t in _TEXT_FIELDS}
-                values.setdefault("customer_id", str(n))
-                values["customer_id"] = values["customer_id"] or str(n)
-                if not values.get("display_name"):
-                    values["display_name"] = " ".join(
-                        v for v in (values.get("given_name"), values.get("family_name")) if v
-                    ) or values.get("company_name") or ""
-                records.append(CustomerRecord(**values))  # type: ignore[arg-type]
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", hint="check the path") from exc
+    with reading(path) as fh:
+        reader = _dict_reader(fh)
+        mapping = _column_map(list(reader.fieldnames or []), columns)
+        if not {"display_name", "given_name", "family_name", "company_name"} & set(mapping.values()):
+            raise InputError(f"{path}: no name column found",
+                             hint="name one with --columns display_name=COLUMN (or given_name, ...)")
+        records = []
+        for n, row in enumerate(reader, start=1):
+            values = {t: (row.get(c) or "").strip() or None for c, t in mapping.items()
+                      if t in _TEXT_FIELDS}
+            values.setdefault("customer_id", str(n))
+            values["customer_id"] = values["customer_id"] or str(n)
+            if not values.get("display_name"):
+                values["display_name"] = " ".join(
+                    v for v in (values.get("given_name"), values.get("family_name")) if v
+                ) or values.get("company_name") or ""
+            records.append(CustomerRecord(**values))  # type: ignore[arg-type]
     return records
 
 
 def load_truth(path: Path, column: str, id_column: str | None) -> dict[str, str]:
     """Each row's true entity from ``column`` of a labelled customer CSV, keyed like ``load_csv``."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with reading(path) as fh:
         reader = _dict_reader(fh)
         header = list(reader.fieldnames or [])
         if column not in header:
