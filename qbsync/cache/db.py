@@ -31,7 +31,7 @@ def cache_error(exc: sa.exc.DBAPIError, url: sa.URL | str | None = None) -> Cach
                           hint="restore it from a backup (`qbsync restore FILE`), or move it aside and run "
                                "`qbsync sync` to mirror the company again (notes, plans and the write-back "
                                "log live only in the cache and its backups)")
-    return CacheError(f"cannot use the cache{where}: {reason}",
+    return CacheError(f"cannot open the cache{where}: {reason}",
                       hint="check the cache_url setting and that the database is reachable")
 
 
