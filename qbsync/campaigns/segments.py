@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from qbsync.cache.models import Invoice, QboClass, SalesReceipt
 from qbsync.campaigns.rfm import SEGMENT_NAMES, RfmConfig, score_all
 from qbsync.errors import ConfigError, InputError
-from qbsync.reports.source import Period, invoice_states
+from qbsync.reports.receivables import open_items
+from qbsync.reports.source import Period
 from qbsync.rules.activity import CustomerActivity, load_activity
 
 KINDS = ("all", "inactive", "disappearing", "best", "rfm", "overdue")
@@ -268,13 +269,13 @@ def evaluate(engine: sa.Engine, realm_id: str, seg: SegmentDef, as_of: date,
         min_days = int(p.get("min_days", 1))
         min_amount = _decimal("min_amount", p.get("min_amount", "0.01"))
         with engine.connect() as conn:
-            invoices = invoice_states(conn, realm_id, as_of, open_only=True)
+            items = open_items(conn, realm_id, as_of)
         owed: dict[str, tuple[Decimal, int]] = {}
-        for inv in invoices:
-            late = (as_of - inv.due_date).days
-            if late >= min_days and inv.balance > 0:
-                amount, worst = owed.get(inv.customer_id, (Decimal(0), 0))
-                owed[inv.customer_id] = (amount + inv.balance, max(worst, late))
+        for item in items:
+            late = item.days_past_due(as_of)
+            if late >= min_days and item.open > 0:
+                amount, worst = owed.get(item.customer_id, (Decimal(0), 0))
+                owed[item.customer_id] = (amount + item.open, max(worst, late))
         chosen = {cid: (f"{amount:.2f} overdue, oldest {worst} days", {"overdue": str(amount), "days": worst})
                   for cid, (amount, worst) in owed.items() if amount >= min_amount}
     in_class = _classes_of(engine, realm_id, seg.filters["class"], as_of) if "class" in seg.filters else None

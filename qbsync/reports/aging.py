@@ -1,9 +1,15 @@
-"""A/R aging: open invoice balances per customer in current / 1-30 / 31-60 / 61-90 / over-90 buckets.
+"""A/R aging as QuickBooks' A/R Aging Summary and A/R Aging Detail reports make it.
 
-Days past due = ``as_of`` - due date (the invoice date when QBO has none). Not yet due or due
-today is "current". The total is the plain sum of every open invoice balance on ``as_of`` (as
-QuickBooks' own A/R aging detail lists invoices; unapplied credits are never netted into a
-bucket), so it matches the cache to the cent.
+Every open A/R transaction of a customer (``receivables.open_items``) goes into a column by its
+days past due on the report date (the date minus the due date; credits are due on their own date):
+*current* when not yet past due, then ``periods - 1`` columns of ``days`` days each and a last
+open-ended one (QuickBooks' defaults, 30 days and 4 periods: Current, 1 - 30, 31 - 60, 61 - 90,
+91 and over). Unapplied payments and credit memos are negative amounts in their column, so a
+customer's total is its QuickBooks balance, customers in credit are listed with a negative total,
+and the grand total is the A/R balance (the sum of the customers' balances).
+
+QuickBooks ages by due date only (there is no "age by transaction date" in QuickBooks Online);
+its *aging method* says which payments count (``receivables.AGING_METHODS``).
 """
 
 from __future__ import annotations
@@ -15,31 +21,65 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from qbsync.reports.source import ZERO, InvoiceState, customers, invoice_states
+from qbsync.errors import InputError
+from qbsync.reports.receivables import KIND_TITLES, AgingMethod, OpenItem, open_items
+from qbsync.reports.source import ZERO, customers
 from qbsync.reports.table import Column, Table
 
-BUCKETS: tuple[str, ...] = ("current", "1-30", "31-60", "61-90", "over 90")
+
+@dataclass(frozen=True)
+class AgingParams:
+    """QuickBooks' aging options: days per aging period, number of periods, aging method."""
+
+    days: int = 30
+    periods: int = 4
+    method: AgingMethod = "report_date"
+
+    def __post_init__(self) -> None:
+        if self.days < 1:
+            raise InputError(f"--aging-period {self.days}: a period needs at least one day",
+                             hint="QuickBooks' default is 30")
+        if self.periods < 1:
+            raise InputError(f"--num-periods {self.periods}: needs at least one period",
+                             hint="QuickBooks' default is 4")
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        """Column keys: ``current``, ``1-30`` ... and the open-ended ``over 90``."""
+        d = self.days
+        closed = [f"{(i - 1) * d + 1}-{i * d}" for i in range(1, self.periods)]
+        return ("current", *closed, f"over {(self.periods - 1) * d}")
+
+    @property
+    def titles(self) -> tuple[str, ...]:
+        """QuickBooks' column titles: ``Current``, ``1 - 30`` ... ``91 and over``."""
+        d = self.days
+        closed = [f"{(i - 1) * d + 1} - {i * d}" for i in range(1, self.periods)]
+        return ("Current", *closed, f"{(self.periods - 1) * d + 1} and over")
+
+    def bucket(self, days_past_due: int) -> str:
+        if days_past_due <= 0:
+            return "current"
+        index = min((days_past_due - 1) // self.days + 1, self.periods)
+        return self.buckets[index]
+
+
+DEFAULT = AgingParams()
+BUCKETS: tuple[str, ...] = DEFAULT.buckets
 
 
 def bucket_of(days_past_due: int) -> str:
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "1-30"
-    if days_past_due <= 60:
-        return "31-60"
-    if days_past_due <= 90:
-        return "61-90"
-    return "over 90"
+    """The bucket with QuickBooks' default periods (30 days, 4 periods)."""
+    return DEFAULT.bucket(days_past_due)
 
 
 @dataclass
 class AgingRow:
     customer_id: str
     name: str
-    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, ZERO))
-    invoices: int = 0
-    oldest_due: date | None = None
+    buckets: dict[str, Decimal]
+    items: int = 0
+    oldest_due: date | None = None  # of its open charges
 
     @property
     def total(self) -> Decimal:
@@ -49,65 +89,114 @@ class AgingRow:
 @dataclass
 class AgingReport:
     as_of: date
+    params: AgingParams
     rows: list[AgingRow]
     totals: dict[str, Decimal]
-    invoices: list[InvoiceState]
+    items: list[OpenItem]
+    names: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> Decimal:
         return sum(self.totals.values(), ZERO)
 
+    @property
+    def in_credit(self) -> int:
+        return sum(1 for r in self.rows if r.total < 0)
 
-def compute(invoices: list[InvoiceState], names: dict[str, str], as_of: date) -> AgingReport:
-    """Pure bucketing of open invoices (rows in, report out)."""
+
+def compute(items: list[OpenItem], names: dict[str, str], as_of: date,
+            params: AgingParams = DEFAULT) -> AgingReport:
+    """Pure: open items in, one row per customer with something open, columns by days past due."""
     by_customer: dict[str, AgingRow] = {}
-    totals = dict.fromkeys(BUCKETS, ZERO)
-    for inv in invoices:
-        if inv.balance == 0:
-            continue
-        row = by_customer.get(inv.customer_id)
+    totals = dict.fromkeys(params.buckets, ZERO)
+    kept = [i for i in items if i.open != 0]
+    for item in kept:
+        row = by_customer.get(item.customer_id)
         if row is None:
-            row = by_customer[inv.customer_id] = AgingRow(inv.customer_id,
-                                                          names.get(inv.customer_id, inv.customer_id))
-        bucket = bucket_of((as_of - inv.due_date).days)
-        row.buckets[bucket] += inv.balance
-        totals[bucket] += inv.balance
-        row.invoices += 1
-        if row.oldest_due is None or inv.due_date < row.oldest_due:
-            row.oldest_due = inv.due_date
+            row = by_customer[item.customer_id] = AgingRow(
+                item.customer_id, names.get(item.customer_id, item.customer_id),
+                dict.fromkeys(params.buckets, ZERO))
+        bucket = params.bucket(item.days_past_due(as_of))
+        row.buckets[bucket] += item.open
+        totals[bucket] += item.open
+        row.items += 1
+        if item.open > 0 and (row.oldest_due is None or item.due_date < row.oldest_due):
+            row.oldest_due = item.due_date
     rows = sorted(by_customer.values(), key=lambda r: (-r.total, r.name, r.customer_id))
-    return AgingReport(as_of, rows, totals, [i for i in invoices if i.balance != 0])
+    return AgingReport(as_of, params, rows, totals, kept, names)
 
 
-def aging(engine: sa.Engine, realm_id: str, as_of: date) -> AgingReport:
+def aging(engine: sa.Engine, realm_id: str, as_of: date, params: AgingParams = DEFAULT) -> AgingReport:
     with engine.connect() as conn:
-        invoices = invoice_states(conn, realm_id, as_of, open_only=True)
+        items = open_items(conn, realm_id, as_of, params.method)
         names = {cid: c.name for cid, c in customers(conn, realm_id).items()}
-    return compute(invoices, names, as_of)
+    return compute(items, names, as_of, params)
+
+
+def _meta(report: AgingReport) -> dict[str, object]:
+    return {"as_of": report.as_of, "customers": len(report.rows), "aging_period": report.params.days,
+            "num_periods": report.params.periods, "aging_method": report.params.method,
+            "in_credit": report.in_credit}
 
 
 def table(report: AgingReport, limit: int | None = None) -> Table:
-    cols = [Column("customer_id", "Id"), Column("name", "Customer"), Column("invoices", "Invoices", "int"),
-            *(Column(b, b.capitalize() if b[0].isalpha() else b, "money") for b in BUCKETS),
+    """QuickBooks' A/R Aging Summary: one row per customer."""
+    params = report.params
+    cols = [Column("customer_id", "Id"), Column("name", "Customer"), Column("items", "Open items", "int"),
+            *(Column(b, t, "money") for b, t in zip(params.buckets, params.titles, strict=True)),
             Column("total", "Total", "money"), Column("oldest_due", "Oldest due", "date")]
-    rows = [{"customer_id": r.customer_id, "name": r.name, "invoices": r.invoices, **r.buckets,
+    rows = [{"customer_id": r.customer_id, "name": r.name, "items": r.items, **r.buckets,
              "total": r.total, "oldest_due": r.oldest_due} for r in report.rows]
     notes = []
+    if report.in_credit:
+        notes.append(f"{report.in_credit} customers are in credit (negative total): unapplied payments and "
+                     "credit memos count against what is owed, as in QuickBooks")
     if limit is not None and len(rows) > limit:
-        notes.append(f"showing the {limit} largest of {len(rows)} customers; totals cover all of them")
+        notes.insert(0, f"showing the {limit} largest of {len(rows)} customers; totals cover all of them")
         rows = rows[:limit]
-    totals = {"customer_id": "", "name": "TOTAL", "invoices": sum(r.invoices for r in report.rows),
+    totals = {"customer_id": "", "name": "TOTAL", "items": sum(r.items for r in report.rows),
               **report.totals, "total": report.total}
-    return Table(f"A/R aging as of {report.as_of.isoformat()}", cols, rows, totals, notes,
-                 {"as_of": report.as_of, "customers": len(report.rows)})
+    return Table(f"A/R aging summary as of {report.as_of.isoformat()}", cols, rows, totals, notes,
+                 _meta(report))
+
+
+def detail_table(report: AgingReport, limit: int | None = None) -> Table:
+    """QuickBooks' A/R Aging Detail: one row per open transaction, by column, then customer and date."""
+    params = report.params
+    order = {b: n for n, b in enumerate(params.buckets)}
+    title = dict(zip(params.buckets, params.titles, strict=True))
+    cols = [Column("bucket", "Aging"), Column("txn_date", "Date", "date"), Column("kind", "Transaction type"),
+            Column("doc_number", "No."), Column("txn_id", "Id"), Column("customer_id", "Customer Id"),
+            Column("name", "Customer"), Column("due_date", "Due date", "date"),
+            Column("past_due", "Past due", "int"), Column("amount", "Amount", "money"),
+            Column("open", "Open balance", "money")]
+    keyed = []
+    for item in report.items:
+        days = item.days_past_due(report.as_of)
+        bucket = params.bucket(days)
+        name = report.names.get(item.customer_id, item.customer_id)
+        keyed.append(((order[bucket], name.casefold(), item.customer_id, item.txn_date, item.txn_id),
+                      {"bucket": title[bucket], "txn_date": item.txn_date, "kind": KIND_TITLES[item.kind],
+                       "doc_number": item.doc_number, "txn_id": item.txn_id, "customer_id": item.customer_id,
+                       "name": name, "due_date": item.due_date, "past_due": max(days, 0),
+                       "amount": item.amount, "open": item.open}))
+    keyed.sort(key=lambda kv: kv[0])
+    rows = [r for _, r in keyed]
+    notes = []
+    if limit is not None and len(rows) > limit:
+        notes.append(f"showing {limit} of {len(rows)} transactions; totals cover all of them")
+        rows = rows[:limit]
+    totals = {"bucket": "TOTAL", "amount": sum((i.amount for i in report.items), ZERO), "open": report.total}
+    return Table(f"A/R aging detail as of {report.as_of.isoformat()}", cols, rows, totals, notes,
+                 {**_meta(report), "transactions": len(report.items)})
 
 
 def by_customer(report: AgingReport) -> dict[str, AgingRow]:
     return {r.customer_id: r for r in report.rows}
 
 
-def invoices_by_customer(report: AgingReport) -> dict[str, list[InvoiceState]]:
-    out: dict[str, list[InvoiceState]] = defaultdict(list)
-    for inv in report.invoices:
-        out[inv.customer_id].append(inv)
+def items_by_customer(report: AgingReport) -> dict[str, list[OpenItem]]:
+    out: dict[str, list[OpenItem]] = defaultdict(list)
+    for item in report.items:
+        out[item.customer_id].append(item)
     return out

@@ -1,7 +1,9 @@
-"""Best customers: ranked by spend in a period, with share, cumulative (Pareto) share and change vs before.
+"""Best customers: ranked by sales in a period, with share, cumulative (Pareto) share and change vs before.
 
-Spend = invoices (not voided) + sales receipts - credit memos dated in the period. The previous
-period is the one of the same length just before it.
+A customer's figure is its sales as QuickBooks' Sales by Customer Summary counts them
+(``reports.sales``: invoices and sales receipts less credit memos and refund receipts, after
+discounts, before tax) dated in the period. The previous period is the one of the same length just
+before it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from qbsync.reports.source import ZERO, Period, customers, money_sum, revenue_union
+from qbsync.reports import sales
+from qbsync.reports.source import ZERO, Period, customers
 from qbsync.reports.table import Column, Table
 
 
@@ -47,9 +50,7 @@ class BestReport:
 
 
 def spend_by_customer(conn: sa.Connection, realm_id: str, period: Period) -> dict[str, Decimal]:
-    rev = revenue_union(realm_id, period.start, period.end)
-    rows = conn.execute(sa.select(rev.c.customer_id, money_sum(rev.c.amount)).group_by(rev.c.customer_id))
-    return {cid: amount or ZERO for cid, amount in rows}
+    return sales.by_customer(conn, realm_id, period.start, period.end)
 
 
 def compute(current: dict[str, Decimal], previous: dict[str, Decimal], names: dict[str, str],

@@ -1,119 +1,420 @@
-"""Customer statement: one customer's invoices, receipts, payments and credit memos with a running balance.
+"""Customer statements in QuickBooks' three kinds: balance forward, open item and transaction statement.
 
-Balance moves like QuickBooks' customer balance: an invoice adds its total, a payment or credit
-memo takes its total off, a sales receipt is paid at sale (shown, balance unchanged). Voided
-invoices are listed at zero. Lines before ``--from`` are summed into the opening balance.
+A statement is an Accounts Receivable document: it lists what moved the customer's balance —
+invoices (+ their total), credit memos and payments (− their total) — and leaves sales receipts out
+(paid at sale, they never touch A/R). As in QuickBooks:
+
+- **balance forward**: the balance before the start date, every A/R transaction from the start to
+  the statement date with a running balance, and the amount due (the customer's balance then);
+- **open item**: every transaction still open on the statement date, dated in the last
+  ``open_item_days`` (365, "Open Item (last 365 days)"), with its original and open amount;
+  unapplied credits are listed as negative open amounts, so the amount due is the balance;
+- **transaction statement**: the same lines as balance forward, with charges under *Amount* and
+  payments under *Received*, their totals, and no balance forward or amount due.
+
+Jobs (sub-customers) set to *bill with parent* are rolled up into their parent's statement, each
+line naming the job; a job billed on its own gets its own statement. A batch makes one statement
+per customer to bill that has an open balance (``open``), something past due (``overdue``) or, for
+``all``, any balance or activity in the period. The header carries the customer's billing address.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment, SalesReceipt
+from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment
 from qbsync.errors import InputError
-from qbsync.reports.source import ZERO, plain_name
+from qbsync.reports import aging as aging_mod
+from qbsync.reports.receivables import KIND_TITLES, OpenItem, open_items
+from qbsync.reports.source import ZERO, chunked, plain_name, whole_realm
 from qbsync.reports.table import Column, Table
 
-_ORDER = {"Invoice": 0, "Sales receipt": 1, "Credit memo": 2, "Payment": 3}
+Kind = Literal["balance-forward", "open-item", "transaction"]
+KINDS: tuple[Kind, ...] = ("balance-forward", "open-item", "transaction")
+KIND_NAMES = {"balance-forward": "Balance forward statement", "open-item": "Open item statement",
+              "transaction": "Transaction statement"}
+Status = Literal["open", "overdue", "all"]
+STATUSES: tuple[Status, ...] = ("open", "overdue", "all")
+OPEN_ITEM_DAYS = 365
+
+#: same-day order: charges before what pays them
+_ORDER = {"Invoice": 0, "JournalEntry": 1, "CreditMemo": 2, "Payment": 3}
 
 
 @dataclass
 class StatementLine:
     txn_date: date
-    kind: str
+    kind: str  # QuickBooks' type name: Invoice, Credit Memo, Payment, Journal Entry
     txn_id: str
     number: str | None
     due_date: date | None
-    charge: Decimal
-    credit: Decimal
-    balance: Decimal = ZERO
-    open_balance: Decimal | None = None  # invoices: what is still open today (cache)
+    amount: Decimal  # signed A/R amount: charges +, credits and payments -
+    customer_id: str
+    customer: str  # the job's name on a rolled-up statement
+    balance: Decimal | None = None  # balance forward: the running balance
+    open: Decimal | None = None  # open item: what is still open of it
+    entity: str = ""  # the QBO entity name
+
+    @property
+    def charge(self) -> Decimal:
+        return self.amount if self.entity != "Payment" else ZERO
+
+    @property
+    def received(self) -> Decimal:
+        return -self.amount if self.entity == "Payment" else ZERO
+
+
+@dataclass
+class Address:
+    lines: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return ", ".join(self.lines)
 
 
 @dataclass
 class Statement:
+    kind: Kind
     customer_id: str
     name: str
+    address: Address
+    email: str | None
     as_of: date
     start: date | None
     opening: Decimal
     lines: list[StatementLine]
+    members: tuple[str, ...]  # the customer and the jobs rolled up into it
+    balance: Decimal  # what the customer (with its rolled-up jobs) owes on the statement date
+    aging: dict[str, Decimal] = field(default_factory=dict)  # open items by QuickBooks' default columns
+    omitted: Decimal = ZERO  # open item: open amount of transactions older than the window
+
+    @property
+    def amount_due(self) -> Decimal:
+        if self.kind == "open-item":
+            return sum((x.open or ZERO for x in self.lines), ZERO)
+        return self.balance
 
     @property
     def closing(self) -> Decimal:
-        return self.lines[-1].balance if self.lines else self.opening
+        return self.balance
 
 
-def build(lines: list[StatementLine], start: date | None) -> tuple[Decimal, list[StatementLine]]:
-    """Pure: sort, sum what came before ``start`` into the opening balance, run the balance."""
-    lines = sorted(lines, key=lambda x: (x.txn_date, _ORDER[x.kind], x.txn_id))
-    opening = ZERO
-    shown: list[StatementLine] = []
-    for line in lines:
-        if start is not None and line.txn_date < start:
-            opening += line.charge - line.credit
+# ---- who is billed -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Person:
+    customer_id: str
+    name: str
+    parent_id: str | None
+    bill_with_parent: bool
+    email: str | None
+    address: Address
+
+
+def _people(conn: sa.Connection, realm_id: str) -> dict[str, _Person]:
+    q = sa.select(Customer.id, Customer.display_name, Customer.parent_id, Customer.bill_with_parent,
+                  Customer.email, Customer.bill_line1, Customer.bill_line2, Customer.bill_city,
+                  Customer.bill_region, Customer.bill_postal_code, Customer.bill_country
+                  ).where(whole_realm(conn, Customer.realm_id, realm_id))
+    out = {}
+    for cid, name, parent, bwp, email, l1, l2, city, region, postal, country in conn.execute(q):
+        place = " ".join(p for p in (city, region, postal) if p)
+        lines = tuple(p for p in (plain_name(name or ""), l1, l2, place, country) if p)
+        out[cid] = _Person(cid, plain_name(name or ""), parent, bool(bwp), email, Address(lines))
+    return out
+
+
+def billed_to(people: dict[str, _Person]) -> dict[str, str]:
+    """Each customer -> the customer whose statement carries its transactions (itself, or the nearest
+    ancestor up a chain of jobs billed with their parent)."""
+    out: dict[str, str] = {}
+    for cid in people:
+        seen = {cid}
+        at = cid
+        while True:
+            person = people[at]
+            if not person.bill_with_parent or person.parent_id is None or person.parent_id not in people \
+                    or person.parent_id in seen:
+                break
+            at = person.parent_id
+            seen.add(at)
+        out[cid] = at
+    return out
+
+
+# ---- what moved A/R ----------------------------------------------------------------------------------
+
+
+#: (model, entity, A/R sign, due date column name or None)
+_AR_MODELS: tuple[tuple[Any, str, int], ...] = ((Invoice, "Invoice", 1), (CreditMemo, "CreditMemo", -1),
+                                                 (Payment, "Payment", -1))
+
+
+def _ar_lines(conn: sa.Connection, realm_id: str, members: Sequence[str] | None, start: date | None,
+              end: date, names: dict[str, str]) -> list[StatementLine]:
+    """A/R transactions dated start..end of ``members`` (None: every customer)."""
+    out: list[StatementLine] = []
+    for model, entity, sign in _AR_MODELS:
+        due = model.due_date if model is Invoice else sa.null()
+        cols = (model.id, model.customer_id, model.txn_date, model.doc_number, due, model.total_amt)
+        cond = [model.txn_date <= end, model.customer_id.is_not(None)]
+        if start is not None:
+            cond.append(model.txn_date >= start)
+        queries = []
+        if members is None:
+            queries.append(sa.select(*cols).where(whole_realm(conn, model.realm_id, realm_id), *cond))
         else:
-            shown.append(line)
-    balance = opening
-    for line in shown:
-        if line.kind != "Sales receipt":
-            balance += line.charge - line.credit
-        line.balance = balance
-    return opening, shown
+            queries += [sa.select(*cols).where(model.realm_id == realm_id, model.customer_id.in_(part), *cond)
+                        for part in chunked(list(members))]
+        for q in queries:
+            for txn_id, cid, day, doc, due_day, total in conn.execute(q):
+                out.append(StatementLine(day, KIND_TITLES[entity], txn_id, doc, due_day,
+                                         sign * (total or ZERO), cid, names.get(cid, cid), entity=entity))
+    return out
 
 
-def statement(engine: sa.Engine, realm_id: str, customer: str, as_of: date,
-              start: date | None = None) -> Statement:
-    """``customer`` is an Id or an exact display name."""
+def _opening(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
+             before: date) -> dict[str, Decimal]:
+    """Each customer's A/R balance at the end of the day before ``before`` (sum of what was posted)."""
+    out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for model, _entity, sign in _AR_MODELS:
+        cond = [model.txn_date < before, model.customer_id.is_not(None)]
+        queries = []
+        total = sa.func.sum(model.total_amt)
+        if members is None:
+            # the covering (realm, customer, date, total_amt ...) index, read in its order: no table rows
+            queries.append(sa.select(model.customer_id, total).where(model.realm_id == realm_id, *cond)
+                           .group_by(model.customer_id))
+        else:
+            queries += [sa.select(model.customer_id, total)
+                        .where(model.realm_id == realm_id, model.customer_id.in_(part), *cond)
+                        .group_by(model.customer_id) for part in chunked(list(members))]
+        for q in queries:
+            for cid, amount in conn.execute(q):
+                out[cid] += sign * _money(amount)
+    return dict(out)
+
+
+def _money(value: Any) -> Decimal:
+    """A SUM as the driver returns it (integer cents on SQLite when untyped) as Decimal."""
+    if value is None:
+        return ZERO
+    if isinstance(value, int):
+        return Decimal(value).scaleb(-2)
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+def _sorted(lines: Iterable[StatementLine]) -> list[StatementLine]:
+    return sorted(lines, key=lambda x: (x.txn_date, _ORDER.get(x.entity, 9), x.txn_id))
+
+
+def build(kind: Kind, person: _Person, members: tuple[str, ...], as_of: date, start: date | None,
+          opening: Decimal, lines: list[StatementLine], items: list[OpenItem], names: dict[str, str],
+          open_item_days: int = OPEN_ITEM_DAYS) -> Statement:
+    """Pure: one statement from its customer's A/R lines (start..as_of), opening balance and open items."""
+    balance = opening + sum((x.amount for x in lines), ZERO)
+    aging = dict.fromkeys(aging_mod.BUCKETS, ZERO)
+    for item in items:
+        aging[aging_mod.bucket_of(item.days_past_due(as_of))] += item.open
+    omitted = ZERO
+    if kind == "open-item":
+        since = as_of - timedelta(days=open_item_days - 1)
+        shown = []
+        for item in sorted(items, key=lambda i: (i.txn_date, _ORDER.get(i.kind, 9), i.txn_id)):
+            if item.txn_date < since:
+                omitted += item.open
+                continue
+            shown.append(StatementLine(item.txn_date, KIND_TITLES[item.kind], item.txn_id, item.doc_number,
+                                       item.due_date if item.kind == "Invoice" else None, item.amount,
+                                       item.customer_id, names.get(item.customer_id, item.customer_id),
+                                       open=item.open, entity=item.kind))
+        return Statement(kind, person.customer_id, person.name, person.address, person.email, as_of,
+                         since, ZERO, shown, members, balance, aging, omitted)
+    running = opening
+    out = _sorted(lines)
+    for line in out:
+        running += line.amount
+        line.balance = running if kind == "balance-forward" else None
+    return Statement(kind, person.customer_id, person.name, person.address, person.email, as_of, start,
+                     opening if kind == "balance-forward" else ZERO, out, members, balance, aging)
+
+
+def _kind(kind: str) -> Kind:
+    if kind not in KINDS:
+        raise InputError(f"unknown statement kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
+    return kind
+
+
+def _find(people: dict[str, _Person], customer: str) -> _Person:
+    found = [p for p in people.values() if customer in (p.customer_id, p.name)]
+    if not found:
+        raise InputError(f"no customer with Id or name {customer!r} in the cache",
+                         hint="check the Id with `qbsync report best` or run `qbsync sync` first")
+    if len(found) > 1:
+        raise InputError(f"{customer!r} matches {len(found)} customers",
+                         hint="pass the customer's Id instead of its name")
+    return found[0]
+
+
+def statement(engine: sa.Engine, realm_id: str, customer: str, as_of: date, start: date | None = None,
+              kind: str = "balance-forward", open_item_days: int = OPEN_ITEM_DAYS) -> Statement:
+    """The statement of ``customer`` (an Id or an exact display name) with its jobs billed with it.
+
+    A job billed with its parent has no statement of its own: asking for it gives the parent's.
+    """
+    chosen = _kind(kind)
     with engine.connect() as conn:
-        found = conn.execute(sa.select(Customer.id, Customer.display_name).where(
-            Customer.realm_id == realm_id,
-            sa.or_(Customer.id == customer, Customer.display_name == customer,
-                   Customer.display_name == f"{customer} (deleted)"))).all()
-        if not found:
-            raise InputError(f"no customer with Id or name {customer!r} in the cache",
-                             hint="check the Id with `qbsync report best` or run `qbsync sync` first")
-        if len(found) > 1:
-            raise InputError(f"{customer!r} matches {len(found)} customers",
-                             hint="pass the customer's Id instead of its name")
-        cid, name = found[0]
-        lines: list[StatementLine] = []
+        people = _people(conn, realm_id)
+        person = _find(people, customer)
+        payer = billed_to(people)
+        root = people[payer[person.customer_id]]
+        members = tuple(sorted(cid for cid, to in payer.items() if to == root.customer_id))
+        names = {cid: people[cid].name for cid in members}
+        lines = _ar_lines(conn, realm_id, members, start, as_of, names)
+        opening = sum(_opening(conn, realm_id, members, start).values(), ZERO) if start else ZERO
+        items = open_items(conn, realm_id, as_of, customer_ids=members)
+    return build(chosen, root, members, as_of, start, opening, lines, items, names, open_item_days)
 
-        def fetch(model: Any, *extra: Any) -> Any:
-            return conn.execute(sa.select(model.id, model.txn_date, model.doc_number, model.total_amt, *extra)
-                                .where(model.realm_id == realm_id, model.customer_id == cid,
-                                       model.txn_date <= as_of))
 
-        for iid, day, doc, total, due, bal, voided in fetch(Invoice, Invoice.due_date, Invoice.balance,
-                                                             Invoice.voided):
-            amount = ZERO if voided else total
-            lines.append(StatementLine(day, "Invoice", iid, doc, due, amount, ZERO, open_balance=bal))
-        for sid, day, doc, total in fetch(SalesReceipt):
-            lines.append(StatementLine(day, "Sales receipt", sid, doc, None, total, total))
-        for mid, day, doc, total in fetch(CreditMemo):
-            lines.append(StatementLine(day, "Credit memo", mid, doc, None, ZERO, total))
-        for pid, day, doc, total in fetch(Payment):
-            lines.append(StatementLine(day, "Payment", pid, doc, None, ZERO, total))
-    opening, shown = build(lines, start)
-    return Statement(cid, plain_name(name), as_of, start, opening, shown)
+def statements(engine: sa.Engine, realm_id: str, as_of: date, start: date | None = None,
+               kind: str = "balance-forward", status: str = "open",
+               open_item_days: int = OPEN_ITEM_DAYS) -> list[Statement]:
+    """A batch: one statement per customer billed that matches ``status`` (open, overdue, all)."""
+    chosen = _kind(kind)
+    if status not in STATUSES:
+        raise InputError(f"unknown balance status {status!r}", hint=f"use one of: {', '.join(STATUSES)}")
+    if chosen == "open-item" and status == "all":
+        raise InputError("an open item statement lists open transactions only",
+                         hint="use --balance open or overdue, or another --kind")
+    with engine.connect() as conn:
+        people = _people(conn, realm_id)
+        payer = billed_to(people)
+        names = {cid: p.name for cid, p in people.items()}
+        items = open_items(conn, realm_id, as_of)
+        lines = _ar_lines(conn, realm_id, None, start, as_of, names)
+        opening = _opening(conn, realm_id, None, start) if start else {}
+    group_items: dict[str, list[OpenItem]] = defaultdict(list)
+    for item in items:
+        group_items[payer.get(item.customer_id, item.customer_id)].append(item)
+    group_lines: dict[str, list[StatementLine]] = defaultdict(list)
+    for line in lines:
+        group_lines[payer.get(line.customer_id, line.customer_id)].append(line)
+    group_opening: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for cid, amount in opening.items():
+        group_opening[payer.get(cid, cid)] += amount
+    members: dict[str, list[str]] = defaultdict(list)
+    for cid, to in payer.items():
+        members[to].append(cid)
+    out = []
+    for root in sorted(set(payer.values()), key=lambda c: (people[c].name.casefold(), c)):
+        its = group_items.get(root, [])
+        balance = sum((i.open for i in its), ZERO)
+        overdue = any(i.open > 0 and i.days_past_due(as_of) > 0 for i in its)
+        if status == "open" and balance == 0:
+            continue
+        if status == "overdue" and not overdue:
+            continue
+        if status == "all" and not its and not group_lines.get(root) and not group_opening.get(root):
+            continue
+        out.append(build(chosen, people[root], tuple(sorted(members[root])), as_of, start,
+                         group_opening.get(root, ZERO), list(group_lines.get(root, [])), its, names,
+                         open_item_days))
+    return out
+
+
+# ---- tables ------------------------------------------------------------------------------------------
+
+
+def _span(st: Statement) -> str:
+    if st.kind == "open-item":
+        return f"open on {st.as_of.isoformat()}"
+    return f"{st.start.isoformat()}..{st.as_of.isoformat()}" if st.start else f"to {st.as_of.isoformat()}"
+
+
+def _columns(st: Statement) -> list[Column]:
+    head = [Column("txn_date", "Date", "date"), Column("kind", "Type"), Column("number", "No."),
+            Column("txn_id", "Id")]
+    if len(st.members) > 1:
+        head.append(Column("customer", "Customer"))
+    if st.kind == "balance-forward":
+        return [*head, Column("due_date", "Due", "date"), Column("charge", "Amount", "money"),
+                Column("received", "Payment/credit", "money"), Column("balance", "Balance", "money")]
+    if st.kind == "open-item":
+        return [*head, Column("due_date", "Due", "date"), Column("amount", "Amount", "money"),
+                Column("open", "Open amount", "money")]
+    return [*head, Column("charge", "Amount", "money"), Column("received", "Received", "money")]
+
+
+def _row(line: StatementLine) -> dict[str, Any]:
+    credit = line.entity != "Payment" and line.amount < 0
+    return {"txn_date": line.txn_date, "kind": line.kind, "number": line.number, "txn_id": line.txn_id,
+            "customer": line.customer, "due_date": line.due_date, "amount": line.amount,
+            "charge": ZERO if credit else line.charge,
+            "received": -line.amount if credit else line.received,
+            "balance": line.balance, "open": line.open}
 
 
 def table(st: Statement) -> Table:
-    cols = [Column("txn_date", "Date", "date"), Column("kind", "Type"), Column("number", "No."),
-            Column("txn_id", "Id"), Column("due_date", "Due", "date"), Column("charge", "Charge", "money"),
-            Column("credit", "Payment/credit", "money"), Column("balance", "Balance", "money")]
+    cols = _columns(st)
     rows: list[dict[str, Any]] = []
-    if st.start is not None:
-        rows.append({"txn_date": st.start, "kind": "Opening balance", "balance": st.opening})
-    rows += [vars(line).copy() for line in st.lines]
-    totals = {"kind": "Closing balance", "charge": sum((x.charge for x in st.lines), ZERO),
-              "credit": sum((x.credit for x in st.lines), ZERO), "balance": st.closing}
-    span = f"{st.start.isoformat()}..{st.as_of.isoformat()}" if st.start else f"to {st.as_of.isoformat()}"
-    return Table(f"Statement of {st.name} (Id {st.customer_id}) {span}", cols, rows, totals, [],
-                 {"as_of": st.as_of, "customer_id": st.customer_id, "opening": str(st.opening),
-                  "closing": str(st.closing)})
+    if st.kind == "balance-forward" and st.start is not None:
+        rows.append({"txn_date": st.start, "kind": "Balance forward", "balance": st.opening})
+    shown = [_row(x) for x in st.lines]
+    rows += shown
+    if st.kind == "balance-forward":
+        totals = {"kind": "Amount due", "charge": sum((r["charge"] for r in shown), ZERO),
+                  "received": sum((r["received"] for r in shown), ZERO), "balance": st.balance}
+    elif st.kind == "open-item":
+        totals = {"kind": "Amount due", "amount": sum((x.amount for x in st.lines), ZERO),
+                  "open": st.amount_due}
+    else:
+        totals = {"kind": "Total", "charge": sum((r["charge"] for r in shown), ZERO),
+                  "received": sum((r["received"] for r in shown), ZERO)}
+    notes = [f"bill to: {st.address}" if st.address.lines
+             else f"bill to: {st.name} (no address in QuickBooks)"]
+    if len(st.members) > 1:
+        notes.append(f"includes {len(st.members) - 1} jobs billed with this customer")
+    if st.kind != "transaction":
+        aging = ", ".join(f"{t} {v:,.2f}" for t, v in zip(aging_mod.DEFAULT.titles, st.aging.values(),
+                                                          strict=True))
+        notes.append(f"aging on {st.as_of.isoformat()}: {aging}")
+    if st.omitted:
+        notes.append(f"{st.omitted:,.2f} open on transactions older than the window is not listed")
+    meta: dict[str, Any] = {"kind": st.kind, "as_of": st.as_of, "customer_id": st.customer_id,
+                            "members": ",".join(st.members), "address": str(st.address),
+                            "balance": str(st.balance), "amount_due": str(st.amount_due)}
+    if st.kind == "balance-forward":
+        meta["opening"] = str(st.opening)
+    return Table(f"{KIND_NAMES[st.kind]} of {st.name} (Id {st.customer_id}) {_span(st)}", cols, rows, totals,
+                 notes, meta)
+
+
+def batch_table(batch: list[Statement], kind: Kind, as_of: date) -> Table:
+    """Every statement of a batch in one table (for CSV/JSON): one row per line, with its customer."""
+    proto = Statement(kind, "", "", Address(()), None, as_of, None, ZERO, [], ("", ""), ZERO)
+    cols = [Column("statement_customer_id", "Statement customer Id"), Column("statement_customer", "Bill to"),
+            Column("address", "Billing address"), *_columns(proto)]
+    rows: list[dict[str, Any]] = []
+    for st in batch:
+        head = {"statement_customer_id": st.customer_id, "statement_customer": st.name,
+                "address": str(st.address)}
+        if st.kind == "balance-forward":
+            rows.append({**head, "txn_date": st.start, "kind": "Balance forward", "balance": st.opening})
+        rows += [{**head, **_row(x)} for x in st.lines]
+        rows.append({**head, "kind": "Amount due" if st.kind != "transaction" else "Total",
+                     "balance": st.balance if st.kind == "balance-forward" else None,
+                     "open": st.amount_due if st.kind == "open-item" else None})
+    total = sum((st.amount_due for st in batch), ZERO) if kind != "transaction" else None
+    totals: dict[str, Any] = {"statement_customer": f"{len(batch)} statements", "kind": "TOTAL"}
+    if total is not None:
+        totals["balance" if kind == "balance-forward" else "open"] = total
+    return Table(f"{KIND_NAMES[kind]}s to {as_of.isoformat()}", cols, rows, totals, [],
+                 {"kind": kind, "as_of": as_of, "statements": len(batch)})

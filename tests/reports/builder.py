@@ -57,8 +57,10 @@ class Cache:
                  given: str | None = None, family: str | None = None, company: str | None = None,
                  active: bool = True, created: date | None = date(2020, 1, 1), type_id: str | None = None,
                  line1: str | None = None, city: str | None = None, region: str | None = None,
-                 postal: str | None = None, country: str | None = None, parent: str | None = None) -> str:
+                 postal: str | None = None, country: str | None = None, parent: str | None = None,
+                 bill_with_parent: bool = False) -> str:
         self._insert(Customer, **self._mirrored(id_, created), display_name=name, active=active,
+                     bill_with_parent=bill_with_parent,
                      given_name=given, family_name=family, company_name=company, email=email, phone=phone,
                      bill_line1=line1, bill_city=city, bill_region=region, bill_postal_code=postal,
                      bill_country=country, job=parent is not None, parent_id=parent,
@@ -119,20 +121,26 @@ class Cache:
         self._customer_balance(customer, -D(total))
         return str(row["id"])
 
-    def pay(self, customer: str, day: date, *applies: tuple[str, str], unapplied: str = "0") -> str:
-        """A payment dated ``day`` applying (invoice_id, amount) pairs; invoice balances go down."""
+    def pay(self, customer: str, day: date, *applies: tuple[str, str], unapplied: str = "0",
+            credits: tuple[tuple[str, str], ...] = ()) -> str:
+        """A payment dated ``day`` applying (invoice_id, amount) pairs and using (credit memo id, amount)
+        credits, as QuickBooks' Receive Payment does: TotalAmt = invoices - credits + unapplied.
+        Invoice balances and remaining credits go down."""
         row = self._mirrored(None, day)
-        total = sum((D(a) for _, a in applies), D(0)) + D(unapplied)
+        total = (sum((D(a) for _, a in applies), D(0)) - sum((D(a) for _, a in credits), D(0))
+                 + D(unapplied))
         self._insert(Payment, **row, customer_id=customer, txn_date=day, total_amt=total,
                      unapplied_amt=D(unapplied))
         with self.engine.begin() as conn:
-            for n, (inv, amount) in enumerate(applies):
+            links: list[tuple[str, str, Any]] = [(inv, amount, Invoice) for inv, amount in applies]
+            links += [(memo, amount, CreditMemo) for memo, amount in credits]
+            for n, (txn, amount, model) in enumerate(links):
                 conn.execute(sa.insert(PaymentLink).values(realm_id=self.realm_id, payment_id=row["id"],
-                                                           line_no=n, txn_id=inv, txn_type="Invoice",
-                                                           amount=D(amount)))
-                bal = conn.execute(sa.select(Invoice.balance).where(
-                    Invoice.realm_id == self.realm_id, Invoice.id == inv)).scalar_one()
-                conn.execute(sa.update(Invoice).where(Invoice.realm_id == self.realm_id, Invoice.id == inv)
+                                                           line_no=n, txn_id=txn,
+                                                           txn_type=model.__name__, amount=D(amount)))
+                bal = conn.execute(sa.select(model.balance).where(
+                    model.realm_id == self.realm_id, model.id == txn)).scalar_one()
+                conn.execute(sa.update(model).where(model.realm_id == self.realm_id, model.id == txn)
                              .values(balance=bal - D(amount)))
         self._customer_balance(customer, -total)
         return str(row["id"])

@@ -32,25 +32,39 @@ def _invoices(c: Cache, cid: str, late_days: list[int | None], start: date = dat
 def test_payment_classes(db_url: str) -> None:
     c = Cache(db_url)
     for cid, name in (("1", "Punctual"), ("2", "Sometimes"), ("3", "Chronic"), ("4", "Never"),
-                      ("5", "New")):
+                      ("5", "New"), ("6", "Stopped paying"), ("7", "Pays at the till"), ("8", "Old debt")):
         c.customer(cid, name)
     _invoices(c, "1", [-5, 0, 2, -10, 0, 3, 0, -1, 0, 0])
     _invoices(c, "2", [0, 20, 0, 0, 35, 0, 0, 14, 0, 0])
     _invoices(c, "3", [40, 25, 60, 0, 30, 45, 20, 10, 0, 33])
-    _invoices(c, "4", [None, None, None, None, None, None])
+    _invoices(c, "4", [None, None, None, None, None, None])  # owing since 2024-08-31: over 180 days
     c.invoice("5", date(2025, 6, 20), "100.00", due=date(2025, 7, 20))  # nothing due yet
+    _invoices(c, "6", [None, None], start=date(2025, 2, 20))  # 70 and 40 days overdue, nothing paid
+    c.receipt("7", date(2025, 5, 2), "300.00")
+    old = c.invoice("8", date(2023, 3, 1), "893.89", due=date(2023, 3, 31))  # issued long before the period
     report = payments.payments(c.engine, c.realm_id, AS_OF, YEAR)
     got = {r.customer_id: r.payment_class for r in report.rows}
-    assert got == {"1": "on time", "2": "sometimes late", "3": "chronically late", "4": "non-payer"}
+    assert got == {"1": "on time", "2": "sometimes late", "3": "chronically late", "4": "long-term debtor",
+                   "5": "no history", "6": "non-payer", "7": "paid at sale", "8": "long-term debtor"}
     rows = {r.customer_id: r for r in report.rows}
     assert rows["2"].late_invoices == 3 and rows["2"].late_share == D("0.3")
     assert rows["3"].avg_days_late == D(263) / 10
     assert rows["1"].avg_days_to_pay == D(30 + 30 + 32 + 30 + 30 + 33 + 30 + 30 + 30 + 30 - 16) / 10
     assert rows["4"].open_overdue == 6 and rows["4"].paid_share == 0
-    sizes = {r.customer_id: r.size for r in report.rows}
-    assert list(sizes.values()).count("large") == 1  # top 20 % of 4 invoiced customers, rounded up
+    assert rows["8"].open_amount == D("893.89")
+    assert rows["8"].max_overdue_days == (AS_OF - date(2023, 3, 31)).days
+    assert rows["8"].size is None  # bought nothing in the period: no deal size
+    # a deal size for every buyer in the period, sales receipts included: the top 20 % (2 of 7) are large
+    sizes = {r.customer_id: r.size for r in report.rows if r.size}
+    assert sizes == {"1": "large", "2": "large", "3": "small", "4": "small", "5": "small", "6": "small",
+                     "7": "small"}
+    assert rows["7"].sales == D("300.00") and rows["1"].sales == D("1000.00")
     split = payments.size_split(report)
-    assert [g.customers for g in split] == [1, 3, 4]
+    assert [g.customers for g in split] == [2, 5, 8]
+    # once the old debt is paid it no longer counts: it was issued before the period
+    c.pay("8", date(2025, 6, 1), (old, "893.89"))
+    again = payments.payments(c.engine, c.realm_id, AS_OF, YEAR)
+    assert "8" not in {r.customer_id for r in again.rows}
 
 
 def test_payment_class_replayed_as_of_an_earlier_date(db_url: str) -> None:
@@ -68,23 +82,24 @@ def test_payment_class_replayed_as_of_an_earlier_date(db_url: str) -> None:
 
 def test_statement_running_balance_matches_customer_balance(db_url: str) -> None:
     c = Cache(db_url)
-    c.customer("1", "Acme Ltd")
+    c.customer("1", "Acme Ltd", line1="1 Main St", city="Springfield", region="IL", postal="62701",
+               country="USA")
     a = c.invoice("1", date(2025, 1, 5), "100.00", due=date(2025, 2, 4))
     b = c.invoice("1", date(2025, 2, 5), "250.50", due=date(2025, 3, 7))
-    c.receipt("1", date(2025, 2, 10), "40.00")
+    c.receipt("1", date(2025, 2, 10), "40.00")  # paid at sale: never on a statement
     c.pay("1", date(2025, 3, 1), (a, "100.00"), (b, "50.50"), unapplied="10.00")
     c.credit_memo("1", date(2025, 3, 5), "25.00")
     c.invoice("1", date(2025, 4, 1), "70.00", voided=True)
     st = statement.statement(c.engine, c.realm_id, "Acme Ltd", AS_OF)
-    assert [x.kind for x in st.lines] == ["Invoice", "Invoice", "Sales receipt", "Payment", "Credit memo",
-                                          "Invoice"]
-    assert [x.balance for x in st.lines] == [D(100), D("350.50"), D("350.50"), D("190.00"), D("165.00"),
-                                             D("165.00")]
-    assert st.closing == c.scalar(sa.select(Customer.balance).where(Customer.id == "1"))
+    assert [x.kind for x in st.lines] == ["Invoice", "Invoice", "Payment", "Credit Memo", "Invoice"]
+    assert [x.balance for x in st.lines] == [D(100), D("350.50"), D("190.00"), D("165.00"), D("165.00")]
+    assert st.closing == st.amount_due == c.scalar(sa.select(Customer.balance).where(Customer.id == "1"))
+    assert st.address.lines == ("Acme Ltd", "1 Main St", "Springfield IL 62701", "USA")
     part = statement.statement(c.engine, c.realm_id, "1", AS_OF, start=date(2025, 3, 1))
     assert part.opening == D("350.50") and part.closing == st.closing
     table = statement.table(part)
-    assert table.rows[0]["kind"] == "Opening balance"
+    assert table.rows[0]["kind"] == "Balance forward"
+    assert "bill to: Acme Ltd, 1 Main St, Springfield IL 62701, USA" in table.notes
 
 
 def test_statement_unknown_customer_says_how_to_fix(db_url: str) -> None:

@@ -1,0 +1,194 @@
+"""Accounts receivable on a date, as QuickBooks keeps it: every customer's open A/R transactions.
+
+QuickBooks' A/R Aging Summary and Detail and its Customer Balance Summary and Detail all read the
+same thing: each transaction posted to Accounts Receivable with what is still open of it. Charges
+(invoices) are positive; credits (unapplied credit memos and unapplied payments) are negative, so a
+customer's items add up to its QuickBooks ``Balance`` and every customer's to the A/R account.
+
+Two ways to see a past date, QuickBooks' two *aging methods*:
+
+- ``report_date``: transactions dated up to the date, with what payments dated up to that date had
+  applied. A payment dated later is added back to what it paid; a payment dated on or before the
+  date that was applied to a transaction dated after it was, on the date, still unapplied. The
+  items then add up to the A/R balance on that date.
+- ``current``: transactions dated up to the date, with what is open of them today (every payment
+  counts, whenever it is dated).
+
+Queries that read most of a table scan it in storage order (``source.whole_realm``); everything
+driven by "what happened after the date" is read through indexes, since it is little.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from qbsync.cache.models import CreditMemo, Invoice, Payment, PaymentLink
+from qbsync.errors import InputError
+from qbsync.reports.source import ZERO, chunked, later_applied, whole_realm
+
+AgingMethod = Literal["report_date", "current"]
+AGING_METHODS: tuple[AgingMethod, ...] = ("report_date", "current")
+
+#: QuickBooks' name of each kind, as its reports print it in the "Transaction Type" column
+KIND_TITLES = {"Invoice": "Invoice", "CreditMemo": "Credit Memo", "Payment": "Payment",
+               "JournalEntry": "Journal Entry"}
+#: kinds whose open amount is a charge (positive); the others are credits (negative)
+CHARGES = frozenset({"Invoice"})
+
+
+def aging_method(value: str) -> AgingMethod:
+    """``report_date``/``report-date``/``Report_Date`` or ``current`` as the method."""
+    key = value.strip().lower().replace("-", "_")
+    if key not in AGING_METHODS:
+        raise InputError(f"unknown aging method {value!r}", hint="use report-date or current")
+    return key
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """One transaction posted to A/R with what was open of it on the date (signed: credits negative)."""
+
+    kind: str  # "Invoice", "CreditMemo", "Payment", "JournalEntry"
+    txn_id: str
+    customer_id: str
+    doc_number: str | None
+    txn_date: date
+    due_date: date  # invoices: their due date (the invoice date when none); credits: their own date
+    amount: Decimal  # the transaction's A/R amount, signed
+    open: Decimal  # open on the date, signed
+
+    @property
+    def is_charge(self) -> bool:
+        return self.open > 0
+
+    def days_past_due(self, on: date) -> int:
+        return (on - self.due_date).days
+
+
+@dataclass
+class _Adjust:
+    """What payments moved across the report date, per (txn type, txn id)."""
+
+    later: dict[tuple[str, str], Decimal]  # applied to it by payments dated after the date
+    early: dict[str, Decimal]  # per payment dated up to the date: its applications to later transactions
+
+
+def _early_links(conn: sa.Connection, realm_id: str, as_of: date) -> dict[str, Decimal]:
+    """Per payment dated up to ``as_of``: the signed amount it applied to transactions dated after it
+    (charges +, credits -), which on ``as_of`` was still unapplied money."""
+    out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for model, entity, sign in ((Invoice, "Invoice", 1), (CreditMemo, "CreditMemo", -1)):
+        later_ids = [i for (i,) in conn.execute(sa.select(model.id).where(
+            model.realm_id == realm_id, model.txn_date > as_of))]
+        for part in chunked(later_ids):
+            q = (sa.select(PaymentLink.payment_id, PaymentLink.amount)
+                 .select_from(PaymentLink)
+                 .join(Payment, sa.and_(Payment.realm_id == PaymentLink.realm_id,
+                                        Payment.id == PaymentLink.payment_id))
+                 .where(PaymentLink.realm_id == realm_id, PaymentLink.txn_type == entity,
+                        PaymentLink.txn_id.in_(part), Payment.txn_date <= as_of))
+            for payment_id, amount in conn.execute(q):
+                out[payment_id] += sign * (amount or ZERO)
+    return dict(out)
+
+
+def _documents(conn: sa.Connection, model: Any, entity: str, realm_id: str, as_of: date,
+               later: dict[tuple[str, str], Decimal], customer_ids: Sequence[str] | None) -> list[OpenItem]:
+    """Invoices or credit memos dated up to ``as_of`` with a non-zero open amount on it."""
+    sign = 1 if entity in CHARGES else -1
+    due = model.due_date if model is Invoice else model.txn_date
+    cols = (model.id, model.customer_id, model.doc_number, model.txn_date, due, model.total_amt,
+            model.balance)
+
+    def base(q: Any) -> Any:
+        q = q.where(model.txn_date <= as_of, model.customer_id.is_not(None))
+        if model is Invoice:
+            q = q.where(Invoice.voided.is_(False))
+        return q
+
+    if customer_ids is None:
+        rows = list(conn.execute(base(sa.select(*cols).where(whole_realm(conn, model.realm_id, realm_id),
+                                                             model.balance != 0))))
+    else:
+        rows = []
+        for part in chunked(list(customer_ids)):
+            rows += conn.execute(base(sa.select(*cols).where(model.realm_id == realm_id,
+                                                             model.customer_id.in_(part),
+                                                             model.balance != 0)))
+    seen = {r[0] for r in rows}
+    # settled now, open on the date: paid by payments dated after it
+    extra = [txn_id for (kind, txn_id) in later if kind == entity and txn_id not in seen]
+    for part in chunked(extra):
+        q = base(sa.select(*cols).where(model.realm_id == realm_id, model.id.in_(part)))
+        if customer_ids is not None:
+            q = q.where(model.customer_id.in_(list(customer_ids)))
+        rows += conn.execute(q)
+    out = []
+    for txn_id, cid, doc, day, due_day, total, balance in rows:
+        left = (balance or ZERO) + later.get((entity, txn_id), ZERO)
+        if left:
+            out.append(OpenItem(entity, txn_id, cid, doc, day, due_day or day, sign * (total or ZERO),
+                                sign * left))
+    return out
+
+
+def _payments(conn: sa.Connection, realm_id: str, as_of: date, early: dict[str, Decimal],
+              customer_ids: Sequence[str] | None) -> list[OpenItem]:
+    """Payments dated up to ``as_of`` with money unapplied on it (negative: a credit)."""
+    cols = (Payment.id, Payment.customer_id, Payment.doc_number, Payment.txn_date, Payment.total_amt,
+            Payment.unapplied_amt)
+    cond = [Payment.txn_date <= as_of, Payment.customer_id.is_not(None)]
+    rows: list[Any] = []
+    if customer_ids is None:
+        rows += conn.execute(sa.select(*cols).where(whole_realm(conn, Payment.realm_id, realm_id),
+                                                    Payment.unapplied_amt != 0, *cond))
+    else:
+        for part in chunked(list(customer_ids)):
+            rows += conn.execute(sa.select(*cols).where(Payment.realm_id == realm_id,
+                                                        Payment.customer_id.in_(part),
+                                                        Payment.unapplied_amt != 0, *cond))
+    seen = {r[0] for r in rows}
+    for part in chunked([p for p in early if p not in seen]):
+        q = sa.select(*cols).where(Payment.realm_id == realm_id, Payment.id.in_(part), *cond)
+        if customer_ids is not None:
+            q = q.where(Payment.customer_id.in_(list(customer_ids)))
+        rows += conn.execute(q)
+    out = []
+    for pid, cid, doc, day, total, unapplied in rows:
+        left = (unapplied or ZERO) + early.get(pid, ZERO)
+        if left:
+            out.append(OpenItem("Payment", pid, cid, doc, day, day, -(total or ZERO), -left))
+    return out
+
+
+def open_items(conn: sa.Connection, realm_id: str, as_of: date, method: AgingMethod = "report_date",
+               customer_ids: Iterable[str] | None = None) -> list[OpenItem]:
+    """Every A/R transaction dated up to ``as_of`` with something open on it, as ``method`` sees it.
+
+    ``customer_ids`` narrows it to those customers (a statement); otherwise every customer.
+    """
+    wanted = None if customer_ids is None else sorted(set(customer_ids))
+    if method == "report_date":
+        adjust = _Adjust(later_applied(conn, realm_id, as_of), _early_links(conn, realm_id, as_of))
+    else:
+        adjust = _Adjust({}, {})
+    items = (_documents(conn, Invoice, "Invoice", realm_id, as_of, adjust.later, wanted)
+             + _documents(conn, CreditMemo, "CreditMemo", realm_id, as_of, adjust.later, wanted)
+             + _payments(conn, realm_id, as_of, adjust.early, wanted))
+    items.sort(key=lambda i: (i.customer_id, i.txn_date, i.kind, i.txn_id))
+    return items
+
+
+def balances(items: Iterable[OpenItem]) -> dict[str, Decimal]:
+    """Each customer's balance: the sum of its open items (QuickBooks' Customer Balance Summary)."""
+    out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for item in items:
+        out[item.customer_id] += item.open
+    return dict(out)
