@@ -122,15 +122,39 @@ def cross_cmd(by: str, as_of: datetime | None, realm: str | None, cache_url: str
     emit(cross.table(report, limit), fmt, output, bom)
 
 
+def aging_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """QuickBooks' aging options, under the names of its Reports API parameters."""
+    f = click.option("--aging-method", type=click.Choice(["report-date", "current"]), default="report-date",
+                     show_default=True,
+                     help="report-date: payments dated up to --as-of; current: every payment so far.")(f)
+    f = click.option("--num-periods", type=click.IntRange(min=1), default=4, show_default=True,
+                     help="Number of aging periods (the last is open-ended).")(f)
+    f = click.option("--aging-period", type=click.IntRange(min=1), default=30, show_default=True,
+                     help="Days per aging period.")(f)
+    return f
+
+
+def aging_params(aging_period: int, num_periods: int, aging_method: str) -> aging.AgingParams:
+    from qbsync.reports.receivables import aging_method as method_of
+
+    return aging.AgingParams(aging_period, num_periods, method_of(aging_method))
+
+
 @report_group.command("aging")
+@click.option("--detail", is_flag=True, help="One row per open transaction (A/R Aging Detail).")
+@aging_options
 @cache_options
 @output_options
 @limit_option(None)
-def aging_cmd(as_of: datetime | None, realm: str | None, cache_url: str | None, fmt: str,
-              output: Path | None, bom: bool, limit: int | None) -> None:
-    """A/R aging per customer: current, 1-30, 31-60, 61-90, over 90 days past due, and the total."""
+def aging_cmd(detail: bool, aging_period: int, num_periods: int, aging_method: str, as_of: datetime | None,
+              realm: str | None, cache_url: str | None, fmt: str, output: Path | None, bom: bool,
+              limit: int | None) -> None:
+    """A/R aging as QuickBooks' A/R Aging Summary (or --detail): open invoices and, as negative amounts,
+    unapplied payments and credits per customer, by days past due; the total is what customers owe."""
     ctx = open_cache(realm, cache_url, as_of)
-    emit(aging.table(aging.aging(ctx.engine, ctx.realm_id, ctx.as_of), limit), fmt, output, bom)
+    report = aging.aging(ctx.engine, ctx.realm_id, ctx.as_of, aging_params(aging_period, num_periods,
+                                                                            aging_method))
+    emit((aging.detail_table if detail else aging.table)(report, limit), fmt, output, bom)
 
 
 @report_group.command("payments")
@@ -139,33 +163,61 @@ def aging_cmd(as_of: datetime | None, realm: str | None, cache_url: str | None, 
 @click.option("--chronic-share", type=float, default=0.5, show_default=True,
               help="Share of late invoices from which a customer is chronically late.")
 @click.option("--large-share", type=float, default=0.2, show_default=True,
-              help="Top share of customers by amount invoiced that count as large accounts.")
+              help="Top share of buyers by sales in the period that count as large accounts.")
+@click.option("--long-term-days", type=click.IntRange(min=1), default=180, show_default=True,
+              help="Owing on an invoice more than this many days past due makes a long-term debtor.")
 @cache_options
 @period_options
 @output_options
 @limit_option(None)
-def payments_cmd(grace_days: int, chronic_share: float, large_share: float, as_of: datetime | None,
+def payments_cmd(grace_days: int, chronic_share: float, large_share: float, long_term_days: int,
+                 as_of: datetime | None,
                  realm: str | None, cache_url: str | None, from_: datetime | None, to_: datetime | None,
                  fmt: str, output: Path | None, bom: bool, limit: int | None) -> None:
     """Payment behaviour: days to pay, days late, share late, class per customer, large vs small accounts."""
     ctx = open_cache(realm, cache_url, as_of)
     rules = payments.PaymentRules(grace_days=grace_days, chronic_share=Decimal(str(chronic_share)),
-                                  large_share=Decimal(str(large_share)))
+                                  large_share=Decimal(str(large_share)), long_term_days=long_term_days)
     report = payments.payments(ctx.engine, ctx.realm_id, ctx.as_of, period_of(ctx, from_, to_), rules)
     emit(payments.table(report, limit), fmt, output, bom)
 
 
 @report_group.command("statement")
-@click.argument("customer")
-@click.option("--from", "from_", type=DATE, help="Start (earlier lines become the opening balance).")
+@click.argument("customer", required=False)
+@click.option("--kind", type=click.Choice(statement.KINDS), default="balance-forward", show_default=True,
+              help="QuickBooks' statement type.")
+@click.option("--from", "from_", type=DATE,
+              help="Start date (balance forward, transaction); earlier activity is the balance forward.")
+@click.option("--all", "batch", is_flag=True, help="A statement for every customer with --balance.")
+@click.option("--balance", type=click.Choice(statement.STATUSES), default="open", show_default=True,
+              help="With --all: customers with an open balance, something overdue, or any (all).")
+@click.option("--open-item-days", type=click.IntRange(min=1), default=statement.OPEN_ITEM_DAYS,
+              show_default=True, help="Open item statements list transactions of the last N days.")
 @cache_options
 @output_options
-def statement_cmd(customer: str, from_: datetime | None, as_of: datetime | None, realm: str | None,
-                  cache_url: str | None, fmt: str, output: Path | None, bom: bool) -> None:
-    """One customer's transactions, payments and running balance (CUSTOMER: Id or exact name)."""
+def statement_cmd(customer: str | None, kind: str, from_: datetime | None, batch: bool, balance: str,
+                  open_item_days: int, as_of: datetime | None, realm: str | None, cache_url: str | None,
+                  fmt: str, output: Path | None, bom: bool) -> None:
+    """Customer statements as QuickBooks makes them (CUSTOMER: Id or exact name, or --all for a batch);
+    jobs billed with their parent are on the parent's statement."""
+    from qbsync.errors import InputError
+
+    if batch == (customer is not None):
+        raise InputError("give one CUSTOMER or --all", hint="e.g. qbsync report statement 42, or --all")
     ctx = open_cache(realm, cache_url, as_of)
-    st = statement.statement(ctx.engine, ctx.realm_id, customer, ctx.as_of, from_.date() if from_ else None)
-    emit(statement.table(st), fmt, output, bom)
+    start = from_.date() if from_ else None
+    if customer is not None:
+        st = statement.statement(ctx.engine, ctx.realm_id, customer, ctx.as_of, start, kind, open_item_days)
+        emit(statement.table(st), fmt, output, bom)
+        return
+    sts = statement.statements(ctx.engine, ctx.realm_id, ctx.as_of, start, kind, balance, open_item_days)
+    if fmt == "table" and output is None:
+        for st in sts:
+            emit(statement.table(st), fmt, None)
+            click.echo("")
+        click.echo(f"{len(sts)} statements")
+        return
+    emit(statement.batch_table(sts, statement.kind_of(kind), ctx.as_of), fmt, output, bom)
 
 
 @report_group.command("baddebt")

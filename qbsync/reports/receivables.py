@@ -99,39 +99,42 @@ def _early_links(conn: sa.Connection, realm_id: str, as_of: date) -> dict[str, D
     return dict(out)
 
 
+def _by_ids(conn: sa.Connection, cols: Sequence[Any], model: Any, realm_id: str,
+            ids: Iterable[str]) -> list[Any]:
+    """Rows of ``model`` by Id, through its primary key only: with a date condition beside it, SQLite
+    would take the date index and read the whole range once per chunk. Callers filter the rest."""
+    rows: list[Any] = []
+    for part in chunked(sorted(set(ids))):
+        rows += conn.execute(sa.select(*cols).where(model.realm_id == realm_id, model.id.in_(part)))
+    return rows
+
+
 def _documents(conn: sa.Connection, model: Any, entity: str, realm_id: str, as_of: date,
                later: dict[tuple[str, str], Decimal], customer_ids: Sequence[str] | None) -> list[OpenItem]:
     """Invoices or credit memos dated up to ``as_of`` with a non-zero open amount on it."""
     sign = 1 if entity in CHARGES else -1
     due = model.due_date if model is Invoice else model.txn_date
+    voided = Invoice.voided if model is Invoice else sa.false()
     cols = (model.id, model.customer_id, model.doc_number, model.txn_date, due, model.total_amt,
-            model.balance)
-
-    def base(q: Any) -> Any:
-        q = q.where(model.txn_date <= as_of, model.customer_id.is_not(None))
-        if model is Invoice:
-            q = q.where(Invoice.voided.is_(False))
-        return q
-
+            model.balance, voided)
+    cond = [model.txn_date <= as_of, model.customer_id.is_not(None), model.balance != 0]
+    if model is Invoice:
+        cond.append(Invoice.voided.is_(False))
     if customer_ids is None:
-        rows = list(conn.execute(base(sa.select(*cols).where(whole_realm(conn, model.realm_id, realm_id),
-                                                             model.balance != 0))))
+        rows = list(conn.execute(sa.select(*cols).where(whole_realm(conn, model.realm_id, realm_id), *cond)))
     else:
         rows = []
         for part in chunked(list(customer_ids)):
-            rows += conn.execute(base(sa.select(*cols).where(model.realm_id == realm_id,
-                                                             model.customer_id.in_(part),
-                                                             model.balance != 0)))
+            rows += conn.execute(sa.select(*cols).where(model.realm_id == realm_id,
+                                                        model.customer_id.in_(part), *cond))
     seen = {r[0] for r in rows}
     # settled now, open on the date: paid by payments dated after it
-    extra = [txn_id for (kind, txn_id) in later if kind == entity and txn_id not in seen]
-    for part in chunked(extra):
-        q = base(sa.select(*cols).where(model.realm_id == realm_id, model.id.in_(part)))
-        if customer_ids is not None:
-            q = q.where(model.customer_id.in_(list(customer_ids)))
-        rows += conn.execute(q)
+    wanted = None if customer_ids is None else set(customer_ids)
+    rows += [r for r in _by_ids(conn, cols, model, realm_id,
+                                (i for (kind, i) in later if kind == entity and i not in seen))
+             if r[3] <= as_of and r[1] is not None and not r[7] and (wanted is None or r[1] in wanted)]
     out = []
-    for txn_id, cid, doc, day, due_day, total, balance in rows:
+    for txn_id, cid, doc, day, due_day, total, balance, _voided in rows:
         left = (balance or ZERO) + later.get((entity, txn_id), ZERO)
         if left:
             out.append(OpenItem(entity, txn_id, cid, doc, day, due_day or day, sign * (total or ZERO),
@@ -144,22 +147,18 @@ def _payments(conn: sa.Connection, realm_id: str, as_of: date, early: dict[str, 
     """Payments dated up to ``as_of`` with money unapplied on it (negative: a credit)."""
     cols = (Payment.id, Payment.customer_id, Payment.doc_number, Payment.txn_date, Payment.total_amt,
             Payment.unapplied_amt)
-    cond = [Payment.txn_date <= as_of, Payment.customer_id.is_not(None)]
+    cond = [Payment.txn_date <= as_of, Payment.customer_id.is_not(None), Payment.unapplied_amt != 0]
     rows: list[Any] = []
     if customer_ids is None:
-        rows += conn.execute(sa.select(*cols).where(whole_realm(conn, Payment.realm_id, realm_id),
-                                                    Payment.unapplied_amt != 0, *cond))
+        rows += conn.execute(sa.select(*cols).where(whole_realm(conn, Payment.realm_id, realm_id), *cond))
     else:
         for part in chunked(list(customer_ids)):
             rows += conn.execute(sa.select(*cols).where(Payment.realm_id == realm_id,
-                                                        Payment.customer_id.in_(part),
-                                                        Payment.unapplied_amt != 0, *cond))
+                                                        Payment.customer_id.in_(part), *cond))
     seen = {r[0] for r in rows}
-    for part in chunked([p for p in early if p not in seen]):
-        q = sa.select(*cols).where(Payment.realm_id == realm_id, Payment.id.in_(part), *cond)
-        if customer_ids is not None:
-            q = q.where(Payment.customer_id.in_(list(customer_ids)))
-        rows += conn.execute(q)
+    wanted = None if customer_ids is None else set(customer_ids)
+    rows += [r for r in _by_ids(conn, cols, Payment, realm_id, (p for p in early if p not in seen))
+             if r[3] <= as_of and r[1] is not None and (wanted is None or r[1] in wanted)]
     out = []
     for pid, cid, doc, day, total, unapplied in rows:
         left = (unapplied or ZERO) + early.get(pid, ZERO)

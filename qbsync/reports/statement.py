@@ -33,7 +33,7 @@ from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment
 from qbsync.errors import InputError
 from qbsync.reports import aging as aging_mod
 from qbsync.reports.receivables import KIND_TITLES, OpenItem, open_items
-from qbsync.reports.source import ZERO, chunked, plain_name, whole_realm
+from qbsync.reports.source import DELETED_SUFFIX, ZERO, chunked, plain_name, whole_realm
 from qbsync.reports.table import Column, Table
 
 Kind = Literal["balance-forward", "open-item", "transaction"]
@@ -119,17 +119,52 @@ class _Person:
     address: Address
 
 
+_PERSON_COLS = (Customer.id, Customer.display_name, Customer.parent_id, Customer.bill_with_parent,
+                Customer.email, Customer.bill_line1, Customer.bill_line2, Customer.bill_city,
+                Customer.bill_region, Customer.bill_postal_code, Customer.bill_country)
+
+
+def _person(row: Any) -> _Person:
+    cid, name, parent, bwp, email, l1, l2, city, region, postal, country = row
+    place = " ".join(p for p in (city, region, postal) if p)
+    lines = tuple(p for p in (plain_name(name or ""), l1, l2, place, country) if p)
+    return _Person(cid, plain_name(name or ""), parent, bool(bwp), email, Address(lines))
+
+
 def _people(conn: sa.Connection, realm_id: str) -> dict[str, _Person]:
-    q = sa.select(Customer.id, Customer.display_name, Customer.parent_id, Customer.bill_with_parent,
-                  Customer.email, Customer.bill_line1, Customer.bill_line2, Customer.bill_city,
-                  Customer.bill_region, Customer.bill_postal_code, Customer.bill_country
-                  ).where(whole_realm(conn, Customer.realm_id, realm_id))
-    out = {}
-    for cid, name, parent, bwp, email, l1, l2, city, region, postal, country in conn.execute(q):
-        place = " ".join(p for p in (city, region, postal) if p)
-        lines = tuple(p for p in (plain_name(name or ""), l1, l2, place, country) if p)
-        out[cid] = _Person(cid, plain_name(name or ""), parent, bool(bwp), email, Address(lines))
-    return out
+    q = sa.select(*_PERSON_COLS).where(whole_realm(conn, Customer.realm_id, realm_id))
+    return {row[0]: _person(row) for row in conn.execute(q)}
+
+
+def _family(conn: sa.Connection, realm_id: str, customer: str) -> tuple[_Person, dict[str, _Person]]:
+    """The customer asked for (Id or exact name), the customer its statement goes to (itself, or up a
+    chain of jobs billed with their parent) and everyone billed with that one, read through the
+    customers' Id and parent indexes (not the whole list)."""
+    found = [_person(r) for r in conn.execute(sa.select(*_PERSON_COLS).where(
+        Customer.realm_id == realm_id,
+        sa.or_(Customer.id == customer, Customer.display_name == customer,
+               Customer.display_name == f"{customer}{DELETED_SUFFIX}")))]
+    if not found:
+        raise InputError(f"no customer with Id or name {customer!r} in the cache",
+                         hint="check the Id with `qbsync report best` or run `qbsync sync` first")
+    if len(found) > 1:
+        raise InputError(f"{customer!r} matches {len(found)} customers",
+                         hint="pass the customer's Id instead of its name")
+    people = {found[0].customer_id: found[0]}
+    at = found[0]
+    while at.bill_with_parent and at.parent_id is not None and at.parent_id not in people:
+        parent = [_person(r) for r in conn.execute(sa.select(*_PERSON_COLS).where(
+            Customer.realm_id == realm_id, Customer.id == at.parent_id))]
+        if not parent:
+            break
+        at = people[parent[0].customer_id] = parent[0]
+    level = [at.customer_id]
+    while level:
+        kids = [_person(r) for part in chunked(level) for r in conn.execute(sa.select(*_PERSON_COLS).where(
+            Customer.realm_id == realm_id, Customer.parent_id.in_(part)))]
+        level = [k.customer_id for k in kids if k.customer_id not in people]
+        people.update((k.customer_id, k) for k in kids)
+    return found[0], people
 
 
 def billed_to(people: dict[str, _Person]) -> dict[str, str]:
@@ -247,21 +282,10 @@ def build(kind: Kind, person: _Person, members: tuple[str, ...], as_of: date, st
                      opening if kind == "balance-forward" else ZERO, out, members, balance, aging)
 
 
-def _kind(kind: str) -> Kind:
+def kind_of(kind: str) -> Kind:
     if kind not in KINDS:
         raise InputError(f"unknown statement kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
     return kind
-
-
-def _find(people: dict[str, _Person], customer: str) -> _Person:
-    found = [p for p in people.values() if customer in (p.customer_id, p.name)]
-    if not found:
-        raise InputError(f"no customer with Id or name {customer!r} in the cache",
-                         hint="check the Id with `qbsync report best` or run `qbsync sync` first")
-    if len(found) > 1:
-        raise InputError(f"{customer!r} matches {len(found)} customers",
-                         hint="pass the customer's Id instead of its name")
-    return found[0]
 
 
 def statement(engine: sa.Engine, realm_id: str, customer: str, as_of: date, start: date | None = None,
@@ -270,10 +294,9 @@ def statement(engine: sa.Engine, realm_id: str, customer: str, as_of: date, star
 
     A job billed with its parent has no statement of its own: asking for it gives the parent's.
     """
-    chosen = _kind(kind)
+    chosen = kind_of(kind)
     with engine.connect() as conn:
-        people = _people(conn, realm_id)
-        person = _find(people, customer)
+        person, people = _family(conn, realm_id, customer)
         payer = billed_to(people)
         root = people[payer[person.customer_id]]
         members = tuple(sorted(cid for cid, to in payer.items() if to == root.customer_id))
@@ -288,7 +311,7 @@ def statements(engine: sa.Engine, realm_id: str, as_of: date, start: date | None
                kind: str = "balance-forward", status: str = "open",
                open_item_days: int = OPEN_ITEM_DAYS) -> list[Statement]:
     """A batch: one statement per customer billed that matches ``status`` (open, overdue, all)."""
-    chosen = _kind(kind)
+    chosen = kind_of(kind)
     if status not in STATUSES:
         raise InputError(f"unknown balance status {status!r}", hint=f"use one of: {', '.join(STATUSES)}")
     if chosen == "open-item" and status == "all":

@@ -78,3 +78,33 @@ def test_cross_by_class_splits_by_line_class(db_url: str) -> None:
     assert doc["totals"]["total"] == "340.00"
     by_location = json.loads(_run(db_url, "cross", "--format", "json", "--as-of", "2025-06-30"))
     assert by_location["totals"]["total"] == "340.00"
+
+
+def test_aging_options_detail_and_credits(db_url: str) -> None:
+    c = _cache(db_url)
+    c.pay("2", date(2025, 6, 1), unapplied="30.00")
+    summary = json.loads(_run(db_url, "aging", "--format", "json", "--as-of", "2025-06-30",
+                              "--aging-period", "60", "--num-periods", "2"))
+    assert [col["title"] for col in summary["columns"]][3:6] == ["Current", "1 - 60", "61 and over"]
+    assert summary["totals"]["total"] == "170.00"  # 120 + 80 owed, 30 paid ahead
+    assert summary["meta"]["aging_period"] == 60
+    detail = json.loads(_run(db_url, "aging", "--detail", "--format", "json", "--as-of", "2025-06-30"))
+    assert [(r["kind"], r["open"]) for r in detail["rows"]] == [
+        ("Invoice", "80.00"), ("Payment", "-30.00"), ("Invoice", "120.00")]
+    current = json.loads(_run(db_url, "aging", "--format", "json", "--as-of", "2025-06-30", "--aging-method",
+                              "current"))
+    assert current["totals"]["total"] == "50.00"  # the July payment counts
+
+
+def test_statement_batch_and_kinds(db_url: str) -> None:
+    _cache(db_url)
+    text = _run(db_url, "statement", "--all", "--as-of", "2025-06-30", "--from", "2025-01-01")
+    assert "2 statements" in text and "Balance forward statement" in text
+    doc = json.loads(_run(db_url, "statement", "--all", "--kind", "open-item", "--balance", "overdue",
+                          "--format", "json", "--as-of", "2025-06-30"))
+    assert doc["meta"]["statements"] == 2
+    one = json.loads(_run(db_url, "statement", "2", "--kind", "transaction", "--format", "json",
+                          "--as-of", "2025-06-30"))
+    assert one["totals"]["charge"] == "80.00"
+    result = CliRunner().invoke(cli, ["report", "statement", "--cache-url", db_url])
+    assert result.exit_code == 2 and "one CUSTOMER or --all" in result.output
