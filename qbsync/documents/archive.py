@@ -20,7 +20,8 @@ from qbsync.cache.models import Customer
 from qbsync.customers import file as cfile
 from qbsync.customers import outreach
 from qbsync.reports import aging, statement
-from qbsync.reports.source import ZERO, invoice_states
+from qbsync.reports.receivables import open_items
+from qbsync.reports.source import ZERO
 from qbsync.rules.findings import Finding
 
 
@@ -45,11 +46,11 @@ class Archive:
 
     @property
     def purchases(self) -> int:
-        return sum(1 for line in self.statement.lines if line.kind in ("Invoice", "Sales receipt"))
+        return sum(1 for line in self.statement.lines if line.entity in ("Invoice", "SalesReceipt"))
 
     @property
     def payments(self) -> int:
-        return sum(1 for line in self.statement.lines if line.kind == "Payment")
+        return sum(1 for line in self.statement.lines if line.entity == "Payment")
 
     def as_dict(self) -> dict[str, Any]:
         def money(v: Decimal | None) -> str | None:
@@ -160,15 +161,15 @@ def archive(engine: sa.Engine, realm_id: str, ref: str, as_of: date, *, rules: b
         row = conn.execute(sa.select(Customer.__table__).where(Customer.realm_id == realm_id,
                                                                Customer.id == who.customer_id)).one()
         language = cfile.languages(conn, realm_id).get(who.customer_id)
-        buckets = aging.compute(invoice_states(conn, realm_id, as_of, open_only=True,
-                                                     customer_id=who.customer_id), {}, as_of).totals
+        items = open_items(conn, realm_id, as_of, customer_ids=[who.customer_id])
+        buckets = aging.compute([i for i in items if i.open > 0], {}, as_of).totals
         campaigns = _campaigns(conn, realm_id, who.customer_id)
         writeback = _writeback(conn, realm_id, who.customer_id)
         contacts = outreach.contacts(conn, realm_id, customer_id=who.customer_id)
         pending = outreach.batches(conn, realm_id, status="pending", customer_id=who.customer_id)
         notes = cfile.notes(conn, realm_id, who.customer_id)
         current = cfile.losses(conn, realm_id, who.customer_id)
-    st = statement.statement(engine, realm_id, who.customer_id, as_of)
+    st = statement.statement(engine, realm_id, who.customer_id, as_of, with_receipts=True, roll_up=False)
     findings, run = (rule_findings(engine, realm_id, who.customer_id, as_of, duplicates=duplicates)
                      if rules else ([], []))
     return Archive(who.customer_id, who.name, as_of, _profile(row, language), row.balance or ZERO,
@@ -198,7 +199,7 @@ def to_text(a: Archive, limit: int | None = 20) -> str:
     out += ["", f"Transactions and payments ({a.purchases} purchases, {a.payments} payments"
             + (f"; the last {len(shown)} of {len(lines)}" if len(shown) < len(lines) else "") + ")"]
     out += [f"  {x.txn_date.isoformat()}  {x.kind:14} {x.number or x.txn_id:12} "
-            f"{money(x.charge):>12,} {money(x.credit):>12,} {money(x.balance):>12,}"
+            f"{money(x.charge):>12,} {money(x.credit):>12,} {money(x.balance or ZERO):>12,}"
             for x in shown] or ["  none"]
     ran = f" (rules run now: {', '.join(a.rules_run)})" if a.rules_run else " (rules not run)"
     out += ["", "Findings" + ran]

@@ -3,7 +3,7 @@
 A customer counts as lost on the date recorded with ``qbsync customer lost ID --reason R`` (a
 customer who came back, ``--clear``, no longer counts). Its *lost revenue* is what it spent in the
 365 days up to that date, counted as the best-customers report counts spend (one definition:
-``source.revenue_union``), so it reads as "sales per year we no longer make". Rows are one per
+``reports.sales``), so it reads as "sales per year we no longer make". Rows are one per
 period (month, quarter or year of the date lost) and reason.
 """
 
@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from qbsync.customers.file import LOSS_REASONS, Loss, losses
 from qbsync.errors import InputError
-from qbsync.reports.source import ZERO, Period, customers, revenue_union
+from qbsync.reports import sales
+from qbsync.reports.source import ZERO, Period, customers
 from qbsync.reports.table import Column, Table
 
 GRAINS = ("month", "quarter", "year")
@@ -112,7 +113,7 @@ def lost(engine: sa.Engine, realm_id: str, as_of: date, grain: str = "month",
         spend: dict[str, list[tuple[date, Decimal]]] = defaultdict(list)
         if found:
             first = min(x.lost_on for x in found) - timedelta(days=WINDOW_DAYS)
-            rev = revenue_union(realm_id, first, max(x.lost_on for x in found))
+            rev = sales.union(realm_id, first, max(x.lost_on for x in found))
             for cid, day, amount in conn.execute(sa.select(rev.c.customer_id, rev.c.txn_date, rev.c.amount)):
                 if cid in ids:
                     spend[cid].append((day, amount))

@@ -54,6 +54,11 @@ def selects(realm_id: str, start: date | None, end: date) -> list[tuple[Any, str
     return out
 
 
+def union(realm_id: str, start: date | None, end: date) -> sa.Subquery:
+    """Every sales row (customer_id, txn_date, amount, department_id, class_id) dated start..end."""
+    return sa.union_all(*(q for _, _, q in selects(realm_id, start, end))).subquery("sales")
+
+
 def by_customer(conn: sa.Connection, realm_id: str, start: date | None, end: date) -> dict[str, Decimal]:
     """Each customer's net sales dated ``start..end`` (None: from the beginning).
 

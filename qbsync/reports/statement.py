@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment
+from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment, SalesReceipt
 from qbsync.errors import InputError
 from qbsync.reports import aging as aging_mod
 from qbsync.reports.receivables import KIND_TITLES, OpenItem, open_items
@@ -51,11 +51,12 @@ _ORDER = {"Invoice": 0, "JournalEntry": 1, "CreditMemo": 2, "Payment": 3}
 @dataclass
 class StatementLine:
     txn_date: date
-    kind: str  # QuickBooks' type name: Invoice, Credit Memo, Payment, Journal Entry
+    kind: str  # QuickBooks' type name: Invoice, Credit Memo, Payment, Journal Entry, Sales Receipt
     txn_id: str
     number: str | None
     due_date: date | None
-    amount: Decimal  # signed A/R amount: charges +, credits and payments -
+    charge: Decimal  # what it added to the balance
+    credit: Decimal  # what it took off (payments, credits; a sales receipt both adds and pays)
     customer_id: str
     customer: str  # the job's name on a rolled-up statement
     balance: Decimal | None = None  # balance forward: the running balance
@@ -63,12 +64,9 @@ class StatementLine:
     entity: str = ""  # the QBO entity name
 
     @property
-    def charge(self) -> Decimal:
-        return self.amount if self.entity != "Payment" else ZERO
-
-    @property
-    def received(self) -> Decimal:
-        return -self.amount if self.entity == "Payment" else ZERO
+    def amount(self) -> Decimal:
+        """The signed A/R amount: charges +, credits -."""
+        return self.charge - self.credit
 
 
 @dataclass
@@ -188,16 +186,20 @@ def billed_to(people: dict[str, _Person]) -> dict[str, str]:
 # ---- what moved A/R ----------------------------------------------------------------------------------
 
 
-#: (model, entity, A/R sign, due date column name or None)
+#: (model, entity, A/R sign): what moves a customer's balance
 _AR_MODELS: tuple[tuple[Any, str, int], ...] = ((Invoice, "Invoice", 1), (CreditMemo, "CreditMemo", -1),
                                                  (Payment, "Payment", -1))
+#: paid at sale: in a customer's history, never on a statement (sign 0: the balance does not move)
+_RECEIPTS: tuple[tuple[Any, str, int], ...] = ((SalesReceipt, "SalesReceipt", 0),)
+_TITLES = {**KIND_TITLES, "SalesReceipt": "Sales Receipt"}
 
 
 def _ar_lines(conn: sa.Connection, realm_id: str, members: Sequence[str] | None, start: date | None,
-              end: date, names: dict[str, str]) -> list[StatementLine]:
-    """A/R transactions dated start..end of ``members`` (None: every customer)."""
+              end: date, names: dict[str, str], receipts: bool = False) -> list[StatementLine]:
+    """A/R transactions dated start..end of ``members`` (None: every customer); with ``receipts``,
+    sales receipts too (a customer's history, not a statement)."""
     out: list[StatementLine] = []
-    for model, entity, sign in _AR_MODELS:
+    for model, entity, sign in _AR_MODELS + (_RECEIPTS if receipts else ()):
         due = model.due_date if model is Invoice else sa.null()
         cols = (model.id, model.customer_id, model.txn_date, model.doc_number, due, model.total_amt)
         cond = [model.txn_date <= end, model.customer_id.is_not(None)]
@@ -210,9 +212,12 @@ def _ar_lines(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
             queries += [sa.select(*cols).where(model.realm_id == realm_id, model.customer_id.in_(part), *cond)
                         for part in chunked(list(members))]
         for q in queries:
-            for txn_id, cid, day, doc, due_day, total in conn.execute(q):
-                out.append(StatementLine(day, KIND_TITLES[entity], txn_id, doc, due_day,
-                                         sign * (total or ZERO), cid, names.get(cid, cid), entity=entity))
+            for txn_id, cid, day, doc, due_day, total in conn.execute(q).all():
+                total = total or ZERO
+                charge = total if sign >= 0 else ZERO
+                credit = total if sign <= 0 else ZERO
+                out.append(StatementLine(day, _TITLES[entity], txn_id, doc, due_day, charge, credit, cid,
+                                         names.get(cid, cid), entity=entity))
     return out
 
 
@@ -268,9 +273,10 @@ def build(kind: Kind, person: _Person, members: tuple[str, ...], as_of: date, st
                 omitted += item.open
                 continue
             shown.append(StatementLine(item.txn_date, KIND_TITLES[item.kind], item.txn_id, item.doc_number,
-                                       item.due_date if item.kind == "Invoice" else None, item.amount,
-                                       item.customer_id, names.get(item.customer_id, item.customer_id),
-                                       open=item.open, entity=item.kind))
+                                       item.due_date if item.kind == "Invoice" else None,
+                                       max(item.amount, ZERO), max(-item.amount, ZERO), item.customer_id,
+                                       names.get(item.customer_id, item.customer_id), open=item.open,
+                                       entity=item.kind))
         return Statement(kind, person.customer_id, person.name, person.address, person.email, as_of,
                          since, ZERO, shown, members, balance, aging, omitted)
     running = opening
@@ -289,19 +295,26 @@ def kind_of(kind: str) -> Kind:
 
 
 def statement(engine: sa.Engine, realm_id: str, customer: str, as_of: date, start: date | None = None,
-              kind: str = "balance-forward", open_item_days: int = OPEN_ITEM_DAYS) -> Statement:
+              kind: str = "balance-forward", open_item_days: int = OPEN_ITEM_DAYS,
+              with_receipts: bool = False, roll_up: bool = True) -> Statement:
     """The statement of ``customer`` (an Id or an exact display name) with its jobs billed with it.
 
     A job billed with its parent has no statement of its own: asking for it gives the parent's.
+    ``with_receipts`` adds sales receipts (charge and payment at once, the balance unchanged): a
+    customer's whole history, as the customer file shows it, rather than a statement; so does
+    ``roll_up=False`` (the customer's own transactions, without its jobs or its parent).
     """
     chosen = kind_of(kind)
     with engine.connect() as conn:
         person, people = _family(conn, realm_id, customer)
+        if not roll_up:
+            people = {person.customer_id: _Person(person.customer_id, person.name, None, False, person.email,
+                                                  person.address)}
         payer = billed_to(people)
         root = people[payer[person.customer_id]]
         members = tuple(sorted(cid for cid, to in payer.items() if to == root.customer_id))
         names = {cid: people[cid].name for cid in members}
-        lines = _ar_lines(conn, realm_id, members, start, as_of, names)
+        lines = _ar_lines(conn, realm_id, members, start, as_of, names, with_receipts)
         opening = sum(_opening(conn, realm_id, members, start).values(), ZERO) if start else ZERO
         items = open_items(conn, realm_id, as_of, customer_ids=members)
     return build(chosen, root, members, as_of, start, opening, lines, items, names, open_item_days)
@@ -377,12 +390,9 @@ def _columns(st: Statement) -> list[Column]:
 
 
 def _row(line: StatementLine) -> dict[str, Any]:
-    credit = line.entity != "Payment" and line.amount < 0
     return {"txn_date": line.txn_date, "kind": line.kind, "number": line.number, "txn_id": line.txn_id,
             "customer": line.customer, "due_date": line.due_date, "amount": line.amount,
-            "charge": ZERO if credit else line.charge,
-            "received": -line.amount if credit else line.received,
-            "balance": line.balance, "open": line.open}
+            "charge": line.charge, "received": line.credit, "balance": line.balance, "open": line.open}
 
 
 def table(st: Statement) -> Table:

@@ -45,7 +45,7 @@ def test_notes_loss_language_and_the_archive(db_url: str) -> None:
     assert [n["text"] for n in doc["notes"]] == ["second note", "called, pays Friday"]
     assert doc["lost"]["reason"] == "competitor" and doc["lost"]["lost_on"] == "2025-06-01"
     assert doc["balance"]["aging"]["over 90"] == "200.00" and doc["closing_balance"] == "200.00"
-    assert [t["type"] for t in doc["transactions"]] == ["Invoice", "Payment", "Sales receipt"]
+    assert [t["type"] for t in doc["transactions"]] == ["Invoice", "Payment", "Sales Receipt"]
     assert {f["rule"] for f in doc["findings"]} <= {"inactive", "reactivate", "disappearing"}
     text = run(db_url, "customer", "show", "Casa Lima", "--as-of", "2025-06-30", "--no-rules")
     assert "Lost on 2025-06-01: competitor - went to the shop across the road" in text
