@@ -208,6 +208,15 @@ def qbsync(env: dict[str, str], *args: str, **kw: Any) -> subprocess.Popen[bytes
     )
 
 
+def pages_committed(engine: sa.Engine, realm: str) -> int:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT full_sync_pages, full_sync_done_at FROM sync_state "
+                                    "WHERE realm_id = :r AND entity = 'Customer'"), {"r": realm}).all()
+    if not rows:
+        return 0
+    return 60 if rows[0].full_sync_done_at is not None else len(rows[0].full_sync_pages or [])
+
+
 def wait_for_workers(engine: sa.Engine, n: int) -> None:
     """Until ``n`` workers have registered with procrastinate (they are then waiting for jobs)."""
     deadline = time.monotonic() + 120
@@ -466,7 +475,7 @@ def faults(args: argparse.Namespace) -> dict[str, Any]:
     for r in realms:
         build(store, r, 100, 20)
     big = realm_id(500)
-    build(store, big, 30000, 0)
+    build(store, big, 60000, 0)
     with (
         tempfile.TemporaryDirectory() as tmpdir,
         scratch_schema() as url,
@@ -560,18 +569,24 @@ def faults(args: argparse.Namespace) -> dict[str, Any]:
         }
         print(f"bad signatures: {out['bad_signatures']}", flush=True)
         stop(receiver, *workers)
-        # SIGKILL x10 while one company's first full sync (30 pages) runs.
+        # SIGKILL x10 while one company's first full sync (60 pages) runs: each worker is killed a
+        # moment after it committed a page of its own, so every kill lands mid-sync.
         set_latency(server, {"base": 0.15})
         fleet.request(SyncRequest(big, reason="manual"))
         rng = random.Random(4)
-        kills = 0
+        kills, lives = 0, []
         for _ in range(10):
-            w = qbsync(env, "worker", "--concurrency", "1")
-            time.sleep(rng.uniform(1.5, 3.5))
-            if w.poll() is None:
+            before = pages_committed(engine, big)
+            w = qbsync(env, "worker", "--concurrency", "1", "--stall-grace", "0")
+            deadline = time.monotonic() + 120
+            while pages_committed(engine, big) <= before and w.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.2, 1.0))
+            if w.poll() is None and pages_committed(engine, big) < 60:
                 os.kill(w.pid, signal.SIGKILL)
                 kills += 1
             w.wait()
+            lives.append(pages_committed(engine, big) - before)
         queries_before = server.request_log.count_path(f"/company/{big}/query")
         done = subprocess.run(
             [sys.executable, "-m", "qbsync", "-q", "worker", "--once", "--stall-grace", "0"],
@@ -597,6 +612,7 @@ def faults(args: argparse.Namespace) -> dict[str, Any]:
             "queries_after_last_kill": server.request_log.count_path(f"/company/{big}/query")
             - queries_before,
             "total_queries": server.request_log.count_path(f"/company/{big}/query"),
+            "pages_per_life": lives,
             "differences_from_sandbox": len(mirror_diff(engine, big, snapshot(store, big))),
             "jobs": jobs,
             "loadavg": loadavg(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from qbsync.fleet.runner import Outcome, SyncRequest
@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 class SyncQueue(Protocol):
     def request(self, req: SyncRequest) -> bool:
         """Queue ``req``; False when an equal request was already waiting (coalesced)."""
+        ...
+
+    def request_many(self, reqs: Sequence[SyncRequest]) -> int:
+        """Queue each of ``reqs``; returns how many were queued (the others coalesced)."""
         ...
 
     def depth(self, realm_id: str | None = None) -> int:
@@ -59,6 +63,9 @@ class InProcessQueue:
             self._waiting[key] = req
             self._cond.notify_all()
             return True
+
+    def request_many(self, reqs: Sequence[SyncRequest]) -> int:
+        return sum(1 for req in reqs if self.request(req))
 
     def depth(self, realm_id: str | None = None) -> int:
         with self._cond:

@@ -107,8 +107,7 @@ class Receiver:
                         ", ".join(sorted(delivery.realms - known)))
         try:
             recorded = self.inbox.record(kept, self.clock.now())
-            queued = sum(1 for realm in recorded.to_sync
-                         if self.queue.request(SyncRequest(realm, CDC, EVENT)))
+            queued = self.queue.request_many([SyncRequest(realm, CDC, EVENT) for realm in recorded.to_sync])
         except Exception:
             log.exception("cannot record or queue a webhook delivery; answering 503 so Intuit delivers again")
             return Answer(503, {"error": "not recorded; deliver again"})
