@@ -51,3 +51,23 @@ def write_atomic(path: Path | str, text: str, *, mode: int | None = None) -> Non
     """Write ``text`` as UTF-8 to ``path`` atomically (see ``atomic_writer``)."""
     with atomic_writer(path, mode=mode) as fh:
         fh.write(text)
+
+
+def write_atomic_bytes(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a PDF, an image): temp file, fsync, rename."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(f"cannot write {path}: directory {directory} does not exist",
+                         hint="create the directory first or choose another output path")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -55,6 +55,10 @@ def build(url: str) -> Cache:
     c.invoice("3", AS_OF - timedelta(days=50), "188.00", due=AS_OF - timedelta(days=20), dept="1", doc="C-1")
     c.customer("4", "<script>alert(1)</script> & Sons", email="x@example.com")
     c.invoice("4", AS_OF - timedelta(days=200), "99.99", due=AS_OF - timedelta(days=170), doc="X-1")
+    for cid, name in (("7", "Ana García"), ("8", "João Simões")):
+        c.customer(cid, name, email=f"c{cid}@example.com", line1=f"{cid} Ocean St", city="Fall River",
+                   postal="02720")
+        c.invoice(cid, AS_OF - timedelta(days=70), "75.50", due=AS_OF - timedelta(days=40), doc=f"L-{cid}")
     # the same customer twice
     for cid in ("5", "6"):
         c.customer(cid, "Maria Oliveira", given="Maria", family="Oliveira",

@@ -1,0 +1,196 @@
+"""Putting documents together: one article per customer in its language, pages around them, HTML or PDF.
+
+Each customer's article (a letter, a statement) is rendered with the translation of its language
+(``localise.style``); the articles then go into one page skeleton (``document.html``: paper size,
+fonts, the shared style sheet). A batch is one file (every article starts a new page), or one file
+per customer. PDF is WeasyPrint's rendering of the same HTML.
+
+Fonts: PDFs declare the shipped Qbsync CJK Sans (``fonts/``) when the text holds CJK characters,
+after the system's Latin fonts. Before a PDF is made, every character of it must be covered by
+that font or one the system has (fontconfig); otherwise the render stops naming the character, so
+a PDF never shows empty boxes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import shutil
+import subprocess
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from markupsafe import Markup
+
+from qbsync.cache.models import Customer
+from qbsync.customers.file import languages
+from qbsync.documents import localise
+from qbsync.documents.company import Company, address_lines
+from qbsync.documents.templating import environment
+from qbsync.errors import InputError
+
+FONTS = Path(__file__).resolve().parent / "fonts"
+CJK_FONT = FONTS / "QbsyncCJKSans-Regular.otf"
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: str
+    name: str
+    address: tuple[str, ...]
+    email: str | None
+    language: str | None
+
+
+def recipients(engine: sa.Engine, realm_id: str, ids: Iterable[str]) -> dict[str, Recipient]:
+    """Name, billing address, email and language of the customers ``ids``."""
+    wanted = list(dict.fromkeys(ids))
+    out: dict[str, Recipient] = {}
+    with engine.connect() as conn:
+        langs = languages(conn, realm_id)
+        for start in range(0, len(wanted), 5000):
+            rows = conn.execute(sa.select(Customer.id, Customer.display_name, Customer.raw, Customer.email,
+                                          Customer.bill_line1, Customer.bill_city, Customer.bill_postal_code)
+                                .where(Customer.realm_id == realm_id,
+                                       Customer.id.in_(wanted[start:start + 5000])))
+            for cid, name, raw, email, line1, city, postal in rows:
+                addr = address_lines((raw or {}).get("BillAddr")) or tuple(
+                    x for x in (line1, " ".join(p for p in (postal, city) if p)) if x)
+                clean = name[: -len(" (deleted)")] if name.endswith(" (deleted)") else name
+                out[cid] = Recipient(cid, clean, addr, email, langs.get(cid))
+    return out
+
+
+@dataclass
+class Article:
+    customer_id: str
+    name: str
+    html: Markup
+    style: localise.Style
+
+
+@dataclass
+class Composer:
+    """Renders articles in each customer's language from the user's templates or the built-in ones."""
+
+    company: Company
+    template_dir: Path | None = None
+    language: str | None = None  # for every customer, over their own
+    paper: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def style(self, recipient_language: str | None) -> localise.Style:
+        return localise.style(self.company, self.language or recipient_language, paper=self.paper)
+
+    @functools.cached_property
+    def _envs(self) -> dict[str, Any]:
+        return {}
+
+    def env(self, catalogue: str) -> Any:
+        if catalogue not in self._envs:
+            self._envs[catalogue] = environment(self.template_dir,
+                                                localise.translations(catalogue, self.template_dir))
+        return self._envs[catalogue]
+
+    def article(self, template: str, recipient: Recipient, **context: Any) -> Article:
+        st = self.style(recipient.language)
+        if st.fallback:
+            note = (f"no built-in translation into {st.language}: English used (copy the templates to "
+                    "translate them)")
+            if note not in self.warnings:
+                self.warnings.append(note)
+        html = self.env(st.catalogue).get_template(template).render(
+            company=self.company, customer=recipient, style=st, **context)
+        return Article(recipient.id, recipient.name, Markup(html), st)
+
+    def page(self, articles: Sequence[Article], *, title: str, pdf: bool) -> str:
+        """The HTML page around ``articles`` (the first one's language and paper size)."""
+        if not articles:
+            raise InputError("nothing to put in the document", hint="check the customers and options")
+        first = articles[0].style
+        body = "".join(str(a.html) for a in articles)
+        cjk = pdf and bool(_CJK.search(body))
+        return str(self.env("en").get_template("document.html").render(
+            articles=[a.html for a in articles], lang=first.html_lang, title=title, paper=first.paper,
+            cjk_font=CJK_FONT.as_uri() if cjk else None))
+
+
+# --- PDF ------------------------------------------------------------------------------------------------
+
+
+def _text_of(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<style.*?</style>", " ", html, flags=re.S))
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_cmap() -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    return frozenset(TTFont(str(CJK_FONT), lazy=True).getBestCmap())
+
+
+@functools.lru_cache(maxsize=4096)
+def _system_has(codepoint: int) -> bool:
+    if not shutil.which("fc-list"):
+        return False
+    done = subprocess.run(["fc-list", f":charset={codepoint:x}", "family"], capture_output=True, text=True)
+    return bool(done.stdout.strip())
+
+
+def uncovered(text: str) -> list[str]:
+    """Characters of ``text`` that neither the shipped CJK font nor any system font can draw."""
+    import html as html_mod
+
+    chars = {c for c in html_mod.unescape(text) if ord(c) > 0x24F and not c.isspace()}
+    missing = []
+    for c in sorted(chars):
+        if unicodedata.category(c).startswith("C"):  # controls, format marks: not drawn
+            continue
+        if ord(c) in _shipped_cmap() or _system_has(ord(c)):
+            continue
+        missing.append(c)
+    return missing
+
+
+def check_fonts(html: str, where: str) -> None:
+    missing = uncovered(_text_of(html))
+    if missing:
+        shown = ", ".join(f"'{c}' (U+{ord(c):04X})" for c in missing[:5])
+        more = " and more" if len(missing) > 5 else ""
+        raise InputError(f"{where}: no font can draw {shown}{more}; the PDF would show empty boxes",
+                         hint="install a font that has them (Debian: fonts-noto-core, fonts-noto-cjk), or "
+                              "write the document as HTML (--format html)")
+
+
+class PdfMaker:
+    """WeasyPrint with one font configuration for a whole run (fonts are loaded once)."""
+
+    def __init__(self) -> None:
+        try:
+            from weasyprint.text.fonts import FontConfiguration
+        except (ModuleNotFoundError, OSError) as exc:  # the extra, or the system's Pango, is missing
+            raise InputError(f"PDF needs WeasyPrint and the system's Pango: {exc}",
+                             hint="pip install 'qbsync[documents]'; on Debian/Ubuntu also apt-get install "
+                                  "libpango-1.0-0 libpangoft2-1.0-0 (or write --format html)") from exc
+        self.fonts = FontConfiguration()
+        for name in ("weasyprint", "fontTools"):  # their progress lines are not the user's business
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+    def pdf(self, html: str, *, where: str = "document") -> bytes:
+        from weasyprint import HTML
+
+        check_fonts(html, where)
+        data = HTML(string=html, base_url=str(FONTS)).write_pdf(font_config=self.fonts)
+        assert data is not None
+        return bytes(data)
+
+
+def slug(text: str) -> str:
+    ascii_only = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "-", ascii_only).strip("-").lower()[:40] or "customer"

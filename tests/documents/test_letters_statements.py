@@ -1,0 +1,167 @@
+"""Letters and statements as a customer receives them: PDFs read back as text and pictures, in five
+languages, Chinese drawn with real glyphs, the figures those of the reports, every letter recorded."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from qbsync.cli import cli
+from tests.documents.company import AS_OF, build
+from tests.documents.conftest import pdf_fonts, pdf_pages, pdf_png, pdf_text
+
+pytest.importorskip("weasyprint")
+ASOF = AS_OF.isoformat()
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("docs")
+    url = f"sqlite:///{tmp / 'cache.sqlite3'}"
+    build(url).engine.dispose()
+    for cid, lang in (("2", "fr"), ("7", "es"), ("8", "pt")):
+        run("customer", "language", cid, lang, "--cache-url", url)
+    yield url
+
+
+def test_letters_in_five_languages_as_pdf(company: str, tmp_path: Path, system_tools: dict[str, str]) -> None:
+    out = tmp_path / "letters.pdf"
+    said = run("documents", "letters", "-o", str(out), "--as-of", ASOF, "--cache-url", company)
+    plan = json.loads(run("campaign", "dunning", "--format", "json", "--as-of", ASOF, "--cache-url", company))
+    due = {r["customer_id"]: r for r in plan["rows"]}
+    assert pdf_pages(out) == len(due)  # one page each
+    text = pdf_text(out)
+    assert "Derniers" not in text and "Factures en retard : premier avis" in text  # fr, customer 2
+    assert "逾期发票：第一次通知" in text and "尊敬的王小明：" in text  # zh, customer 3
+    assert "Facturas vencidas: primer aviso" in text and "Estimado/a Ana García:" in text  # es
+    assert "Faturas em atraso: primeiro aviso" in text and "Prezado(a) João Simões," in text  # pt
+    assert "Overdue invoices: first notice" in text and "Dear <script>" in text  # English, as text
+    for cid in due:
+        total = sum(float(r["balance"]) for r in plan["rows"] if r["customer_id"] == cid)
+        assert f"${total:,.2f}" in text, cid  # the company's currency format, whatever the language
+    assert "batch " in said and "recorded" in said
+    fonts = pdf_fonts(out)
+    assert re.search(r"\+Qbsync-CJK-Sans\s+CID Type 0C.*Identity-H\s+yes\s+yes", fonts), fonts
+
+
+def test_chinese_is_drawn_not_boxed(company: str, tmp_path: Path, system_tools: dict[str, str]) -> None:
+    out = tmp_path / "zh.pdf"
+    run("documents", "letters", "--dir", str(tmp_path), "--letter", "first", "--format", "pdf",
+        "--as-of", ASOF, "--cache-url", company)
+    (zh,) = tmp_path.glob("first-3-*.pdf")
+    zh.rename(out)
+    assert "逾期发票" in pdf_text(out)
+    png = pdf_png(out, tmp_path / "zh", dpi=100)
+    from PIL import Image
+
+    with Image.open(png) as im:
+        gray = im.convert("L")
+        box = gray.crop((0, int(gray.height * 0.25), gray.width, int(gray.height * 0.45)))
+        dark = sum(box.histogram()[:128])
+    # a line of drawn hanzi inks far more than the outlines of empty boxes, and far less than solid blocks
+    assert dark > 1500, dark
+    # and the font the PDF carries draws every character it was asked for: no .notdef glyph (gid 0)
+    from fontTools.ttLib import TTFont
+
+    from qbsync.documents.compose import CJK_FONT
+
+    cmap = TTFont(str(CJK_FONT), lazy=True).getBestCmap()
+    assert all(ord(c) in cmap for c in "逾期发票第一次通知尊敬的王小明")
+
+
+def test_a_character_no_font_has_stops_the_pdf(company: str, tmp_path: Path) -> None:
+    run("customer", "note", "3", "x", "--cache-url", company)
+    from qbsync.documents.compose import check_fonts, uncovered
+
+    assert uncovered("王小明 Fall River") == []
+    assert uncovered("\ua000") == ["\ua000"]  # a Yi syllable: no font here has it
+    with pytest.raises(Exception, match=r"no font can draw 'ꀀ' \(U\+A000\)"):
+        check_fonts("<p>\ua000</p>", "letter to 3")
+
+
+def test_one_file_per_customer_then_the_next_stage(company: str, tmp_path: Path,
+                                                   system_tools: dict[str, str]) -> None:
+    first = tmp_path / "first"
+    said = run("documents", "letters", "--dir", str(first), "--letter", "first", "--as-of", ASOF,
+               "--cache-url", company)
+    files = sorted(first.glob("*.pdf"))
+    assert files and all(pdf_pages(f) == 1 for f in files)
+    batch = said.split("batch ")[1].split()[0]
+    run("sent", batch, "--on", ASOF, "--cache-url", company)
+    later = tmp_path / "second"
+    run("documents", "letters", "--dir", str(later), "--as-of", "2025-07-20", "--cache-url", company)
+    seconds = sorted(p.name.split("-")[1] for p in later.glob("second-*.pdf"))
+    assert seconds == sorted(p.name.split("-")[1] for p in files)
+    assert "Factures en retard : deuxième avis" in pdf_text(next(later.glob("second-2-*.pdf")))
+    shown = json.loads(run("customer", "show", "2", "--format", "json", "--no-rules", "--cache-url", company))
+    assert [c["stage"] for c in shown["contacts"]] == ["first"]
+
+
+def test_statements_carry_the_statement_reports_figures(company: str, tmp_path: Path,
+                                                       system_tools: dict[str, str]) -> None:
+    out = tmp_path / "statements.pdf"
+    said = run("documents", "statements", "--open", "-o", str(out), "--as-of", ASOF, "--cache-url", company)
+    aging = json.loads(run("report", "aging", "--format", "json", "--as-of", ASOF, "--cache-url", company))
+    ids = [r["customer_id"] for r in aging["rows"]]
+    assert f"statements: {len(ids)}" in said
+    assert pdf_pages(out) >= len(ids)
+    text = pdf_text(out)
+    for cid in ids:
+        st = json.loads(run("report", "statement", cid, "--format", "json", "--as-of", ASOF,
+                            "--cache-url", company))
+        assert f"${float(st['meta']['closing']):,.2f}" in text, cid
+    assert "Relevé de compte" in text and "对账单" in text  # customer 2 in French, 3 in Chinese
+
+
+def test_html_letters_open_offline_in_the_browser(company: str, tmp_path: Path, browser: Any) -> None:
+    out = tmp_path / "letters.html"
+    day = "2025-07-25"  # letters are due that day whether or not an earlier test sent some
+    run("documents", "letters", "--format", "html", "-o", str(out), "--as-of", day, "--cache-url", company)
+    html = out.read_text(encoding="utf-8")
+    assert "@font-face" not in html  # an emailed page uses the reader's fonts
+    page = browser.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(out.as_uri())
+    letters = page.evaluate("() => Array.from(document.querySelectorAll('article.letter')).map(a => "
+                            "[a.dataset.customer, a.dataset.stage, "
+                            "a.querySelector('[data-total]').dataset.total])")
+    page.close()
+    plan = json.loads(run("campaign", "dunning", "--format", "json", "--as-of", day, "--cache-url", company))
+    totals: dict[str, float] = {}
+    for r in plan["rows"]:
+        totals[r["customer_id"]] = totals.get(r["customer_id"], 0.0) + float(r["balance"])
+    assert {cid: float(total) for cid, _, total in letters} == pytest.approx(totals)
+    assert requests == [out.as_uri()] and errors == []
+
+
+def test_own_templates_win_and_bad_options_are_clear(company: str, tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    assert "copied" in run("documents", "templates", "--copy", str(mine))
+    for stage in ("first", "second"):  # which one is due depends on what earlier tests marked sent
+        (mine / f"letter-{stage}.html").write_text(
+            '{% extends "letter.html" %}{% block subject %}Please pay, {{ customer.name }}{% endblock %}'
+            "{% block body %}<p>Our own words.</p>{% endblock %}", encoding="utf-8")
+    out = tmp_path / "own.html"
+    run("documents", "letters", "--format", "html", "-o", str(out), "--templates", str(mine),
+        "--letter", "first", "--letter", "second", "--language", "en", "--as-of", "2025-07-25",
+        "--cache-url", company)
+    assert "Our own words." in out.read_text(encoding="utf-8")
+    assert "either -o FILE" in run("documents", "letters", "--as-of", ASOF, "--cache-url", company, code=2)
+    said = run("documents", "statements", "--cache-url", company, code=2)
+    assert "name the customers or pass --open" in said
+    assert "already has" in run("documents", "templates", "--copy", str(mine), code=2)
