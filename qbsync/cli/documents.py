@@ -13,6 +13,7 @@ from qbsync.cli.options import DATE
 from qbsync.cli.outreach import mark_sent_options, record_batch
 from qbsync.cli.report import Ctx, cache_options, open_cache
 from qbsync.errors import InputError
+from qbsync.reports.statement import KINDS, OPEN_ITEM_DAYS, STATUSES
 
 
 def _output_options(f: Any) -> Any:
@@ -128,37 +129,46 @@ def letters_cmd(letters: tuple[str, ...], within_days: int, min_gap_days: int, f
 
 @documents_group.command("statements")
 @click.argument("customers", nargs=-1)
-@click.option("--open", "open_only", is_flag=True, help="Every customer with an open balance on --as-of.")
-@click.option("--from", "from_", type=DATE, help="Start (earlier lines become the balance forward).")
+@click.option("--kind", type=click.Choice(KINDS), default="balance-forward", show_default=True,
+              help="QuickBooks' statement type.")
+@click.option("--all", "batch", is_flag=True, help="A statement for every customer with --balance.")
+@click.option("--balance", type=click.Choice(STATUSES), default="open", show_default=True,
+              help="With --all: customers with an open balance, something overdue, or any (all).")
+@click.option("--from", "from_", type=DATE,
+              help="Start date (balance forward, transaction); earlier activity is the balance forward.")
+@click.option("--open-item-days", type=click.IntRange(min=1), default=OPEN_ITEM_DAYS, show_default=True,
+              help="Open item statements list transactions of the last N days.")
 @_output_options
 @mark_sent_options("mail")
 @cache_options
-def statements_cmd(customers: tuple[str, ...], open_only: bool, from_: datetime | None, fmt: str,
+def statements_cmd(customers: tuple[str, ...], kind: str, batch: bool, balance: str, from_: datetime | None,
+                   open_item_days: int, fmt: str,
                    output: Path | None, out_dir: Path | None, locale: str | None, template_dir: Path | None,
                    language: str | None, paper: str | None, mark_sent: bool, channel: str,
                    as_of: datetime | None, realm: str | None, cache_url: str | None) -> None:
-    """Statements for CUSTOMERS (Ids or exact names) or every customer with an open balance (--open), with
-    the figures of `report statement`, in each customer's language."""
+    """Statements for CUSTOMERS (Ids or exact names) or a batch (--all), QuickBooks' kinds as `report
+    statement` makes them, each in its customer's language."""
     from qbsync.customers.outreach import ItemSpec
     from qbsync.documents.compose import slug
-    from qbsync.documents.statements import open_customers, statements
+    from qbsync.documents.statements import statements
 
-    if bool(customers) == open_only:
-        raise InputError("name the customers or pass --open",
+    if bool(customers) == batch:
+        raise InputError("name the customers or pass --all",
                          hint="e.g. qbsync documents statements 58 -o s.pdf")
     _check_output(output, out_dir)
     ctx = open_cache(realm, cache_url, as_of)
     composer = _composer(ctx, locale, template_dir, language, paper)
-    refs = list(customers) or open_customers(ctx.engine, ctx.realm_id, ctx.as_of)
-    if not refs:
-        click.echo(f"no customer has an open balance on {ctx.as_of}")
+    made = statements(ctx.engine, ctx.realm_id, list(customers), ctx.as_of, from_.date() if from_ else None,
+                      composer, kind=kind, balance=balance, open_item_days=open_item_days)
+    if not made:
+        click.echo(f"no customer to send a statement to on {ctx.as_of} (--balance {balance})")
         return
-    made = statements(ctx.engine, ctx.realm_id, refs, ctx.as_of, from_.date() if from_ else None, composer)
     files = _write([a for _, a in made], composer, fmt, output, out_dir, f"Statements {ctx.as_of}",
                    lambda a: f"statement-{a.customer_id}-{slug(a.name)}")
     click.echo(f"statements: {len(made)} -> {output or out_dir}")
-    items = [ItemSpec(v.customer_id, "statement", channel, None,
-                      {"amount_due": str(v.amount_due), "file": files.get(v.customer_id)}) for v, _ in made]
+    items = [ItemSpec(v.customer_id, "statement", channel, v.kind,
+                      {"amount_due": None if v.amount_due is None else str(v.amount_due),
+                       "file": files.get(v.customer_id)}) for v, _ in made]
     record_batch(ctx, "statement", items, f"statements {ctx.as_of} ({fmt})",
                  {"command": "documents statements", "format": fmt, "output": str(output or out_dir)},
                  mark_sent)

@@ -1,8 +1,10 @@
-"""Statements as documents: `report statement`'s data, laid out for the customer, in its language.
+"""Statements as documents: `report statement`'s statements, laid out for the customer, in its language.
 
-The figures are the statement report's own (``reports.statement``): this module only chooses the
-columns a kind shows and hands them to ``statement.html``. Titles and column names are English
-msgids translated by the catalogues like the templates' own words.
+The statements are the statement report's own (``reports.statement``: QuickBooks' balance forward,
+open item and transaction statements, jobs rolled up to the parent they are billed with, the batch
+of customers with an open or overdue balance); this module only chooses the columns each kind
+shows, as ``report statement`` does, and hands them to ``statement.html``. Titles and column names
+are English msgids the catalogues translate like the templates' own words.
 """
 
 from __future__ import annotations
@@ -15,87 +17,78 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from qbsync.documents.compose import Article, Composer, recipients
+from qbsync.customers.file import languages
+from qbsync.documents.compose import Article, Composer, Recipient
 from qbsync.reports import aging, statement
+
+KINDS = statement.KINDS
+STATUSES = statement.STATUSES
 
 
 @dataclass(frozen=True)
 class StatementView:
     customer_id: str
     kind: str
-    title: str
+    title: str  # a msgid: "Balance forward statement", ...
     as_of: date
     start: date | None
-    opening: Decimal | None  # "Balance forward" row, when the statement starts at a date
+    opening: Decimal | None  # the "Balance forward" row, when the statement starts at a date
     columns: list[tuple[str, str, str]]  # key, English title (a msgid), kind: date / type / text / money
     lines: list[dict[str, Any]]
-    amount_due: Decimal
-    aging: list[tuple[str, Decimal]]  # (English label, amount) of the open balance by age
+    amount_due: Decimal | None  # None on a transaction statement (QuickBooks shows none)
+    totals: dict[str, Decimal]
+    aging: list[tuple[str, Decimal]]  # (English label, amount): the open balance by age
 
 
-#: the statement report's kinds (``report statement``), and the title QuickBooks gives each
-KIND_TITLES = {"statement": "Statement", "balance-forward": "Balance forward statement",
-               "open-item": "Open item statement", "transaction": "Transaction statement"}
-KINDS = tuple(getattr(statement, "KINDS", ("statement",)))
-
-
-def view(st: Any, open_by_age: Sequence[tuple[str, Decimal]] = ()) -> StatementView:
-    """The layout of one statement as ``report statement`` computed it."""
-    kind = getattr(st, "kind", "statement")
-    if kind == "statement":
-        cols = [("txn_date", "Date", "date"), ("kind", "Type", "type"), ("number", "No.", "text"),
-                ("due_date", "Due date", "date"), ("charge", "Charge", "money"),
-                ("credit", "Payment/credit", "money"), ("balance", "Balance", "money")]
-        lines = [{"txn_date": x.txn_date, "kind": x.kind, "number": x.number or x.txn_id,
-                  "due_date": x.due_date, "charge": x.charge or None, "credit": x.credit or None,
-                  "balance": x.balance} for x in st.lines]
-        due = st.closing
-    else:  # pragma: no cover - QuickBooks' three kinds, once `report statement` offers them
-        cols, lines = _kind_columns(st)
-        due = st.amount_due
-    return StatementView(st.customer_id, kind, KIND_TITLES.get(kind, "Statement"), st.as_of, st.start,
-                         st.opening if st.start is not None else None, cols, lines, due, list(open_by_age))
-
-
-def _kind_columns(st: Any) -> tuple[list[tuple[str, str, str]], list[dict[str, Any]]]:  # pragma: no cover
-    base = [("txn_date", "Date", "date"), ("kind", "Type", "type"), ("number", "No.", "text")]
-    if st.kind == "open-item":
-        cols = [*base, ("due_date", "Due date", "date"), ("amount", "Amount", "money"),
+def view(st: statement.Statement) -> StatementView:
+    """The layout of one statement, with the columns `report statement` gives its kind."""
+    head = [("txn_date", "Date", "date"), ("kind", "Type", "type"), ("number", "No.", "text")]
+    if len(st.members) > 1:
+        head.append(("customer", "Job", "text"))
+    if st.kind == "balance-forward":
+        cols = [*head, ("due_date", "Due date", "date"), ("charge", "Amount", "money"),
+                ("received", "Payment/credit", "money"), ("balance", "Balance", "money")]
+    elif st.kind == "open-item":
+        cols = [*head, ("due_date", "Due date", "date"), ("amount", "Amount", "money"),
                 ("open", "Open balance", "money")]
-    elif st.kind == "transaction":
-        cols = [*base, ("charge", "Amount", "money"), ("received", "Received", "money")]
     else:
-        cols = [*base, ("amount", "Amount", "money"), ("balance", "Balance", "money")]
-    lines = [{"txn_date": x.txn_date, "kind": x.kind, "number": x.number or x.txn_id, "due_date": x.due_date,
-              "amount": x.amount, "open": getattr(x, "open", None), "balance": getattr(x, "balance", None),
-              "charge": x.charge or None, "received": x.received or None} for x in st.lines]
-    return cols, lines
+        cols = [*head, ("charge", "Amount", "money"), ("received", "Received", "money")]
+    lines = [{"txn_date": x.txn_date, "kind": x.kind, "number": x.number or x.txn_id, "customer": x.customer,
+              "due_date": x.due_date, "amount": x.amount, "charge": x.charge or None,
+              "received": x.credit or None, "balance": x.balance, "open": x.open} for x in st.lines]
+    totals = {"charge": sum((x.charge for x in st.lines), Decimal("0.00")),
+              "received": sum((x.credit for x in st.lines), Decimal("0.00"))}
+    ages = list(zip(aging.DEFAULT.titles, st.aging.values(), strict=True)) if st.kind != "transaction" else []
+    return StatementView(st.customer_id, st.kind, statement.KIND_NAMES[st.kind], st.as_of, st.start,
+                         st.opening if st.kind == "balance-forward" and st.start is not None else None, cols,
+                         lines, None if st.kind == "transaction" else st.amount_due, totals, ages)
 
 
-def open_customers(engine: sa.Engine, realm_id: str, as_of: date) -> list[str]:
-    """Customers with an open balance on ``as_of`` (the A/R aging's rows), largest first."""
-    return [r.customer_id for r in aging.aging(engine, realm_id, as_of).rows]
+def recipient(st: statement.Statement, language: str | None) -> Recipient:
+    """Who the statement goes to: its bill-to customer and billing address, as the statement has them."""
+    lines = tuple(st.address.lines)
+    if lines and lines[0] == st.name:
+        lines = lines[1:]
+    return Recipient(st.customer_id, st.name, lines, st.email, language)
 
 
 def statements(engine: sa.Engine, realm_id: str, customers: Sequence[str], as_of: date, start: date | None,
-               composer: Composer) -> list[tuple[StatementView, Article]]:
-    """One statement per customer (Id or exact name), each in its customer's language."""
-    views = []
-    for ref in customers:
-        st = statement.statement(engine, realm_id, ref, as_of, start)
-        views.append(view(st, _open_by_age(engine, realm_id, st.customer_id, as_of)))
-    people = recipients(engine, realm_id, [v.customer_id for v in views])
-    return [(v, composer.article("statement.html", people[v.customer_id], st=v)) for v in views]
-
-
-def _open_by_age(engine: sa.Engine, realm_id: str, customer_id: str,
-                 as_of: date) -> list[tuple[str, Decimal]]:
-    """The customer's open balance by aging bucket, as `report aging` computes it."""
-    from qbsync.reports.source import invoice_states
-
+               composer: Composer, *, kind: str = "balance-forward", balance: str = "open",
+               open_item_days: int = statement.OPEN_ITEM_DAYS) -> list[tuple[StatementView, Article]]:
+    """One statement per customer named (Id or exact name; a job billed with its parent gives the
+    parent's), or the batch of ``balance`` (open, overdue, all) when none is named."""
+    if customers:
+        found: dict[str, statement.Statement] = {}
+        for ref in customers:
+            st = statement.statement(engine, realm_id, ref, as_of, start, kind, open_item_days)
+            found.setdefault(st.customer_id, st)
+        sts = list(found.values())
+    else:
+        sts = statement.statements(engine, realm_id, as_of, start, kind, balance, open_item_days)
     with engine.connect() as conn:
-        states = invoice_states(conn, realm_id, as_of, open_only=True, customer_id=customer_id)
-        rep = aging.compute(states, {}, as_of)
-    titles = {"current": "Current", "1-30": "1 - 30", "31-60": "31 - 60", "61-90": "61 - 90",
-              "over 90": "91 and over"}
-    return [(titles.get(k, k), v) for k, v in rep.totals.items()]
+        langs = languages(conn, realm_id)
+    out = []
+    for st in sts:
+        v = view(st)
+        out.append((v, composer.article("statement.html", recipient(st, langs.get(st.customer_id)), st=v)))
+    return out

@@ -112,17 +112,23 @@ def test_one_file_per_customer_then_the_next_stage(company: str, tmp_path: Path,
 def test_statements_carry_the_statement_reports_figures(company: str, tmp_path: Path,
                                                        system_tools: dict[str, str]) -> None:
     out = tmp_path / "statements.pdf"
-    said = run("documents", "statements", "--open", "-o", str(out), "--as-of", ASOF, "--cache-url", company)
-    aging = json.loads(run("report", "aging", "--format", "json", "--as-of", ASOF, "--cache-url", company))
-    ids = [r["customer_id"] for r in aging["rows"]]
+    said = run("documents", "statements", "--all", "-o", str(out), "--as-of", ASOF, "--cache-url", company)
+    batch = json.loads(run("report", "statement", "--all", "--format", "json", "--as-of", ASOF,
+                           "--cache-url", company))
+    ids = sorted({r["statement_customer_id"] for r in batch["rows"]})
     assert f"statements: {len(ids)}" in said
     assert pdf_pages(out) >= len(ids)
     text = pdf_text(out)
     for cid in ids:
         st = json.loads(run("report", "statement", cid, "--format", "json", "--as-of", ASOF,
                             "--cache-url", company))
-        assert f"${float(st['meta']['closing']):,.2f}" in text, cid
-    assert "Relevé de compte" in text and "对账单" in text  # customer 2 in French, 3 in Chinese
+        assert f"${float(st['meta']['amount_due']):,.2f}" in text, cid
+    assert "Relevé avec solde reporté" in text and "结余结转对账单" in text  # customer 2 French, 3 Chinese
+    for kind, title in (("open-item", "Open item statement"), ("transaction", "Transaction statement")):
+        one = tmp_path / f"{kind}.pdf"
+        run("documents", "statements", "2", "--kind", kind, "--language", "en", "-o", str(one),
+            "--as-of", ASOF, "--cache-url", company)
+        assert title in pdf_text(one)
 
 
 def test_html_letters_open_offline_in_the_browser(company: str, tmp_path: Path, browser: Any) -> None:
@@ -163,5 +169,5 @@ def test_own_templates_win_and_bad_options_are_clear(company: str, tmp_path: Pat
     assert "Our own words." in out.read_text(encoding="utf-8")
     assert "either -o FILE" in run("documents", "letters", "--as-of", ASOF, "--cache-url", company, code=2)
     said = run("documents", "statements", "--cache-url", company, code=2)
-    assert "name the customers or pass --open" in said
+    assert "name the customers or pass --all" in said
     assert "already has" in run("documents", "templates", "--copy", str(mine), code=2)
