@@ -27,12 +27,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from qbsync.cache.models import ENTITIES as DECLARED
+
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 REALM = "9341452000000077"
-ENTITIES = ["Department", "Class", "Item", "Customer", "Invoice", "Payment", "SalesReceipt", "CreditMemo",
-            "Estimate"]
-NAME_LISTS = {"Department", "Class", "Item", "Customer"}
+ENTITIES = list(DECLARED)  # sync order
+NAME_LISTS = {name for name, e in DECLARED.items() if e.name_list}
 PG_URL = os.environ.get("QBSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -1,36 +1,30 @@
-"""Which QBO JSON field fills which cache column: the declarative mapping that ``jsonsql`` compiles to SQL.
+"""How a QBO JSON field fills a cache column: the vocabulary each mirrored column is declared with.
 
-Unknown fields are ignored (newer minor versions add some), absent optional fields become NULL,
-MetaData times are read with their offsets into UTC, and names are kept exactly as QBO sends them
-(a deactivated record's " (deleted)" suffix included: the rules strip it). Where a column lists
-several paths, the first one present wins.
+A mirrored model declares every column QBO fills with ``qbo_column(kind, *paths)`` (``models.py``);
+``jsonsql`` compiles those declarations to SQL, so a page of JSON becomes rows inside the database.
+Child rows (a transaction's sales lines, a payment's links) are declared once here as ``Child``
+tables that an entity lists. Unknown fields are ignored (newer minor versions add some), absent
+optional fields become NULL, MetaData times are read with their offsets into UTC, and names are
+kept exactly as QBO sends them (a deactivated record's " (deleted)" suffix included: the rules
+strip it). Where a column lists several paths, the first one present wins.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
+from sqlalchemy import Boolean, Date, Integer, String
+from sqlalchemy.orm import MappedColumn, mapped_column
+from sqlalchemy.types import TypeEngine
+
+from qbsync.cache.types import Money, UTCDateTime
+
 JsonDict = dict[str, Any]
 Path = tuple[str, ...]
-
-#: entity -> table name of the mirrored rows
-TABLES: dict[str, str] = {
-    "Department": "departments",
-    "Class": "classes",
-    "Item": "items",
-    "Customer": "customers",
-    "Invoice": "invoices",
-    "Payment": "payments",
-    "SalesReceipt": "sales_receipts",
-    "CreditMemo": "credit_memos",
-    "Estimate": "estimates",
-}
-
-#: entities whose SalesItemLines go to ``sales_lines``
-SALES_LINE_ENTITIES = frozenset({"Invoice", "SalesReceipt", "CreditMemo", "Estimate"})
 
 #: how a JSON value becomes a column value:
 #: text (as sent), ref (a Ref's non-empty ``value``), bool (true/false or "true"), money (2 places, NULL
@@ -38,6 +32,14 @@ SALES_LINE_ENTITIES = frozenset({"Invoice", "SalesReceipt", "CreditMemo", "Estim
 #: txn_date (TxnDate, else the UTC day of CreateTime: the column is NOT NULL), voided (PrivateNote
 #: starts with "Voided" and TotalAmt is 0: how QBO keeps a voided transaction)
 Kind = Literal["text", "ref", "bool", "money", "money0", "int0", "time", "date", "txn_date", "voided"]
+
+#: the column type each kind gets unless the declaration names one (text always names its own)
+_TYPES: dict[str, TypeEngine[Any] | None] = {
+    "text": None, "ref": String(32), "bool": Boolean(), "money": Money(), "money0": Money(),
+    "int0": Integer(), "time": UTCDateTime(), "date": Date(), "txn_date": Date(), "voided": Boolean(),
+}
+#: what an ORM insert that leaves the column out stores (the JSON mapping has its own defaults)
+_ORM_DEFAULTS: dict[str, Any] = {"money0": Decimal("0"), "int0": 0, "voided": False}
 
 
 @dataclass(frozen=True)
@@ -50,107 +52,74 @@ class Field:
     default: str | bool | None = None  # text: value when absent; bool: value when absent
 
 
+def _paths(paths: tuple[str, ...]) -> tuple[Path, ...]:
+    return tuple(tuple(p.split(".")) for p in paths)
+
+
+def qbo_column(kind: Kind, *paths: str, type_: TypeEngine[Any] | None = None,
+               default: str | bool | None = None) -> MappedColumn[Any]:
+    """A mirrored column, filled from the first present of ``paths`` (dotted) as ``kind`` says."""
+    column_type = type_ if type_ is not None else _TYPES[kind]
+    if column_type is None:
+        raise ValueError(f"a {kind} column names its type (e.g. String(100))")
+    orm_default = default if kind == "bool" else _ORM_DEFAULTS.get(kind)
+    extra: dict[str, Any] = {} if orm_default is None else {"default": orm_default}
+    return mapped_column(column_type, info={"qbo": (kind, _paths(paths), default)}, **extra)
+
+
+def fields_of(model: type) -> tuple[Field, ...]:
+    """The ``qbo_column`` declarations of ``model``, the most basic class's first (as declared)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    out: list[Field] = []
+    for cls in reversed(model.__mro__):
+        for name in inspect.get_annotations(cls):
+            col = table.columns.get(name)
+            if col is not None and "qbo" in col.info and all(f.column != name for f in out):
+                out.append(Field(name, *col.info["qbo"]))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Child:
+    """A table of child rows filled from each object's ``Line`` array, replaced whenever it is written.
+
+    ``shape`` names the JSON structure: ``lines``, one row per line whose DetailType is ``detail``
+    (a group line's inner lines included when ``group_lines``); ``links``, one row per (line,
+    ``LinkedTxn`` with a TxnId), ``fields`` read from the linked entry and ``line_fields`` from its
+    line. Rows are keyed by realm, ``parent`` (the object's Id), and ``txn_type`` (the entity) when
+    ``typed``, then ``line_no`` (1, 2, ... in document order). ``inherit`` gives a column the
+    object's own Ref (e.g. a line without a class takes the transaction's ClassRef).
+    """
+
+    table: str
+    shape: Literal["lines", "links"]
+    fields: tuple[Field, ...]
+    parent: str = "txn_id"
+    typed: bool = True
+    detail: str = ""
+    group_lines: bool = False
+    line_fields: tuple[Field, ...] = ()
+    inherit: dict[str, Path] = field(default_factory=dict)
+
+
 def _f(column: str, kind: Kind, *paths: str, default: str | bool | None = None) -> Field:
-    return Field(column, kind, tuple(tuple(p.split(".")) for p in paths), default)
+    return Field(column, kind, _paths(paths), default)
 
 
-ID = ("Id",)
-SYNC_TOKEN = ("SyncToken",)
-
-#: columns every mirrored row has besides realm_id, id, raw and seen_at
-COMMON = (
-    _f("sync_token", "text", "SyncToken", default="0"),
-    _f("created_at", "time", "MetaData.CreateTime"),
-    _f("updated_at", "time", "MetaData.LastUpdatedTime"),
-)
-
-_NAME_LIST = (
-    _f("name", "text", "Name", "DisplayName", default=""),
-    _f("fully_qualified_name", "text", "FullyQualifiedName"),
-    _f("parent_id", "ref", "ParentRef.value"),
-    _f("active", "bool", "Active", default=True),
-)
-
-_TXN = (
-    _f("customer_id", "ref", "CustomerRef.value"),
-    _f("txn_date", "txn_date", "TxnDate", "MetaData.CreateTime"),
-    _f("doc_number", "text", "DocNumber"),
-    _f("total_amt", "money0", "TotalAmt"),
-    _f("department_id", "ref", "DepartmentRef.value"),
-    _f("class_id", "ref", "ClassRef.value"),
-    _f("currency", "ref", "CurrencyRef.value"),
-    _f("private_note", "text", "PrivateNote"),
-)
-
-#: entity -> its own columns (after COMMON)
-FIELDS: dict[str, tuple[Field, ...]] = {
-    "Department": _NAME_LIST,
-    "Class": _NAME_LIST,
-    "Item": (*_NAME_LIST, _f("type", "text", "Type"), _f("unit_price", "money", "UnitPrice")),
-    "Customer": (
-        _f("display_name", "text", "DisplayName", default=""),
-        _f("title", "text", "Title"),
-        _f("given_name", "text", "GivenName"),
-        _f("middle_name", "text", "MiddleName"),
-        _f("family_name", "text", "FamilyName"),
-        _f("suffix", "text", "Suffix"),
-        _f("company_name", "text", "CompanyName"),
-        _f("fully_qualified_name", "text", "FullyQualifiedName"),
-        _f("email", "text", "PrimaryEmailAddr.Address"),
-        _f("phone", "text", "PrimaryPhone.FreeFormNumber"),
-        _f("mobile", "text", "Mobile.FreeFormNumber"),
-        _f("bill_line1", "text", "BillAddr.Line1"),
-        _f("bill_line2", "text", "BillAddr.Line2"),
-        _f("bill_city", "text", "BillAddr.City"),
-        _f("bill_region", "text", "BillAddr.CountrySubDivisionCode"),
-        _f("bill_postal_code", "text", "BillAddr.PostalCode"),
-        _f("bill_country", "text", "BillAddr.Country"),
-        _f("active", "bool", "Active", default=True),
-        _f("job", "bool", "Job", default=False),
-        _f("parent_id", "ref", "ParentRef.value"),
-        _f("level", "int0", "Level"),
-        _f("bill_with_parent", "bool", "BillWithParent", default=False),
-        _f("customer_type_id", "ref", "CustomerTypeRef.value"),
-        _f("balance", "money0", "Balance"),
-        _f("balance_with_jobs", "money0", "BalanceWithJobs", "Balance"),
-        _f("currency", "ref", "CurrencyRef.value"),
+#: a SalesItemLine (top level or inside a group line) of a sales document -> sales_lines
+SALES_LINES = Child(
+    "sales_lines", "lines", (
+        _f("item_id", "ref", "SalesItemLineDetail.ItemRef.value"),
+        _f("class_id", "ref", "SalesItemLineDetail.ClassRef.value"),  # else the transaction's ClassRef
+        _f("qty", "money", "SalesItemLineDetail.Qty"),
+        _f("amount", "money0", "Amount"),
     ),
-    "Invoice": (
-        *_TXN,
-        _f("due_date", "date", "DueDate"),
-        _f("balance", "money0", "Balance"),
-        _f("voided", "voided", "PrivateNote", "TotalAmt"),
-    ),
-    "Payment": (*_TXN, _f("unapplied_amt", "money0", "UnappliedAmt")),
-    "SalesReceipt": _TXN,
-    "CreditMemo": (*_TXN, _f("balance", "money0", "RemainingCredit", "Balance")),
-    "Estimate": (
-        *_TXN,
-        _f("txn_status", "text", "TxnStatus"),
-        _f("expiration_date", "date", "ExpirationDate"),
-    ),
-}
+    detail="SalesItemLineDetail", group_lines=True, inherit={"class_id": ("ClassRef", "value")})
 
-#: child rows: a SalesItemLine (top level or inside a group line) -> sales_lines
-SALES_LINE = (
-    _f("item_id", "ref", "SalesItemLineDetail.ItemRef.value"),
-    _f("class_id", "ref", "SalesItemLineDetail.ClassRef.value"),  # else the transaction's ClassRef
-    _f("qty", "money", "SalesItemLineDetail.Qty"),
-    _f("amount", "money0", "Amount"),
-)
-
-#: child rows: one per (payment line, LinkedTxn with a TxnId) -> payment_links; the amount is the line's
-PAYMENT_LINK = (
-    _f("txn_id", "text", "TxnId"),
-    _f("txn_type", "text", "TxnType", default=""),
-)
-
-
-def fields(entity: str) -> tuple[Field, ...]:
-    try:
-        return (*COMMON, *FIELDS[entity])
-    except KeyError:
-        raise ValueError(f"qbsync does not mirror {entity}") from None
+#: one per (payment line, LinkedTxn with a TxnId) -> payment_links; the amount is the line's
+PAYMENT_LINKS = Child(
+    "payment_links", "links", (_f("txn_id", "text", "TxnId"), _f("txn_type", "text", "TxnType", default="")),
+    parent="payment_id", typed=False, line_fields=(_f("amount", "money0", "Amount"),))
 
 
 def is_deleted_stub(obj: JsonDict) -> bool:

@@ -1,4 +1,11 @@
-"""SQLAlchemy models of the local cache: one table per mirrored QBO entity plus sync state.
+"""SQLAlchemy models of the local cache, and the entity registry: each mirrored QBO entity declared once.
+
+A mirrored entity is one model class decorated with ``@mirrored(name, kind, children)``, its columns
+declared with the QBO JSON they come from (``mapping.qbo_column``). Everything else derives from
+that declaration (``ENTITIES``): table names, the JSON->row mapping that ``jsonsql`` compiles, the
+child rows, which entities are name lists (whose queries must ask for inactive rows too), and the
+sync order (declaration order: name lists before the transactions that refer to them). Adding an
+entity is one declaration plus a generated migration (DEVELOPERS.md).
 
 Every mirrored row is keyed by (realm_id, id) — QBO Ids are strings and unique per realm and
 entity — and keeps the full JSON in ``raw`` next to typed columns for what rules and reports
@@ -8,14 +15,18 @@ company's own calendar dates as QBO writes them (``TxnDate``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from functools import cached_property
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from qbsync.cache.mapping import PAYMENT_LINKS, SALES_LINES, Child, Field, fields_of, qbo_column
 from qbsync.cache.types import Money, UTCDateTime
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -40,48 +51,138 @@ class Realm(Base):
     raw_preferences: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
+EntityKind = Literal["name_list", "transaction"]
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A mirrored QBO entity: what its one declaration says, and what derives from it."""
+
+    name: str  # as the API, CDC and webhooks spell it: "Invoice"
+    model: type[DeclarativeBase]
+    #: name lists (customers, items, ...) are deactivated, never deleted, and a query returns only
+    #: active ones unless it mentions Active; transactions can be deleted (CDC sends a stub)
+    kind: EntityKind
+    children: tuple[Child, ...] = ()
+
+    @property
+    def table(self) -> str:
+        return str(self.model.__tablename__)
+
+    @property
+    def name_list(self) -> bool:
+        return self.kind == "name_list"
+
+    @cached_property
+    def fields(self) -> tuple[Field, ...]:
+        """Every column the JSON fills, in declaration order (``_Mirrored``'s first)."""
+        return fields_of(self.model)
+
+
+#: QBO entity name -> its declaration, in the order a full sync fetches them (declaration order)
+ENTITIES: dict[str, Entity] = {}
+
+_M = TypeVar("_M", bound=type)
+
+
+def mirrored(name: str, kind: EntityKind, children: tuple[Child, ...] = ()) -> Callable[[_M], _M]:
+    """Declare ``cls`` the cache table of QBO entity ``name`` (see the module docstring)."""
+    def declare(cls: _M) -> _M:
+        if name in ENTITIES:
+            raise ValueError(f"{name} is declared twice")
+        ENTITIES[name] = Entity(name, cls, kind, children)
+        return cls
+    return declare
+
+
+def entity(name: str) -> Entity:
+    """The declaration of ``name``; a ValueError names what is mirrored when it is not."""
+    try:
+        return ENTITIES[name]
+    except KeyError:
+        raise ValueError(f"qbsync does not mirror {name} (it mirrors {', '.join(ENTITIES)})") from None
+
+
 class _Mirrored:
     """Columns every mirrored QBO object has."""
 
     realm_id: Mapped[str] = mapped_column(String(32), ForeignKey("realms.realm_id"), primary_key=True)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    sync_token: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # MetaData.LastUpdatedTime
+    sync_token: Mapped[str] = qbo_column("text", "SyncToken", type_=String(16), default="0")
+    created_at: Mapped[datetime | None] = qbo_column("time", "MetaData.CreateTime")
+    updated_at: Mapped[datetime | None] = qbo_column("time", "MetaData.LastUpdatedTime")
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     # Server time of the sync run that last wrote the row; a full pass deletes rows it did not see.
     seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+def _text(n: int | None, *paths: str, default: str | None = None) -> Any:
+    return qbo_column("text", *paths, type_=String(n) if n else Text(), default=default)
+
+
+def _ref(path: str, n: int = 32) -> Any:
+    return qbo_column("ref", path, type_=String(n))
+
+
+class _NameList(_Mirrored):
+    """Columns every name list but Customer has (Customer names its own)."""
+
+    name: Mapped[str] = _text(500, "Name", "DisplayName", default="")
+    fully_qualified_name: Mapped[str | None] = _text(1000, "FullyQualifiedName")
+    parent_id: Mapped[str | None] = _ref("ParentRef.value")
+    active: Mapped[bool] = qbo_column("bool", "Active", default=True)
+
+
+@mirrored("Department", "name_list")
+class Department(_NameList, Base):
+    """A QBO Department, which the UI calls Location."""
+
+    __tablename__ = "departments"
+
+
+@mirrored("Class", "name_list")
+class QboClass(_NameList, Base):
+    __tablename__ = "classes"
+
+
+@mirrored("Item", "name_list")
+class Item(_NameList, Base):
+    __tablename__ = "items"
+
+    type: Mapped[str | None] = _text(32, "Type")
+    unit_price: Mapped[Decimal | None] = qbo_column("money", "UnitPrice")
+
+
+@mirrored("Customer", "name_list")
 class Customer(_Mirrored, Base):
     __tablename__ = "customers"
 
-    display_name: Mapped[str] = mapped_column(String(500))
-    title: Mapped[str | None] = mapped_column(String(16))
-    given_name: Mapped[str | None] = mapped_column(String(100))
-    middle_name: Mapped[str | None] = mapped_column(String(100))
-    family_name: Mapped[str | None] = mapped_column(String(100))
-    suffix: Mapped[str | None] = mapped_column(String(16))
-    company_name: Mapped[str | None] = mapped_column(String(100))
-    fully_qualified_name: Mapped[str | None] = mapped_column(String(1000))
-    email: Mapped[str | None] = mapped_column(String(255))
-    phone: Mapped[str | None] = mapped_column(String(50))
-    mobile: Mapped[str | None] = mapped_column(String(50))
-    bill_line1: Mapped[str | None] = mapped_column(String(500))
-    bill_line2: Mapped[str | None] = mapped_column(String(500))
-    bill_city: Mapped[str | None] = mapped_column(String(255))
-    bill_region: Mapped[str | None] = mapped_column(String(255))  # CountrySubDivisionCode
-    bill_postal_code: Mapped[str | None] = mapped_column(String(30))
-    bill_country: Mapped[str | None] = mapped_column(String(255))
-    active: Mapped[bool] = mapped_column(Boolean)
-    job: Mapped[bool] = mapped_column(Boolean, default=False)
-    parent_id: Mapped[str | None] = mapped_column(String(32))
-    level: Mapped[int] = mapped_column(Integer, default=0)
-    bill_with_parent: Mapped[bool] = mapped_column(Boolean, default=False)
-    customer_type_id: Mapped[str | None] = mapped_column(String(32))
-    balance: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
-    balance_with_jobs: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
-    currency: Mapped[str | None] = mapped_column(String(8))
+    display_name: Mapped[str] = _text(500, "DisplayName", default="")
+    title: Mapped[str | None] = _text(16, "Title")
+    given_name: Mapped[str | None] = _text(100, "GivenName")
+    middle_name: Mapped[str | None] = _text(100, "MiddleName")
+    family_name: Mapped[str | None] = _text(100, "FamilyName")
+    suffix: Mapped[str | None] = _text(16, "Suffix")
+    company_name: Mapped[str | None] = _text(100, "CompanyName")
+    fully_qualified_name: Mapped[str | None] = _text(1000, "FullyQualifiedName")
+    email: Mapped[str | None] = _text(255, "PrimaryEmailAddr.Address")
+    phone: Mapped[str | None] = _text(50, "PrimaryPhone.FreeFormNumber")
+    mobile: Mapped[str | None] = _text(50, "Mobile.FreeFormNumber")
+    bill_line1: Mapped[str | None] = _text(500, "BillAddr.Line1")
+    bill_line2: Mapped[str | None] = _text(500, "BillAddr.Line2")
+    bill_city: Mapped[str | None] = _text(255, "BillAddr.City")
+    bill_region: Mapped[str | None] = _text(255, "BillAddr.CountrySubDivisionCode")
+    bill_postal_code: Mapped[str | None] = _text(30, "BillAddr.PostalCode")
+    bill_country: Mapped[str | None] = _text(255, "BillAddr.Country")
+    active: Mapped[bool] = qbo_column("bool", "Active", default=True)
+    job: Mapped[bool] = qbo_column("bool", "Job", default=False)
+    parent_id: Mapped[str | None] = _ref("ParentRef.value")
+    level: Mapped[int] = qbo_column("int0", "Level")
+    bill_with_parent: Mapped[bool] = qbo_column("bool", "BillWithParent", default=False)
+    customer_type_id: Mapped[str | None] = _ref("CustomerTypeRef.value")
+    balance: Mapped[Decimal] = qbo_column("money0", "Balance")
+    balance_with_jobs: Mapped[Decimal] = qbo_column("money0", "BalanceWithJobs", "Balance")
+    currency: Mapped[str | None] = _ref("CurrencyRef.value", 8)
 
     __table_args__ = (
         Index("ix_customers_realm_active", "realm_id", "active"),
@@ -94,14 +195,14 @@ class Customer(_Mirrored, Base):
 class _Txn(_Mirrored):
     """Columns every sales-side transaction has."""
 
-    customer_id: Mapped[str | None] = mapped_column(String(32))
-    txn_date: Mapped[date] = mapped_column(Date)
-    doc_number: Mapped[str | None] = mapped_column(String(64))
-    total_amt: Mapped[Decimal] = mapped_column(Money())
-    department_id: Mapped[str | None] = mapped_column(String(32))  # location
-    class_id: Mapped[str | None] = mapped_column(String(32))  # header ClassRef
-    currency: Mapped[str | None] = mapped_column(String(8))
-    private_note: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[str | None] = _ref("CustomerRef.value")
+    txn_date: Mapped[date] = qbo_column("txn_date", "TxnDate", "MetaData.CreateTime")
+    doc_number: Mapped[str | None] = _text(64, "DocNumber")
+    total_amt: Mapped[Decimal] = qbo_column("money0", "TotalAmt")
+    department_id: Mapped[str | None] = _ref("DepartmentRef.value")  # location
+    class_id: Mapped[str | None] = _ref("ClassRef.value")  # header ClassRef
+    currency: Mapped[str | None] = _ref("CurrencyRef.value", 8)
+    private_note: Mapped[str | None] = _text(None, "PrivateNote")
 
 
 def _txn_indexes(table: str, *own: str) -> tuple[Index, ...]:
@@ -119,26 +220,54 @@ def _txn_indexes(table: str, *own: str) -> tuple[Index, ...]:
     )
 
 
+@mirrored("Invoice", "transaction", (SALES_LINES,))
 class Invoice(_Txn, Base):
     __tablename__ = "invoices"
 
-    due_date: Mapped[date | None] = mapped_column(Date)
-    balance: Mapped[Decimal] = mapped_column(Money())
-    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_date: Mapped[date | None] = qbo_column("date", "DueDate")
+    balance: Mapped[Decimal] = qbo_column("money0", "Balance")
+    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
 
     __table_args__ = _txn_indexes("invoices", "balance", "voided")
 
 
+@mirrored("Payment", "transaction", (PAYMENT_LINKS,))
 class Payment(_Txn, Base):
     __tablename__ = "payments"
 
-    unapplied_amt: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    unapplied_amt: Mapped[Decimal] = qbo_column("money0", "UnappliedAmt")
 
     __table_args__ = _txn_indexes("payments", "unapplied_amt")
 
 
+@mirrored("SalesReceipt", "transaction", (SALES_LINES,))
+class SalesReceipt(_Txn, Base):
+    __tablename__ = "sales_receipts"
+
+    __table_args__ = _txn_indexes("sales_receipts")
+
+
+@mirrored("CreditMemo", "transaction", (SALES_LINES,))
+class CreditMemo(_Txn, Base):
+    __tablename__ = "credit_memos"
+
+    balance: Mapped[Decimal] = qbo_column("money0", "RemainingCredit", "Balance")  # remaining credit
+
+    __table_args__ = _txn_indexes("credit_memos", "balance")
+
+
+@mirrored("Estimate", "transaction", (SALES_LINES,))
+class Estimate(_Txn, Base):
+    __tablename__ = "estimates"
+
+    txn_status: Mapped[str | None] = _text(32, "TxnStatus")
+    expiration_date: Mapped[date | None] = qbo_column("date", "ExpirationDate")
+
+    __table_args__ = _txn_indexes("estimates")
+
+
 class PaymentLink(Base):
-    """One line of a Payment applied to a transaction (Invoice, CreditMemo, ...)."""
+    """One line of a Payment applied to a transaction (an Invoice, ...): ``mapping.PAYMENT_LINKS``."""
 
     __tablename__ = "payment_links"
 
@@ -152,31 +281,8 @@ class PaymentLink(Base):
     __table_args__ = (Index("ix_payment_links_txn", "realm_id", "txn_type", "txn_id"),)
 
 
-class SalesReceipt(_Txn, Base):
-    __tablename__ = "sales_receipts"
-
-    __table_args__ = _txn_indexes("sales_receipts")
-
-
-class CreditMemo(_Txn, Base):
-    __tablename__ = "credit_memos"
-
-    balance: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))  # remaining credit
-
-    __table_args__ = _txn_indexes("credit_memos", "balance")
-
-
-class Estimate(_Txn, Base):
-    __tablename__ = "estimates"
-
-    txn_status: Mapped[str | None] = mapped_column(String(32))
-    expiration_date: Mapped[date | None] = mapped_column(Date)
-
-    __table_args__ = _txn_indexes("estimates")
-
-
 class SalesLine(Base):
-    """A SalesItemLine of an Invoice, SalesReceipt, CreditMemo or Estimate (for 'top items')."""
+    """A SalesItemLine of a sales document (for 'top items'): ``mapping.SALES_LINES``."""
 
     __tablename__ = "sales_lines"
 
@@ -190,30 +296,6 @@ class SalesLine(Base):
     amount: Mapped[Decimal] = mapped_column(Money())
 
     __table_args__ = (Index("ix_sales_lines_item", "realm_id", "item_id"),)
-
-
-class _NameList(_Mirrored):
-    name: Mapped[str] = mapped_column(String(500))
-    fully_qualified_name: Mapped[str | None] = mapped_column(String(1000))
-    parent_id: Mapped[str | None] = mapped_column(String(32))
-    active: Mapped[bool] = mapped_column(Boolean)
-
-
-class Item(_NameList, Base):
-    __tablename__ = "items"
-
-    type: Mapped[str | None] = mapped_column(String(32))
-    unit_price: Mapped[Decimal | None] = mapped_column(Money())
-
-
-class Department(_NameList, Base):
-    """A QBO Department, which the UI calls Location."""
-
-    __tablename__ = "departments"
-
-
-class QboClass(_NameList, Base):
-    __tablename__ = "classes"
 
 
 class SyncState(Base):
@@ -235,18 +317,5 @@ class SyncState(Base):
     row_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-#: QBO entity name -> model, in the order a full sync fetches them (lists before transactions).
-ENTITY_MODELS: dict[str, type[Base]] = {
-    "Department": Department,
-    "Class": QboClass,
-    "Item": Item,
-    "Customer": Customer,
-    "Invoice": Invoice,
-    "Payment": Payment,
-    "SalesReceipt": SalesReceipt,
-    "CreditMemo": CreditMemo,
-    "Estimate": Estimate,
-}
-
-NAME_LIST_ENTITIES = frozenset({"Department", "Class", "Item", "Customer"})
-TRANSACTION_ENTITIES = frozenset({"Invoice", "Payment", "SalesReceipt", "CreditMemo", "Estimate"})
+#: QBO entity name -> model, in sync order (derived from ``ENTITIES``)
+ENTITY_MODELS: dict[str, type[DeclarativeBase]] = {name: e.model for name, e in ENTITIES.items()}

@@ -15,8 +15,9 @@ import orjson
 import sqlalchemy as sa
 
 from qbsync.cache.jsonsql import json_path, page_sql
-from qbsync.cache.mapping import SALES_LINE_ENTITIES, TABLES, JsonDict
+from qbsync.cache.mapping import JsonDict
 from qbsync.cache.models import Base
+from qbsync.cache.models import entity as declared
 from qbsync.errors import ServerError
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
@@ -24,6 +25,10 @@ _CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's param
 
 def table(name: str) -> sa.Table:
     return Base.metadata.tables[name]
+
+
+def _table_of(entity: str) -> sa.Table:
+    return declared(entity).model.__table__  # type: ignore[return-value]
 
 
 def _sqlite_utc(value: datetime) -> str:
@@ -70,8 +75,9 @@ def write_json(conn: sa.Connection, entity: str, realm_id: str, document: str | 
     if done.fetched:
         # Only objects already cached can have child rows; skipping the DELETE otherwise keeps a first
         # full sync free of them (PostgreSQL plans them badly while a fresh table's statistics say empty).
-        if done.cached and sql.delete_children:
-            conn.exec_driver_sql(sql.delete_children, (realm_id,))
+        if done.cached:
+            for statement in sql.delete_children:
+                conn.exec_driver_sql(statement, (realm_id,))
         conn.exec_driver_sql(sql.insert, (realm_id, stamp))
         for child in sql.children:
             conn.exec_driver_sql(child, (realm_id,))
@@ -105,14 +111,15 @@ def _where(conn: sa.Connection, tbl: str, *cols: str) -> str:
     return f"{q(tbl)} WHERE " + " AND ".join(f"{q(c)} = {holder}" for c in cols)
 
 
-def _delete_children(conn: sa.Connection, entity: str, realm_id: str, ids: Sequence[str]) -> None:
+def _delete_children(conn: sa.Connection, name: str, realm_id: str, ids: Sequence[str]) -> None:
     in_ids, bind = _id_list(conn)
-    if entity == "Payment":
-        conn.exec_driver_sql(f"DELETE FROM {_where(conn, 'payment_links', 'realm_id')} "
-                             f"AND payment_id {in_ids}", (realm_id, bind(ids)))
-    if entity in SALES_LINE_ENTITIES:
-        conn.exec_driver_sql(f"DELETE FROM {_where(conn, 'sales_lines', 'realm_id', 'txn_type')} "
-                             f"AND txn_id {in_ids}", (realm_id, entity, bind(ids)))
+    for child in declared(name).children:
+        if child.typed:
+            conn.exec_driver_sql(f"DELETE FROM {_where(conn, child.table, 'realm_id', 'txn_type')} "
+                                 f"AND {child.parent} {in_ids}", (realm_id, name, bind(ids)))
+        else:
+            conn.exec_driver_sql(f"DELETE FROM {_where(conn, child.table, 'realm_id')} "
+                                 f"AND {child.parent} {in_ids}", (realm_id, bind(ids)))
 
 
 def delete_objects(conn: sa.Connection, entity: str, realm_id: str, ids: Sequence[str]) -> int:
@@ -121,7 +128,7 @@ def delete_objects(conn: sa.Connection, entity: str, realm_id: str, ids: Sequenc
         return 0
     ids = list(dict.fromkeys(ids))
     _delete_children(conn, entity, realm_id, ids)
-    tbl = table(TABLES[entity])
+    tbl = _table_of(entity)
     gone = 0
     for part in _chunks(ids):
         result = conn.execute(tbl.delete().where(tbl.c.realm_id == realm_id, tbl.c.id.in_(part)))
@@ -131,7 +138,7 @@ def delete_objects(conn: sa.Connection, entity: str, realm_id: str, ids: Sequenc
 
 def delete_unseen(conn: sa.Connection, entity: str, realm_id: str, seen_since: Any) -> int:
     """Delete rows a full pass did not see (``seen_at`` before the pass began): gone from QBO."""
-    tbl = table(TABLES[entity])
+    tbl = _table_of(entity)
     stale = sa.select(tbl.c.id).where(tbl.c.realm_id == realm_id,
                                       sa.or_(tbl.c.seen_at.is_(None), tbl.c.seen_at < seen_since))
     ids = [r[0] for r in conn.execute(stale)]
@@ -139,6 +146,6 @@ def delete_unseen(conn: sa.Connection, entity: str, realm_id: str, seen_since: A
 
 
 def count_rows(conn: sa.Connection, entity: str, realm_id: str) -> int:
-    tbl = table(TABLES[entity])
+    tbl = _table_of(entity)
     return int(conn.execute(sa.select(sa.func.count()).select_from(tbl)
                             .where(tbl.c.realm_id == realm_id)).scalar_one())

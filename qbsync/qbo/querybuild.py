@@ -7,11 +7,9 @@ from datetime import UTC, datetime
 
 MAX_RESULTS = 1000
 
-# Name-list entities return only active rows unless the WHERE clause mentions Active.
-NAME_LIST_ENTITIES = frozenset({
-    "Account", "Class", "Customer", "CustomerType", "Department", "Employee", "Item", "PaymentMethod",
-    "TaxCode", "Term", "Vendor",
-})
+#: A name list (customers, items, ...) answers only its active rows unless the WHERE clause mentions
+#: Active; this condition asks for both. Which entities are name lists: ``qbsync.cache.models.ENTITIES``.
+ACTIVE_OR_NOT = "Active IN (true, false)"
 
 
 def quote(value: str) -> str:
@@ -42,10 +40,13 @@ def qbo_datetime(dt: datetime) -> str:
 def select(entity: str, where: Sequence[str] = (), *, order_by: str | None = "Id",
            start: int | None = None, max_results: int | None = None,
            include_inactive: bool = False) -> str:
-    """``SELECT * FROM entity [WHERE ...] [ORDERBY ...] [STARTPOSITION n] [MAXRESULTS m]``."""
+    """``SELECT * FROM entity [WHERE ...] [ORDERBY ...] [STARTPOSITION n] [MAXRESULTS m]``.
+
+    ``include_inactive`` (for a name list) adds ``ACTIVE_OR_NOT`` unless a condition mentions Active.
+    """
     conds = list(where)
-    if include_inactive and entity in NAME_LIST_ENTITIES and not any("active" in c.lower() for c in conds):
-        conds.append("Active IN (true, false)")
+    if include_inactive and not any("active" in c.lower() for c in conds):
+        conds.append(ACTIVE_OR_NOT)
     parts = [f"SELECT * FROM {entity}"]
     if conds:
         parts.append("WHERE " + " AND ".join(conds))

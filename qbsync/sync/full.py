@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from qbsync.cache.db import WalCheckpointer
-from qbsync.cache.models import NAME_LIST_ENTITIES
+from qbsync.cache.models import entity as declared
 from qbsync.qbo import querybuild
 from qbsync.qbo.gateway import Page, QboGateway
 from qbsync.sync.progress import Progress
@@ -29,12 +29,12 @@ from qbsync.sync.state import EntityCounts, PassState, SyncStore
 
 def count_where(entity: str) -> str | None:
     """Name lists hide inactive rows unless the query mentions Active."""
-    return "Active IN (true, false)" if entity in NAME_LIST_ENTITIES else None
+    return querybuild.ACTIVE_OR_NOT if declared(entity).name_list else None
 
 
 def page_statement(entity: str, page_no: int) -> str:
     return querybuild.select(entity, order_by="Id", start=(page_no - 1) * PAGE + 1, max_results=PAGE,
-                             include_inactive=True)
+                             include_inactive=declared(entity).name_list)
 
 
 def pages_needed(total: int) -> int:

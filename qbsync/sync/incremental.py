@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from qbsync.cache.mapping import parse_time
+from qbsync.cache.models import entity as declared
 from qbsync.errors import ApiError
 from qbsync.qbo import querybuild
 from qbsync.qbo.gateway import CdcResult, JsonDict, QboGateway
@@ -59,7 +60,7 @@ def objects_in_second(gateway: QboGateway, entity: str, second: datetime) -> lis
     start = 1
     while True:
         page = gateway.query(querybuild.select(entity, where, order_by="Id", start=start, max_results=PAGE,
-                                               include_inactive=True))
+                                               include_inactive=declared(entity).name_list))
         pages.append(page.rows)
         if len(page.rows) < PAGE:
             return pages

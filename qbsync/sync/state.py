@@ -13,8 +13,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from qbsync.cache.mapping import TABLES, is_deleted_stub, parse_time
-from qbsync.cache.models import Realm, SyncState
+from qbsync.cache.mapping import is_deleted_stub, parse_time
+from qbsync.cache.models import ENTITIES, Realm, SyncState
 from qbsync.cache.upsert import (
     Written,
     count_rows,
@@ -200,7 +200,7 @@ class SyncStore:
         transaction."""
         with self.engine.begin() as conn:
             for entity, objects in changes.items():
-                if entity not in TABLES or not objects:
+                if entity not in ENTITIES or not objects:
                     continue
                 if self._write(conn, entity, objects, seen_at, counts.setdefault(entity, EntityCounts())):
                     deletes_seen.add(entity)

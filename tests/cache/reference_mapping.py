@@ -15,9 +15,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-# table names and which entities have sales lines are shared facts, not mapping logic to check
 # the Python time parser the sync's bookmarks use; the database mapping under test does not call it
-from qbsync.cache.mapping import SALES_LINE_ENTITIES, parse_time
+from qbsync.cache.mapping import parse_time
+
+# which child tables an entity has is a shared fact (the registry), not mapping logic to check
+from qbsync.cache.models import entity as declared
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -256,8 +258,9 @@ def map_object(entity: str, realm_id: str, obj: JsonDict, seen_at: datetime | No
     row = _common(realm_id, obj, seen_at)
     fill(row, obj)
     mapped = Mapped(row)
-    if entity == "Payment":
+    children = {child.table for child in declared(entity).children}
+    if "payment_links" in children:
         mapped.payment_links = payment_links(realm_id, obj)
-    elif entity in SALES_LINE_ENTITIES:
+    if "sales_lines" in children:
         mapped.sales_lines = sales_lines(realm_id, entity, obj)
     return mapped

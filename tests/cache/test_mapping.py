@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from qbsync.cache.db import create_schema, make_engine
-from qbsync.cache.mapping import TABLES, is_deleted_stub, is_voided
-from qbsync.cache.models import Base
+from qbsync.cache.mapping import is_deleted_stub, is_voided
+from qbsync.cache.models import ENTITIES, Base
 from qbsync.cache.upsert import write_objects
 from tests.cache.reference_mapping import map_object
 
@@ -194,7 +194,7 @@ def test_database_mapping_equals_the_reference_on_a_generated_company(db_url: st
     made = generator.generate_company(generator.CompanySpec(customers=60, seed=7), REALM)
     objects: dict[str, list[dict[str, Any]]] = {}
     for entity, batch in made.batches():
-        if entity in TABLES:
+        if entity in ENTITIES:
             objects.setdefault(entity, []).extend(batch)
     for entity, extra in _odd_objects().items():
         objects.setdefault(entity, []).extend(extra)
@@ -211,7 +211,7 @@ def test_database_mapping_equals_the_reference_on_a_generated_company(db_url: st
     problems: list[str] = []
     checked = 0
     for entity, batch in objects.items():
-        got = {r["id"]: r for r in _rows(engine, TABLES[entity])}
+        got = {r["id"]: r for r in _rows(engine, ENTITIES[entity].table)}
         for obj in batch:
             row, children = _expected(entity, obj)
             checked += 1

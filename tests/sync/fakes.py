@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from qbsync.cache.models import NAME_LIST_ENTITIES
+from qbsync.cache.models import ENTITIES
 from qbsync.errors import FaultDetail, ServerError, ValidationError
 from qbsync.qbo.gateway import CdcResult, JsonDict, Page, RequestStats
 
@@ -64,7 +64,7 @@ class FakeQbo:
         with self._lock:
             obj: JsonDict = {"Id": str(self._next_id), "SyncToken": "0", "domain": "QBO", **fields}
             self._next_id += 1
-            if entity in NAME_LIST_ENTITIES:
+            if ENTITIES[entity].name_list:
                 obj.setdefault("Active", True)
                 if entity == "Customer":
                     obj.setdefault("DisplayName", f"Customer {obj['Id']}")
@@ -92,7 +92,7 @@ class FakeQbo:
 
     def delete(self, entity: str, id_: str) -> None:
         with self._lock:
-            assert entity not in NAME_LIST_ENTITIES
+            assert not ENTITIES[entity].name_list
             del self.objects[entity][id_]
             self.tombstones.setdefault(entity, {})[id_] = {
                 "domain": "QBO", "status": "Deleted", "Id": id_,
@@ -118,7 +118,7 @@ class FakeQbo:
     def _visible(self, entity: str, where: str | None) -> list[JsonDict]:
         rows = list(self.objects.get(entity, {}).values())
         where = where or ""
-        if entity in NAME_LIST_ENTITIES and "active" not in where.lower():
+        if ENTITIES[entity].name_list and "active" not in where.lower():
             rows = [r for r in rows if r.get("Active", True)]
         for m in _COND.finditer(where):
             t = _parse(m["t"])

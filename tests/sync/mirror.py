@@ -6,8 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from qbsync.cache.mapping import TABLES
-from qbsync.cache.models import ENTITY_MODELS, Base
+from qbsync.cache.mapping import PAYMENT_LINKS, SALES_LINES, Child
+from qbsync.cache.models import ENTITIES, Base
 from tests.cache.reference_mapping import map_object
 
 JsonDict = dict[str, Any]
@@ -17,13 +17,17 @@ def _norm(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("seen_at",)}
 
 
+def _with(child: Child) -> list[str]:
+    return [name for name, e in ENTITIES.items() if child in e.children]
+
+
 def mirror_diff(engine: sa.Engine, realm_id: str, snapshot: dict[str, dict[str, JsonDict]]) -> list[str]:
     """Human-readable differences between the cache and ``snapshot`` (entity -> Id -> object)."""
     problems: list[str] = []
     meta = Base.metadata
     with engine.connect() as conn:
-        for entity in ENTITY_MODELS:
-            tbl = meta.tables[TABLES[entity]]
+        for entity, declared in ENTITIES.items():
+            tbl = meta.tables[declared.table]
             rows = {r["id"]: dict(r) for r in conn.execute(
                 sa.select(tbl).where(tbl.c.realm_id == realm_id)).mappings()}
             want = snapshot.get(entity, {})
@@ -47,8 +51,8 @@ def mirror_diff(engine: sa.Engine, realm_id: str, snapshot: dict[str, dict[str, 
             sa.select(links.c.payment_id, links.c.line_no, links.c.txn_id, links.c.txn_type, links.c.amount)
             .where(links.c.realm_id == realm_id)))
         want_links = sorted((r["payment_id"], r["line_no"], r["txn_id"], r["txn_type"], r["amount"])
-                            for p in snapshot.get("Payment", {}).values()
-                            for r in map_object("Payment", realm_id, p).payment_links)
+                            for e in _with(PAYMENT_LINKS) for p in snapshot.get(e, {}).values()
+                            for r in map_object(e, realm_id, p).payment_links)
         if got_links != want_links:
             problems.append(f"payment_links differ: cache {len(got_links)} rows, qbo {len(want_links)}")
         lines = meta.tables["sales_lines"]
@@ -56,7 +60,7 @@ def mirror_diff(engine: sa.Engine, realm_id: str, snapshot: dict[str, dict[str, 
             sa.select(lines.c.txn_type, lines.c.txn_id, lines.c.line_no, lines.c.item_id, lines.c.amount)
             .where(lines.c.realm_id == realm_id)))
         want_lines = sorted((r["txn_type"], r["txn_id"], r["line_no"], r["item_id"], r["amount"])
-                            for e in ("Invoice", "SalesReceipt", "CreditMemo", "Estimate")
+                            for e in _with(SALES_LINES)
                             for o in snapshot.get(e, {}).values()
                             for r in map_object(e, realm_id, o).sales_lines)
         if got_lines != want_lines:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qbsync.cache.models import ENTITY_MODELS, NAME_LIST_ENTITIES
+from qbsync.cache.models import ENTITIES
+from qbsync.qbo import querybuild
 
 REALM = "9341452000000001"
 # Near the real date: CLI children use the system clock for token expiry, like real users.
@@ -99,13 +100,12 @@ def snapshot(store: Any, realm: str = REALM) -> dict[str, dict[str, Any]]:
     from qbsync.sandbox.query import parse
 
     out: dict[str, dict[str, Any]] = {}
-    for entity in ENTITY_MODELS:
-        where = " WHERE Active IN (true, false)" if entity in NAME_LIST_ENTITIES else ""
+    for entity, declared in ENTITIES.items():
         objs: dict[str, Any] = {}
         start = 1
         while True:
-            res = store.run_query(realm, parse(f"SELECT * FROM {entity}{where} ORDERBY Id "
-                                               f"STARTPOSITION {start} MAXRESULTS 1000"))
+            res = store.run_query(realm, parse(querybuild.select(
+                entity, start=start, max_results=1000, include_inactive=declared.name_list)))
             rows = [json.loads(r) for r in res.texts]
             for r in rows:
                 objs[r["Id"]] = r
