@@ -16,6 +16,7 @@
     │   ├── BalanceError             deactivating a record with an open balance
     │   └── ValidationError          any other 4xx fault (400 ValidationFault, 2xxx, 6xxx)
     ├── InputError                   bad user input on the command line or in a file
+    ├── ReconcileError               qbsync's figures differ from QuickBooks' own report (exit 7)
     └── WritebackError               a write-back run did not complete: stopped early, or a change refused
 
 Messages never contain secrets: tokens and client secrets are never passed into them.
@@ -54,6 +55,12 @@ class InputError(QbsyncError):
     """Bad input from the user (a flag, a file, a date)."""
 
     exit_code = 2
+
+
+class ReconcileError(QbsyncError):
+    """A figure of qbsync's differs from QuickBooks' own report for the same thing."""
+
+    exit_code = 7
 
 
 class CacheError(QbsyncError):

@@ -14,6 +14,7 @@ from qbsync.cache import (  # noqa: F401  (register their tables)
     campaign_models,
     customer_models,
     fleet_models,
+    report_models,
 )
 from qbsync.cache.models import Base
 from qbsync.errors import CacheError

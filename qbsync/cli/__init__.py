@@ -21,7 +21,7 @@ log = logging.getLogger("qbsync")
 #: `qbsync sync` from cron never imports the duplicate matcher, scipy or the sample-data generator.
 COMMANDS: dict[str, tuple[str, ...]] = {
     "auth": ("auth",), "backup": ("sync",), "campaign": ("campaign",), "customer": ("customer",),
-    "demo": ("demo",), "documents": ("documents",), "report": ("report", "report_documents"),
+    "demo": ("demo",), "documents": ("documents",), "report": ("report", "report_documents", "reconcile"),
     "restore": ("sync",), "rules": ("rules", "duplicates"),
     "sandbox": ("sandbox", "sandbox_data", "sandbox_webhooks"), "sent": ("customer",), "status": ("sync",),
     "sync": ("sync",), "webhooks": ("webhooks",), "worker": ("worker",), "writeback": ("writeback",),

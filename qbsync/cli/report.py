@@ -71,6 +71,12 @@ def period_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def reconcile_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--reconcile", is_flag=True,
+                        help=f"Also fetch QuickBooks' {what} for the same date and parameters and compare, "
+                             "customer by customer; exit 7 when any figure differs.")
+
+
 def limit_option(default: int | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option("--limit", type=click.IntRange(min=1), default=default, show_default=True,
                         help="Show at most N rows (totals still cover everything).")
@@ -94,16 +100,26 @@ def report_group() -> None:
 
 
 @report_group.command("best")
+@reconcile_option("Sales by Customer Summary")
 @cache_options
 @period_options
 @output_options
 @limit_option(50)
-def best_cmd(as_of: datetime | None, realm: str | None, cache_url: str | None, from_: datetime | None,
-             to_: datetime | None, fmt: str, output: Path | None, bom: bool, limit: int | None) -> None:
-    """Best customers by spend in the period: share, cumulative (Pareto) share, change vs before."""
+def best_cmd(reconcile: bool, as_of: datetime | None, realm: str | None, cache_url: str | None,
+             from_: datetime | None, to_: datetime | None, fmt: str, output: Path | None, bom: bool,
+             limit: int | None) -> None:
+    """Best customers by sales in the period (QuickBooks' Sales by Customer): share, cumulative (Pareto)
+    share, change vs before."""
     ctx = open_cache(realm, cache_url, as_of)
-    report = best.best(ctx.engine, ctx.realm_id, ctx.as_of, period_of(ctx, from_, to_))
+    period = period_of(ctx, from_, to_)
+    report = best.best(ctx.engine, ctx.realm_id, ctx.as_of, period)
     emit(best.table(report, limit), fmt, output, bom)
+    if reconcile:
+        from qbsync.cli.reconcile import check_after
+        from qbsync.reports import reconcile as rec
+
+        check_after(ctx, cache_url, lambda fetch: [rec.check_sales(
+            fetch, report.current, report.names, period, ctx.as_of)])
 
 
 @report_group.command("cross")
@@ -142,19 +158,26 @@ def aging_params(aging_period: int, num_periods: int, aging_method: str) -> agin
 
 @report_group.command("aging")
 @click.option("--detail", is_flag=True, help="One row per open transaction (A/R Aging Detail).")
+@reconcile_option("A/R Aging Summary (or Detail)")
 @aging_options
 @cache_options
 @output_options
 @limit_option(None)
-def aging_cmd(detail: bool, aging_period: int, num_periods: int, aging_method: str, as_of: datetime | None,
-              realm: str | None, cache_url: str | None, fmt: str, output: Path | None, bom: bool,
-              limit: int | None) -> None:
+def aging_cmd(detail: bool, reconcile: bool, aging_period: int, num_periods: int, aging_method: str,
+              as_of: datetime | None, realm: str | None, cache_url: str | None, fmt: str, output: Path | None,
+              bom: bool, limit: int | None) -> None:
     """A/R aging as QuickBooks' A/R Aging Summary (or --detail): open invoices and, as negative amounts,
     unapplied payments and credits per customer, by days past due; the total is what customers owe."""
     ctx = open_cache(realm, cache_url, as_of)
     report = aging.aging(ctx.engine, ctx.realm_id, ctx.as_of, aging_params(aging_period, num_periods,
                                                                             aging_method))
     emit((aging.detail_table if detail else aging.table)(report, limit), fmt, output, bom)
+    if reconcile:
+        from qbsync.cli.reconcile import check_after
+        from qbsync.reports import reconcile as rec
+
+        check = rec.check_aging_detail if detail else rec.check_aging
+        check_after(ctx, cache_url, lambda fetch: [check(fetch, report)])
 
 
 @report_group.command("payments")
@@ -193,11 +216,12 @@ def payments_cmd(grace_days: int, chronic_share: float, large_share: float, long
               help="With --all: customers with an open balance, something overdue, or any (all).")
 @click.option("--open-item-days", type=click.IntRange(min=1), default=statement.OPEN_ITEM_DAYS,
               show_default=True, help="Open item statements list transactions of the last N days.")
+@reconcile_option("Customer Balance Summary")
 @cache_options
 @output_options
 def statement_cmd(customer: str | None, kind: str, from_: datetime | None, batch: bool, balance: str,
-                  open_item_days: int, as_of: datetime | None, realm: str | None, cache_url: str | None,
-                  fmt: str, output: Path | None, bom: bool) -> None:
+                  open_item_days: int, reconcile: bool, as_of: datetime | None, realm: str | None,
+                  cache_url: str | None, fmt: str, output: Path | None, bom: bool) -> None:
     """Customer statements as QuickBooks makes them (CUSTOMER: Id or exact name, or --all for a batch);
     jobs billed with their parent are on the parent's statement."""
     from qbsync.errors import InputError
@@ -209,15 +233,20 @@ def statement_cmd(customer: str | None, kind: str, from_: datetime | None, batch
     if customer is not None:
         st = statement.statement(ctx.engine, ctx.realm_id, customer, ctx.as_of, start, kind, open_item_days)
         emit(statement.table(st), fmt, output, bom)
-        return
-    sts = statement.statements(ctx.engine, ctx.realm_id, ctx.as_of, start, kind, balance, open_item_days)
-    if fmt == "table" and output is None:
-        for st in sts:
-            emit(statement.table(st), fmt, None)
-            click.echo("")
-        click.echo(f"{len(sts)} statements")
-        return
-    emit(statement.batch_table(sts, statement.kind_of(kind), ctx.as_of), fmt, output, bom)
+        sts = [st]
+    else:
+        sts = statement.statements(ctx.engine, ctx.realm_id, ctx.as_of, start, kind, balance, open_item_days)
+        if fmt == "table" and output is None:
+            for st in sts:
+                emit(statement.table(st), fmt, None)
+                click.echo("")
+            click.echo(f"{len(sts)} statements")
+        else:
+            emit(statement.batch_table(sts, statement.kind_of(kind), ctx.as_of), fmt, output, bom)
+    if reconcile:
+        from qbsync.cli.reconcile import statement_check
+
+        statement_check(ctx, cache_url, sts, ctx.as_of)
 
 
 @report_group.command("baddebt")

@@ -306,6 +306,18 @@ class QboClient:
             raise ServerError(f"QuickBooks' answer to updating {entity} {body.get('Id')} lacks the object")
         return obj
 
+    def report(self, name: str, params: Mapping[str, str]) -> JsonDict:
+        """One of QuickBooks' reports (``GET reports/{name}``), as its JSON (Header, Columns, Rows).
+
+        QuickBooks returns a report whole (no paging); a fault comes back as one like any request's.
+        """
+        if not name.isalnum():
+            raise ValueError(f"not a QuickBooks report name: {name!r}")
+        doc = self.request("report", "GET", f"reports/{name}", params=params)
+        if not isinstance(doc.get("Header"), dict):
+            raise ServerError(f"QuickBooks' answer to the {name} report lacks its Header")
+        return doc
+
     def company_info(self) -> JsonDict:
         doc = self.request("read", "GET", f"companyinfo/{self.realm_id}")
         return dict(doc.get("CompanyInfo") or {})

@@ -8,7 +8,7 @@ before it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -40,6 +40,8 @@ class BestReport:
     rows: list[BestRow]
     total: Decimal
     previous_total: Decimal
+    current: dict[str, Decimal] = field(default_factory=dict)  # every customer's sales, credits too
+    names: dict[str, str] = field(default_factory=dict)
 
     def customers_for(self, share: Decimal) -> int:
         """How many top customers make up ``share`` of the period's revenue (the Pareto count)."""
@@ -69,7 +71,7 @@ def compute(current: dict[str, Decimal], previous: dict[str, Decimal], names: di
             rank, cid, names.get(cid, cid), spend,
             spend / total if total else None, running / total if total else None,
             before, spend - before, (spend - before) / before if before > 0 else None))
-    return BestReport(as_of, period, period.previous(), rows, total, previous_total)
+    return BestReport(as_of, period, period.previous(), rows, total, previous_total, current, names)
 
 
 def best(engine: sa.Engine, realm_id: str, as_of: date, period: Period) -> BestReport:

@@ -1,7 +1,9 @@
 """Sync health: per realm and entity, when the cache was last synced, how stale it is, and the last error.
 
 Status per entity: ``never`` (no successful sync yet), ``error`` (the last run failed after the last
-success), ``stale`` (last success older than ``stale_after``), ``ok``.
+success), ``stale`` (last success older than ``stale_after``), ``ok``. Below them, the last
+reconciliation of each report with QuickBooks' own (``qbsync report reconcile``): ``ok`` when every
+figure agreed, ``differs`` with the first difference.
 """
 
 from __future__ import annotations
@@ -63,7 +65,26 @@ def health(engine: sa.Engine, clock: Clock, realm_id: str | None = None,
                     round((now - success).total_seconds() / 3600, 1) if success else None,
                     state.cursor if state else None, state.row_count if state else 0, int(cached),
                     state.last_error if state else None))
+            out += _checks(conn, rid, company, now)
     return out
+
+
+def _checks(conn: sa.Connection, realm_id: str, company: str | None, now: datetime) -> list[EntityHealth]:
+    from qbsync.reports.reconcile import last_checks
+
+    rows = []
+    for report, c in sorted(last_checks(conn, realm_id).items()):
+        first = (c.detail or [{}])[0]
+        said = None
+        if c.differences:
+            said = (f"{c.differences} differ from QuickBooks, e.g. {first.get('name')} "
+                    f"({first.get('customer_id')}) {first.get('what')}: qbsync {first.get('ours')}, "
+                    f"QuickBooks {first.get('theirs')}")
+        rows.append(EntityHealth(
+            realm_id, company, f"reconcile {report} ({c.qbo_report}, as of {c.as_of.isoformat()})",
+            "differs" if c.differences else "ok", c.checked_at, c.checked_at,
+            round((now - c.checked_at).total_seconds() / 3600, 1), None, c.compared, c.compared, said))
+    return rows
 
 
 def _states(conn: sa.Connection, realm_id: str) -> dict[str, SyncState]:
