@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -24,7 +24,7 @@ from qbsync.csvfile import csv_text
 from qbsync.errors import InputError
 from qbsync.rules.activity import load_activity
 from qbsync.rules.disappearing.backtest import SCORERS
-from qbsync.rules.disappearing.rank import find_disappearing
+from qbsync.rules.disappearing.rank import DisappearingReport, find_disappearing
 from qbsync.rules.disappearing.sources import load_purchases
 from qbsync.rules.findings import Finding
 from qbsync.rules.inactive import find_inactive, find_reactivate
@@ -177,11 +177,14 @@ def reactivate_cmd(fmt: str, output: Path | None, **kw: Any) -> None:
 
 @rules_group.command("disappearing")
 @_common
-@click.option("--holdout-days", type=click.IntRange(min=7), default=180, show_default=True,
-              help="Backtest window: fit on history before as-of minus this, check who bought after.")
+@click.option("--holdout-days", type=click.IntRange(min=7),
+              help="Backtest holdout in days (default: 3x the company's typical gap between purchases, "
+                   "in weeks, 4-26, fitted to the history).")
 @click.option("--top", type=click.IntRange(min=1), default=50, show_default=True, help="List this many.")
 @click.option("--scorer", type=click.Choice(SCORERS),
               help="Rank by this scorer instead of the backtest's winner (the AUC is still reported).")
+@click.option("--rank-by", type=click.Choice(["risk", "value"]), default="risk", show_default=True,
+              help="risk: chance of losing the customer; value: that chance x a year of its expected spend.")
 @click.option("--input-csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read a purchase log (a customer and a date per row, optionally amount and name) "
                    "instead of the cache; --as-of defaults to its last date.")
@@ -189,8 +192,8 @@ def reactivate_cmd(fmt: str, output: Path | None, **kw: Any) -> None:
               help="Map a log column to customer_id, date, amount or name (repeatable).")
 @click.option("--date-format", metavar="STRFTIME",
               help="The log's date format, e.g. '%d/%m/%Y %H:%M' (default: ISO dates or YYYYMMDD).")
-def disappearing_cmd(fmt: str, output: Path | None, holdout_days: int, top: int, scorer: str | None,
-                     input_csv: Path | None, columns: tuple[str, ...], date_format: str | None,
+def disappearing_cmd(fmt: str, output: Path | None, holdout_days: int | None, top: int, scorer: str | None,
+                     rank_by: str, input_csv: Path | None, columns: tuple[str, ...], date_format: str | None,
                      **kw: Any) -> None:
     """Active customers slipping away, ranked by whichever model predicted this company's past best.
 
@@ -198,22 +201,22 @@ def disappearing_cmd(fmt: str, output: Path | None, holdout_days: int, top: int,
     backtest can be run on a history that never was in QuickBooks.
     """
     if input_csv is not None:
-        _disappearing_from_log(input_csv, columns, date_format, fmt, output, holdout_days, top, scorer, **kw)
+        _disappearing_from_log(input_csv, columns, date_format, fmt, output, holdout_days, top, scorer,
+                               rank_by, **kw)
         return
     if columns or date_format:
         raise InputError("--columns and --date-format describe a purchase log", hint="add --input-csv FILE")
     ctx = _Context(**kw)
     report = find_disappearing(ctx.activity(), ctx.policy, ctx.as_of, holdout_days=holdout_days, top=top,
-                               scorer=scorer)
+                               scorer=scorer, rank_by=_rank_by(rank_by))
     header = ctx.header("disappearing")
-    header.update(summary=report.summary(), scorer=report.scorer, backtest=report.backtest.as_dict(),
-                  models=report.models, candidates=report.candidates)
+    header.update(_disappearing_header(report))
     write_output(render_findings(report.findings, fmt, header), output)
 
 
 def _disappearing_from_log(path: Path, columns: tuple[str, ...], date_format: str | None, fmt: str,
-                           output: Path | None, holdout_days: int, top: int, scorer: str | None,
-                           cache_url: str | None, realm: str | None, as_of: datetime | None,
+                           output: Path | None, holdout_days: int | None, top: int, scorer: str | None,
+                           rank_by: str, cache_url: str | None, realm: str | None, as_of: datetime | None,
                            config_path: Path | None, days: int | None, type_days: tuple[str, ...],
                            location_days: tuple[str, ...], grace_days: int | None, exclude: tuple[str, ...],
                            estimates: bool | None) -> None:
@@ -228,14 +231,24 @@ def _disappearing_from_log(path: Path, columns: tuple[str, ...], date_format: st
         raise InputError(f"{path}: no purchases with a customer" + (" by --as-of" if as_of else ""),
                          hint="check --columns customer_id=... and date=..., and --as-of")
     day = as_of.date() if as_of else log.last_date
-    report = find_disappearing(log.activities, policy, day, holdout_days=holdout_days, top=top, scorer=scorer)
+    report = find_disappearing(log.activities, policy, day, holdout_days=holdout_days, top=top, scorer=scorer,
+                               rank_by=_rank_by(rank_by), spend=log.spend)
     header: dict[str, Any] = {"rule": "disappearing", "source": str(path), "as_of": day.isoformat(),
                               "policy": _describe(policy)}
-    header.update(summary=report.summary(), scorer=report.scorer, backtest=report.backtest.as_dict(),
-                  models=report.models, candidates=report.candidates,
+    header.update(_disappearing_header(report),
                   log={"rows": log.rows, "customers": len(log.activities),
                        "skipped_without_customer": log.skipped_no_customer, "after_as_of": log.after_as_of})
     write_output(render_findings(report.findings, fmt, header), output)
+
+
+def _rank_by(value: str) -> Literal["risk", "value"]:
+    return "value" if value == "value" else "risk"
+
+
+def _disappearing_header(report: DisappearingReport) -> dict[str, Any]:
+    return {"summary": report.summary(), "scorer": report.scorer, "rank_by": report.rank_by,
+            "backtest": report.backtest.as_dict(), "models": report.models, "candidates": report.candidates,
+            "value_at_risk": f"{report.value_at_risk:.2f}"}
 
 
 def register(cli: click.Group) -> None:

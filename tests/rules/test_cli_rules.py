@@ -72,7 +72,8 @@ def test_disappearing_reports_backtest_auc(cache: str) -> None:
     doc = json.loads(_run("rules", "disappearing", "--cache", cache, "--as-of", "2025-06-30",
                           "--format", "json", "--holdout-days", "90", "--top", "5"))
     assert "AUC" in doc["summary"] and doc["backtest"]["holdout_days"] == 90
-    assert len(doc["findings"]) == 5 and doc["scorer"] in doc["backtest"]["auc"]
+    assert len(doc["findings"]) == 5 and doc["scorer"] in doc["backtest"]["mean_auc"]
+    assert doc["scorer"] == doc["backtest"]["chosen"] and doc["summary"].startswith("Ranked by ")
     assert all(f["action"] == "watch" for f in doc["findings"])
 
 

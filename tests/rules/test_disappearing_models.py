@@ -11,6 +11,7 @@ import pytest
 
 from qbsync.rules.disappearing import bgnbd, paretonbd
 from qbsync.rules.disappearing.bgnbd import BgNbd
+from qbsync.rules.disappearing.gammagamma import GammaGamma
 from qbsync.rules.disappearing.mle import MAX_FIT_CUSTOMERS, fit_mle
 from qbsync.rules.disappearing.paretonbd import ParetoNbd
 from qbsync.rules.disappearing.summary import Summary
@@ -117,3 +118,33 @@ def test_pareto_likelihood_stays_finite_for_heavy_buyers() -> None:
     assert np.all(np.isfinite(paretonbd.log_likelihood(flipped, x, t_x, T)))
     alive = ParetoNbd(*params).p_alive(Summary(("a", "b", "c", "d"), x, t_x, T))
     assert np.all((alive >= 0) & (alive <= 1))
+
+
+SPEND = Path(__file__).resolve().parent / "data" / "cdnow_summary_spend.csv"
+
+
+def _spend_rows() -> tuple[np.ndarray, np.ndarray]:
+    with SPEND.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return np.array([float(r["x"]) for r in rows]), np.array([float(r["zbar"]) for r in rows])
+
+
+def test_gamma_gamma_reproduces_the_published_cdnow_fit() -> None:
+    """Fader, Hardie & Lee (2005), 'RFM and CLV': p 6.25, q 3.74, v 15.44 on the 946 repeat buyers."""
+    x, m = _spend_rows()
+    gg = GammaGamma.fit(x, m)  # customers without a repeat purchase (x = 0) are left out by the fit
+    assert gg.customers == 946
+    assert [_sig3(v) for v in (gg.p, gg.q, gg.v)] == ["6.25", "3.74", "15.4"]
+    assert gg.v == pytest.approx(15.44, abs=0.01)
+    # the same fit in cents: the model has no unit, only v scales
+    cents = GammaGamma.fit(x, m * 100)
+    assert cents.p == pytest.approx(gg.p, rel=1e-4) and cents.v == pytest.approx(gg.v * 100, rel=1e-4)
+
+
+def test_gamma_gamma_shrinks_few_purchases_towards_the_population() -> None:
+    gg = GammaGamma(6.25, 3.74, 15.44)
+    population = gg.mean_spend
+    assert population == pytest.approx(6.25 * 15.44 / 2.74)
+    one, many = gg.expected_spend(np.array([1.0, 20.0]), np.array([100.0, 100.0]))
+    assert population < one < many < 100.0  # 20 purchases at 100 are believed more than one
+    assert gg.expected_spend(np.array([0.0]), np.array([500.0]))[0] == pytest.approx(population)

@@ -1,29 +1,73 @@
-"""Backtest of the disappearing scorers on the company's own history: fit before a cutoff, check after.
+"""Rolling-origin backtest of the disappearing scorers on the company's own history.
 
-Every scorer ranks the customers as they stood on the cutoff; the truth is whether each bought
-again in the holdout window. The AUC is the chance that a customer who did not come back is ranked
-above one who did (0.5 = coin toss). The scorer with the best AUC ranks the live list.
+Several calibration cuts before the as-of date; on each, every scorer ranks the customers as they
+stood that day, and the truth is whether each bought again in the holdout that follows. The AUC is
+the chance that a customer who did not come back is ranked above one who did (0.5 = coin toss).
+
+- **The holdout is sized to the data**: three times the company's typical gap between purchases
+  (so a weekly buyer and a quarterly one are both given time to come back), in whole weeks, between
+  4 and 26 weeks, and short enough that two cuts fit in the history before the as-of date: each
+  needs a holdout to be judged on, and the learned ranker a holdout before it to learn from with
+  a holdout's worth of history before that (3.5 holdouts with the half-holdout step).
+- **Cuts roll back** by half a holdout, up to ``MAX_CUTS``, as long as the learned ranker's
+  training day still has a holdout's worth of history before it (the first weeks of a log look
+  alike for everyone: every customer seems new).
+- **The choice** is the best mean AUC over the cuts, the lowest AUC of each scorer reported beside
+  it; a scorer wins only by more than ``TIE`` over every simpler one (``SCORERS`` is ordered
+  simplest first): AUCs equal to the three decimals shown are a tie, and a tie goes to the
+  scorer with fewer parameters.
+- **Never past the cut**: each cut sees only the purchases on or before it, each model is fitted
+  there, and the learned ranker is trained on earlier days whose holdout ends by the cut.
+
+Above ``SAMPLE_CUSTOMERS`` customers the backtest works on a fixed sample of them (chosen by a hash of
+the customer's Id, so the same customers whatever order they came in); the list scores everyone.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from qbsync.rules.disappearing import features as feats
 from qbsync.rules.disappearing.bgnbd import BgNbd
-from qbsync.rules.disappearing.mle import MAX_FIT_CUSTOMERS, Array
+from qbsync.rules.disappearing.features import Features
+from qbsync.rules.disappearing.learned import LearnedRanker
+from qbsync.rules.disappearing.mle import Array
 from qbsync.rules.disappearing.paretonbd import ParetoNbd
-from qbsync.rules.disappearing.rhythm import rhythm
-from qbsync.rules.disappearing.summary import DAYS_PER_PERIOD, Days, summarize
+from qbsync.rules.disappearing.rhythm import FALLBACK_GAP_DAYS, rhythm
+from qbsync.rules.disappearing.summary import DAYS_PER_PERIOD, Days, Summary
 
-#: Every scorer gives higher values to customers more likely gone.
-SCORERS = ("pareto_nbd", "pareto_nbd_expected", "bg_nbd_expected", "rhythm", "recency")
-DEFAULT_SCORER = "pareto_nbd"  # used when the history is too short or one-sided to backtest
-MIN_CLASS = 10  # fewer disappeared (or returning) customers than this: the AUC would be noise
+#: Every scorer gives higher values to customers more likely gone; simplest first (ties go left).
+SCORERS = ("recency", "rhythm", "pareto_nbd", "pareto_nbd_expected", "bg_nbd_expected", "learned")
+LABELS = {
+    "recency": "time since the last purchase",
+    "rhythm": "time overdue against the customer's own rhythm",
+    "pareto_nbd": "Pareto/NBD chance of still buying",
+    "pareto_nbd_expected": "Pareto/NBD expected purchases",
+    "bg_nbd_expected": "BG/NBD expected purchases",
+    "learned": "the learned model (logistic regression on the purchase history)",
+}
+SHORT = {"recency": "recency", "rhythm": "own rhythm", "pareto_nbd": "Pareto/NBD P(alive)",
+         "pareto_nbd_expected": "Pareto/NBD", "bg_nbd_expected": "BG/NBD", "learned": "the learned model"}
+#: Ranks the list when there is too little history to backtest: the best published model.
+DEFAULT_SCORER = "pareto_nbd_expected"
+#: A more complex scorer must beat every simpler one by more than this AUC: equal to the three
+#: decimals the line shows is a tie.
+TIE = 0.0005
+MIN_CLASS = 10  # fewer disappeared (or returning) customers than this on a cut: its AUC is noise
+MAX_CUTS = 3
+TRAIN_CUTS = 2  # training days stacked for the learned ranker
+SAMPLE_CUSTOMERS = 12_000
+FIT_CUSTOMERS = 1_000  # the models fitted on each backtest cut (the list's fit uses up to 5,000)
+MIN_HOLDOUT, MAX_HOLDOUT = 28, 182
+GAPS_PER_HOLDOUT = 3
+ROOM_HOLDOUTS = 3.5  # history needed for two cuts, in holdouts
 
 
 def auc(scores: Array, gone: NDArray[np.bool_]) -> float:
@@ -48,92 +92,337 @@ def _average_ranks(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return ranks
 
 
-@dataclass
-class Scored:
-    """Every scorer's values for the customers of one as-of date, plus the fitted models."""
-
-    ids: tuple[str, ...]
-    scores: dict[str, Array]
-    pareto: ParetoNbd | None = None
-    bgnbd: BgNbd | None = None
-    p_alive: Array | None = None  # Pareto/NBD
-    expected: Array | None = None  # Pareto/NBD, over the horizon
-    days_since: Array | None = None
-    usual_gap: Array | None = None
-    errors: dict[str, str] = field(default_factory=dict)
+def _holdouts(days: int) -> str:
+    return f"{days // 7}-week holdouts" if days % 7 == 0 else f"{days}-day holdouts"
 
 
-def score(histories: Mapping[str, Sequence[date]] | Days, as_of: date, horizon_days: int,
-          max_fit: int = MAX_FIT_CUSTOMERS) -> Scored:
-    """Fit both models on the histories up to ``as_of`` and compute every scorer."""
-    seen, _ = Days.of(histories).up_to(as_of.toordinal())
-    summary = summarize(seen, as_of)
-    rh = rhythm(seen, as_of)
-    assert rh.ids == summary.ids
-    horizon = horizon_days / DAYS_PER_PERIOD
-    out = Scored(summary.ids, {"rhythm": rh.overdue, "recency": rh.days_since},
-                 days_since=rh.days_since, usual_gap=rh.usual_gap)
-    if len(summary) == 0:
+def _round_week(days: float) -> int:
+    return max(7, round(days / 7.0) * 7)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Holdout length, step between cuts, the cuts (latest first) and the words for how."""
+
+    horizon_days: int
+    step_days: int
+    min_history: int
+    first_day: int  # ordinal of the first purchase in the history
+    cuts: tuple[int, ...]  # ordinals
+    learned: bool  # whether each cut has a training day before it
+    sized: str
+
+    def training_days(self, cut: int) -> list[int]:
+        """Days whose holdout ends on or before ``cut``, latest first: what the learner learns from."""
+        out = []
+        for k in range(TRAIN_CUTS):
+            day = cut - self.horizon_days - k * self.step_days
+            if day - self.first_day >= self.min_history:
+                out.append(day)
         return out
+
+
+def plan(days: Days, as_of: date, holdout_days: int | None = None) -> Plan:
+    """Size the holdout to the company's rhythm and history, and place the cuts."""
+    end = as_of.toordinal()
+    seen, _ = days.up_to(end)
+    first = int(seen.days.min()) if len(seen) else end
+    span = end - first
+    gap = rhythm(seen, as_of).company_gap if len(seen) else FALLBACK_GAP_DAYS
+    if holdout_days is not None:
+        horizon = holdout_days
+        sized = f"{_holdouts(horizon)} (set by hand)"
+    else:
+        wanted = min(max(_round_week(GAPS_PER_HOLDOUT * gap), MIN_HOLDOUT), MAX_HOLDOUT)
+        # room for two cuts: history, a holdout to learn from, half a step, a holdout to check
+        room = max(7 * int(span / ROOM_HOLDOUTS / 7), MIN_HOLDOUT)
+        horizon = min(wanted, room)
+        sized = f"{_holdouts(horizon)}: {GAPS_PER_HOLDOUT}× the typical {feats.weeks(gap)} between purchases"
+        if horizon < wanted:
+            sized += f", shortened to fit {feats.weeks(span)} of history"
+    step = max(7, 7 * int(horizon / 14))  # half a holdout, in whole weeks
+    min_history = horizon
+    cuts: list[int] = []
+    learned = True
+    for j in range(MAX_CUTS):
+        cut = end - horizon - j * step
+        if cut - horizon - first >= min_history:
+            cuts.append(cut)
+    if not cuts:  # too short for the learner: backtest the models alone if there is room
+        learned = False
+        cuts = [c for c in (end - horizon - j * step for j in range(MAX_CUTS)) if c - first >= min_history]
+    return Plan(horizon, step, min_history, first, tuple(cuts), learned, sized)
+
+
+def sample(ids: Sequence[str], limit: int = SAMPLE_CUSTOMERS) -> NDArray[np.bool_]:
+    """A fixed sample of at most ``limit`` customers: the smallest CRC-32 of their Ids (then the Id),
+    so the same customers are drawn whatever order the database returned them in."""
+    mask = np.ones(len(ids), bool)
+    if len(ids) <= limit:
+        return mask
+    crc = np.fromiter((zlib.crc32(i.encode()) for i in ids), np.int64, count=len(ids))
+    order = np.lexsort((np.array(ids), crc))
+    mask[:] = False
+    mask[order[:limit]] = True
+    return mask
+
+
+@dataclass
+class Cut:
+    """One day's view of the (sampled) customers: who was eligible, their features and model fits."""
+
+    day: int
+    seen: Days  # the eligible customers' purchases up to ``day``
+    where: NDArray[np.int64]  # their positions in the full history
+    company_gap: float
+    pareto: ParetoNbd | None
+    features: Features
+    errors: dict[str, str] = field(default_factory=dict)
+    bg: BgNbd | None = None
+
+
+class Cuts:
+    """Features and fits per day, computed once and shared by the backtest and the live training."""
+
+    def __init__(self, days: Days, horizon_days: int, max_idle_days: int | None,
+                 fit_customers: int = FIT_CUSTOMERS) -> None:
+        self.days = days
+        self.horizon = horizon_days
+        self.max_idle = max_idle_days
+        self.fit_customers = fit_customers
+        self._cuts: dict[int, Cut] = {}
+
+    def at(self, day: int) -> Cut:
+        if day not in self._cuts:
+            self._cuts[day] = self._make(day)
+        return self._cuts[day]
+
+    def prepare(self, days: Sequence[int]) -> None:
+        """Compute these days oldest first, so each fit starts from the one before it (never from
+        a later day's)."""
+        for day in sorted(set(days)):
+            self.at(day)
+
+    def _before(self, day: int) -> Cut | None:
+        earlier = [d for d, c in self._cuts.items() if d < day and c.pareto is not None]
+        return self._cuts[max(earlier)] if earlier else None
+
+    def _make(self, day: int) -> Cut:
+        seen, where = self.days.up_to(day)
+        if self.max_idle is not None and len(seen):
+            keep = day - seen.last <= self.max_idle
+            seen, where = seen.select(keep), where[keep]
+        as_of = date.fromordinal(day)
+        gap = rhythm(seen, as_of).company_gap if len(seen) else FALLBACK_GAP_DAYS
+        errors: dict[str, str] = {}
+        pareto = None
+        previous = self._before(day)
+        if len(seen):
+            try:
+                start = previous.pareto.params if previous is not None and previous.pareto else None
+                pareto = ParetoNbd.fit(_summary(seen, day), self.fit_customers, start, quick=True)
+            except (ValueError, FloatingPointError) as exc:
+                errors["pareto_nbd"] = str(exc)
+        return Cut(day, seen, where, gap, pareto, feats.compute(seen, day, self.horizon, gap, pareto), errors)
+
+    def bg(self, cut: Cut) -> BgNbd | None:
+        """BG/NBD fitted on the cut's purchases (started from the nearest earlier cut's fit)."""
+        if cut.bg is None and "bg_nbd" not in cut.errors and len(cut.seen):
+            earlier = [c for d, c in self._cuts.items() if d < cut.day and c.bg is not None]
+            start = max(earlier, key=lambda c: c.day).bg.params if earlier else None  # type: ignore[union-attr]
+            try:
+                cut.bg = BgNbd.fit(_summary(cut.seen, cut.day), self.fit_customers, start, quick=True)
+            except (ValueError, FloatingPointError) as exc:
+                cut.errors["bg_nbd"] = str(exc)
+        return cut.bg
+
+    def gone(self, cut: Cut, end: int) -> NDArray[np.bool_]:
+        """Whether each of the cut's customers bought nothing after its day, up to ``end``."""
+        later = (self.days.days > cut.day) & (self.days.days <= end)
+        return np.bincount(self.days.owner[later], minlength=len(self.days))[cut.where] == 0
+
+    def training_set(self, days: Sequence[int]) -> tuple[Array, NDArray[np.bool_], tuple[str, ...]] | None:
+        parts = [self.at(d) for d in days]
+        parts = [p for p in parts if len(p.seen)]
+        if not parts:
+            return None
+        names = parts[0].features.names
+        X = np.vstack([p.features.X for p in parts])
+        y = np.concatenate([self.gone(p, p.day + self.horizon) for p in parts])
+        return X, y, names
+
+
+def _summary(seen: Days, day: int) -> Summary:
+    first, last = seen.first, seen.last
+    return Summary(seen.ids, (seen.counts - 1).astype(float), (last - first) / DAYS_PER_PERIOD,
+                   (day - first) / DAYS_PER_PERIOD)
+
+
+def scores_at(cut: Cut, learner: LearnedRanker | None, fit_customers: int,
+              bg: BgNbd | None = None) -> tuple[dict[str, Array], dict[str, str]]:
+    """Every scorer's values for the customers of one cut (higher: more likely gone); ``bg``: a
+    BG/NBD model already fitted on the purchases up to the cut (else one is fitted here)."""
+    f = cut.features
+    out: dict[str, Array] = {"recency": f.days_since.astype(float),
+                             "rhythm": f.days_since / _own_gap(cut)}
+    errors = dict(cut.errors)
+    if f.p_alive is not None and f.expected is not None:
+        out["pareto_nbd"] = 1.0 - f.p_alive
+        out["pareto_nbd_expected"] = np.exp(-f.expected)
     try:
-        out.pareto = ParetoNbd.fit(summary, max_fit)
-        out.p_alive = out.pareto.p_alive(summary)
-        out.expected = out.pareto.expected_purchases(summary, horizon, out.p_alive)
-        out.scores["pareto_nbd"] = 1.0 - out.p_alive
-        out.scores["pareto_nbd_expected"] = np.exp(-out.expected)
+        bg = bg or BgNbd.fit(_summary(cut.seen, cut.day), fit_customers, quick=True)
+        expected = bg.expected_purchases(_summary(cut.seen, cut.day), f.horizon_days / DAYS_PER_PERIOD)
+        out["bg_nbd_expected"] = np.exp(-expected)
     except (ValueError, FloatingPointError) as exc:
-        out.errors["pareto_nbd"] = str(exc)
-    try:
-        out.bgnbd = BgNbd.fit(summary, max_fit)
-        out.scores["bg_nbd_expected"] = np.exp(-out.bgnbd.expected_purchases(summary, horizon))
-    except (ValueError, FloatingPointError) as exc:
-        out.errors["bg_nbd"] = str(exc)
-    return out
+        errors["bg_nbd"] = str(exc)
+    if learner is not None:
+        out["learned"] = learner.chance_of_loss(f.X)
+    return out, errors
+
+
+def _own_gap(cut: Cut) -> Array:
+    rh = rhythm(cut.seen, date.fromordinal(cut.day))
+    return rh.usual_gap
+
+
+@dataclass(frozen=True)
+class CutResult:
+    cutoff: date
+    customers: int
+    disappeared: int
+    auc: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cutoff": self.cutoff.isoformat(), "customers": self.customers,
+                "disappeared": self.disappeared, "auc": {k: round(v, 4) for k, v in self.auc.items()}}
 
 
 @dataclass(frozen=True)
 class BacktestResult:
-    cutoff: date
-    holdout_days: int
-    customers: int  # scored on the cutoff
-    disappeared: int  # of those, bought nothing in the holdout
-    auc: dict[str, float]
+    horizon_days: int
+    step_days: int
+    sized: str
+    cuts: tuple[CutResult, ...]
+    mean: dict[str, float]
+    low: dict[str, float]
+    high: dict[str, float]
     chosen: str
     note: str = ""
 
-    def as_dict(self) -> dict[str, object]:
-        return {"cutoff": self.cutoff.isoformat(), "holdout_days": self.holdout_days,
-                "customers": self.customers, "disappeared": self.disappeared,
-                "auc": {k: round(v, 4) for k, v in self.auc.items()}, "chosen": self.chosen,
-                "note": self.note}
+    @property
+    def auc(self) -> dict[str, float]:
+        """Mean AUC per scorer over the cuts."""
+        return self.mean
+
+    @property
+    def holdout_days(self) -> int:
+        return self.horizon_days
+
+    def line(self, ranked_by: str | None = None) -> str:
+        """The choice and its evidence in one sentence."""
+        by = ranked_by or self.chosen
+        head = f"Ranked by {SHORT[by]}"
+        if by != self.chosen:
+            head += f" (chosen by hand; the backtest picked {SHORT[self.chosen]})"
+        if not self.cuts or by not in self.mean:
+            return head + f": {self.note or 'no backtest'}."
+        n = len(self.cuts)
+        text = f"{head}: AUC {self.mean[by]:.3f} on {n} backtest{'s' if n != 1 else ''}"
+        if n > 1:
+            text += f" ({self.low[by]:.3f}-{self.high[by]:.3f})"
+        ranked = sorted(self.mean, key=lambda k: (-self.mean[k], SCORERS.index(k)))
+        rivals = [k for k in ranked if k != by][:2]
+        if rivals:
+            better = self.mean[rivals[0]] <= self.mean[by]
+            text += (", ahead of " if better else ", against ") + " and ".join(
+                f"{SHORT[k]} {self.mean[k]:.3f}" for k in rivals)
+        text += f"; {self.sized}"
+        if self.note:
+            text += f"; {self.note}"
+        return text + "."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"holdout_days": self.horizon_days, "step_days": self.step_days, "sized": self.sized,
+                "cuts": [c.as_dict() for c in self.cuts], "mean_auc": _rounded(self.mean),
+                "lowest_auc": _rounded(self.low), "highest_auc": _rounded(self.high),
+                "chosen": self.chosen, "tie_margin": TIE, "note": self.note}
 
 
-def backtest(histories: Mapping[str, Sequence[date]] | Days, as_of: date, holdout_days: int = 180,
-             max_idle_days: int | None = 365, max_fit: int = MAX_FIT_CUSTOMERS) -> BacktestResult:
-    """Score everyone as of ``as_of - holdout_days`` and check who bought again by ``as_of``.
+def _rounded(d: Mapping[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in d.items()}
 
-    Only customers the live list would show are scored: a purchase before the cutoff and, when
+
+def choose(mean: Mapping[str, float]) -> str:
+    """The best mean AUC, unless a simpler scorer is within ``TIE`` of it (simplest such wins)."""
+    finite = {k: v for k, v in mean.items() if np.isfinite(v)}
+    if not finite:
+        return DEFAULT_SCORER
+    best = max(finite.values())
+    return next(k for k in SCORERS if k in finite and finite[k] >= best - TIE)
+
+
+@dataclass
+class Evidence:
+    """The backtest's result plus what the live ranking reuses: the cuts, and the latest cut's
+    scores and outcomes (to turn any scorer into a chance of loss)."""
+
+    result: BacktestResult
+    plan: Plan
+    cuts: Cuts
+    latest: dict[str, Array] = field(default_factory=dict)
+    latest_gone: NDArray[np.bool_] | None = None
+
+
+def backtest(histories: Mapping[str, Sequence[date]] | Days, as_of: date, holdout_days: int | None = None,
+             max_idle_days: int | None = 365, *, sample_customers: int = SAMPLE_CUSTOMERS,
+             fit_customers: int = FIT_CUSTOMERS, seed: int = 0) -> Evidence:
+    """Score the (sampled) customers on each cut, check who bought again within the holdout.
+
+    Only customers the live list would show are scored: a purchase before the cut and, when
     ``max_idle_days`` is set, one within that many days of it (older ones are the inactive rule's).
     """
-    cutoff = as_of - timedelta(days=holdout_days)
     days = Days.of(histories)
-    before, where = days.up_to(cutoff.toordinal())
-    holdout = (days.days > cutoff.toordinal()) & (days.days <= as_of.toordinal())
-    came_back = np.bincount(days.owner[holdout], minlength=len(days))[where] > 0
-    keep = np.ones(len(before), bool)
-    if max_idle_days is not None:
-        keep = cutoff.toordinal() - before.last <= max_idle_days
-    calib = before.select(keep)
-    scored = score(calib, cutoff, holdout_days, max_fit)
-    assert scored.ids == calib.ids
-    gone = ~came_back[keep]
-    aucs = {name: auc(values, gone) for name, values in scored.scores.items()}
-    aucs = {k: aucs[k] for k in SCORERS if k in aucs}
-    n_gone = int(gone.sum())
-    if n_gone < MIN_CLASS or len(gone) - n_gone < MIN_CLASS:
-        return BacktestResult(cutoff, holdout_days, len(gone), n_gone, aucs, DEFAULT_SCORER,
-                              note=f"too little history to backtest ({n_gone} of {len(gone)} customers "
-                                   f"disappeared); ranked by {DEFAULT_SCORER}")
-    finite = {k: v for k, v in aucs.items() if np.isfinite(v)}
-    chosen = max(finite, key=lambda k: (finite[k], -SCORERS.index(k))) if finite else DEFAULT_SCORER
-    return BacktestResult(cutoff, holdout_days, len(gone), n_gone, aucs, chosen)
+    days = days.up_to(as_of.toordinal())[0]
+    days = days.select(sample(days.ids, sample_customers))
+    p = plan(days, as_of, holdout_days)
+    cuts = Cuts(days, p.horizon_days, max_idle_days, fit_customers)
+    results: list[CutResult] = []
+    evidence = Evidence(BacktestResult(p.horizon_days, p.step_days, p.sized, (), {}, {}, {}, DEFAULT_SCORER),
+                        p, cuts)
+    notes = []
+    needed = [*p.cuts, *(t for day in (*p.cuts, as_of.toordinal()) for t in p.training_days(day))]
+    cuts.prepare(needed if p.learned else p.cuts)
+    for day in sorted(p.cuts):
+        cuts.bg(cuts.at(day))
+    for day in p.cuts:
+        cut = cuts.at(day)
+        gone = cuts.gone(cut, day + p.horizon_days)
+        n_gone = int(gone.sum())
+        if n_gone < MIN_CLASS or len(gone) - n_gone < MIN_CLASS:
+            notes.append(f"cut {date.fromordinal(day).isoformat()} skipped ({n_gone} of {len(gone)} "
+                         "customers did not buy again)")
+            continue
+        learner = None
+        if p.learned:
+            train = cuts.training_set(p.training_days(day))
+            if train is not None:
+                learner = LearnedRanker.train(*train, seed=seed)
+        values, _ = scores_at(cut, learner, fit_customers, cut.bg)
+        results.append(CutResult(date.fromordinal(day), len(gone), n_gone,
+                                 {k: auc(values[k], gone) for k in SCORERS if k in values}))
+        if len(results) == 1:
+            evidence.latest, evidence.latest_gone = values, gone
+    if not results:
+        why = "too little history to backtest" + (f" ({'; '.join(notes)})" if notes else "")
+        evidence.result = BacktestResult(p.horizon_days, p.step_days, p.sized, (), {}, {}, {}, DEFAULT_SCORER,
+                                         note=f"{why}; ranked by {LABELS[DEFAULT_SCORER]}")
+        return evidence
+    common = [k for k in SCORERS if all(k in r.auc and np.isfinite(r.auc[k]) for r in results)]
+    mean = {k: float(np.mean([r.auc[k] for r in results])) for k in common}
+    low = {k: float(min(r.auc[k] for r in results)) for k in common}
+    high = {k: float(max(r.auc[k] for r in results)) for k in common}
+    if not p.learned:
+        notes.append("too little history to train the learned model")
+    evidence.result = BacktestResult(p.horizon_days, p.step_days, p.sized, tuple(results), mean, low, high,
+                                     choose(mean), note="; ".join(notes))
+    return evidence

@@ -36,8 +36,12 @@ class BgNbd:
         return np.array([self.r, self.alpha, self.a, self.b])
 
     @classmethod
-    def fit(cls, summary: Summary, max_customers: int = MAX_FIT_CUSTOMERS) -> BgNbd:
-        params, ll = fit_mle(log_likelihood, summary, np.ones(4), max_customers)
+    def fit(cls, summary: Summary, max_customers: int = MAX_FIT_CUSTOMERS,
+            start: Array | None = None, quick: bool = False) -> BgNbd:
+        """Maximum likelihood; ``quick`` (the backtest's fits): see ``mle.fit_mle``, started from
+        ``start`` (a neighbouring day's parameters) when given."""
+        params, ll = fit_mle(log_likelihood, summary, np.ones(4) if start is None else start, max_customers,
+                             quick=quick)
         return cls(float(params[0]), float(params[1]), float(params[2]), float(params[3]), float(ll))
 
     def _odds_dead(self, x: Array, t_x: Array, T: Array) -> Array:

@@ -63,8 +63,12 @@ class ParetoNbd:
         return np.array([self.r, self.alpha, self.s, self.beta])
 
     @classmethod
-    def fit(cls, summary: Summary, max_customers: int = MAX_FIT_CUSTOMERS) -> ParetoNbd:
-        params, ll = fit_mle(log_likelihood, summary, np.ones(4), max_customers)
+    def fit(cls, summary: Summary, max_customers: int = MAX_FIT_CUSTOMERS,
+            start: Array | None = None, quick: bool = False) -> ParetoNbd:
+        """Maximum likelihood; ``quick`` (the backtest's fits): see ``mle.fit_mle``, started from
+        ``start`` (a neighbouring day's parameters) when given."""
+        params, ll = fit_mle(log_likelihood, summary, np.ones(4) if start is None else start, max_customers,
+                             quick=quick, ridge=(2, 3))
         return cls(float(params[0]), float(params[1]), float(params[2]), float(params[3]), float(ll))
 
     def p_alive(self, sm: Summary) -> Array:

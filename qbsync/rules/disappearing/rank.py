@@ -1,27 +1,54 @@
-"""The disappearing-customers list: backtest the scorers, rank by the winner, explain every entry."""
+"""The disappearing-customers list: backtest the scorers, rank by the winner, value what is at risk.
+
+1. The rolling-origin backtest (``backtest.py``) sizes the holdout to the company and picks a scorer.
+2. The live list: every model refitted on everything up to as-of, the learned ranker retrained on
+   the latest periods whose outcome is known by as-of, every eligible customer scored.
+3. The chosen scorer becomes a *chance of loss* (no purchase over the next holdout): the learned
+   ranker gives it directly; another scorer is turned into one by a one-variable logistic fit on
+   the latest backtest cut, which keeps its order. The list is ranked by that chance (or, when asked,
+   by value at risk), and the figures in each line are the ones that ranked it.
+4. Value: Pareto/NBD purchases over the next year if the customer stays, times its expected spend
+   per purchase from the Gamma-Gamma model; value at risk = chance of loss × that value.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, Literal
 
 import numpy as np
 
 from qbsync.rules.activity import CustomerActivity
-from qbsync.rules.disappearing.backtest import BacktestResult, Scored, backtest, score
-from qbsync.rules.disappearing.mle import MAX_FIT_CUSTOMERS
-from qbsync.rules.disappearing.summary import Days
+from qbsync.rules.disappearing import features as feats
+from qbsync.rules.disappearing.backtest import (
+    LABELS,
+    SCORERS,
+    SHORT,
+    BacktestResult,
+    Cut,
+    Evidence,
+    _summary,
+    backtest,
+    sample,
+    scores_at,
+)
+from qbsync.rules.disappearing.bgnbd import BgNbd
+from qbsync.rules.disappearing.gammagamma import GammaGamma
+from qbsync.rules.disappearing.learned import LearnedRanker
+from qbsync.rules.disappearing.mle import MAX_FIT_CUSTOMERS, Array
+from qbsync.rules.disappearing.paretonbd import ParetoNbd
+from qbsync.rules.disappearing.rhythm import FALLBACK_GAP_DAYS, rhythm
+from qbsync.rules.disappearing.summary import DAYS_PER_PERIOD, Days
 from qbsync.rules.findings import Finding
 from qbsync.rules.policy import InactivePolicy
 
-LABELS = {
-    "pareto_nbd": "Pareto/NBD P(alive)",
-    "pareto_nbd_expected": "Pareto/NBD expected purchases",
-    "bg_nbd_expected": "BG/NBD expected purchases",
-    "rhythm": "overdue against its own rhythm",
-    "recency": "days since last purchase",
-}
+__all__ = ["LABELS", "SCORERS", "DisappearingReport", "find_disappearing"]
+
+RankBy = Literal["risk", "value"]
+VALUE_DAYS = 365  # value is a year of purchases
+GG_FIT_CUSTOMERS = 5_000  # the spend model is fitted on a fixed sample of this many (like the others)
 
 
 @dataclass(frozen=True)
@@ -29,22 +56,28 @@ class DisappearingReport:
     findings: list[Finding]
     backtest: BacktestResult
     scorer: str  # what ranked the list
-    models: dict[str, dict[str, float]]  # fitted parameters on the full history up to as_of
+    models: dict[str, dict[str, Any]]  # fitted parameters on the full history up to as_of
     candidates: int  # customers scored
+    rank_by: RankBy = "risk"
+    value_at_risk: float = 0.0  # over every eligible customer, not only those listed
+    #: every scorer's values for every eligible customer (``scored_ids``): for evaluations
+    scores: Mapping[str, Array] = field(default_factory=dict)
+    scored_ids: tuple[str, ...] = ()
 
     def summary(self) -> str:
-        bt = self.backtest
-        auc = bt.auc.get(self.scorer, float("nan"))
-        auc_text = f"{auc:.3f}" if np.isfinite(auc) else "n/a"
-        others = ", ".join(f"{k} {v:.3f}" for k, v in bt.auc.items() if np.isfinite(v))
-        text = (f"ranked by {LABELS[self.scorer]} ({self.scorer}); backtest AUC {auc_text} "
-                f"(cutoff {bt.cutoff.isoformat()}, holdout {bt.holdout_days} days, "
-                f"{bt.disappeared} of {bt.customers} customers did not buy again)")
-        if others:
-            text += f"; all scorers: {others}"
-        if bt.note:
-            text += f"; {bt.note}"
+        text = self.backtest.line(self.scorer)
+        if self.rank_by == "value":
+            text = "Listed by value at risk, the chance of loss from " + text.removeprefix("Ranked by ")
         return text
+
+
+@dataclass
+class _Live:
+    cut: Cut
+    chance: Array
+    raw: Array
+    learner: LearnedRanker | None
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 def _eligible(act: CustomerActivity, policy: InactivePolicy, as_of: date) -> bool:
@@ -55,64 +88,240 @@ def _eligible(act: CustomerActivity, policy: InactivePolicy, as_of: date) -> boo
     return (as_of - act.purchase_dates[-1]).days <= threshold
 
 
+def _transform(name: str, values: Array) -> Array:
+    """A scorer's values on a scale where a logistic fit is sensible (order kept)."""
+    if name in ("recency", "rhythm"):
+        return np.log1p(np.maximum(values, 0.0))
+    clipped = np.clip(values, 1e-9, 1 - 1e-9)
+    return np.log(clipped) - np.log1p(-clipped)
+
+
+def _calibrate(name: str, evidence: Evidence, values: Array) -> Array:
+    """Chance of loss for a scorer other than the learned one: a logistic curve in the scorer's
+    value, fitted on the latest backtest cut (its outcome is known by as-of); the base rate when
+    that cut is missing or the scorer ranked it backwards."""
+    gone = evidence.latest_gone
+    if gone is None or name not in evidence.latest:
+        return np.full(len(values), np.nan)
+    x = _transform(name, evidence.latest[name])
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=100.0, max_iter=1000).fit(x.reshape(-1, 1), gone.astype(int))
+    if model.coef_[0, 0] <= 0:
+        return np.full(len(values), float(gone.mean()))
+    return np.asarray(model.predict_proba(_transform(name, values).reshape(-1, 1))[:, 1], float)
+
+
 def find_disappearing(activities: Mapping[str, CustomerActivity], policy: InactivePolicy, as_of: date,
-                      *, holdout_days: int = 180, top: int | None = 50, scorer: str | None = None,
-                      max_fit: int = MAX_FIT_CUSTOMERS) -> DisappearingReport:
+                      *, holdout_days: int | None = None, top: int | None = 50, scorer: str | None = None,
+                      rank_by: RankBy = "risk", spend: Mapping[str, Sequence[float]] | None = None,
+                      max_fit: int = MAX_FIT_CUSTOMERS, seed: int = 0) -> DisappearingReport:
     """Active customers most likely slipping away, ranked by the scorer the backtest chose.
 
     Every customer with purchases feeds the fits and the backtest; only QBO-active, not excluded
     customers still within their inactive threshold are listed (the rest are the inactive rule's).
+    ``spend``: each customer's amounts aligned with its purchase dates, when the source has them
+    (a purchase log); without it spend comes from the activity's lifetime revenue.
     """
-    histories = Days.of({cid: a.purchase_dates for cid, a in activities.items() if a.purchase_dates})
-    bt = backtest(histories, as_of, holdout_days, max_idle_days=policy.days, max_fit=max_fit)
-    live: Scored = score(histories, as_of, holdout_days, max_fit)
+    end = as_of.toordinal()
+    with_days = {cid: a.purchase_dates for cid, a in activities.items() if a.purchase_dates}
+    spend_of = {cid: spend[cid] for cid in with_days} if spend is not None else None
+    history = Days.of(with_days, spend_of).up_to(end)[0]
+    evidence = backtest(history, as_of, holdout_days, max_idle_days=policy.days, seed=seed)
+    bt = evidence.result
+    horizon = bt.horizon_days
+
+    listed = np.array([_eligible(activities[cid], policy, as_of) for cid in history.ids], bool)
+    live_days = history.select(listed)
+    pareto, errors = _fit_pareto(history, end, max_fit)
+    gap = rhythm(history, as_of).company_gap if len(history) else FALLBACK_GAP_DAYS
+    cut = Cut(end, live_days, np.flatnonzero(listed), gap, pareto,
+              feats.compute(live_days, end, horizon, gap, pareto), errors)
+    learner = None
+    if evidence.plan.learned:
+        train = evidence.cuts.training_set(evidence.plan.training_days(end))
+        if train is not None and train[2] == cut.features.names:
+            learner = LearnedRanker.train(*train, seed=seed)
+    bg = None
+    try:
+        bg = BgNbd.fit(_summary(history, end), max_fit) if len(history) else None
+    except (ValueError, FloatingPointError) as exc:
+        errors["bg_nbd"] = str(exc)
+    values, more_errors = scores_at(cut, learner, max_fit, bg)
+    errors.update(more_errors)
     chosen = scorer or bt.chosen
-    if chosen not in live.scores:  # the chosen model could not be fitted on the full history
-        chosen = "rhythm"
-    values = live.scores[chosen]
-    index = {cid: i for i, cid in enumerate(live.ids)}
-    rows = [(cid, index[cid]) for cid, act in activities.items()
-            if cid in index and _eligible(act, policy, as_of)]
-    rows.sort(key=lambda r: (-float(values[r[1]]), r[0]))
+    if chosen not in values:  # the chosen model could not be fitted on the full history
+        chosen = next(k for k in ("pareto_nbd_expected", "rhythm") if k in values)
+    raw = values[chosen]
+    chance = learner.chance_of_loss(cut.features.X) if chosen == "learned" and learner else \
+        _calibrate(chosen, evidence, raw)
+
+    value = _value(history, cut, pareto, activities, live_days.ids)
+    at_risk = chance * value["if_kept"]
+    f = cut.features
+    key = at_risk if rank_by == "value" else chance
+    # first the highest chance (or value at risk), then the scorer's own value, then the Id
+    order = np.lexsort((np.array(f.ids), -np.asarray(raw, float), -np.nan_to_num(key, nan=-1.0))).tolist()
     if top is not None:
-        rows = rows[:top]
-    auc_value = bt.auc.get(chosen, float("nan"))
-    findings = [_finding(activities[cid], i, live, chosen, float(values[i]), auc_value, bt, as_of)
-                for cid, i in rows]
-    models: dict[str, dict[str, float]] = {}
-    if live.pareto is not None:
-        p = live.pareto
-        models["pareto_nbd"] = {"r": p.r, "alpha": p.alpha, "s": p.s, "beta": p.beta,
-                                "log_likelihood": float(p.log_likelihood)}
-    if live.bgnbd is not None:
-        g = live.bgnbd
-        models["bg_nbd"] = {"r": g.r, "alpha": g.alpha, "a": g.a, "b": g.b,
-                            "log_likelihood": float(g.log_likelihood)}
-    return DisappearingReport(findings, bt, chosen, models, len(live.ids))
+        order = order[:top]
+    own_gaps = _own_median_gaps(live_days)
+    mean_auc = bt.mean.get(chosen, float("nan"))
+    figures = {k: v for k, v in value.items() if k != "model"}
+    findings = [_finding(activities[f.ids[i]], i, f, own_gaps, chosen, float(raw[i]), float(chance[i]),
+                         {k: float(v[i]) for k, v in figures.items()}, float(at_risk[i]), mean_auc, learner,
+                         as_of)
+                for i in order]
+    models: dict[str, dict[str, Any]] = {}
+    if pareto is not None:
+        models["pareto_nbd"] = {"r": pareto.r, "alpha": pareto.alpha, "s": pareto.s, "beta": pareto.beta,
+                                "log_likelihood": float(pareto.log_likelihood)}
+    if bg is not None:
+        models["bg_nbd"] = {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b,
+                            "log_likelihood": float(bg.log_likelihood)}
+    if value["model"] is not None:
+        gg: GammaGamma = value["model"]
+        models["gamma_gamma"] = {"p": gg.p, "q": gg.q, "v": gg.v, "log_likelihood": gg.log_likelihood,
+                                 "customers": gg.customers, "mean_spend": round(gg.mean_spend, 2)}
+    if learner is not None:
+        models["learned"] = learner.describe()
+    total = float(np.nansum(at_risk))
+    return DisappearingReport(findings, bt, chosen, models, len(f.ids), rank_by, total, values, f.ids)
 
 
-def _finding(act: CustomerActivity, i: int, live: Scored, chosen: str, value: float, auc_value: float,
-             bt: BacktestResult, as_of: date) -> Finding:
-    assert live.days_since is not None and live.usual_gap is not None
-    days = int(live.days_since[i])
-    gap = float(live.usual_gap[i])
+def _fit_pareto(history: Days, end: int, max_fit: int) -> tuple[ParetoNbd | None, dict[str, str]]:
+    if not len(history):
+        return None, {}
+    try:
+        return ParetoNbd.fit(_summary(history, end), max_fit), {}
+    except (ValueError, FloatingPointError) as exc:
+        return None, {"pareto_nbd": str(exc)}
+
+
+def _value(history: Days, cut: Cut, pareto: ParetoNbd | None, activities: Mapping[str, CustomerActivity],
+           ids: tuple[str, ...]) -> dict[str, Any]:
+    """Expected spend per purchase (Gamma-Gamma), purchases over the next year if the customer stays
+    and overall (Pareto/NBD), and the value of that year if kept."""
+    n_all, mean_all = _spend(history, activities)
+    model: GammaGamma | None = None
+    fit = sample(history.ids, GG_FIT_CUSTOMERS)
+    try:
+        model = GammaGamma.fit(n_all[fit], mean_all[fit])
+    except (ValueError, FloatingPointError):
+        model = None
+    pos = {cid: i for i, cid in enumerate(history.ids)}
+    at = np.array([pos[c] for c in ids], dtype=np.int64)
+    n, m = n_all[at], mean_all[at]
+    per_purchase = model.expected_spend(n, m) if model is not None else np.where(n > 0, m, np.nan)
+    nan = np.full(len(ids), np.nan)
+    purchases = kept = nan
+    if pareto is not None:
+        f = cut.features
+        s = _summary(cut.seen, cut.day)
+        with np.errstate(all="ignore"):
+            p_alive = np.asarray(f.p_alive if f.p_alive is not None else pareto.p_alive(s))
+            purchases = pareto.expected_purchases(s, VALUE_DAYS / DAYS_PER_PERIOD, p_alive)
+            kept = np.where(p_alive > 1e-12, purchases / p_alive, 0.0)
+    return {"spend": per_purchase, "purchases_next_year": purchases, "purchases_if_kept": kept,
+            "expected_value": purchases * per_purchase, "if_kept": kept * per_purchase, "model": model}
+
+
+def _spend(history: Days, activities: Mapping[str, CustomerActivity]) -> tuple[Array, Array]:
+    """Per customer of ``history``: purchases with spend, and their average."""
+    n = history.counts.astype(float)
+    if history.spend is not None:
+        total = np.bincount(history.owner, history.spend, minlength=len(history))
+        paid = np.bincount(history.owner[history.spend > 0], minlength=len(history)).astype(float)
+        return paid, np.where(paid > 0, total / np.maximum(paid, 1), np.nan)
+    revenue = np.array([float(activities[c].lifetime_revenue) for c in history.ids])
+    return n, np.where(revenue > 0, revenue / n, np.nan)
+
+
+def _own_median_gaps(days: Days) -> Array:
+    """Each customer's median days between purchases (NaN with a single purchase)."""
+    same = days.owner[1:] == days.owner[:-1]
+    owner = days.owner[1:][same]
+    gaps = np.diff(days.days)[same]
+    order = np.lexsort((gaps, owner))
+    gaps, owner = gaps[order], owner[order]
+    counts = np.bincount(owner, minlength=len(days))
+    start = np.cumsum(counts) - counts
+    med = np.full(len(days), np.nan)
+    has = counts > 0
+    lo, hi = (start + (counts - 1) // 2)[has], (start + counts // 2)[has]
+    med[has] = (gaps[lo] + gaps[hi]) / 2.0
+    return med
+
+
+def _in_ten(p: float) -> str:
+    """A chance as people say it: '8 in 10', 'under 1 in 10', 'over 9 in 10'."""
+    if p < 0.05:
+        return "under 1 in 10"
+    if p >= 0.95:
+        return "over 9 in 10"
+    return f"{max(1, min(9, round(p * 10)))} in 10"
+
+
+def _money(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.2f}"
+
+
+#: Already said in a line's head, so not repeated as its reasons.
+_SAID = {"recency", "pace"}
+
+
+def _finding(act: CustomerActivity, i: int, f: feats.Features, own_gaps: Array, chosen: str, raw: float,
+             chance: float, value: dict[str, float], at_risk: float, mean_auc: float,
+             learner: LearnedRanker | None, as_of: date) -> Finding:
+    since = float(f.days_since[i])
+    n = int(f.purchases[i])
+    gap = float(own_gaps[i])
+    if n == 1:
+        head = f"bought once, {feats.weeks(since)} ago"
+    elif n == 2:
+        head = f"bought twice, {feats.weeks(gap)} apart, last {feats.weeks(since)} ago"
+    else:
+        head = f"usually buys every {feats.weeks(gap)}, last bought {feats.weeks(since)} ago"
+    parts = [head]
+    if np.isfinite(chance):
+        parts.append(f"likely gone: {_in_ten(chance)}")
+    if np.isfinite(at_risk) and at_risk > 0:
+        parts.append(f"{_money(at_risk)} a year at risk")
+    reasons: list[dict[str, Any]] = []
+    if chosen == "learned" and learner is not None:
+        reasons = [r for r in learner.reasons(f, i, k=4) if r["feature"] not in _SAID][:2]
+        if reasons:
+            parts.append("why: " + ", ".join(r["words"] for r in reasons))
+    line = ", ".join(parts[:2]) + ("; " + "; ".join(parts[2:]) if len(parts) > 2 else "")
     last = act.purchase_dates[-1]
-    n = len(act.purchase_dates)
-    parts = [f"bought on {n} day{'s' if n != 1 else ''}",
-             f"usually every {gap:.0f} days" + ("" if n > 1 else " (company typical, no rhythm of its own)"),
-             f"last purchase {last.isoformat()}, {days} days ago ({days / gap:.1f}× usual gap)"]
-    facts: dict[str, object] = {"purchases": n, "last_purchase": last.isoformat(), "days_since": days,
-                                "usual_gap_days": round(gap, 1), "scorer": chosen,
-                                "score": round(value, 4), "as_of": as_of.isoformat(),
-                                "backtest_auc": round(auc_value, 4) if np.isfinite(auc_value) else None,
-                                "revenue_12m": f"{act.revenue_12m:.2f}"}
-    if live.p_alive is not None and live.expected is not None:
-        p_alive, expected = float(live.p_alive[i]), float(live.expected[i])
-        parts.append(f"P(alive) {p_alive:.2f}")
-        parts.append(f"expected purchases next {bt.holdout_days} days {expected:.2f}")
-        facts.update(p_alive=round(p_alive, 4), expected_purchases=round(expected, 4))
-    auc_text = f"{auc_value:.2f}" if np.isfinite(auc_value) else "n/a"
-    parts.append(f"ranked by {chosen} (backtest AUC {auc_text})")
+    facts: dict[str, Any] = {
+        "purchases": n, "last_purchase": last.isoformat(), "days_since": int(since),
+        "usual_gap_days": round(gap, 1) if np.isfinite(gap) else None,
+        "chance_of_loss": round(chance, 4) if np.isfinite(chance) else None,
+        "horizon_days": f.horizon_days, "ranked_by": chosen, "scorer_value": round(raw, 6),
+        "backtest_auc": round(mean_auc, 4) if np.isfinite(mean_auc) else None,
+        "as_of": as_of.isoformat(), "revenue_12m": f"{act.revenue_12m:.2f}",
+        "value_at_risk": _money_fact(at_risk), "value_if_kept": _money_fact(value["if_kept"]),
+        "expected_value": _money_fact(value["expected_value"]), "expected_spend": _money_fact(value["spend"]),
+        "purchases_next_year": _num(value["purchases_next_year"]),
+        "purchases_next_year_if_kept": _num(value["purchases_if_kept"]),
+    }
+    if f.p_alive is not None and f.expected is not None:
+        facts.update(p_alive=round(float(f.p_alive[i]), 4), expected_purchases=round(float(f.expected[i]), 4))
+    if reasons:
+        facts["reasons"] = reasons
     return Finding(realm_id=act.realm_id, customer_id=act.customer_id, display_name=act.name,
-                   rule="disappearing", action="watch", reason="; ".join(parts), facts=facts,
-                   score=round(value, 6), sync_token=act.sync_token, active=act.active)
+                   rule="disappearing", action="watch", reason=line, facts=facts,
+                   score=facts["chance_of_loss"] if np.isfinite(chance) else round(raw, 6),
+                   sync_token=act.sync_token, active=act.active)
+
+
+def _money_fact(v: float) -> str | None:
+    return f"{v:.2f}" if np.isfinite(v) else None
+
+
+def _num(v: float) -> float | None:
+    return round(v, 4) if np.isfinite(v) else None
+
+
+def describe_scorer(name: str) -> str:
+    return f"{LABELS[name]} ({SHORT[name]})"

@@ -46,6 +46,8 @@ class PurchaseLog:
     rows: int
     skipped_no_customer: int
     after_as_of: int
+    #: what each purchase day came to, aligned with ``purchase_dates`` (None: the log has no amounts)
+    spend: dict[str, list[float]] | None = None
 
 
 def _key(header: str) -> str:
@@ -143,7 +145,8 @@ def load_purchases(path: Path, columns: Mapping[str, str] | None = None, *, as_o
     ``columns`` maps fields (``FIELDS``) to header names, or to 1-based positions when the log has
     no header row.
     """
-    days: dict[str, set[date]] = {}
+    days: dict[str, dict[date, Decimal]] = {}  # purchase day -> what was bought that day
+    has_amounts = False
     purchases: dict[str, int] = {}
     revenue: dict[str, Decimal] = {}
     recent: dict[str, list[tuple[date, Decimal]]] = {}
@@ -171,6 +174,7 @@ def load_purchases(path: Path, columns: Mapping[str, str] | None = None, *, as_o
         amount = Decimal(0)
         raw_amount = row.get("amount", "").replace(",", "")
         if raw_amount:
+            has_amounts = True
             try:
                 amount = Decimal(raw_amount)
             except InvalidOperation:
@@ -181,7 +185,8 @@ def load_purchases(path: Path, columns: Mapping[str, str] | None = None, *, as_o
         revenue[cid] = revenue.get(cid, Decimal(0)) + amount
         recent.setdefault(cid, []).append((day, amount))
         if amount >= 0:
-            days.setdefault(cid, set()).add(day)
+            on = days.setdefault(cid, {})
+            on[day] = on.get(day, Decimal(0)) + amount
             purchases[cid] = purchases.get(cid, 0) + 1
             last = day if last is None or day > last else last
     end = as_of or last
@@ -199,4 +204,5 @@ def load_purchases(path: Path, columns: Mapping[str, str] | None = None, *, as_o
                             Decimal(0)).quantize(Decimal("0.01")),
             usual_gap_days=float(np.median(gaps)) if len(gaps) else None, activity_count=len(recent[cid]),
             last_purchase=dates[-1])
-    return PurchaseLog(activities, last, rows, skipped, later)
+    spend = ({cid: [float(on[d]) for d in sorted(on)] for cid, on in days.items()} if has_amounts else None)
+    return PurchaseLog(activities, last, rows, skipped, later, spend)

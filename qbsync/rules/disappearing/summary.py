@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 DAYS_PER_PERIOD = 7.0  # the models work in weeks, as Fader & Hardie did
 
 Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -21,16 +22,23 @@ class Days:
     customers are a few array operations instead of a Python loop each.
 
     ``days`` holds day ordinals sorted by (customer, day) without repeats; ``owner`` the position
-    in ``ids`` of each day's customer. Every customer in ``ids`` has at least one day.
+    in ``ids`` of each day's customer. Every customer in ``ids`` has at least one day. ``spend``,
+    when the source knows amounts (a purchase log), is what each of those days' purchases came to.
     """
 
     ids: tuple[str, ...]
     owner: Ints
     days: Ints
+    spend: Floats | None = None
 
     @classmethod
-    def of(cls, histories: Mapping[str, Sequence[date]] | Days) -> Days:
-        """The histories in this form (in their order; customers without a day left out)."""
+    def of(cls, histories: Mapping[str, Sequence[date]] | Days,
+           spend: Mapping[str, Sequence[float]] | None = None) -> Days:
+        """The histories in this form (in their order; customers without a day left out).
+
+        ``spend``, when given, holds each customer's amounts aligned with its dates (a day listed
+        twice adds up).
+        """
         if isinstance(histories, Days):
             return histories
         names = tuple(histories)
@@ -38,34 +46,50 @@ class Days:
         days = np.fromiter(map(date.toordinal, chain.from_iterable(histories.values())), np.int64,
                            count=int(lengths.sum()))
         owner = np.repeat(np.arange(len(names), dtype=np.int64), lengths)
+        amounts = None
+        if spend is not None:
+            amounts = np.fromiter(chain.from_iterable(spend.get(c, ()) for c in names), np.float64)
+            if len(amounts) != len(days):
+                raise ValueError("spend must list one amount per purchase date")
         step_owner, step_day = np.diff(owner), np.diff(days)
         if np.any(step_day[step_owner == 0] <= 0):  # not already ascending and distinct per customer
             order = np.lexsort((days, owner))
             owner, days = owner[order], days[order]
             fresh = np.ones(len(days), bool)
             fresh[1:] = (owner[1:] != owner[:-1]) | (days[1:] != days[:-1])
+            if amounts is not None:
+                amounts = np.asarray(np.bincount(np.cumsum(fresh) - 1, amounts[order]), np.float64)
             owner, days = owner[fresh], days[fresh]
-        return cls._kept(names, owner, days)[0]
+        return cls._kept(names, owner, days, amounts)[0]
 
     @classmethod
-    def _kept(cls, names: tuple[str, ...], owner: Ints, days: Ints) -> tuple[Days, Ints]:
+    def _kept(cls, names: tuple[str, ...], owner: Ints, days: Ints,
+              spend: Floats | None = None) -> tuple[Days, Ints]:
         """Drop the customers that own no day; also the kept customers' positions in ``names``."""
         present = np.flatnonzero(np.bincount(owner, minlength=len(names)))
         if len(present) == len(names):
-            return cls(names, owner, days), present
+            return cls(names, owner, days, spend), present
         remap = np.zeros(len(names), np.int64)
         remap[present] = np.arange(len(present))
-        return cls(tuple(names[i] for i in present.tolist()), remap[owner], days), present
+        return cls(tuple(names[i] for i in present.tolist()), remap[owner], days, spend), present
+
+    def _where(self, keep: NDArray[np.bool_]) -> tuple[Days, Ints]:
+        spend = None if self.spend is None else self.spend[keep]
+        return self._kept(self.ids, self.owner[keep], self.days[keep], spend)
 
     def up_to(self, last_day: int) -> tuple[Days, Ints]:
         """The days on or before ``last_day`` (an ordinal), and the kept customers' positions."""
-        keep = self.days <= last_day
-        return self._kept(self.ids, self.owner[keep], self.days[keep])
+        return self._where(self.days <= last_day)
 
     def select(self, mask: NDArray[np.bool_]) -> Days:
         """The customers where ``mask`` (aligned on ``ids``) is true."""
-        keep = mask[self.owner]
-        return self._kept(self.ids, self.owner[keep], self.days[keep])[0]
+        return self._where(mask[self.owner])[0]
+
+    def take(self, positions: Ints) -> Days:
+        """The customers at ``positions`` (ascending), as ``select`` with a mask."""
+        mask = np.zeros(len(self.ids), bool)
+        mask[positions] = True
+        return self.select(mask)
 
     def __len__(self) -> int:
         return len(self.ids)
