@@ -330,8 +330,9 @@ class BacktestResult:
         text = f"{head}: AUC {self.mean[by]:.3f} on {n} backtest{'s' if n != 1 else ''}"
         if n > 1:
             text += f" ({self.low[by]:.3f}-{self.high[by]:.3f})"
-        ranked = sorted(self.mean, key=lambda k: (-self.mean[k], SCORERS.index(k)))
-        rivals = [k for k in ranked if k != by][:2]
+        # the best of the others, and the best published model (Pareto/NBD expected purchases)
+        ranked = [k for k in sorted(self.mean, key=lambda k: (-self.mean[k], SCORERS.index(k))) if k != by]
+        rivals = ranked[:1] + [k for k in (DEFAULT_SCORER,) if k in ranked[1:]]
         if rivals:
             better = self.mean[rivals[0]] <= self.mean[by]
             text += (", ahead of " if better else ", against ") + " and ".join(
