@@ -193,7 +193,9 @@ class Customer(_Mirrored, Base):
 
 
 class _Txn(_Mirrored):
-    """Columns every sales-side transaction has."""
+    """Columns every sales-side transaction has. One QuickBooks can void (Invoice, Payment,
+    SalesReceipt, CreditMemo) also has ``voided``: QBO keeps it with zero amounts, and nothing
+    counts it as a sale, a payment or activity."""
 
     customer_id: Mapped[str | None] = _ref("CustomerRef.value")
     txn_date: Mapped[date] = qbo_column("txn_date", "TxnDate", "MetaData.CreateTime")
@@ -236,15 +238,18 @@ class Payment(_Txn, Base):
     __tablename__ = "payments"
 
     unapplied_amt: Mapped[Decimal] = qbo_column("money0", "UnappliedAmt")
+    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
 
-    __table_args__ = _txn_indexes("payments", "unapplied_amt")
+    __table_args__ = _txn_indexes("payments", "unapplied_amt", "voided")
 
 
 @mirrored("SalesReceipt", "transaction", (SALES_LINES,))
 class SalesReceipt(_Txn, Base):
     __tablename__ = "sales_receipts"
 
-    __table_args__ = _txn_indexes("sales_receipts")
+    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
+
+    __table_args__ = _txn_indexes("sales_receipts", "voided")
 
 
 @mirrored("CreditMemo", "transaction", (SALES_LINES,))
@@ -252,8 +257,9 @@ class CreditMemo(_Txn, Base):
     __tablename__ = "credit_memos"
 
     balance: Mapped[Decimal] = qbo_column("money0", "RemainingCredit", "Balance")  # remaining credit
+    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
 
-    __table_args__ = _txn_indexes("credit_memos", "balance")
+    __table_args__ = _txn_indexes("credit_memos", "balance", "voided")
 
 
 @mirrored("Estimate", "transaction", (SALES_LINES,))

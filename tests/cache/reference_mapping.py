@@ -165,12 +165,17 @@ def _invoice(row: Row, obj: JsonDict) -> None:
 
 def _payment(row: Row, obj: JsonDict) -> None:
     _txn(row, obj)
-    row["unapplied_amt"] = _zero(obj.get("UnappliedAmt"))
+    row.update(unapplied_amt=_zero(obj.get("UnappliedAmt")), voided=is_voided(obj))
+
+
+def _sales_receipt(row: Row, obj: JsonDict) -> None:
+    _txn(row, obj)
+    row["voided"] = is_voided(obj)
 
 
 def _credit_memo(row: Row, obj: JsonDict) -> None:
     _txn(row, obj)
-    row["balance"] = _zero(obj.get("RemainingCredit", obj.get("Balance")))
+    row.update(balance=_zero(obj.get("RemainingCredit", obj.get("Balance"))), voided=is_voided(obj))
 
 
 def _estimate(row: Row, obj: JsonDict) -> None:
@@ -199,7 +204,7 @@ _FILLERS: dict[str, Callable[[Row, JsonDict], None]] = {
     "Customer": _customer,
     "Invoice": _invoice,
     "Payment": _payment,
-    "SalesReceipt": _txn,
+    "SalesReceipt": _sales_receipt,
     "CreditMemo": _credit_memo,
     "Estimate": _estimate,
 }

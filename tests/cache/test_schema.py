@@ -93,3 +93,33 @@ def test_adopted_tables_get_the_indexes_they_lack(db_url: str) -> None:
     indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("invoices")}
     engine.dispose()
     assert "ix_invoices_customer_activity" in indexes
+
+
+def test_upgrading_to_0006_flags_the_voided_receipts_payments_and_credit_memos_already_cached(
+        db_url: str) -> None:
+    from alembic import command
+
+    from qbsync.cache.schema import alembic_config
+
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0005")
+        conn.execute(sa.text("INSERT INTO realms (realm_id, created_at) VALUES ('1', :t)"),
+                     {"t": "2025-01-01 00:00:00.000000" if engine.dialect.name == "sqlite"
+                      else "2025-01-01T00:00:00+00:00"})
+        rows = [("sales_receipts", "1", 0, " Voided\t"), ("sales_receipts", "2", 1250, "Voided"),
+                ("payments", "3", 0, "VOIDED by the bank"), ("payments", "4", 0, None),
+                ("credit_memos", "5", 0, "voided"), ("credit_memos", "6", 0, "not voided")]
+        for table, id_, total, note in rows:
+            extra = {"payments": ", unapplied_amt", "credit_memos": ", balance"}.get(table, "")
+            conn.execute(sa.text(f"INSERT INTO {table} (realm_id, id, sync_token, raw, customer_id, "
+                                 f"txn_date, total_amt, private_note{extra}) VALUES ('1', :id, '0', '{{}}', "
+                                 f"'3', '2025-01-02', :total, :note{', 0' if extra else ''})"),
+                         {"id": id_, "total": total, "note": note})
+    engine.dispose()
+    engine = open_cache(db_url)
+    with engine.connect() as conn:
+        voided = {id_ for table in ("sales_receipts", "payments", "credit_memos")
+                  for (id_,) in conn.execute(sa.text(f"SELECT id FROM {table} WHERE voided"))}
+    engine.dispose()
+    assert voided == {"1", "3", "5"}

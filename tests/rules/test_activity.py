@@ -8,6 +8,7 @@ from pathlib import Path
 
 from qbsync.cache.db import create_schema, make_engine
 from qbsync.cache.models import CreditMemo, Estimate, Invoice, Payment, SalesReceipt
+from qbsync.cache.upsert import write_objects
 from qbsync.rules.activity import _aggregate_query, _Reader, load_activity
 
 from .builder import CacheBuilder
@@ -35,6 +36,26 @@ def test_facts_of_one_customer(db_url: str) -> None:
     assert a.lifetime_revenue == Decimal("330.15")
     assert a.revenue_12m == Decimal("30.05")  # 60.05 of receipts minus the 30.00 credit memo
     assert a.usual_gap_days == (60 + 306) / 2
+
+
+def test_no_voided_transaction_of_any_kind_is_activity(db_url: str) -> None:
+    """QuickBooks voids invoices, sales receipts, payments and credit memos alike (kept, zeroed,
+    PrivateNote "Voided"); none of them is a sale, a payment or a sign of life."""
+    b = CacheBuilder(db_url)
+    b.customer("1", "Acme Ltd")
+    b.receipt("1", date(2023, 4, 1), "80.00")
+
+    def voided(id_: str, day: str) -> dict[str, object]:
+        return {"Id": id_, "SyncToken": "1", "CustomerRef": {"value": "1"}, "TxnDate": day, "TotalAmt": 0,
+                "PrivateNote": "Voided", "Line": []}
+
+    with b.engine.begin() as conn:
+        for entity, id_, day in (("SalesReceipt", "71", "2025-01-10"), ("Payment", "72", "2025-02-10"),
+                                 ("CreditMemo", "73", "2025-03-10"), ("Invoice", "74", "2025-04-10")):
+            write_objects(conn, entity, b.realm_id, [voided(id_, day)], None)
+    a = load_activity(b.engine, b.realm_id, AS_OF)["1"]
+    assert (a.last_activity, a.last_activity_kind, a.activity_count) == (date(2023, 4, 1), "sales receipt", 1)
+    assert a.purchase_dates == [date(2023, 4, 1)] and a.txn_count == 1
 
 
 def test_as_of_ignores_later_rows_and_customers(db_url: str) -> None:
