@@ -474,14 +474,12 @@ def faults(args: argparse.Namespace) -> dict[str, Any]:
     realms = [realm_id(i) for i in range(100)]
     for r in realms:
         build(store, r, 100, 20)
-    big = realm_id(500)
-    build(store, big, 60000, 0)
     with (
         tempfile.TemporaryDirectory() as tmpdir,
         scratch_schema() as url,
         SandboxServer(store, clock=clock, latency=LatencyProfile(base=0.02, seed=1)) as server,
     ):
-        env = environment(server, Path(tmpdir), url, [*realms, big])
+        env = environment(server, Path(tmpdir), url, realms)
         engine = open_cache(url)
         fleet = Fleet(engine).open()
         for r in realms:
@@ -569,8 +567,28 @@ def faults(args: argparse.Namespace) -> dict[str, Any]:
         }
         print(f"bad signatures: {out['bad_signatures']}", flush=True)
         stop(receiver, *workers)
-        # SIGKILL x10 while one company's first full sync (60 pages) runs: each worker is killed a
-        # moment after it committed a page of its own, so every kill lands mid-sync.
+        fleet.close()
+        engine.dispose()
+    return out
+
+
+def sigkill(args: argparse.Namespace) -> dict[str, Any]:
+    """SIGKILL x10 while one company's first full sync (60 pages of customers, fetched one at a time)
+    runs: each worker is killed a moment after it committed a page of its own, so every kill lands
+    mid-sync; a last `worker --once` finishes, and the cache is compared with the sandbox."""
+    from tests.sync.mirror import mirror_diff
+    from tests.sync.sandbox_env import snapshot
+
+    out: dict[str, Any] = {}
+    clock = SandboxClock()
+    store = Store(clock=clock)
+    big = realm_id(500)
+    build(store, big, 60000, 0)
+    with tempfile.TemporaryDirectory() as tmpdir, scratch_schema() as url, \
+            SandboxServer(store, clock=clock) as server:
+        env = {**environment(server, Path(tmpdir), url, [big]), "QBSYNC_MAX_CONCURRENT": "1"}
+        engine = open_cache(url)
+        fleet = Fleet(engine).open()
         set_latency(server, {"base": 0.15})
         fleet.request(SyncRequest(big, reason="manual"))
         rng = random.Random(4)
@@ -585,7 +603,7 @@ def faults(args: argparse.Namespace) -> dict[str, Any]:
             if w.poll() is None and pages_committed(engine, big) < 60:
                 os.kill(w.pid, signal.SIGKILL)
                 kills += 1
-            w.wait()
+            stop(w)
             lives.append(pages_committed(engine, big) - before)
         queries_before = server.request_log.count_path(f"/company/{big}/query")
         done = subprocess.run(
@@ -626,7 +644,7 @@ def faults(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "what", nargs="?", default="all", choices=["freshness", "throughput", "faults", "all"]
+        "what", nargs="?", default="all", choices=["freshness", "throughput", "faults", "sigkill", "all"]
     )
     parser.add_argument("--companies", type=int, default=1000)
     parser.add_argument("--workers", default="1,2,4", type=lambda s: [int(x) for x in s.split(",")])
@@ -637,7 +655,7 @@ def main() -> None:
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "loadavg": loadavg(),
     }
-    for what in ("freshness", "throughput", "faults"):
+    for what in ("freshness", "throughput", "faults", "sigkill"):
         if args.what in (what, "all"):
             results[what] = globals()[what](args)
     print(json.dumps(results, indent=2, default=str))
