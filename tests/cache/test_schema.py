@@ -95,7 +95,7 @@ def test_adopted_tables_get_the_indexes_they_lack(db_url: str) -> None:
     assert "ix_invoices_customer_activity" in indexes
 
 
-def test_upgrading_to_0006_flags_the_voided_receipts_payments_and_credit_memos_already_cached(
+def test_upgrading_to_0007_flags_the_voided_receipts_payments_and_credit_memos_already_cached(
         db_url: str) -> None:
     from alembic import command
 
@@ -103,7 +103,7 @@ def test_upgrading_to_0006_flags_the_voided_receipts_payments_and_credit_memos_a
 
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "0005")
+        command.upgrade(alembic_config(conn), "0006")
         conn.execute(sa.text("INSERT INTO realms (realm_id, created_at) VALUES ('1', :t)"),
                      {"t": "2025-01-01 00:00:00.000000" if engine.dialect.name == "sqlite"
                       else "2025-01-01T00:00:00+00:00"})

@@ -1,7 +1,7 @@
 """voided sales receipts payments and credit memos
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-05 20:18:06.460433
 """
 
@@ -20,8 +20,8 @@ from sqlalchemy import Text
 import qbsync.cache.types
 
 
-revision: str = '0006'
-down_revision: str | None = '0005'
+revision: str = '0007'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
