@@ -19,7 +19,7 @@ from qbsync.csvfile import neutralise
 from qbsync.errors import InputError
 from qbsync.rules.activity import CustomerActivity
 from qbsync.rules.duplicates import DuplicateFindings
-from tests.reports.builder import Cache
+from tests.builder import CacheBuilder
 
 AS_OF = date(2025, 6, 30)
 CLOCK = FixedClock(datetime(2025, 6, 30, 12, tzinfo=UTC))
@@ -56,7 +56,7 @@ def test_rfm_default_rules_cover_every_score_pair_once() -> None:
             assert sum(rule.matches(r, fm) for rule in rfm.DEFAULT_RULES) == 1, (r, fm)
 
 
-def _shop(c: Cache) -> None:
+def _shop(c: CacheBuilder) -> None:
     c.department("10", "Downtown")
     c.item("i1", "Coffee beans")
     c.item("i2", "Grinder")
@@ -78,7 +78,7 @@ def _shop(c: Cache) -> None:
 
 
 def test_segment_filters_and_command_line_definition(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _shop(c)
     c.receipt("1", date(2025, 6, 1), "500.00")
     seg = segments.from_command_line("all", ["location=downtown", "ltv_min=150", "active=true"])
@@ -99,13 +99,13 @@ def test_segments_from_the_example_file() -> None:
     assert loaded.segments["at-risk"].kind == "rfm"
 
 
-def _campaign(c: Cache, name: str = "spring", **kw: object) -> campaign.Campaign:
+def _campaign(c: CacheBuilder, name: str = "spring", **kw: object) -> campaign.Campaign:
     seg = segments.make("everyone", "all", {})
     return campaign.create(c.engine, c.realm_id, name, seg, AS_OF, CLOCK, seed=42, **kw)  # type: ignore[arg-type]
 
 
 def test_exports_read_back_column_by_column(db_url: str, tmp_path: Path) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _shop(c)
     _campaign(c, control_share=Decimal(0))
     dnc = exports.DoNotContact.parse(["# never email these", "Blocked@Example.com"])
@@ -161,7 +161,7 @@ def test_exports_given_the_duplicates_once_write_the_same_files(db_url: str, tmp
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import qbsync.rules.duplicates
 
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _shop(c)
     # Bob again without an email: only the duplicates rule folds him into Bob's row.
     c.customer("8", "Bob Bell", given="Bob", family="Bell", phone="+1 555 0100", line1="1 Main St",
@@ -194,7 +194,7 @@ def test_exports_given_the_duplicates_once_write_the_same_files(db_url: str, tmp
 
 
 def test_open_balance_customers_join_the_marketing_list_when_asked(db_url: str, tmp_path: Path) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _shop(c)
     _campaign(c, control_share=Decimal(0))
     res = exports.export(c.engine, c.realm_id, "spring", tmp_path, CLOCK, fmt="mailchimp",
@@ -214,7 +214,7 @@ def test_owasp_payloads_are_neutralised() -> None:
 
 
 def test_control_group_is_seeded_recorded_and_ten_percent(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     for i in range(40):
         c.customer(str(i), f"Customer {i}")
         c.invoice(str(i), date(2024, 1, 1), "10.00")
@@ -228,7 +228,7 @@ def test_control_group_is_seeded_recorded_and_ten_percent(db_url: str) -> None:
 
 
 def test_campaign_report_recovers_planted_return_shares(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     n = 200
     for i in range(n):
         c.customer(str(i), f"Customer {i}")
@@ -258,7 +258,7 @@ def test_campaign_report_recovers_planted_return_shares(db_url: str) -> None:
 
 
 def test_dunning_reminders_and_overdue_buckets(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Acme", email="ap@acme.example")
     c.invoice("1", date(2025, 6, 1), "10.00", due=date(2025, 7, 5), doc="A-1")  # due in 5 days
     c.invoice("1", date(2025, 6, 1), "20.00", due=date(2025, 7, 20), doc="A-2")  # too far out
@@ -273,7 +273,7 @@ def test_dunning_reminders_and_overdue_buckets(db_url: str) -> None:
 
 def test_importer_files_carry_phone_numbers_in_e164_without_apostrophes(db_url: str, tmp_path: Path) -> None:
     # Issue 10: 6-8 % of the demo's phone numbers reached Mailchimp and HubSpot as "'+61 2 8820 9162".
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Sydney Co", email="syd@example.com", phone="+61 2 8820 9162", country="Australia")
     c.customer("2", "Local Co", email="local@example.com", phone="(02) 8820 9163", country="AU")
     c.customer("3", "Nowhere Co", email="nowhere@example.com", phone="(415) 555-2671")  # company: US
@@ -303,7 +303,7 @@ def test_importer_files_carry_phone_numbers_in_e164_without_apostrophes(db_url: 
 
 
 def test_export_creates_its_directory(db_url: str, tmp_path: Path) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _shop(c)
     _campaign(c, control_share=Decimal(0))
     res = exports.export(c.engine, c.realm_id, "spring", tmp_path / "new" / "dir", CLOCK)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from qbsync.campaigns import campaign
 from qbsync.cli import cli
-from tests.reports.builder import Cache
+from tests.builder import CacheBuilder
 
 
 def _run(db_url: str, *args: str) -> str:
@@ -21,7 +21,7 @@ def _run(db_url: str, *args: str) -> str:
 
 
 def test_campaign_flow(db_url: str, tmp_path: Path) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     for i in range(20):
         c.customer(str(i), f"Customer {i}", email=f"c{i}@example.com")
         inv = c.invoice(str(i), date(2023, 1, 1), "50.00")
@@ -52,7 +52,7 @@ def test_campaign_flow(db_url: str, tmp_path: Path) -> None:
 
 
 def test_segments_file_listing(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.department("1", "Downtown")
     c.customer("1", "A", email="a@example.com")
     c.invoice("1", date(2024, 1, 1), "500.00", due=date(2024, 1, 31), dept="1")

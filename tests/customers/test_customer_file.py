@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from qbsync.cli import cli
-from tests.reports.builder import Cache
+from tests.builder import CacheBuilder
 
 
 def run(db_url: str, *args: str, code: int = 0) -> str:
@@ -28,7 +28,7 @@ def batch_of(output: str) -> str:
 
 
 def test_notes_loss_language_and_the_archive(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("7", "Casa Lima", email="ola@lima.example", city="Porto", country="PT")
     inv = c.invoice("7", date(2025, 1, 10), "300.00", due=date(2025, 2, 9), doc="1001")
     c.pay("7", date(2025, 2, 1), (inv, "100.00"))
@@ -56,7 +56,7 @@ def test_notes_loss_language_and_the_archive(db_url: str) -> None:
 
 
 def test_bad_input_is_one_clean_line(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "A")
     assert "no customer with Id or name 'Nobody'" in run(db_url, "customer", "show", "Nobody", code=2)
     assert "give either --reason" in run(db_url, "customer", "lost", "1", code=2)
@@ -66,7 +66,7 @@ def test_bad_input_is_one_clean_line(db_url: str) -> None:
 
 
 def test_lost_report_by_reason_and_period(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     for cid, spend in (("1", "1200.00"), ("2", "300.00"), ("3", "50.00")):
         c.customer(cid, f"Customer {cid}")
         c.invoice(cid, date(2024, 10, 1), spend)
@@ -84,7 +84,7 @@ def test_lost_report_by_reason_and_period(db_url: str) -> None:
 
 
 def test_dunning_moves_one_stage_per_letter_sent(db_url: str, tmp_path: Path) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Slow Payer", email="ap@slow.example")
     c.customer("2", "Soon Due", email="ap@soon.example")
     late = c.invoice("1", date(2025, 1, 1), "500.00", due=date(2025, 1, 31), doc="S-1")
@@ -133,7 +133,7 @@ def test_dunning_moves_one_stage_per_letter_sent(db_url: str, tmp_path: Path) ->
 
 
 def test_campaign_report_knows_who_was_reached_and_who_responded(db_url: str, tmp_path: Path) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     for i in range(10):
         c.customer(str(i), f"Customer {i}", email=f"c{i}@example.com")
         c.receipt(str(i), date(2023, 2, 1), "10.00")
@@ -157,7 +157,7 @@ def test_campaign_report_knows_who_was_reached_and_who_responded(db_url: str, tm
 
 @pytest.mark.parametrize("reason", ["price", "closed"])
 def test_loss_replaced_keeps_one_current(db_url: str, reason: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "A")
     run(db_url, "customer", "lost", "1", "--reason", "service", "--on", "2025-01-01")
     run(db_url, "customer", "lost", "1", "--reason", reason, "--on", "2025-02-01")

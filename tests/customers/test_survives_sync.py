@@ -72,9 +72,9 @@ def test_a_full_resync_keeps_the_customer_file(sandbox: SandboxServer, tmp_path:
 
 
 def test_backup_and_restore_carry_the_customer_file(sqlite_url: str, tmp_path: Path) -> None:
-    from tests.reports.builder import Cache
+    from tests.builder import CacheBuilder
 
-    c = Cache(sqlite_url)
+    c = CacheBuilder(sqlite_url)
     c.customer(CID, "Kept Co")
     open_cache(sqlite_url).dispose()  # stamped at the head revision, as a synced cache is
     clock = FixedClock(datetime(2025, 5, 1, tzinfo=UTC))

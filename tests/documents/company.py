@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from qbsync.cache.schema import open_cache
 from qbsync.clock import FixedClock
 from qbsync.customers import file as cfile
-from tests.reports.builder import Cache
+from tests.builder import CacheBuilder
 
 AS_OF = date(2025, 6, 30)
 CLOCK = FixedClock(datetime(2025, 6, 30, 12, tzinfo=UTC))
@@ -24,12 +24,12 @@ COMPANY_INFO = {"CompanyName": "Padaria Estrela Lda", "Country": "US",
                 "Email": {"Address": "contas@estrela.example"}}
 
 
-def build(url: str) -> Cache:
+def build(url: str) -> CacheBuilder:
     import sqlalchemy as sa
 
     from qbsync.cache.models import Realm
 
-    c = Cache(url)
+    c = CacheBuilder(url)
     with c.engine.begin() as conn:
         conn.execute(sa.update(Realm).where(Realm.realm_id == c.realm_id).values(
             company_name=COMPANY_INFO["CompanyName"], country="US", currency="USD",

@@ -13,14 +13,13 @@ from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment, PaymentL
 from qbsync.cache.types import Money
 from qbsync.errors import InputError
 from qbsync.reports import aging, render
-
-from .builder import Cache, D
+from tests.builder import CacheBuilder, D
 
 AS_OF = date(2025, 6, 30)
 
 
 def test_buckets_by_days_past_due(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Acme")
     c.invoice("1", date(2025, 6, 1), "10.00", due=date(2025, 7, 1))  # not due yet
     c.invoice("1", date(2025, 6, 1), "20.00", due=AS_OF)  # due today: current
@@ -41,7 +40,7 @@ def test_buckets_by_days_past_due(db_url: str) -> None:
 
 def test_total_equals_sum_of_open_balances_to_the_cent(db_url: str) -> None:
     rng = random.Random(7)
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     for n in range(40):
         cid = c.customer(str(n), f"Customer {n}")
         for _ in range(rng.randint(0, 6)):
@@ -64,7 +63,7 @@ def test_total_equals_sum_of_open_balances_to_the_cent(db_url: str) -> None:
 
 
 def test_as_of_replays_balances_before_later_payments(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Slow")
     inv = c.invoice("1", date(2025, 3, 1), "300", due=date(2025, 4, 1))
     c.pay("1", date(2025, 5, 15), (inv, "100"))
@@ -78,18 +77,18 @@ def test_as_of_replays_balances_before_later_payments(db_url: str) -> None:
 
 
 def test_voided_invoices_never_age(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Void")
     c.invoice("1", date(2025, 1, 1), "500", voided=True)
     assert aging.aging(c.engine, c.realm_id, AS_OF).total == D(0)
 
 
-def _total_balance(c: Cache) -> Decimal:
+def _total_balance(c: CacheBuilder) -> Decimal:
     return c.scalar(sa.select(sa.type_coerce(sa.func.coalesce(sa.func.sum(Customer.balance), 0), Money())))
 
 
 def test_credits_are_negative_and_customers_in_credit_are_listed(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Owes")
     c.customer("2", "In credit")
     c.customer("3", "Settled by a credit memo")
@@ -121,7 +120,7 @@ def test_credits_are_negative_and_customers_in_credit_are_listed(db_url: str) ->
 
 
 def test_quickbooks_aging_options(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "A")
     for days in (0, 1, 14, 15, 29, 44, 45, 100):
         c.invoice("1", AS_OF - timedelta(days=days + 30), "1.00", due=AS_OF - timedelta(days=days))
@@ -137,7 +136,7 @@ def test_quickbooks_aging_options(db_url: str) -> None:
 
 
 def test_aging_methods_report_date_and_current(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Paid after the report date")
     inv = c.invoice("1", date(2025, 5, 1), "300.00", due=date(2025, 5, 31))
     memo = c.credit_memo("1", date(2025, 5, 5), "50.00")
@@ -150,7 +149,7 @@ def test_aging_methods_report_date_and_current(db_url: str) -> None:
 
 
 def test_payment_dated_before_the_invoice_it_pays_is_unapplied_until_then(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Prepaid")
     pay = c.pay("1", date(2025, 6, 20), unapplied="80.00")
     inv = c.invoice("1", date(2025, 7, 5), "80.00", due=date(2025, 7, 5))
@@ -166,7 +165,7 @@ def test_payment_dated_before_the_invoice_it_pays_is_unapplied_until_then(db_url
 
 def test_aging_total_is_the_sum_of_customer_balances_on_random_companies(db_url: str) -> None:
     rng = random.Random(11)
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     for n in range(30):
         cid = c.customer(str(n), f"Customer {n}")
         memos: list[tuple[str, list[str]]] = []

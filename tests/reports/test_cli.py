@@ -10,12 +10,11 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from qbsync.cli import cli
+from tests.builder import CacheBuilder
 
-from .builder import Cache
 
-
-def _cache(db_url: str) -> Cache:
-    c = Cache(db_url)
+def _cache(db_url: str) -> CacheBuilder:
+    c = CacheBuilder(db_url)
     c.customer("1", "=HYPERLINK(\"http://evil\")")
     c.customer("2", "Plain Co")
     inv = c.invoice("1", date(2025, 1, 1), "120.00", due=date(2025, 1, 31))
@@ -66,7 +65,7 @@ def test_unknown_customer_is_a_clean_error(db_url: str) -> None:
 
 
 def test_cross_by_class_splits_by_line_class(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.qbo_class("7", "Retail")
     c.qbo_class("8", "Wholesale")
     c.customer("1", "Split Co")

@@ -12,14 +12,13 @@ from qbsync.clock import FixedClock
 from qbsync.errors import InputError
 from qbsync.reports import baddebt, health, payments, statement
 from qbsync.reports.source import Period
-
-from .builder import Cache, D
+from tests.builder import CacheBuilder, D
 
 AS_OF = date(2025, 6, 30)
 YEAR = Period(date(2024, 7, 1), AS_OF)
 
 
-def _invoices(c: Cache, cid: str, late_days: list[int | None], start: date = date(2024, 8, 1)) -> None:
+def _invoices(c: CacheBuilder, cid: str, late_days: list[int | None], start: date = date(2024, 8, 1)) -> None:
     """One 100.00 invoice a month, net 30, paid ``late`` days after due (None: never paid)."""
     for n, late in enumerate(late_days):
         day = start + timedelta(days=30 * n)
@@ -30,7 +29,7 @@ def _invoices(c: Cache, cid: str, late_days: list[int | None], start: date = dat
 
 
 def test_payment_classes(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     for cid, name in (("1", "Punctual"), ("2", "Sometimes"), ("3", "Chronic"), ("4", "Never"),
                       ("5", "New"), ("6", "Stopped paying"), ("7", "Pays at the till"), ("8", "Old debt")):
         c.customer(cid, name)
@@ -68,7 +67,7 @@ def test_payment_classes(db_url: str) -> None:
 
 
 def test_payment_class_replayed_as_of_an_earlier_date(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Paid late in the end")
     inv = c.invoice("1", date(2025, 1, 1), "100.00", due=date(2025, 1, 31))
     c.pay("1", date(2025, 6, 1), (inv, "100.00"))
@@ -81,7 +80,7 @@ def test_payment_class_replayed_as_of_an_earlier_date(db_url: str) -> None:
 
 
 def test_statement_running_balance_matches_customer_balance(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     c.customer("1", "Acme Ltd", line1="1 Main St", city="Springfield", region="IL", postal="62701",
                country="USA")
     a = c.invoice("1", date(2025, 1, 5), "100.00", due=date(2025, 2, 4))
@@ -103,13 +102,13 @@ def test_statement_running_balance_matches_customer_balance(db_url: str) -> None
 
 
 def test_statement_unknown_customer_says_how_to_fix(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     with pytest.raises(InputError, match="no customer"):
         statement.statement(c.engine, c.realm_id, "Nobody", AS_OF)
 
 
 def test_bad_debt_candidates_are_quiet_and_long_overdue(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     for cid in "1234":
         c.customer(cid, f"C{cid}")
     c.invoice("1", date(2024, 10, 1), "500.00", due=date(2024, 10, 31))  # 242 days overdue, quiet
@@ -125,7 +124,7 @@ def test_bad_debt_candidates_are_quiet_and_long_overdue(db_url: str) -> None:
 
 
 def test_health_statuses(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     now = datetime(2025, 6, 30, 12, tzinfo=UTC)
     c.sync_state("Customer", last_success_at=now - timedelta(hours=2), last_run_at=now - timedelta(hours=2),
                  row_count=3)

@@ -9,14 +9,13 @@ from datetime import date
 
 from qbsync.reports import best, cross, render
 from qbsync.reports.source import Period
-
-from .builder import Cache, D
+from tests.builder import CacheBuilder, D
 
 AS_OF = date(2025, 6, 30)
 PERIOD = Period(date(2025, 1, 1), date(2025, 6, 30))
 
 
-def _shop(c: Cache) -> None:
+def _shop(c: CacheBuilder) -> None:
     c.department("10", "Downtown")
     c.department("20", "Airport")
     c.qbo_class("7", "Retail")
@@ -34,7 +33,7 @@ def _shop(c: Cache) -> None:
 
 
 def test_best_customers_rank_share_pareto_and_change(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _shop(c)
     report = best.best(c.engine, c.realm_id, AS_OF, PERIOD)
     assert [r.customer_id for r in report.rows] == ["1", "2", "3"]
@@ -50,7 +49,7 @@ def test_best_customers_rank_share_pareto_and_change(db_url: str) -> None:
 
 
 def test_best_renders_to_all_formats_with_rounding_at_display(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _shop(c)
     table = best.table(best.best(c.engine, c.realm_id, AS_OF, PERIOD))
     text = render.to_text(table)
@@ -63,7 +62,7 @@ def test_best_renders_to_all_formats_with_rounding_at_display(db_url: str) -> No
 
 
 def test_cross_report_margins_add_up(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _shop(c)
     report = cross.cross(c.engine, c.realm_id, AS_OF, PERIOD, "location")
     assert list(report.column_names.values()) == ["Airport", "Downtown", "(none)"]
@@ -79,7 +78,7 @@ def test_cross_report_margins_add_up(db_url: str) -> None:
     assert by_class.total == report.total
 
 
-def _classed(c: Cache) -> dict[str, str]:
+def _classed(c: CacheBuilder) -> dict[str, str]:
     """Sales whose lines carry their own classes; returns a few transaction ids by name."""
     c.department("10", "Downtown")
     c.qbo_class("7", "Retail")
@@ -113,7 +112,7 @@ def _classed(c: Cache) -> dict[str, str]:
 
 
 def test_cross_by_class_splits_transactions_by_line_class(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _classed(c)
     report = cross.cross(c.engine, c.realm_id, AS_OF, PERIOD, "class")
     assert report.column_names == {"9": "Online", "7": "Retail", "8": "Wholesale"}

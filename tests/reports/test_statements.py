@@ -11,13 +11,12 @@ import sqlalchemy as sa
 from qbsync.cache.models import Customer
 from qbsync.errors import InputError
 from qbsync.reports import statement
-
-from .builder import Cache, D
+from tests.builder import CacheBuilder, D
 
 AS_OF = date(2025, 6, 30)
 
 
-def _company(c: Cache) -> dict[str, str]:
+def _company(c: CacheBuilder) -> dict[str, str]:
     c.customer("1", "Parent Co", line1="5 Dock Rd", city="Leeds", postal="LS1 4AP", country="GB")
     c.customer("2", "Roof - Parent Co", parent="1", bill_with_parent=True)  # billed with the parent
     c.customer("3", "Shed - Parent Co", parent="1")  # billed on its own
@@ -38,14 +37,14 @@ def _company(c: Cache) -> dict[str, str]:
     return ids
 
 
-def _balance(c: Cache, *ids: str) -> Decimal:
+def _balance(c: CacheBuilder, *ids: str) -> Decimal:
     with c.engine.connect() as conn:
         return sum((conn.execute(sa.select(Customer.balance).where(Customer.id == i)).scalar_one()
                     for i in ids), D(0))
 
 
 def test_balance_forward_rolls_up_jobs_billed_with_the_parent(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _company(c)
     st = statement.statement(c.engine, c.realm_id, "Parent Co", AS_OF, start=date(2025, 5, 1))
     assert st.members == ("1", "2")
@@ -65,7 +64,7 @@ def test_balance_forward_rolls_up_jobs_billed_with_the_parent(db_url: str) -> No
 
 
 def test_open_item_lists_what_is_open_in_the_last_365_days(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     ids = _company(c)
     st = statement.statement(c.engine, c.realm_id, "1", AS_OF, kind="open-item")
     assert [(x.txn_id, x.amount, x.open) for x in st.lines] == [
@@ -80,7 +79,7 @@ def test_open_item_lists_what_is_open_in_the_last_365_days(db_url: str) -> None:
 
 
 def test_transaction_statement_has_amount_and_received_but_no_balance(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _company(c)
     st = statement.statement(c.engine, c.realm_id, "1", AS_OF, start=date(2025, 5, 1), kind="transaction")
     table = statement.table(st)
@@ -91,7 +90,7 @@ def test_transaction_statement_has_amount_and_received_but_no_balance(db_url: st
 
 
 def test_batch_is_every_customer_with_an_open_or_overdue_balance(db_url: str) -> None:
-    c = Cache(db_url)
+    c = CacheBuilder(db_url)
     _company(c)
     open_ = statement.statements(c.engine, c.realm_id, AS_OF, start=date(2025, 6, 1))
     assert [(s.customer_id, s.amount_due) for s in open_] == [("1", D("305.00")), ("4", D("-7.50")),

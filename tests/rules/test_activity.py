@@ -10,8 +10,7 @@ from qbsync.cache.db import create_schema, make_engine
 from qbsync.cache.models import CreditMemo, Estimate, Invoice, Payment, SalesReceipt
 from qbsync.cache.upsert import write_objects
 from qbsync.rules.activity import _aggregate_query, _Reader, load_activity
-
-from .builder import CacheBuilder
+from tests.builder import CacheBuilder
 
 AS_OF = date(2025, 6, 30)
 
@@ -19,8 +18,8 @@ AS_OF = date(2025, 6, 30)
 def test_facts_of_one_customer(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Acme Ltd")
-    b.invoice("1", date(2024, 1, 10), "100.10")
-    b.invoice("1", date(2024, 3, 10), "200.00")
+    b.invoice("1", date(2024, 1, 10), "100.10", balance="0")
+    b.invoice("1", date(2024, 3, 10), "200.00", balance="0")
     b.receipt("1", date(2025, 1, 10), "50.05")
     b.receipt("1", date(2025, 1, 10), "10.00")  # same day: one purchase date
     b.credit_memo("1", date(2025, 2, 1), "30.00")
@@ -75,9 +74,9 @@ def test_as_of_ignores_later_rows_and_customers(db_url: str) -> None:
 def test_open_balance_as_of_adds_back_later_payments(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Slow Payer")
-    inv = b.invoice("1", date(2025, 5, 1), "300", balance="0")  # paid in full, but only in July
-    b.payment("1", date(2025, 6, 10), "100", applies=(("Invoice", inv, "100"),))
-    b.payment("1", date(2025, 7, 10), "200", applies=(("Invoice", inv, "200"),))
+    inv = b.invoice("1", date(2025, 5, 1), "300")  # paid in full, but only in July
+    b.pay("1", date(2025, 6, 10), (inv, "100"))
+    b.pay("1", date(2025, 7, 10), (inv, "200"))
     assert load_activity(b.engine, b.realm_id, AS_OF)["1"].open_balance == Decimal("200.00")
     assert load_activity(b.engine, b.realm_id, date(2025, 7, 31))["1"].open_balance == Decimal("0.00")
 
@@ -86,14 +85,14 @@ def test_unapplied_credit_counts_memos_and_payments(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Prepaid")
     b.credit_memo("1", date(2025, 1, 1), "40", remaining="25.50")
-    b.payment("1", date(2025, 2, 1), "10", unapplied="10")
+    b.pay("1", date(2025, 2, 1), unapplied="10")
     assert load_activity(b.engine, b.realm_id, AS_OF)["1"].unapplied_credit == Decimal("35.50")
 
 
 def test_estimates_count_only_when_asked(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Quoter")
-    b.invoice("1", date(2024, 1, 1))
+    b.invoice("1", date(2024, 1, 1), balance="0")
     b.estimate("1", date(2025, 6, 1))
     without = load_activity(b.engine, b.realm_id, AS_OF)["1"]
     with_est = load_activity(b.engine, b.realm_id, AS_OF, include_estimates=True)["1"]
@@ -107,8 +106,8 @@ def test_location_and_deleted_suffix(db_url: str) -> None:
     b.department("7", "Downtown")
     b.department("8", "Harbour")
     b.customer("1", "Gone Co (deleted)", active=False)
-    b.invoice("1", date(2025, 1, 1), dept="7")
-    b.invoice("1", date(2025, 2, 1), dept="8")
+    b.invoice("1", date(2025, 1, 1), dept="7", balance="0")
+    b.invoice("1", date(2025, 2, 1), dept="8", balance="0")
     b.receipt("1", date(2025, 3, 1), dept="8")
     a = load_activity(b.engine, b.realm_id, AS_OF)["1"]
     assert a.name == "Gone Co"
@@ -120,7 +119,7 @@ def test_voided_invoices_do_not_decide_the_location(db_url: str) -> None:
     b.department("7", "Downtown")
     b.department("8", "Harbour")
     b.customer("1", "Mistyped Co")
-    b.invoice("1", date(2025, 1, 1), dept="7")
+    b.invoice("1", date(2025, 1, 1), dept="7", balance="0")
     b.invoice("1", date(2025, 2, 1), dept="8", voided=True)  # keyed at the wrong store, then voided
     b.invoice("1", date(2025, 2, 2), dept="8", voided=True)
     a = load_activity(b.engine, b.realm_id, AS_OF)["1"]

@@ -12,8 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from qbsync.cli import cli
-
-from .builder import CacheBuilder
+from tests.builder import CacheBuilder
 
 
 @pytest.fixture
@@ -23,9 +22,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
     b = CacheBuilder(url)
     b.customer("1", "=Stale Co")
-    b.invoice("1", date(2024, 5, 8))
+    b.invoice("1", date(2024, 5, 8), balance="0")
     b.customer("2", "Internal Account")
-    b.invoice("2", date(2024, 5, 8))
+    b.invoice("2", date(2024, 5, 8), balance="0")
     b.customer("3", "Back Again (deleted)", active=False)
     b.receipt("3", date(2025, 6, 20))
     b.customer("4", "Owes Us")
@@ -35,7 +34,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         stop = date(2025, 6, 30) - timedelta(days=20 * (i % 7) + 1)
         day = date(2023, 1, 1) + timedelta(days=i)
         while day <= stop:
-            b.invoice(str(i), day)
+            b.invoice(str(i), day, balance="0")
             day += timedelta(days=14 + i % 5)
     return url
 
@@ -131,7 +130,7 @@ def test_csv_of_findings_is_formula_safe_for_all_six_leading_characters(tmp_path
     names = ["=A", "+B", "-C", "@D", "\tE", "\rF"]
     for i, name in enumerate(names, start=1):
         b.customer(str(i), name)
-        b.invoice(str(i), date(2024, 1, 1))
+        b.invoice(str(i), date(2024, 1, 1), balance="0")
     text = _run("rules", "inactive", "--cache-url", url, "--as-of", "2025-06-30", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert sorted(r["display_name"] for r in rows) == sorted("'" + n for n in names)

@@ -17,7 +17,7 @@ from qbsync.cli.duplicates import duplicates_cmd
 from qbsync.rules.duplicates import find_duplicates
 from qbsync.rules.duplicates.detect import detect_duplicates
 from qbsync.rules.duplicates.records import CustomerRecord
-from tests.rules.builder import CacheBuilder
+from tests.builder import CacheBuilder
 
 _GIVEN = ["Ann", "Bob", "Cyd", "Dee", "Eve", "Fay", "Gus", "Hal", "Ida", "Jon", "Kit", "Lou"]
 _FAMILY = ["Abbott", "Baker", "Clark", "Dunn", "Ellis", "Frost", "Grant", "Hayes", "Irwin", "Jones",
@@ -115,14 +115,14 @@ def test_find_duplicates_over_the_cache(db_url: str) -> None:
     with b.engine.begin() as conn:
         conn.execute(sa.update(Customer).where(Customer.id == "2").values(bill_line1="10 Main St",
                                                                           bill_postal_code="62701"))
-    b.invoice("1", date(2024, 5, 1))
+    b.invoice("1", date(2024, 5, 1), balance="0")
     findings = find_duplicates(b.engine, b.realm_id, date(2025, 1, 1))
     dup = [f for f in findings if f.facts["role"] == "duplicate"]
     assert [f.customer_id for f in dup] == ["2"]
     assert dup[0].action == "none" and dup[0].facts["survivor_id"] == "1"  # already inactive
     assert dup[0].facts["has_transactions"] is False
     # An invoice dated after as_of still counts: deactivating would orphan it.
-    b.invoice("2", date(2025, 6, 1))
+    b.invoice("2", date(2025, 6, 1), balance="0")
     later = [f for f in find_duplicates(b.engine, b.realm_id, date(2025, 1, 1)) if f.customer_id == "2"]
     assert later[0].action == "merge" and later[0].facts["txn_count"] == 0
     assert later[0].facts["has_transactions"] is True
@@ -169,7 +169,7 @@ def test_cli_on_the_cache(db_url: str) -> None:
             conn.execute(sa.update(Customer).where(Customer.id == cid).values(
                 company_name=name, phone="(415) 555-01" + ("11" if cid in ("1", "2") else f"2{cid}"),
                 bill_country="USA"))
-    b.invoice("2", date(2024, 3, 1))
+    b.invoice("2", date(2024, 3, 1), balance="0")
     result = CliRunner().invoke(duplicates_cmd, ["--cache-url", db_url, "--realm", b.realm_id,
                                                  "--as-of", "2025-01-01", "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -273,10 +273,9 @@ def test_cli_reads_a_semicolon_separated_customer_csv(tmp_path: Path) -> None:
 def test_cli_csv_is_formula_safe(tmp_path: Path) -> None:
     # Issue 10: the duplicates CSV neutralised = + - @ but not a leading TAB or CR.
     from qbsync.cli import cli
-    from tests.reports.builder import Cache
 
     url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
-    cache = Cache(url)
+    cache = CacheBuilder(url)
     lead = {"11": "\t=", "901": "\r="}
     for r in _with_duplicates():
         cache.customer(r.customer_id, lead.get(r.customer_id, "") + r.display_name, email=r.email,

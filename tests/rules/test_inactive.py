@@ -11,8 +11,7 @@ from qbsync.rules.activity import load_activity
 from qbsync.rules.findings import Finding
 from qbsync.rules.inactive import check_inactive, find_inactive, find_reactivate, recheck_inactive
 from qbsync.rules.policy import InactivePolicy, load_policy
-
-from .builder import CacheBuilder
+from tests.builder import CacheBuilder
 
 AS_OF = date(2025, 6, 30)
 STALE = date(2024, 5, 8)  # 418 days before AS_OF
@@ -29,8 +28,8 @@ def test_stale_customer_is_flagged_with_reason_in_words_and_numbers(db_url: str)
     b = CacheBuilder(db_url)
     b.customer("1", "Stale Co")
     b.customer("2", "Busy Co")
-    b.invoice("1", STALE, "100")
-    b.invoice("2", RECENT)
+    b.invoice("1", STALE, "100", balance="0")
+    b.invoice("2", RECENT, balance="0")
     found = _run(b)
     assert set(found) == {"1"}
     f = found["1"]
@@ -41,8 +40,8 @@ def test_stale_customer_is_flagged_with_reason_in_words_and_numbers(db_url: str)
 
 def test_open_balance_goes_to_collections_not_deactivate(db_url: str) -> None:
     b = CacheBuilder(db_url)
-    b.customer("1", "Owes Money", balance="75")
-    b.invoice("1", STALE, "75", balance="75")
+    b.customer("1", "Owes Money")
+    b.invoice("1", STALE, "75")
     f = _run(b)["1"]
     assert f.action == "collections"
     assert "balance 75.00" in f.reason
@@ -51,8 +50,8 @@ def test_open_balance_goes_to_collections_not_deactivate(db_url: str) -> None:
 def test_unapplied_credit_goes_to_collections(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Has Credit")
-    b.invoice("1", STALE, "100")
-    b.payment("1", STALE, "120", unapplied="20")
+    inv = b.invoice("1", STALE, "100")
+    b.pay("1", STALE, (inv, "100"), unapplied="20")
     f = _run(b)["1"]
     assert f.action == "collections"
     assert "unapplied credit 20.00" in f.reason
@@ -69,13 +68,13 @@ def test_parent_with_active_job_is_not_flagged_and_jobs_follow_parent(db_url: st
     b = CacheBuilder(db_url)
     b.customer("1", "Parent With Busy Job")
     b.customer("2", "Parent With Busy Job:Kitchen", parent="1")
-    b.invoice("1", STALE)
-    b.invoice("2", RECENT)
+    b.invoice("1", STALE, balance="0")
+    b.invoice("2", RECENT, balance="0")
     b.customer("10", "Quiet Parent")
     b.customer("11", "Quiet Parent:Old Job", parent="10")
     b.customer("12", "Quiet Parent:Old Job:Phase 2", parent="11")
-    b.invoice("10", STALE)
-    b.invoice("12", date(2024, 6, 1))
+    b.invoice("10", STALE, balance="0")
+    b.invoice("12", date(2024, 6, 1), balance="0")
     found = _run(b)
     assert not {"1", "2"} & set(found)
     assert {"10", "11", "12"} <= set(found)
@@ -88,7 +87,7 @@ def test_job_with_balance_protects_its_family(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Parent")
     b.customer("2", "Parent:Job", parent="1")
-    b.invoice("1", STALE)
+    b.invoice("1", STALE, balance="0")
     b.invoice("2", STALE, "40", balance="40")
     found = _run(b)
     assert "1" not in found
@@ -110,7 +109,7 @@ def test_excluded_by_id_and_by_name_pattern(db_url: str) -> None:
     b = CacheBuilder(db_url)
     for cid, name in (("1", "Keep Me"), ("2", "ACME Holdings"), ("3", "Plain Stale")):
         b.customer(cid, name)
-        b.invoice(cid, STALE)
+        b.invoice(cid, STALE, balance="0")
     policy = InactivePolicy(exclude_ids=frozenset({"1"}), exclude_names=("*holdings*",))
     assert set(_run(b, policy)) == {"3"}
 
@@ -121,9 +120,9 @@ def test_per_type_and_per_location_thresholds(db_url: str) -> None:
     b.customer("1", "Wholesale", type_id="W")
     b.customer("2", "Kiosk Regular")
     b.customer("3", "Default Rules")
-    b.invoice("1", STALE)  # 418 days: below the wholesale 730
-    b.invoice("2", date(2025, 1, 1), dept="5")  # 180 days: above the kiosk's 90
-    b.invoice("3", date(2025, 1, 1))  # 180 days: below the default 365
+    b.invoice("1", STALE, balance="0")  # 418 days: below the wholesale 730
+    b.invoice("2", date(2025, 1, 1), dept="5", balance="0")  # 180 days: above the kiosk's 90
+    b.invoice("3", date(2025, 1, 1), balance="0")  # 180 days: below the default 365
     policy = InactivePolicy(type_days={"W": 730}, location_days={"Seasonal Kiosk": 90})
     found = _run(b, policy)
     assert set(found) == {"2"}
@@ -134,7 +133,7 @@ def test_per_type_and_per_location_thresholds(db_url: str) -> None:
 def test_as_of_replay_ignores_later_data(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Came Back")
-    b.invoice("1", STALE)
+    b.invoice("1", STALE, balance="0")
     b.invoice("1", date(2025, 8, 1), "10", balance="10")  # after the replay date
     f = _run(b, as_of=AS_OF)["1"]
     assert f.action == "deactivate" and "balance 0.00" in f.reason
@@ -144,7 +143,7 @@ def test_as_of_replay_ignores_later_data(db_url: str) -> None:
 def test_already_inactive_customers_are_not_flagged_again(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Already Off (deleted)", active=False)
-    b.invoice("1", STALE)
+    b.invoice("1", STALE, balance="0")
     assert _run(b) == {}
 
 
@@ -152,14 +151,14 @@ def test_check_inactive_re_evaluates_one_customer(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Parent")
     b.customer("2", "Parent:Job", parent="1")
-    b.invoice("1", STALE)
+    b.invoice("1", STALE, balance="0")
     acts = load_activity(b.engine, b.realm_id, AS_OF)
     policy = InactivePolicy()
     f = check_inactive(acts["1"], policy, AS_OF, jobs=[acts["2"]])
     assert f is not None and f.action == "deactivate" and f.sync_token == "0"
     job = recheck_inactive("2", acts, policy, AS_OF)
     assert job is not None and job.action == "deactivate"
-    b.invoice("2", RECENT)  # the job was invoiced between plan and apply
+    b.invoice("2", RECENT, balance="0")  # the job was invoiced between plan and apply
     acts = load_activity(b.engine, b.realm_id, AS_OF)
     assert recheck_inactive("1", acts, policy, AS_OF) is None
     assert check_inactive(acts["1"], policy, AS_OF, jobs=[acts["2"]]) is None
@@ -170,7 +169,7 @@ def test_reactivate_inactive_customer_with_recent_activity(db_url: str) -> None:
     b.customer("1", "Switched Off Too Soon (deleted)", active=False)
     b.invoice("1", date(2025, 6, 20), "45", balance="45")
     b.customer("2", "Rightly Off (deleted)", active=False)
-    b.invoice("2", STALE)
+    b.invoice("2", STALE, balance="0")
     b.customer("3", "Parent Off (deleted)", active=False)
     b.customer("4", "Parent Off:Job (deleted)", active=False, parent="3")
     b.receipt("4", date(2025, 6, 1))

@@ -1,5 +1,11 @@
-"""Crafted cache rows for report and campaign tests: customers with contact details, invoices with due
-dates, payments that pay invoices (keeping invoice balances consistent), receipts, credit memos."""
+"""The one writer of crafted cache rows for tests: customers with contact details, locations, classes,
+items, invoices, receipts, credit memos, estimates, and payments that pay invoices and use credits.
+
+Balances stay as QuickBooks keeps them unless a test says otherwise: a new invoice is open for its
+total, a credit memo's whole amount remains, a payment lowers what it pays, and the customer's
+``balance`` moves with them (``customer(balance=...)`` starts it elsewhere, e.g. a balance the
+cache holds no transaction for).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from qbsync.cache.models import (
     CreditMemo,
     Customer,
     Department,
+    Estimate,
     Invoice,
     Item,
     Payment,
@@ -33,8 +40,8 @@ def D(text: str | int) -> Decimal:
     return Decimal(str(text))
 
 
-class Cache:
-    """Adds rows with sensible defaults; each call commits. Paying an invoice lowers its balance."""
+class CacheBuilder:
+    """Adds rows with sensible defaults; each call commits, so a test reads what it wrote."""
 
     def __init__(self, url: str, realm_id: str = REALM) -> None:
         self.engine = make_engine(url)
@@ -58,13 +65,14 @@ class Cache:
                  active: bool = True, created: date | None = date(2020, 1, 1), type_id: str | None = None,
                  line1: str | None = None, city: str | None = None, region: str | None = None,
                  postal: str | None = None, country: str | None = None, parent: str | None = None,
-                 bill_with_parent: bool = False) -> str:
+                 bill_with_parent: bool = False, balance: str = "0") -> str:
         self._insert(Customer, **self._mirrored(id_, created), display_name=name, active=active,
                      bill_with_parent=bill_with_parent,
                      given_name=given, family_name=family, company_name=company, email=email, phone=phone,
                      bill_line1=line1, bill_city=city, bill_region=region, bill_postal_code=postal,
                      bill_country=country, job=parent is not None, parent_id=parent,
-                     level=1 if parent else 0, customer_type_id=type_id, balance=D(0), balance_with_jobs=D(0))
+                     level=1 if parent else 0, customer_type_id=type_id, balance=D(balance),
+                     balance_with_jobs=D(balance))
         return id_
 
     def department(self, id_: str, name: str) -> None:
@@ -84,16 +92,20 @@ class Cache:
                          .where(Customer.realm_id == self.realm_id, Customer.id == customer)
                          .values(balance=bal + delta, balance_with_jobs=bal + delta))
 
-    def invoice(self, customer: str, day: date, total: str = "100", *, due: date | None = None,
-                voided: bool = False, dept: str | None = None, cls: str | None = None,
-                doc: str | None = None, items: tuple[tuple[str, ...], ...] = ()) -> str:
-        row = self._mirrored(None, day)
+    def invoice(self, customer: str, day: date, total: str = "100", *, balance: str | None = None,
+                due: date | None = None, voided: bool = False, dept: str | None = None,
+                cls: str | None = None, doc: str | None = None, items: tuple[tuple[str, ...], ...] = (),
+                id_: str | None = None) -> str:
+        """An invoice open for ``balance`` (its whole total unless given; "0" is paid in full, by
+        payments the cache does not hold). A voided one keeps nothing: QuickBooks zeroes it."""
+        row = self._mirrored(id_, day)
         amount = D(0) if voided else D(total)
+        open_ = D(0) if voided else D(balance) if balance is not None else amount
         self._insert(Invoice, **row, customer_id=customer, txn_date=day, due_date=due, total_amt=amount,
-                     balance=amount, voided=voided, department_id=dept, class_id=cls,
+                     balance=open_, voided=voided, department_id=dept, class_id=cls,
                      doc_number=doc or f"INV-{row['id']}")
         self._lines("Invoice", row["id"], items)
-        self._customer_balance(customer, amount)
+        self._customer_balance(customer, open_)
         return str(row["id"])
 
     def _lines(self, txn_type: str, txn_id: str, items: tuple[tuple[str, ...], ...]) -> None:
@@ -111,14 +123,21 @@ class Cache:
         self._lines("SalesReceipt", row["id"], items)
         return str(row["id"])
 
-    def credit_memo(self, customer: str, day: date, total: str = "20", *, dept: str | None = None,
-                    cls: str | None = None, items: tuple[tuple[str, ...], ...] = ()) -> str:
-        """An unapplied credit memo (its whole amount remains as credit)."""
+    def credit_memo(self, customer: str, day: date, total: str = "20", *, remaining: str | None = None,
+                    dept: str | None = None, cls: str | None = None,
+                    items: tuple[tuple[str, ...], ...] = ()) -> str:
+        """A credit memo with ``remaining`` credit left (its whole amount unless given)."""
         row = self._mirrored(None, day)
+        left = D(remaining) if remaining is not None else D(total)
         self._insert(CreditMemo, **row, customer_id=customer, txn_date=day, total_amt=D(total),
-                     balance=D(total), department_id=dept, class_id=cls)
+                     balance=left, department_id=dept, class_id=cls)
         self._lines("CreditMemo", row["id"], items)
-        self._customer_balance(customer, -D(total))
+        self._customer_balance(customer, -left)
+        return str(row["id"])
+
+    def estimate(self, customer: str, day: date, total: str = "80") -> str:
+        row = self._mirrored(None, day)
+        self._insert(Estimate, **row, customer_id=customer, txn_date=day, total_amt=D(total))
         return str(row["id"])
 
     def pay(self, customer: str, day: date, *applies: tuple[str, str], unapplied: str = "0",
