@@ -21,9 +21,12 @@ from typing import Any
 POOL_FILE = Path(__file__).resolve().parents[1] / "data" / "people_pools.json.gz"
 LOCALES = {"US": "en_US", "CA": "en_CA", "GB": "en_GB", "AU": "en_AU", "DE": "de_DE", "FR": "fr_FR"}
 
-#: field -> how many values to draw from Faker per country (twice what the largest company draws)
-DRAWS = {"given": 4800, "family": 4800, "companies": 2400, "streets": 2400, "numbers": 1200,
-         "cities": 2400, "subdivisions": 600, "postcodes": 2400, "free_domains": 240}
+#: field -> how many values to draw from Faker per country. Names come from short lists (en_US: 690
+#: given names, 1,000 family names), drawn often enough that every one appears with its frequency;
+#: the other fields are built from patterns, so they get ten times what the largest company draws,
+#: which keeps two customers sharing a street or postcode about as rare as with Faker itself.
+DRAWS = {"given": 60000, "family": 60000, "companies": 12000, "streets": 12000, "numbers": 6000,
+         "cities": 12000, "subdivisions": 3000, "postcodes": 12000, "free_domains": 2000}
 
 Pool = tuple[tuple[str, ...], tuple[int, ...]]  # values, how often each was drawn
 
