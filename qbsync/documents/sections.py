@@ -101,7 +101,11 @@ def disappearing_section(col: Collected) -> dict[str, Any]:
                             title="Disappearing customers: P(alive) against expected value")
              if points else None)
     auc = bt.auc.get(rep.scorer)
-    words = auc_in_words(auc, bt.cutoff, bt.holdout_days, bt.customers, bt.disappeared)
+    # The backtest judges several dates (rolling origin); the words speak of the latest one and the
+    # AUC is the mean over all of them, as the rule's own line says.
+    last = max(bt.cuts, key=lambda c: c.cutoff) if bt.cuts else None
+    words = auc_in_words(auc, last.cutoff if last else col.options.as_of, bt.holdout_days,
+                         last.customers if last else 0, last.disappeared if last else 0, len(bt.cuts))
     table = rule_table("disappearing", col.options.as_of, findings, [rep.summary()])
     return {"chart": chart, "words": words, "table": page_table("disappearing", table, col.options.top),
             "listed": len(findings), "scorer": rep.scorer, "candidates": rep.candidates}

@@ -59,9 +59,12 @@ def system_tools() -> dict[str, str]:
     return {exe: str(shutil.which(exe)) for exe in TOOLS}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(system_tools: dict[str, str]) -> Iterator[Any]:
-    """A headless Debian chromium driven by playwright, with a fresh profile; closed at the end."""
+    """A headless Debian chromium driven by playwright, with a fresh profile; closed after the module.
+
+    Not session-wide: while playwright's sync API is started, its event loop counts as running in the
+    main thread, and every later test that calls asyncio.run (the fleet's worker) would fail."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
     with tempfile.TemporaryDirectory(prefix="qbsync-chromium-") as profile:
         manager = sync_api.sync_playwright().start()
