@@ -39,6 +39,14 @@ class StatementView:
     totals: dict[str, Decimal]
     aging: list[tuple[str, Decimal]]  # (English label, amount): the open balance by age
 
+    @property
+    def widths(self) -> list[int]:
+        """Column widths in per cent (a fixed table layout is several times faster to lay out)."""
+        fixed = {"date": 14, "type": 16, "text": 12}
+        money = [k for _, _, k in self.columns if k == "money"]
+        rest = 100 - sum(fixed.get(k, 0) for _, _, k in self.columns if k != "money")
+        return [fixed.get(k, rest // max(len(money), 1)) for _, _, k in self.columns]
+
 
 def view(st: statement.Statement) -> StatementView:
     """The layout of one statement, with the columns `report statement` gives its kind."""

@@ -1,0 +1,137 @@
+"""`report html` against the reports it contains, and a batch of PDF statements, on a synthetic cache.
+
+    python bench/bench_documents.py [--customers 100000] [--txns 2000000] [--url sqlite:///PATH]
+                                    [--statements 1000] [--skip-build]
+
+Builds the cache of ``bench_reports.py`` (or reuses ``--url`` with ``--skip-build``), then times,
+in one process: each report the HTML page contains, run alone the way its command runs it (the
+rules each load the activity themselves); then ``report html`` end to end (every report once, the
+rules sharing one activity load, the page rendered and written), its ratio to the slowest report
+and the file's size; then ``--statements`` balance-forward statements rendered into one PDF
+(WeasyPrint) and one file per customer. Targets (docs/benchmarks.md): the page under 2x the
+slowest report and under 5 MB; 1,000 statements in under a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench.bench_reports import AS_OF, REALM, build
+from qbsync.cache.schema import open_cache
+from qbsync.reports.source import default_period
+
+
+def timed(label: str, fn: Callable[[], Any], out: dict[str, float]) -> Any:
+    start = time.perf_counter()
+    result = fn()
+    out[label] = time.perf_counter() - start
+    print(f"  {label:34} {out[label]:8.2f} s", flush=True)
+    return result
+
+
+def reports_alone(engine: sa.Engine) -> dict[str, float]:
+    from qbsync.campaigns import campaign
+    from qbsync.reports import aging, best, cross, lost
+    from qbsync.rules.activity import load_activity
+    from qbsync.rules.disappearing.rank import find_disappearing
+    from qbsync.rules.duplicates import run_on_cache
+    from qbsync.rules.inactive import find_inactive, find_reactivate
+    from qbsync.rules.policy import InactivePolicy
+
+    policy = InactivePolicy()
+    period = default_period(AS_OF)
+    t: dict[str, float] = {}
+    print("each report alone:")
+    timed("aging", lambda: aging.aging(engine, REALM, AS_OF), t)
+    timed("best", lambda: best.best(engine, REALM, AS_OF, period), t)
+    timed("cross (location)", lambda: cross.cross(engine, REALM, AS_OF, period), t)
+    timed("rules inactive", lambda: find_inactive(load_activity(engine, REALM, AS_OF), policy, AS_OF), t)
+    timed("rules reactivate", lambda: find_reactivate(load_activity(engine, REALM, AS_OF), policy, AS_OF), t)
+    timed("rules disappearing", lambda: find_disappearing(load_activity(engine, REALM, AS_OF), policy, AS_OF), t)
+    timed("rules duplicates", lambda: run_on_cache(engine, REALM, AS_OF), t)
+    timed("campaign reports", lambda: [campaign.report(engine, REALM, c.name, AS_OF)
+                                       for c in campaign.campaigns(engine, REALM)], t)
+    timed("report lost", lambda: lost.lost(engine, REALM, AS_OF, "quarter"), t)
+    return t
+
+
+def html_page(engine: sa.Engine, path: Path) -> tuple[float, int, dict[str, float]]:
+    from qbsync.documents import htmlreport
+    from qbsync.files import write_atomic
+
+    start = time.perf_counter()
+    opts = htmlreport.Options(AS_OF, default_period(AS_OF), today=AS_OF)
+    collected = htmlreport.collect(engine, REALM, opts)
+    page = htmlreport.render_page(collected, generated=datetime.now(UTC))
+    write_atomic(path, page)
+    return time.perf_counter() - start, path.stat().st_size, collected.seconds
+
+
+def statements_pdf(engine: sa.Engine, n: int, tmp: Path) -> dict[str, float]:
+    from qbsync.documents.company import company
+    from qbsync.documents.compose import Composer, PdfMaker
+    from qbsync.documents.statements import statements
+    from qbsync.files import write_atomic_bytes
+    from qbsync.reports import aging
+
+    ids = [r.customer_id for r in aging.aging(engine, REALM, AS_OF).rows[:n]]
+    composer = Composer(company(engine, REALM))
+    t: dict[str, float] = {}
+    print(f"{len(ids)} balance-forward statements:")
+    made = timed("statements (data + HTML)", lambda: statements(engine, REALM, ids, AS_OF, None, composer), t)
+    maker = PdfMaker()
+    articles = [a for _, a in made]
+    pdf = timed("one PDF with all of them", lambda: maker.pdfs(composer, articles, title="Statements"), t)
+    write_atomic_bytes(tmp / "statements.pdf", pdf)
+    t["total (data + one PDF)"] = t["statements (data + HTML)"] + t["one PDF with all of them"]
+    print(f"  {'total (data + one PDF)':34} {t['total (data + one PDF)']:8.2f} s; {len(pdf) / 1e6:.1f} MB")
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, default=100_000)
+    ap.add_argument("--txns", type=int, default=2_000_000)
+    ap.add_argument("--url")
+    ap.add_argument("--skip-build", action="store_true", help="Reuse the cache at --url as it is.")
+    ap.add_argument("--statements", type=int, default=1000)
+    ap.add_argument("--no-html", action="store_true")
+    args = ap.parse_args()
+    print(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; load average "
+          f"{open('/proc/loadavg').read().split()[:3] if Path('/proc/loadavg').exists() else '?'}")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        url = args.url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+        if not args.skip_build:
+            start = time.perf_counter()
+            build(url, args.customers, args.txns).dispose()
+            print(f"built {args.customers:,} customers / {args.txns:,} transactions in "
+                  f"{time.perf_counter() - start:.0f} s")
+        engine = open_cache(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("ANALYZE") if engine.dialect.name == "sqlite" else sa.text("ANALYZE"))
+        if not args.no_html:
+            alone = reports_alone(engine)
+            slowest = max(alone, key=lambda k: alone[k])
+            seconds, size, parts = html_page(engine, tmp / "report.html")
+            print(f"report html: {seconds:.2f} s = {seconds / alone[slowest]:.2f} x the slowest report "
+                  f"({slowest}, {alone[slowest]:.2f} s); sum of the reports alone {sum(alone.values()):.2f} s; "
+                  f"file {size / 1e6:.2f} MB")
+            print("  inside the page: " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
+        if args.statements:
+            statements_pdf(engine, args.statements, tmp)
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
