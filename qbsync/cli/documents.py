@@ -54,25 +54,23 @@ def _write(articles: list[Any], composer: Any, fmt: str, output: Path | None, ou
 
     _check_output(output, out_dir)
     maker = PdfMaker() if fmt == "pdf" else None
-
-    def save(path: Path, chosen: list[Any], what: str) -> None:
-        page = composer.page(chosen, title=what, pdf=maker is not None)
-        if maker is None:
-            write_atomic(path, page)
-        else:
-            write_atomic_bytes(path, maker.pdf(page, where=what))
-
     files: dict[str, str] = {}
     if output is not None:
-        save(output, articles, title)
+        if maker is None:
+            write_atomic(output, composer.page(articles, title=title, pdf=False))
+        else:
+            write_atomic_bytes(output, maker.pdfs(composer, articles, title=title))
         files = {a.customer_id: str(output) for a in articles}
     else:
         assert out_dir is not None
         out_dir.mkdir(parents=True, exist_ok=True)
-        for a in articles:
-            path = out_dir / f"{name_of(a)}.{fmt}"
-            save(path, [a], f"{title}: {a.customer_id}")
-            files[a.customer_id] = str(path)
+        paths = [out_dir / f"{name_of(a)}.{fmt}" for a in articles]
+        if maker is None:
+            for a, path in zip(articles, paths, strict=True):
+                write_atomic(path, composer.page([a], title=f"{title}: {a.name}", pdf=False))
+        else:
+            maker.files(composer, articles, paths, title=title)
+        files = {a.customer_id: str(path) for a, path in zip(articles, paths, strict=True)}
     for note in composer.warnings:
         click.echo(f"note: {note}", err=True)
     return files

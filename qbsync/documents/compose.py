@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -168,8 +169,35 @@ def check_fonts(html: str, where: str) -> None:
                               "write the document as HTML (--format html)")
 
 
+_WORKER_FONTS: Any = None
+
+
+def _render_chunk(html: str) -> bytes:
+    """A worker process's PDF of one chunk (its own font configuration, made once per process)."""
+    global _WORKER_FONTS
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    if _WORKER_FONTS is None:
+        _WORKER_FONTS = FontConfiguration()
+    data = HTML(string=html, base_url=str(FONTS)).write_pdf(font_config=_WORKER_FONTS)
+    assert data is not None
+    return bytes(data)
+
+
+def workers() -> int:
+    """Processes for a large batch: the machine's cores, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 class PdfMaker:
-    """WeasyPrint with one font configuration for a whole run (fonts are loaded once)."""
+    """WeasyPrint with one font configuration for a whole run (fonts are loaded once).
+
+    A large batch is laid out in chunks of ``CHUNK`` documents on every core (WeasyPrint is pure
+    Python, so one process uses one core) and the chunks' pages joined into one PDF with pypdf.
+    """
+
+    CHUNK = 20
 
     def __init__(self) -> None:
         try:
@@ -189,6 +217,56 @@ class PdfMaker:
         data = HTML(string=html, base_url=str(FONTS)).write_pdf(font_config=self.fonts)
         assert data is not None
         return bytes(data)
+
+    def pdfs(self, composer: Composer, articles: Sequence[Article], *, title: str,
+             processes: int | None = None) -> bytes:
+        """One PDF of every article, each starting a new page: chunks laid out in parallel, then joined."""
+        chunks = [list(articles[i:i + self.CHUNK]) for i in range(0, len(articles), self.CHUNK)]
+        pages = [composer.page(chunk, title=title, pdf=True) for chunk in chunks]
+        for page, chunk in zip(pages, chunks, strict=True):
+            check_fonts(page, f"{title} ({', '.join(a.customer_id for a in chunk[:3])}...)")
+        procs = min(processes or workers(), len(pages))
+        if procs <= 1:
+            return self.join([self.pdf(page, where=title) for page in pages])
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(procs) as pool:
+            return self.join(list(pool.map(_render_chunk, pages)))
+
+    def files(self, composer: Composer, articles: Sequence[Article], paths: Sequence[Path], *, title: str,
+              processes: int | None = None) -> None:
+        """One PDF per article at ``paths``, laid out on every core."""
+        from qbsync.files import write_atomic_bytes
+
+        pages = [composer.page([a], title=f"{title}: {a.name}", pdf=True) for a in articles]
+        for page, a in zip(pages, articles, strict=True):
+            check_fonts(page, f"{title}: {a.customer_id}")
+        procs = min(processes or workers(), len(pages))
+        if procs <= 1:
+            for page, path in zip(pages, paths, strict=True):
+                write_atomic_bytes(path, self.pdf(page, where=title))
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(procs) as pool:
+            for data, path in zip(pool.map(_render_chunk, pages, chunksize=8), paths, strict=True):
+                write_atomic_bytes(path, data)
+
+    @staticmethod
+    def join(parts: Sequence[bytes]) -> bytes:
+        """The pages of several PDFs in one (pypdf)."""
+        if len(parts) == 1:
+            return parts[0]
+        import io
+
+        from pypdf import PdfWriter
+
+        writer = PdfWriter()
+        for part in parts:
+            writer.append(io.BytesIO(part))
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()
 
 
 def slug(text: str) -> str:

@@ -170,21 +170,26 @@ def rule_table(rule: str, as_of: date, findings: list[Finding], notes: list[str]
 # --- the page -------------------------------------------------------------------------------------------
 
 
-def auc_in_words(auc: float | None, cutoff: date, holdout_days: int, customers: int, gone: int,
-                 cuts: int = 1) -> str:
-    """The backtest's AUC as a shop owner would say it (``cutoff``: the latest of ``cuts`` dates tried)."""
-    if auc is None or auc != auc:
-        return (f"There was too little history to test the list on your own past (on {cutoff.isoformat()} "
-                f"{gone} of {customers} customers went on to stop buying): treat it as a first guess.")
+def auc_in_words(auc: float | None, cutoffs: list[date], horizon_days: int, customers: int, gone: int,
+                 spread: tuple[float, float] | None = None) -> str:
+    """The backtest's AUC as a shop owner would say it."""
+    if auc is None or auc != auc or not cutoffs:
+        return ("There was too little history to test the list on your own past: treat it as a first "
+                "guess.")
     per100 = round(auc * 100)
     verdict = ("a good guide" if auc >= 0.8 else "a useful guide" if auc >= 0.7 else
                "a rough guide" if auc >= 0.6 else "hardly better than a coin toss: treat it with care")
-    earlier = f" (and {cuts - 1} earlier date{'s' if cuts > 2 else ''})" if cuts > 1 else ""
-    return (f"How far can you trust this list? We tested it on your own history: we went back to "
-            f"{cutoff.isoformat()}{earlier}, ranked your {customers:,} customers the same way, and checked "
-            f"who bought again in the next {holdout_days} days ({gone:,} did not). Take one customer who "
-            f"stopped and one who kept buying: {per100} times out of 100 the list put the one who stopped "
-            f"higher. A coin toss would manage 50. That makes it {verdict} (backtest AUC {auc:.2f}).")
+    when = (f"we went back to {cutoffs[-1].isoformat()}" if len(cutoffs) == 1 else
+            f"we went back to {len(cutoffs)} dates between {cutoffs[0].isoformat()} and "
+            f"{cutoffs[-1].isoformat()}")
+    varied = ""
+    if spread is not None and len(cutoffs) > 1:
+        varied = f" (between {round(spread[0] * 100)} and {round(spread[1] * 100)}, depending on the date)"
+    return (f"How far can you trust this list? We tested it on your own history: {when}, ranked your "
+            f"customers the same way, and checked who bought again in the next {horizon_days} days (the last "
+            f"time, {gone:,} of {customers:,} did not). Take one customer who stopped and one who kept "
+            f"buying: {per100} times out of 100 the list put the one who stopped higher{varied}. A coin toss "
+            f"would manage 50. That makes it {verdict} (backtest AUC {auc:.2f}).")
 
 
 def render_page(col: Collected, *, generated: datetime) -> str:

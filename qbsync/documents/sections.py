@@ -100,12 +100,14 @@ def disappearing_section(col: Collected) -> dict[str, Any]:
                             x_label="probability the customer is still buying (P alive)", y_label=y_label,
                             title="Disappearing customers: P(alive) against expected value")
              if points else None)
-    auc = bt.auc.get(rep.scorer)
-    # The backtest judges several dates (rolling origin); the words speak of the latest one and the
-    # AUC is the mean over all of them, as the rule's own line says.
-    last = max(bt.cuts, key=lambda c: c.cutoff) if bt.cuts else None
-    words = auc_in_words(auc, last.cutoff if last else col.options.as_of, bt.holdout_days,
-                         last.customers if last else 0, last.disappeared if last else 0, len(bt.cuts))
+    auc = bt.mean.get(rep.scorer)
+    # The backtest judges several dates (rolling origin): the AUC is the mean over them, as the rule's
+    # own line says, with its spread; the counts are the latest date's.
+    cuts = sorted(bt.cuts, key=lambda c: c.cutoff)
+    last = cuts[-1] if cuts else None
+    spread = (bt.low[rep.scorer], bt.high[rep.scorer]) if rep.scorer in bt.low else None
+    words = auc_in_words(auc, [c.cutoff for c in cuts], bt.horizon_days, last.customers if last else 0,
+                         last.disappeared if last else 0, spread)
     table = rule_table("disappearing", col.options.as_of, findings, [rep.summary()])
     return {"chart": chart, "words": words, "table": page_table("disappearing", table, col.options.top),
             "listed": len(findings), "scorer": rep.scorer, "candidates": rep.candidates}
