@@ -49,6 +49,7 @@ class Realm(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     raw_company_info: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     raw_preferences: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    last_sync_requests: Mapped[int | None] = mapped_column(Integer)  # requests of the last sync run
 
 
 EntityKind = Literal["name_list", "transaction"]
@@ -321,6 +322,8 @@ class SyncState(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     row_count: Mapped[int] = mapped_column(Integer, default=0)
+    # requests of the last run that named this entity alone (pages, COUNTs, its own CDC)
+    last_run_requests: Mapped[int | None] = mapped_column(Integer)
 
 
 #: QBO entity name -> model, in sync order (derived from ``ENTITIES``)

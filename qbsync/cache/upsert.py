@@ -145,6 +145,12 @@ def delete_unseen(conn: sa.Connection, entity: str, realm_id: str, seen_since: A
     return delete_objects(conn, entity, realm_id, ids)
 
 
+def has_rows(conn: sa.Connection, entity: str, realm_id: str) -> bool:
+    """Whether the cache holds any row of ``entity`` for the realm (one index probe)."""
+    tbl = table(TABLES[entity])
+    return conn.execute(sa.select(tbl.c.id).where(tbl.c.realm_id == realm_id).limit(1)).first() is not None
+
+
 def count_rows(conn: sa.Connection, entity: str, realm_id: str) -> int:
     tbl = _table_of(entity)
     return int(conn.execute(sa.select(sa.func.count()).select_from(tbl)

@@ -155,14 +155,20 @@ def status_command(realm: str | None, as_json: bool, cache_url: str | None) -> N
     for r in realms:
         click.echo(f"realm {r.realm_id}" + (f" ({r.company_name})" if r.company_name else ""))
         click.echo(f"  {live[r.realm_id].line()}")
-        click.echo(f"  {'entity':<13} {'rows':>9}  {'last success (UTC)':<20} {'cursor (UTC)':<20} error")
+        if r.last_sync_requests is not None:
+            shared = r.last_sync_requests - sum(e.last_run_requests or 0 for e in r.entities)
+            click.echo(f"  last sync: {r.last_sync_requests:,} requests"
+                       + (f" ({shared:,} shared by several entities)" if shared else ""))
+        click.echo(f"  {'entity':<13} {'rows':>9}  {'last success (UTC)':<20} {'cursor (UTC)':<20} "
+                   f"{'requests':>8}  error")
         for e in r.entities:
             when = e.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if e.last_success_at else "never"
             cur = e.cursor.strftime("%Y-%m-%d %H:%M:%S") if e.cursor else "-"
             note = (e.last_error or "").splitlines()[0][:60] if e.last_error else ""
             if e.full_pass_in_progress:
                 note = ("full pass in progress; " + note).strip("; ")
-            click.echo(f"  {e.entity:<13} {e.rows:>9,}  {when:<20} {cur:<20} {note}")
+            reqs = "-" if e.last_run_requests is None else f"{e.last_run_requests:,}"
+            click.echo(f"  {e.entity:<13} {e.rows:>9,}  {when:<20} {cur:<20} {reqs:>8}  {note}")
 
 
 @click.command("backup")

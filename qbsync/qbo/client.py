@@ -32,8 +32,8 @@ from qbsync.auth.tokens import TokenStore
 from qbsync.clock import Clock, SystemClock
 from qbsync.errors import ApiError, AuthError, ServerError, ThrottledError
 from qbsync.qbo import querybuild
-from qbsync.qbo.faults import error_from_response, parse_fault_body
-from qbsync.qbo.gateway import CdcResult, JsonDict, Page, RequestStats
+from qbsync.qbo.faults import batch_item_error, error_from_response, parse_fault_body
+from qbsync.qbo.gateway import CdcResult, JsonDict, Page, QueryAnswers, RequestStats
 from qbsync.qbo.limiter import RateLimiter, VirtualTime, limiter_for
 from qbsync.qbo.retry import retrying
 from qbsync.settings import Endpoints, Settings
@@ -121,12 +121,14 @@ class QboClient:
 
     # --- plumbing --------------------------------------------------------------------------------
 
-    def _count(self, kind: str, **fields: int) -> None:
+    def _count(self, kind: str, entities: Sequence[str] | None = None, **fields: int) -> None:
         with self._stats_lock:
             for name, n in fields.items():
                 setattr(self.stats, name, getattr(self.stats, name) + n)
             if kind:
                 self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
+            if entities is not None:
+                self.stats.count(entities)
 
     def _on_retry(self, exc: BaseException, delay: float) -> None:
         self._count("", retries=1)
@@ -135,11 +137,11 @@ class QboClient:
             self.limiter.pause(delay)
 
     def _send(self, kind: str, method: str, url: str, params: Mapping[str, Any], data: str | bytes | None,
-              content_type: str, token: str) -> requests.Response:
+              content_type: str, token: str, entities: Sequence[str]) -> requests.Response:
         headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": USER_AGENT,
                    "Authorization": f"Bearer {token}"}
         with self.limiter.slot():
-            self._count(kind, requests=1)
+            self._count(kind, entities, requests=1)
             try:
                 resp = self._qb.session.request(method, url, params=dict(params), data=data, headers=headers,
                                                 timeout=self.settings.retry.timeout_seconds,
@@ -195,12 +197,12 @@ class QboClient:
         return Page(body=body, key=head.group(1).decode(), server_time=server_time)
 
     def _attempt(self, kind: str, method: str, url: str, params: Mapping[str, Any],
-                 data: str | bytes | None, content_type: str,
+                 data: str | bytes | None, content_type: str, entities: Sequence[str],
                  decode: Callable[[requests.Response], Any] | None = None) -> Any:
         refreshed = False
         while True:
             token = self.tokens.access_token()
-            resp = self._send(kind, method, url, params, data, content_type, token)
+            resp = self._send(kind, method, url, params, data, content_type, token, entities)
             if resp.status_code == 401 and not refreshed:
                 log.info("QuickBooks rejected the access token (Intuit-Tid=%s); refreshing once",
                          resp.headers.get("Intuit-Tid", "-"))
@@ -211,10 +213,11 @@ class QboClient:
 
     def request(self, kind: str, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 body: JsonDict | str | None = None, content_type: str = "application/json",
-                request_id: str | None = None,
+                request_id: str | None = None, entities: Sequence[str] = (),
                 decode: Callable[[requests.Response], Any] | None = None) -> Any:
         """One logical API call with limiter, retries and one refresh-and-retry on 401; the answer as
-        ``decode`` reads it (default: the JSON object, faults raised)."""
+        ``decode`` reads it (default: the JSON object, faults raised). ``entities``: what the call
+        reads or writes, for the per-entity request counts (``stats.by_entities``)."""
         url = f"{self.base_url}/{path}"
         query: dict[str, Any] = dict(params or {})
         query["minorversion"] = self.settings.minorversion
@@ -232,7 +235,7 @@ class QboClient:
         retry = retrying(self.settings.retry, sleep=self._sleep, on_retry=self._on_retry, rand=self._rand)
         for attempt in retry:
             with attempt:
-                return self._attempt(kind, method, url, query, data, content_type, decode)
+                return self._attempt(kind, method, url, query, data, content_type, entities, decode)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def _time(self, doc: Mapping[str, Any]) -> datetime:
@@ -242,7 +245,7 @@ class QboClient:
 
     def query(self, statement: str) -> Page:
         doc = self.request("query", "POST", "query", body=statement, content_type="application/text",
-                           decode=self._page)
+                           entities=(querybuild.entity_of(statement),), decode=self._page)
         if isinstance(doc, Page):
             return doc
         qr = doc.get("QueryResponse") or {}
@@ -255,14 +258,35 @@ class QboClient:
 
     def count(self, entity: str, where: str | None = None) -> int:
         doc = self.request("count", "POST", "query", body=querybuild.count(entity, where),
-                           content_type="application/text")
+                           content_type="application/text", entities=(entity,))
         return int((doc.get("QueryResponse") or {}).get("totalCount", 0))
+
+    def queries(self, statements: Sequence[str]) -> QueryAnswers:
+        answers: list[JsonDict] = []
+        times: list[datetime] = []
+        for start in range(0, len(statements), MAX_BATCH_ITEMS):
+            part = statements[start:start + MAX_BATCH_ITEMS]
+            items = [{"bId": str(i), "Query": q} for i, q in enumerate(part)]
+            doc = self.request("batch", "POST", "batch", body={"BatchItemRequest": items},
+                               entities=[querybuild.entity_of(q) for q in part])
+            got = {str(r.get("bId")): r for r in doc.get("BatchItemResponse") or []}
+            for i in range(len(part)):
+                item = got.get(str(i))
+                if item is None:
+                    raise ServerError(f"QuickBooks' batch answer lacks the answer to {part[i]!r}")
+                err = batch_item_error(item)
+                if err is not None:
+                    raise err
+                answers.append(dict(item.get("QueryResponse") or {}))
+            times.append(self._time(doc))
+        return QueryAnswers(answers, min(times) if times else self._clock.now())
 
     def cdc(self, entities: Sequence[str], changed_since: datetime) -> CdcResult:
         if not entities:
             raise ValueError("cdc needs at least one entity")
         doc = self.request("cdc", "GET", "cdc", params={
-            "entities": ",".join(entities), "changedSince": querybuild.qbo_datetime(changed_since)})
+            "entities": ",".join(entities), "changedSince": querybuild.qbo_datetime(changed_since)},
+            entities=entities)
         changes: dict[str, list[JsonDict]] = {e: [] for e in entities}
         for block in doc.get("CDCResponse") or []:
             for qr in (block or {}).get("QueryResponse") or []:
@@ -272,7 +296,7 @@ class QboClient:
         return CdcResult(changes=changes, server_time=self._time(doc))
 
     def read(self, entity: str, id_: str) -> JsonDict:
-        doc = self.request("read", "GET", f"{entity.lower()}/{id_}")
+        doc = self.request("read", "GET", f"{entity.lower()}/{id_}", entities=(entity,))
         obj = doc.get(entity)
         if not isinstance(obj, dict):
             raise ServerError(f"QuickBooks' answer to reading {entity} {id_} lacks the object")
@@ -288,7 +312,8 @@ class QboClient:
             raise ValueError("batch items need distinct bId values")
         # A batch may carry writes: always idempotent, so a retried batch never applies twice.
         doc = self.request("batch", "POST", "batch", body={"BatchItemRequest": list(items)},
-                           request_id=request_id or uuid.uuid4().hex)
+                           request_id=request_id or uuid.uuid4().hex,
+                           entities=[_item_entity(i) for i in items])
         got = {str(r.get("bId")): r for r in doc.get("BatchItemResponse") or []}
         missing = [b for b in order if b not in got]
         if missing:
@@ -300,7 +325,8 @@ class QboClient:
             raise ValueError("a sparse update needs Id, SyncToken and sparse: true")
         if not request_id:
             raise ValueError("every write needs a requestid")
-        doc = self.request("update", "POST", entity.lower(), body=body, request_id=request_id)
+        doc = self.request("update", "POST", entity.lower(), body=body, request_id=request_id,
+                           entities=(entity,))
         obj = doc.get(entity)
         if not isinstance(obj, dict):
             raise ServerError(f"QuickBooks' answer to updating {entity} {body.get('Id')} lacks the object")
@@ -319,11 +345,11 @@ class QboClient:
         return doc
 
     def company_info(self) -> JsonDict:
-        doc = self.request("read", "GET", f"companyinfo/{self.realm_id}")
+        doc = self.request("read", "GET", f"companyinfo/{self.realm_id}", entities=("CompanyInfo",))
         return dict(doc.get("CompanyInfo") or {})
 
     def preferences(self) -> JsonDict:
-        doc = self.request("read", "GET", "preferences")
+        doc = self.request("read", "GET", "preferences", entities=("Preferences",))
         return dict(doc.get("Preferences") or {})
 
     # --- extras ----------------------------------------------------------------------------------
@@ -342,6 +368,13 @@ class QboClient:
     def server_time(self) -> datetime:
         """QuickBooks' clock now (from a one-row query); where a sync run's cursor may start."""
         return self.query("SELECT * FROM CompanyInfo").server_time
+
+
+def _item_entity(item: Mapping[str, Any]) -> str:
+    """The entity one batch item names: its query's FROM, or the key of the object it writes."""
+    if "Query" in item:
+        return querybuild.entity_of(str(item["Query"]))
+    return next((k for k in item if k not in ("bId", "operation", "optionsData")), "")
 
 
 def connect(settings: Settings, realm_id: str | None = None, *, clock: Clock | None = None,

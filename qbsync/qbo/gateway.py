@@ -68,6 +68,25 @@ class CdcResult:
 
 
 @dataclass
+class QueryAnswers:
+    """The answers to several query statements sent as one batch request (``QboGateway.queries``):
+    each statement's ``QueryResponse`` in the order asked, and the server's clock when it answered
+    (the earliest, when more than one request was needed)."""
+
+    answers: list[JsonDict]
+    server_time: datetime
+
+    def total(self, i: int) -> int:
+        """The ``totalCount`` of the i-th answer (a COUNT statement)."""
+        return int(self.answers[i].get("totalCount", 0))
+
+    def first(self, i: int, entity: str) -> JsonDict:
+        """The first object of the i-th answer (``SELECT * FROM CompanyInfo``), ``{}`` if none."""
+        rows = self.answers[i].get(entity)
+        return dict(rows[0]) if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+
+
+@dataclass
 class RequestStats:
     """Counters the client keeps for summaries and benchmarks."""
 
@@ -76,6 +95,13 @@ class RequestStats:
     retries: int = 0
     server_errors: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    #: requests (every attempt, as the server sees them) by the entities each one named, in order:
+    #: ``("Invoice",)`` for a page or COUNT of invoices, several for a CDC or a batch of queries
+    by_entities: dict[tuple[str, ...], int] = field(default_factory=dict)
+
+    def count(self, entities: Sequence[str]) -> None:
+        key = tuple(dict.fromkeys(entities))
+        self.by_entities[key] = self.by_entities.get(key, 0) + 1
 
 
 class QboGateway(Protocol):
@@ -108,6 +134,11 @@ class QboGateway(Protocol):
 
     def sparse_update(self, entity: str, body: JsonDict, request_id: str) -> JsonDict:
         """POST a sparse update (body must carry Id, SyncToken and ``sparse: true``)."""
+        ...
+
+    def queries(self, statements: Sequence[str]) -> QueryAnswers:
+        """Several query statements (COUNTs, ``SELECT * FROM CompanyInfo``) in one batch request (one
+        per 30); a fault of any item raises. Never for pages of 1,000: those go through ``query``."""
         ...
 
     def company_info(self) -> JsonDict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -65,3 +66,12 @@ def select(entity: str, where: Sequence[str] = (), *, order_by: str | None = "Id
 
 def count(entity: str, where: str | None = None) -> str:
     return f"SELECT COUNT(*) FROM {entity}" + (f" WHERE {where}" if where else "")
+
+
+_FROM = re.compile(r"\bFROM\s+([A-Za-z]+)", re.IGNORECASE)
+
+
+def entity_of(statement: str) -> str:
+    """The entity a statement reads (``SELECT ... FROM Invoice ...`` -> ``Invoice``; "" if none)."""
+    m = _FROM.search(statement)
+    return m.group(1) if m else ""

@@ -6,6 +6,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import re
 import secrets
 import socket
 import threading
@@ -39,6 +40,9 @@ class RequestRecord(NamedTuple):
     method: str
     path: str
     status: int
+    #: the entities a data request reads or writes (a query's FROM, CDC's ``entities``, a batch's
+    #: items, the path's resource), in order and once each; empty for OAuth and admin requests
+    entities: tuple[str, ...] = ()
 
 
 class RequestLog(list[RequestRecord]):
@@ -55,6 +59,50 @@ class RequestLog(list[RequestRecord]):
     def count_path(self, fragment: str = "/v3/", status: int | None = None) -> int:
         with self.lock:
             return sum(1 for r in self if fragment in r.path and (status is None or r.status == status))
+
+    def by_entity(self, fragment: str = "/v3/") -> dict[tuple[str, ...], int]:
+        """Data requests counted by the entities each one named (``("Customer",)``, a CDC's list...)."""
+        out: dict[tuple[str, ...], int] = {}
+        with self.lock:
+            for r in self:
+                if fragment in r.path:
+                    out[r.entities] = out.get(r.entities, 0) + 1
+        return out
+
+
+_FROM = re.compile(r"\bFROM\s+([A-Za-z]+)", re.IGNORECASE)
+
+
+def _request_entities(path: str, params: dict[str, str], raw: bytes, content_type: str) -> tuple[str, ...]:
+    """What a data request names, for the request log: never raises (a bad request names nothing)."""
+    parts = path.split("/")  # ["", "v3", "company", realm, resource, ...]
+    if len(parts) < 5 or not path.startswith("/v3/company/"):
+        return ()
+    resource = parts[4].lower()
+    names: list[str] = []
+    try:
+        if resource == "query":
+            text = params.get("query") or raw.decode("utf-8", "replace")
+            if "x-www-form-urlencoded" in content_type.lower():
+                text = parse_qs(text).get("query", [""])[-1]
+            names = _FROM.findall(text)[:1]
+        elif resource == "cdc":
+            names = [e for e in params.get("entities", "").split(",") if e.strip()]
+        elif resource == "batch":
+            items = json.loads(raw or b"{}").get("BatchItemRequest") or []
+            for item in items if isinstance(items, list) else []:
+                if not isinstance(item, dict):
+                    continue
+                if "Query" in item:
+                    names += _FROM.findall(str(item["Query"]))[:1]
+                else:
+                    names += [k for k in item if k not in ("bId", "operation", "optionsData")][:1]
+        elif resource != "reports":
+            names = [resource]
+    except (ValueError, AttributeError):
+        return ()
+    canon = [catalog.qbo_entity(n) or n for n in names]
+    return tuple(dict.fromkeys(n.strip() for n in canon if n.strip()))
 
 
 def _tid() -> str:
@@ -231,13 +279,14 @@ class SandboxServer:
             return
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
+        names = _request_entities(path, params, raw, h.headers.get("Content-Type") or "")
         try:
             resp = self._route(h, method, path, params, raw)
         except Exception as exc:  # a sandbox bug must still answer like a server
             fault = apifault.server_error(500)
             fault.detail += f" ({type(exc).__name__}: {exc})"
             resp = _Response(500, wire.dumps({"Fault": fault.fault()}), "application/json")
-        self.request_log.add(RequestRecord(method, url.path, resp.status if not resp.misbehave else 0))
+        self.request_log.add(RequestRecord(method, url.path, resp.status if not resp.misbehave else 0, names))
         self._send(h, resp, started)
 
     def _refuse_body(self, h: _Handler, path: str) -> _Response | None:
@@ -472,9 +521,11 @@ class SandboxServer:
             state = {"now": self.clock.now().isoformat(), "frozen": self.clock.frozen}
             return _Response(200, json.dumps(state), ok)
         if parts == ["stats"]:
+            by_entity = {",".join(k): n for k, n in self.request_log.by_entity().items()}
             return _Response(200, json.dumps({"requests": len(self.request_log),
                                               "data_requests": self._data_requests,
-                                              "throttled": self.request_log.count_path("/v3/", 429)}), ok)
+                                              "throttled": self.request_log.count_path("/v3/", 429),
+                                              "by_entity": by_entity}), ok)
         if parts == ["faults"] and method == "POST":
             script = {int(k): str(v) for k, v in (body.pop("script", {}) or {}).items()}
             self.faults = FaultPlan(**body, script=script)
@@ -491,8 +542,10 @@ class SandboxServer:
         if parts == ["throttle"] and method == "POST":
             self.limits.per_minute = body.get("per_minute", self.limits.per_minute)
             self.limits.concurrent = body.get("concurrent", self.limits.concurrent)
+            self.limits.per_second = body.get("per_second", self.limits.per_second)
             return _Response(200, json.dumps({"per_minute": self.limits.per_minute,
-                                              "concurrent": self.limits.concurrent}), ok)
+                                              "concurrent": self.limits.concurrent,
+                                              "per_second": self.limits.per_second}), ok)
         if parts == ["tokens"] and method == "POST":
             try:
                 return _Response(200, json.dumps(self.issue_tokens(body.get("realm_id"))), ok)

@@ -2,17 +2,27 @@
 committed with the pass's progress so a killed pass resumes where it stopped.
 
 Pages are ``ORDERBY Id`` with STARTPOSITION: QBO Ids are strings that QBO orders numerically, while
-``WHERE Id > '999'`` compares text, so an Id bookmark would skip rows. Page 1 comes first; when it is
-full, a COUNT sizes the remaining pages, which go out together (up to ``workers`` in flight). Rows
-created after the COUNT, and rows changed or deleted while paging, are the business of the CDC
-catch-up that follows every pass; rows that slid across a page boundary because a row before them was
-deleted are found by the runner's count check after the catch-up.
+``WHERE Id > '999'`` compares text, so an Id bookmark would skip rows.
+
+Nothing waits for anything it does not need. The round opens with as many requests as the limits
+allow at once: one batch request holding the COUNT of every entity to size (and, when due, the
+company's CompanyInfo and Preferences), and page 1 of every new pass. The earliest server time among
+those first answers is where the run began (no later answer can carry an earlier time, since every
+later request leaves after an answer has arrived); the passes start there, and pages are written
+from then on. The COUNTs size the remaining pages, which go out as the limiter admits them; the
+short last pages go last, so the final requests are quick. Once the last page has been fetched,
+``catch_up`` (the CDC that follows every pass) runs while the last pages are still being written;
+it writes nothing before they are all committed. Rows created after the COUNT, and rows changed or
+deleted while paging, are its business; rows that slid across a page boundary because a row before
+them was deleted are found by the runner's count check after it.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +31,7 @@ from typing import Any
 from qbsync.cache.db import WalCheckpointer
 from qbsync.cache.models import entity as declared
 from qbsync.qbo import querybuild
-from qbsync.qbo.gateway import Page, QboGateway
+from qbsync.qbo.gateway import Page, QboGateway, QueryAnswers
 from qbsync.sync.progress import Progress
 from qbsync.sync.state import PAGE_SIZE as PAGE
 from qbsync.sync.state import EntityCounts, PassState, SyncStore
@@ -30,6 +40,10 @@ from qbsync.sync.state import EntityCounts, PassState, SyncStore
 def count_where(entity: str) -> str | None:
     """Name lists hide inactive rows unless the query mentions Active."""
     return querybuild.ACTIVE_OR_NOT if declared(entity).name_list else None
+
+
+def count_statement(entity: str) -> str:
+    return querybuild.count(entity, count_where(entity))
 
 
 def page_statement(entity: str, page_no: int) -> str:
@@ -45,102 +59,196 @@ def pass_complete(p: PassState) -> bool:
     return p.total is not None and all(n in p.pages for n in range(1, pages_needed(p.total) + 1))
 
 
+def page_rows(total: int, page_no: int) -> int:
+    """Rows page ``page_no`` holds when the entity has ``total`` rows."""
+    return max(0, min(PAGE, total - (page_no - 1) * PAGE))
+
+
+@dataclass
+class Begun:
+    """What the runner makes of the round's first answers: every pass of the round (started and
+    sized), and the ``seen_at`` stamp of the rows it writes."""
+
+    passes: dict[str, PassState]
+    seen_at: datetime
+
+
+#: (server time of the earliest first answer, or None when the round sent nothing; the batch's
+#: answers, or None when there was no batch) -> the passes, started and sized
+Begin = Callable[[datetime | None, QueryAnswers | None], Begun]
+#: runs the CDC catch-up; call the argument before writing anything (it waits for the last pages)
+CatchUp = Callable[[Callable[[], None]], None]
+
+
 @dataclass(frozen=True)
 class _Task:
-    kind: str  # "page" | "count"
-    entity: str
+    kind: str  # "page" | "sizes" | "catch_up"
+    entity: str = ""
     page_no: int = 0
 
 
-def run_passes(gateway: QboGateway, store: SyncStore, passes: dict[str, PassState], seen_at: datetime,
-               counts: dict[str, EntityCounts], progress: Progress, workers: int,
-               first: tuple[str, Page] | None = None) -> None:
-    """Fetch and commit every missing page of ``passes``; returns when all are complete.
+class _Aborted(Exception):
+    """The round failed elsewhere; the catch-up must not write."""
 
-    ``first``, when given, is the (entity, page 1) the runner already fetched to learn the server time
-    at which the run began.
+
+def run_passes(gateway: QboGateway, store: SyncStore, *, resumed: dict[str, PassState], new: list[str],
+               sizes: list[str], begin: Begin, catch_up: CatchUp, counts: dict[str, EntityCounts],
+               progress: Progress, workers: int) -> None:
+    """Fetch and commit every missing page of the round's passes, then run ``catch_up``; returns when
+    both are done.
+
+    ``resumed``: passes of earlier runs (their committed pages are not fetched again); ``new``: entities
+    whose pass starts now; ``sizes``: statements for the opening batch (COUNTs of the passes without a
+    total, the company reads), answered to ``begin`` together with the run's first server time.
     """
+    workers = max(1, workers)
     queue: deque[_Task] = deque()
-    checkpoints = WalCheckpointer(store.engine)
-
-    def plan(p: PassState) -> None:
+    if sizes:
+        queue.append(_Task("sizes"))
+    for e in new:
+        queue.append(_Task("page", e, 1))
+    for e, p in resumed.items():
         if p.total is None:
-            queue.append(_Task("page", p.entity, 1) if 1 not in p.pages else _Task("count", p.entity))
-            return
-        for n in range(1, pages_needed(p.total) + 1):
-            if n not in p.pages:
-                queue.append(_Task("page", p.entity, n))
+            if 1 not in p.pages:
+                queue.append(_Task("page", e, 1))
+        else:
+            queue.extend(_Task("page", e, n) for n in range(1, pages_needed(p.total) + 1) if n not in p.pages)
+    asked: set[tuple[str, int]] = {(t.entity, t.page_no) for t in queue if t.kind == "page"}
 
-    def write(p: PassState, n: int, page: Page, sizing: bool) -> int:
-        rows = store.write_page(p, n, page, seen_at, counts.setdefault(p.entity, EntityCounts()), sizing)
+    checkpoints = WalCheckpointer(store.engine)
+    passes: dict[str, PassState] = {}
+    seen_at: datetime | None = None
+    opening: set[Future[Any]] = set()  # requests sent before the first answer arrived
+    opened = False  # an answer has arrived: requests sent from now on are not in the opening
+    first_times: list[datetime] = []
+    answers: QueryAnswers | None = None
+    held: list[tuple[_Task, Page]] = []  # pages fetched before the passes began
+    written = threading.Event()  # every page is committed (the catch-up may write)
+    aborted = threading.Event()
+    catching_up = False
+    failed: BaseException | None = None  # a fetch failed: stop asking, write what arrived, then raise
+
+    def wait_written() -> None:
+        written.wait()
+        if aborted.is_set():
+            raise _Aborted
+
+    def write(p: PassState, n: int, page: Page) -> int:
+        assert seen_at is not None
+        rows = store.write_page(p, n, page, seen_at, counts.setdefault(p.entity, EntityCounts()))
         checkpoints.committed()
         return rows
 
-    def written(p: PassState, rows: int, sizing: bool) -> None:
-        progress.advance(p.entity, rows)
-        if sizing and p.total is None:
-            queue.append(_Task("count", p.entity))
-        if pass_complete(p):
-            progress.finish(p.entity)
+    def plan() -> None:
+        """Queue every page not yet asked for: full pages first, the short last pages at the end."""
+        full: list[_Task] = []
+        short: list[tuple[int, _Task]] = []
+        for e, p in passes.items():
+            if p.total is None:
+                continue
+            for n in range(1, pages_needed(p.total) + 1):
+                if n in p.pages or (e, n) in asked:
+                    continue
+                asked.add((e, n))
+                rows = page_rows(p.total, n)
+                if rows >= PAGE:
+                    full.append(_Task("page", e, n))
+                else:
+                    short.append((rows, _Task("page", e, n)))
+        queue.extend(full)
+        queue.extend(t for _, t in sorted(short, key=lambda s: -s[0]))
 
-    def counted(p: PassState) -> None:
-        assert p.total is not None
-        progress.start(p.entity, p.total)
-        plan(p)
-        if pass_complete(p):
-            progress.finish(p.entity)
+    writers = store.concurrent_writers
+    # Fetched pages wait for the writers while the round has not begun (the opening is still
+    # answering) and whenever the writers fall behind; past this many, fetching pauses.
+    backlog = workers + writers
+    fetching: dict[Future[Any], _Task] = {}
+    writing: dict[Future[int], _Task] = {}
 
-    for entity, p in passes.items():
-        if p.total is not None:
-            progress.start(entity, p.total)
-        if first is not None and first[0] == entity and p.total is None and 1 not in p.pages:
-            written(p, write(p, 1, first[1], True), True)
-            continue
-        if pass_complete(p):
-            continue
-        plan(p)
+    def start(pool: ThreadPoolExecutor, writer: ThreadPoolExecutor, began: datetime | None) -> None:
+        nonlocal passes, seen_at
+        b = begin(began, answers)
+        passes, seen_at = b.passes, b.seen_at
+        for e, p in passes.items():
+            progress.start(e, p.total)
+            if pass_complete(p):
+                progress.finish(e)
+        plan()
+        for task, page in held:
+            writing[writer.submit(write, passes[task.entity], task.page_no, page)] = task
+        held.clear()
 
-    def run(task: _Task) -> Page | int:
-        if task.kind == "count":
-            return gateway.count(task.entity, count_where(task.entity))
+    def fetch(task: _Task) -> Any:
+        if task.kind == "sizes":
+            return gateway.queries(sizes)
+        if task.kind == "catch_up":
+            catch_up(wait_written)
+            return None
         return gateway.query(page_statement(task.entity, task.page_no))
 
-    # Pages are fetched by ``workers`` threads and written by ``store.concurrent_writers`` threads;
-    # fetching pauses while that many pages (plus two) wait to be written, so memory stays bounded.
-    writers = store.concurrent_writers
-    fetching: dict[Future[Page | int], _Task] = {}
-    # Every cache write goes through the writer threads (one on SQLite, which allows one writer).
-    writing: dict[Future[int | None], tuple[_Task, bool]] = {}
     with checkpoints, \
-            ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qbsync-page") as pool, \
+            ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="qbsync-page") as pool, \
             ThreadPoolExecutor(max_workers=writers, thread_name_prefix="qbsync-write") as writer:
         try:
-            while queue or fetching or writing:
-                while queue and len(fetching) < max(1, workers) and len(writing) < writers + 2:
+            if not queue:
+                start(pool, writer, None)
+            while True:
+                if failed is not None and not fetching and not writing:
+                    raise failed
+                if failed is None and seen_at is not None and not queue and not catching_up \
+                        and not any(t.kind != "catch_up" for t in fetching.values()):
+                    catching_up = True
+                    fetching[pool.submit(fetch, _Task("catch_up"))] = _Task("catch_up")
+                if seen_at is not None and not queue and not writing and not held \
+                        and not any(t.kind != "catch_up" for t in fetching.values()):
+                    written.set()
+                if catching_up and not fetching and not writing:
+                    return
+                pages_in_flight = sum(1 for t in fetching.values() if t.kind != "catch_up")
+                while queue and pages_in_flight < workers and len(writing) + len(held) < backlog:
                     task = queue.popleft()
-                    fetching[pool.submit(run, task)] = task
-                pending: list[Future[Any]] = [*fetching, *writing]
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    fut = pool.submit(fetch, task)
+                    fetching[fut] = task
+                    pages_in_flight += 1
+                    if not opened:
+                        opening.add(fut)
+                done, _ = wait([*fetching, *writing], return_when=FIRST_COMPLETED)
                 for fut in done:
                     if fut in writing:
-                        task, sizing = writing.pop(fut)
-                        rows = fut.result()
-                        if task.kind == "count":
-                            counted(passes[task.entity])
-                        else:
-                            written(passes[task.entity], int(rows or 0), sizing)
+                        task = writing.pop(fut)
+                        p = passes[task.entity]
+                        progress.advance(task.entity, fut.result())
+                        if pass_complete(p):
+                            progress.finish(task.entity)
                         continue
                     task = fetching.pop(fut)
+                    opened = True
+                    if fut.exception() is not None:
+                        # Pages already fetched are still written (a rerun need not fetch them
+                        # again); nothing new is asked. Before the passes began nothing can be.
+                        failed = failed or fut.exception()
+                        queue.clear()
+                        if seen_at is None or task.kind == "catch_up":
+                            raise failed  # type: ignore[misc]
+                        continue
                     answer = fut.result()
-                    p = passes[task.entity]
-                    if task.kind == "count":
-                        assert isinstance(answer, int)
-                        writing[writer.submit(store.set_total, p, answer)] = (task, False)
-                    else:
-                        assert isinstance(answer, Page)
-                        sizing = task.page_no == 1 and p.total is None
-                        writing[writer.submit(write, p, task.page_no, answer, sizing)] = (task, sizing)
+                    if task.kind == "catch_up":
+                        continue
+                    if task.kind == "sizes":
+                        answers = answer
+                    if fut in opening:
+                        opening.discard(fut)
+                        first_times.append(answer.server_time)
+                        if not opening:
+                            start(pool, writer, min(first_times))
+                    if task.kind == "page":
+                        if seen_at is None:
+                            held.append((task, answer))
+                        else:
+                            writing[writer.submit(write, passes[task.entity], task.page_no, answer)] = task
         except BaseException:
+            aborted.set()
+            written.set()
             for f in fetching:
                 f.cancel()
             for w in writing:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,8 +26,8 @@ from qbsync.cache.locks import sync_lock
 from qbsync.cache.models import ENTITY_MODELS
 from qbsync.clock import Clock, SystemClock
 from qbsync.errors import ApiError, InputError, QbsyncError
-from qbsync.qbo.gateway import JsonDict, Page, QboGateway
-from qbsync.sync.full import count_where, page_statement, run_passes
+from qbsync.qbo.gateway import JsonDict, QboGateway, QueryAnswers, RequestStats
+from qbsync.sync.full import Begun, count_statement, run_passes
 from qbsync.sync.incremental import CDC_MAX_AGE, fetch_changes, is_too_old
 from qbsync.sync.progress import NoProgress, Progress
 from qbsync.sync.state import EntityCounts, Finalize, PassState, SyncStore
@@ -40,6 +40,8 @@ DEFAULT_WORKERS = 4
 AGE_MARGIN = timedelta(hours=1)
 MAX_ROUNDS = 3
 COMPANY_MAX_AGE = timedelta(days=1)
+#: the company's documents, read in the run's first batch request
+COMPANY_STATEMENTS = ("SELECT * FROM CompanyInfo", "SELECT * FROM Preferences")
 
 
 @dataclass
@@ -51,6 +53,9 @@ class SyncSummary:
     full: list[str] = field(default_factory=list)  # entities that had a full pass (or resumed one)
     incremental: list[str] = field(default_factory=list)
     requests: int = 0
+    #: requests that named several entities (a CDC of several, the opening batch of COUNTs and company
+    #: reads); every other request is counted under its entity, so the two add up to ``requests``
+    shared_requests: int = 0
     throttles: int = 0
     retries: int = 0
     duration_s: float = 0.0
@@ -72,7 +77,8 @@ class SyncSummary:
     def to_json(self) -> dict[str, Any]:
         return {
             "realm_id": self.realm_id, "fetched": self.fetched, "changed": self.changed,
-            "deleted": self.deleted, "requests": self.requests, "throttles": self.throttles,
+            "deleted": self.deleted, "requests": self.requests, "shared_requests": self.shared_requests,
+            "throttles": self.throttles,
             "retries": self.retries, "duration_s": round(self.duration_s, 3),
             "cursor": self.cursor.isoformat() if self.cursor else None,
             "full": self.full, "incremental": self.incremental, "warnings": self.warnings,
@@ -80,13 +86,14 @@ class SyncSummary:
         }
 
     def text(self) -> str:
+        shared = f" ({self.shared_requests:,} shared by several entities)" if self.shared_requests else ""
         lines = [f"realm {self.realm_id}: fetched {self.fetched:,}, changed {self.changed:,}, "
-                 f"deleted {self.deleted:,}; {self.requests:,} requests, {self.throttles} throttled, "
+                 f"deleted {self.deleted:,}; {self.requests:,} requests{shared}, {self.throttles} throttled, "
                  f"{self.duration_s:.1f} s"]
         for e, c in self.entities.items():
             mode = "full" if e in self.full else "cdc"
             lines.append(f"  {e:<13} {mode:<4} fetched {c.fetched:>8,}  changed {c.changed:>8,}  "
-                         f"deleted {c.deleted:>6,}")
+                         f"deleted {c.deleted:>6,}  requests {c.requests:>5,}")
         lines.extend(f"  warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
@@ -136,10 +143,11 @@ class _Run:
         began = time.monotonic()
         stats = self.gateway.stats
         req0, thr0, ret0 = stats.requests, stats.throttled, stats.retries
+        by0 = dict(stats.by_entities)
         now = self.clock.now()
         self.store.ensure_realm(now)
+        self.company_due = self._company_due(now)
         try:
-            self._refresh_company(now)
             forced = set(self.selected) if self.full else set()
             todo = list(self.selected)
             for round_no in range(MAX_ROUNDS):
@@ -151,25 +159,50 @@ class _Run:
                     f"{', '.join(todo)}: QuickBooks' row count kept differing from the cache "
                     "(changes during the sync?); the next run checks again")
         except QbsyncError as exc:
-            self.store.record_error(self.selected, str(exc), self.clock.now())
+            self._tally(stats, req0, thr0, ret0, by0, began)
+            self.store.record_error(self.selected, str(exc), self.clock.now(), self._per_entity())
             raise
-        finally:
-            self.summary.requests = stats.requests - req0
-            self.summary.throttles = stats.throttled - thr0
-            self.summary.retries = stats.retries - ret0
-            self.summary.duration_s = time.monotonic() - began
+        self._tally(stats, req0, thr0, ret0, by0, began)
+        self.store.record_requests(self._per_entity(), self.summary.requests)
         self.summary.cursor = self.t_run
         return self.summary
 
-    def _refresh_company(self, now: datetime) -> None:
-        """CompanyInfo + Preferences (2 requests): on ``--full`` runs, when never read, and otherwise
-        at most once a day, so the usual 15-minute CDC run stays at its minimum of requests."""
+    def _tally(self, stats: RequestStats, req0: int, thr0: int, ret0: int,
+               by0: dict[tuple[str, ...], int], began: float) -> None:
+        """The run's requests: in all, and per entity for those that named one entity alone (a page,
+        a COUNT, a CDC or batch of that entity only); the others (a CDC or batch of several, the
+        company reads) are ``shared_requests``."""
+        self.summary.requests = stats.requests - req0
+        self.summary.throttles = stats.throttled - thr0
+        self.summary.retries = stats.retries - ret0
+        self.summary.duration_s = time.monotonic() - began
+        per_entity = 0
+        for key, n in stats.by_entities.items():
+            n -= by0.get(key, 0)
+            if n and len(key) == 1 and key[0] in self.summary.entities:
+                self.summary.entities[key[0]].requests = n
+                per_entity += n
+        self.summary.shared_requests = self.summary.requests - per_entity
+
+    def _per_entity(self) -> dict[str, int]:
+        return {e: c.requests for e, c in self.summary.entities.items()}
+
+    def _company_due(self, now: datetime) -> bool:
+        """CompanyInfo + Preferences: on ``--full`` runs, when never read, and otherwise at most once a
+        day, so the usual 15-minute CDC run stays at its minimum of requests."""
         fetched = self.store.company_fetched_at()
-        if not self.full and fetched is not None and now - fetched < COMPANY_MAX_AGE:
-            return
-        info = self.gateway.company_info()
-        prefs = self.gateway.preferences()
-        self.store.save_company(info, prefs, now)
+        return self.full or fetched is None or now - fetched >= COMPANY_MAX_AGE
+
+    def _company_statements(self) -> list[str]:
+        """The company reads, asked in the first batch of the run (once per run)."""
+        if not self.company_due:
+            return []
+        self.company_due = False
+        return list(COMPANY_STATEMENTS)
+
+    def _save_company(self, answers: QueryAnswers, first: int) -> None:
+        self.store.save_company(answers.first(first, "CompanyInfo"), answers.first(first + 1, "Preferences"),
+                                self.clock.now())
 
     def _counts(self) -> dict[str, EntityCounts]:
         return self.summary.entities
@@ -193,15 +226,7 @@ class _Run:
             else:
                 since[e] = b.cursor - self.overlap
 
-        passes: dict[str, PassState] = dict(resumed)
-        first: tuple[str, Page] | None = None
-        if new:
-            page = self.gateway.query(page_statement(new[0], 1))
-            self._saw(page.server_time)
-            first = (new[0], page)
-            for e in new:
-                passes[e] = self.store.start_pass(e, page.server_time, now)
-        for e in passes:
+        for e in [*resumed, *new]:
             if e not in self.summary.full:
                 self.summary.full.append(e)
         for e in since:
@@ -209,16 +234,29 @@ class _Run:
                 self.summary.incremental.append(e)
         for e in entities:
             self._counts().setdefault(e, EntityCounts())
-        ordered = {e: passes[e] for e in entities if e in passes}
-        seen_at = self._seen_at(ordered)
-        if ordered:
-            run_passes(self.gateway, self.store, ordered, seen_at, self._counts(), self.progress,
-                       self.workers, first=first)
 
-        for e, p in ordered.items():
-            since[e] = p.started_at - self.overlap
-        since = {e: since[e] for e in entities if e in since}
+        ordered: dict[str, PassState] = {}
         deletes_seen: set[str] = set()
+        to_size = [*new, *(e for e, p in resumed.items() if p.total is None)]
+        company = self._company_statements()
+        sizes = [*(count_statement(e) for e in to_size), *company]
+
+        def begin(began: datetime | None, answers: QueryAnswers | None) -> Begun:
+            """The round's first answers are in: start the new passes at the run's first server time,
+            size the passes, keep the company's documents."""
+            if began is not None:
+                self._saw(began)
+            totals = {e: answers.total(i) for i, e in enumerate(to_size)} if answers is not None else {}
+            passes = dict(resumed)
+            started = self.store.start_passes(new, began or self.clock.now(), now, totals)
+            passes.update(started)
+            for e, p in resumed.items():
+                if p.total is None and e in totals:
+                    self.store.set_total(p, totals[e])
+            if company and answers is not None:
+                self._save_company(answers, len(to_size))
+            ordered.update((e, passes[e]) for e in entities if e in passes)
+            return Begun(ordered, self._seen_at(ordered))
 
         def apply(changes: dict[str, list[JsonDict]], server_time: datetime, last: bool) -> None:
             self._saw(server_time)
@@ -226,11 +264,35 @@ class _Run:
             fin = None
             if last:
                 fin = Finalize(entities=list(since), passes={e: p.started_at for e, p in ordered.items()},
-                               cursor=self.t_run, now=self.clock.now())
+                               cursor=self.t_run, now=self.clock.now(),
+                               fresh={e for e, p in ordered.items() if p.fresh})
             self.store.apply_changes(changes, self._seen_at(ordered), self._counts(), deletes_seen, fin)
 
+        def catch_up(wait_written: Callable[[], None]) -> None:
+            for e, p in ordered.items():
+                since[e] = p.started_at - self.overlap
+            chosen = {e: since[e] for e in entities if e in since}
+            since.clear()
+            since.update(chosen)
+
+            def apply_after_pages(changes: dict[str, list[JsonDict]], server_time: datetime,
+                                  last: bool) -> None:
+                wait_written()
+                apply(changes, server_time, last)
+
+            fetch_changes(self.gateway, since, apply_after_pages)
+
         try:
-            fetch_changes(self.gateway, since, apply)
+            if resumed or new:
+                run_passes(self.gateway, self.store, resumed=resumed, new=new, sizes=sizes, begin=begin,
+                           catch_up=catch_up, counts=self._counts(), progress=self.progress,
+                           workers=self.workers)
+            else:
+                if company:
+                    answers = self.gateway.queries(company)
+                    self._saw(answers.server_time)
+                    self._save_company(answers, 0)
+                fetch_changes(self.gateway, since, apply)
         except ApiError as exc:
             if not is_too_old(exc):
                 raise
@@ -240,13 +302,14 @@ class _Run:
 
         recheck = [e for e in ordered if e in deletes_seen or e in resumed]
         again: list[str] = []
-        for e in recheck:
-            remote = self.gateway.count(e, count_where(e))
-            local = self.store.local_count(e)
-            if remote != local:
-                log.info("%s: QuickBooks counts %d rows, the cache %d; running the pass again",
-                         e, remote, local)
-                again.append(e)
+        if recheck:
+            remote = self.gateway.queries([count_statement(e) for e in recheck])
+            for i, e in enumerate(recheck):
+                local = self.store.local_count(e)
+                if remote.total(i) != local:
+                    log.info("%s: QuickBooks counts %d rows, the cache %d; running the pass again",
+                             e, remote.total(i), local)
+                    again.append(e)
         if round_no + 1 < MAX_ROUNDS and again:
             self.progress.note(f"re-checking {', '.join(again)} (rows moved while paging)")
         return set(again), again

@@ -20,6 +20,7 @@ from qbsync.cache.upsert import (
     count_rows,
     delete_objects,
     delete_unseen,
+    has_rows,
     table,
     write_json,
     write_objects,
@@ -59,6 +60,9 @@ class PassState:
     started_at: datetime
     total: int | None = None
     pages: set[int] = field(default_factory=set)
+    #: the cache held no row of the entity when this run started the pass, so none can be unseen
+    #: (every row since carries the pass's stamp or a later one) and the pass's end deletes nothing
+    fresh: bool = False
 
 
 @dataclass
@@ -141,16 +145,33 @@ class SyncStore:
         else:
             conn.execute(STATE.update().where(where).values(**values))
 
-    def start_pass(self, entity: str, started_at: datetime, now: datetime) -> PassState:
+    def start_passes(self, entities: Sequence[str], started_at: datetime, now: datetime,
+                     totals: dict[str, int]) -> dict[str, PassState]:
+        """New passes of ``entities`` (sized by ``totals`` where known), in one transaction."""
+        if not entities:
+            return {}
         with self.engine.begin() as conn:
-            self._set_state(conn, entity, full_sync_started_at=started_at, full_sync_total=None,
-                            full_sync_pages=[], full_sync_done_at=None, last_run_at=now)
-        return PassState(entity, started_at)
+            empty = {e for e in entities if not has_rows(conn, e, self.realm_id)}
+            for entity in entities:
+                self._set_state(conn, entity, full_sync_started_at=started_at,
+                                full_sync_total=totals.get(entity), full_sync_pages=[],
+                                full_sync_done_at=None, last_run_at=now)
+        return {e: PassState(e, started_at, totals.get(e), fresh=e in empty) for e in entities}
 
-    def record_error(self, entities: Iterable[str], message: str, now: datetime) -> None:
+    def record_error(self, entities: Iterable[str], message: str, now: datetime,
+                     requests: dict[str, int] | None = None) -> None:
         with self.engine.begin() as conn:
             for entity in entities:
-                self._set_state(conn, entity, last_error=message[:2000], last_run_at=now)
+                self._set_state(conn, entity, last_error=message[:2000], last_run_at=now,
+                                **({"last_run_requests": requests.get(entity, 0)} if requests else {}))
+
+    def record_requests(self, requests: dict[str, int], total: int) -> None:
+        """What the run just ended cost: requests per entity, and in all (``qbsync status``)."""
+        with self.engine.begin() as conn:
+            for entity, n in requests.items():
+                self._set_state(conn, entity, last_run_requests=n)
+            conn.execute(REALMS.update().where(REALMS.c.realm_id == self.realm_id)
+                         .values(last_sync_requests=total))
 
     # ---- rows ----
 
@@ -166,25 +187,20 @@ class SyncStore:
         return bool(gone)
 
     def write_page(self, p: PassState, page_no: int, page: Page, seen_at: datetime,
-                   counts: EntityCounts, first_total: bool = False) -> int:
+                   counts: EntityCounts) -> int:
         """One page of a full pass and the pass's progress, in one transaction; returns its row count.
 
         Safe to call from several threads (PostgreSQL writes pages concurrently): the rows are written
         in parallel, while the bookmark update and commit are serialised, so the page list a
-        transaction commits holds only pages already committed plus its own.
-        ``first_total``: this is page 1 of a pass not yet sized, so a short page is the whole entity."""
+        transaction commits holds only pages already committed plus its own."""
         document, path = page.json_array()
         with self.engine.connect() as conn, conn.begin() as trans:
             written = write_json(conn, p.entity, self.realm_id, document, path, seen_at)
             with self._bookmark_lock:
-                total = p.total
-                if first_total and total is None and written.fetched < PAGE_SIZE:
-                    total = written.fetched
                 self._set_state(conn, p.entity, full_sync_pages=sorted(p.pages | {page_no}),
-                                full_sync_total=total)
+                                full_sync_total=p.total)
                 trans.commit()
                 p.pages.add(page_no)
-                p.total = total
                 _count(counts, written)
         return written.fetched
 
@@ -209,6 +225,8 @@ class SyncStore:
 
     def _finalize(self, conn: sa.Connection, f: Finalize, counts: dict[str, EntityCounts]) -> None:
         for entity, started in f.passes.items():
+            if entity in f.fresh:
+                continue
             gone = delete_unseen(conn, entity, self.realm_id, started)
             counts.setdefault(entity, EntityCounts()).deleted += gone
         for entity in f.entities:
@@ -238,3 +256,5 @@ class Finalize:
     passes: dict[str, datetime]
     cursor: datetime
     now: datetime
+    #: passes that began on an empty table: nothing of theirs can be unseen
+    fresh: set[str] = field(default_factory=set)

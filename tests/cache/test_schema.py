@@ -26,6 +26,25 @@ def test_open_creates_every_table_and_records_the_revision(db_url: str) -> None:
     open_cache(db_url).dispose()  # opening again is a no-op
 
 
+def test_a_cache_at_the_head_opens_without_importing_alembic(tmp_path: object) -> None:
+    # The head read from the revision files is Alembic's head, so a cron run on a current cache
+    # skips Alembic's import (and its templates); an older cache is still upgraded through it.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from qbsync.cache.schema import shipped_head
+
+    assert shipped_head() == head_revision()
+    url = f"sqlite:///{Path(str(tmp_path)) / 'cache.sqlite3'}"
+    open_cache(url).dispose()
+    probe = ("import sys; from qbsync.cache.schema import open_cache; "
+             f"open_cache({url!r}).dispose(); print('alembic' in sys.modules)")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
 def test_migrated_schema_matches_the_models(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext

@@ -11,7 +11,7 @@ from typing import Any
 
 from qbsync.cache.models import ENTITIES
 from qbsync.errors import FaultDetail, ServerError, ValidationError
-from qbsync.qbo.gateway import CdcResult, JsonDict, Page, RequestStats
+from qbsync.qbo.gateway import CdcResult, JsonDict, Page, QueryAnswers, RequestStats
 
 CDC_CAP = 1000
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -20,6 +20,8 @@ TZ = "-07:00"
 _SELECT = re.compile(
     r"SELECT \* FROM (?P<entity>\w+)(?: WHERE (?P<where>.*?))?(?: ORDERBY (?P<order>[\w.]+))?"
     r"(?: STARTPOSITION (?P<start>\d+))?(?: MAXRESULTS (?P<max>\d+))?$", re.IGNORECASE)
+_COUNT = re.compile(r"SELECT COUNT\(\*\) FROM (?P<entity>\w+)(?: WHERE (?P<where>.*))?$", re.IGNORECASE)
+_ENTITY = re.compile(r"\bFROM (?P<entity>\w+)", re.IGNORECASE)
 _COND = re.compile(r"MetaData\.LastUpdatedTime (?P<op>>=|<|=) '(?P<t>[^']+)'", re.IGNORECASE)
 
 
@@ -104,12 +106,13 @@ class FakeQbo:
 
     # ---- the gateway ----
 
-    def _request(self, kind: str) -> datetime:
+    def _request(self, kind: str, entities: Sequence[str] = ()) -> datetime:
         for hook in list(self.hooks):
             hook(kind, self)
         with self._lock:
             self.stats.requests += 1
             self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
+            self.stats.count(entities)
             self.calls.append(kind)
             answered = self.now
             self.now += self.tick
@@ -132,9 +135,9 @@ class FakeQbo:
         return sorted(rows, key=lambda r: int(r["Id"]))
 
     def query(self, statement: str) -> Page:
-        answered = self._request("query")
         m = _SELECT.match(statement.strip())
         assert m, f"fake cannot parse {statement!r}"
+        answered = self._request("query", (m["entity"],))
         assert (m["order"] or "Id") == "Id", "pages must be ordered explicitly by Id"
         with self._lock:
             rows = self._visible(m["entity"], m["where"])
@@ -145,12 +148,12 @@ class FakeQbo:
         return Page(rows=page, server_time=answered)
 
     def count(self, entity: str, where: str | None = None) -> int:
-        self._request("count")
+        self._request("count", (entity,))
         with self._lock:
             return len(self._visible(entity, where))
 
     def cdc(self, entities: Sequence[str], changed_since: datetime) -> CdcResult:
-        answered = self._request("cdc")
+        answered = self._request("cdc", entities)
         since = changed_since.replace(microsecond=0)  # the wire carries whole seconds
         if since < answered - timedelta(days=30):
             raise ValidationError("QuickBooks rejected the request", status=400, errors=[FaultDetail(
@@ -178,13 +181,35 @@ class FakeQbo:
     def sparse_update(self, entity: str, body: JsonDict, request_id: str) -> JsonDict:
         raise NotImplementedError
 
+    def queries(self, statements: Sequence[str]) -> QueryAnswers:
+        """COUNTs and the company singletons, as the batch endpoint answers them (one request per 30)."""
+        answers: list[JsonDict] = []
+        times: list[datetime] = []
+        for start in range(0, len(statements), 30):
+            part = statements[start:start + 30]
+            names = [m["entity"] for m in (_ENTITY.search(q) for q in part) if m]
+            times.append(self._request("batch", names))
+            with self._lock:
+                for q in part:
+                    counted = _COUNT.match(q.strip())
+                    if counted:
+                        rows = self._visible(counted["entity"], counted["where"])
+                        answers.append({"totalCount": len(rows)})
+                    elif "FROM CompanyInfo" in q:
+                        answers.append({"CompanyInfo": [copy.deepcopy(self.company)]})
+                    elif "FROM Preferences" in q:
+                        answers.append({"Preferences": [copy.deepcopy(self.prefs)]})
+                    else:
+                        raise AssertionError(f"the fake's batch answers COUNTs and the company, not {q!r}")
+        return QueryAnswers(answers, min(times))
+
     def company_info(self) -> JsonDict:
-        self._request("read")
+        self._request("read", ("CompanyInfo",))
         with self._lock:
             return copy.deepcopy(self.company)
 
     def preferences(self) -> JsonDict:
-        self._request("read")
+        self._request("read", ("Preferences",))
         with self._lock:
             return copy.deepcopy(self.prefs)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -12,9 +13,10 @@ import sqlalchemy as sa
 
 from qbsync.cache.db import create_schema, make_engine
 from qbsync.cache.locks import sync_lock
-from qbsync.cache.models import SyncState
+from qbsync.cache.models import ENTITY_MODELS, SyncState
 from qbsync.clock import FixedClock
 from qbsync.errors import LockedError, ServerError
+from qbsync.qbo.gateway import Page, QueryAnswers
 from qbsync.sync.runner import run_sync
 from qbsync.sync.status import sync_status
 from tests.sync.fakes import FakeQbo, fail_every
@@ -64,12 +66,14 @@ def test_full_sync_mirrors_everything_with_minimum_requests(engine: sa.Engine) -
     summary = run_sync(engine, fake, clock=_clock(fake), workers=4)
     assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
     sizes = {e: len(objs) for e, objs in fake.snapshot().items()}
-    # page 1 of each entity, a COUNT when page 1 is full, the other pages, one CDC catch-up
-    minimum = sum(math.ceil(n / 1000) for n in sizes.values())
-    empty_entities = 9 - len(sizes)  # one page each to learn they are empty
-    company = 2  # CompanyInfo + Preferences
-    assert summary.requests == minimum + sum(1 for n in sizes.values() if n >= 1000) + empty_entities + 1 \
-        + company
+    # Exactly the pages each entity needs (an empty entity: one page to see it is empty), plus two
+    # requests shared by all: the opening batch (every COUNT, CompanyInfo, Preferences) and the CDC
+    # catch-up.
+    pages = {e: max(1, math.ceil(sizes.get(e, 0) / 1000)) for e in summary.entities}
+    assert {e: c.requests for e, c in summary.entities.items()} == pages
+    assert summary.shared_requests == 2
+    assert summary.requests == sum(pages.values()) + 2
+    assert fake.stats.by_entities[tuple(ENTITY_MODELS)] == 1  # the CDC catch-up, all entities
     assert summary.fetched >= sum(sizes.values()) and summary.deleted == 0
     assert sorted(summary.full) == sorted(["Department", "Class", "Item", "Customer", "Invoice", "Payment",
                                            "SalesReceipt", "CreditMemo", "Estimate"])
@@ -107,7 +111,7 @@ def test_incremental_applies_updates_deactivations_voids_and_deletes(engine: sa.
 def test_cursor_is_the_first_answer_time_and_changes_during_the_sync_are_caught(engine: sa.Engine) -> None:
     fake = FakeQbo()
     _company(fake, customers=2500, invoices=10)
-    first_answer = fake.now + 2 * fake.tick  # CompanyInfo and Preferences are read first
+    first_answer = fake.now  # the opening batch (COUNTs, CompanyInfo, Preferences) goes first
     victims: dict[str, str] = {}
 
     def meddle(kind: str, f: FakeQbo) -> None:
@@ -123,6 +127,33 @@ def test_cursor_is_the_first_answer_time_and_changes_during_the_sync_are_caught(
     assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
     assert _state(engine, "Customer")["cursor"] == first_answer
     assert _state(engine, "Invoice")["cursor"] == first_answer
+
+
+def test_cursor_is_the_earliest_answer_even_when_it_arrives_last(engine: sa.Engine) -> None:
+    # The opening requests go out together. The batch is answered first (the earliest server time)
+    # but reaches the client only after three pages: the run began at the batch's time, not at the
+    # time of the first answer to arrive.
+    pages_answered = threading.Semaphore(0)
+
+    class SlowBatch(FakeQbo):
+        def queries(self, statements: Sequence[str]) -> QueryAnswers:
+            answer = super().queries(statements)
+            for _ in range(3):
+                assert pages_answered.acquire(timeout=30)
+            return answer
+
+        def query(self, statement: str) -> Page:
+            page = super().query(statement)
+            pages_answered.release()
+            return page
+
+    fake = SlowBatch()
+    _company(fake, customers=2500, invoices=1500)
+    began = fake.now
+    summary = run_sync(engine, fake, clock=_clock(fake), workers=10)
+    assert summary.cursor == began
+    assert {_state(engine, e)["cursor"] for e in ENTITY_MODELS} == {began}
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
 
 
 def test_cdc_cap_is_followed_until_every_change_is_in(engine: sa.Engine) -> None:
@@ -263,14 +294,25 @@ def test_company_name_and_currency_land_in_the_cache_and_refresh_daily(engine: s
 
     fake.company["CompanyName"] = "Hollis Bakery Ltd"
     fake.advance(timedelta(hours=2))
-    before = fake.calls.count("read")
-    run_sync(engine, fake, clock=_clock(fake))  # incremental, info younger than a day: not re-read
-    assert fake.calls.count("read") == before
+
+    def company_reads() -> int:
+        return sum(n for key, n in fake.stats.by_entities.items() if "CompanyInfo" in key)
+
+    # the full run read both documents in its opening batch, with the COUNTs
+    assert fake.stats.by_entities[(*ENTITY_MODELS, "CompanyInfo", "Preferences")] == 1
+
+    before = fake.stats.requests
+    summary = run_sync(engine, fake, clock=_clock(fake))  # incremental, info younger than a day: not re-read
+    assert fake.stats.requests - before == 1 and company_reads() == 1
+    assert summary.shared_requests == 1  # the one CDC, for every entity
     assert sync_status(engine)[0].company_name == "Hollis Bakery"
 
     fake.advance(timedelta(days=1))
-    run_sync(engine, fake, clock=_clock(fake))
-    assert fake.calls.count("read") == before + 2
+    before = fake.stats.requests
+    summary = run_sync(engine, fake, clock=_clock(fake))
+    assert fake.stats.requests - before == 2 and company_reads() == 2  # one batch for both documents
+    assert fake.stats.by_entities[("CompanyInfo", "Preferences")] == 1
+    assert summary.shared_requests == 2 and summary.requests == 2
     assert sync_status(engine)[0].company_name == "Hollis Bakery Ltd"
 
 

@@ -3,6 +3,7 @@ under injected faults, after SIGKILL at random points, and with two syncs starte
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -86,6 +87,47 @@ def test_equal_despite_30_percent_faults(sandbox: SandboxServer, tmp_path: Path,
     mutate(sandbox.store, random.Random(5), n=80)
     sandbox.clock.advance(timedelta(minutes=10))
     _sync(sandbox, tmp_path, db_url)
+    assert _diff(sandbox, db_url) == []
+
+
+def _counted(server: SandboxServer) -> dict[tuple[str, ...], int]:
+    return server.request_log.by_entity()
+
+
+def _json(env: dict[str, str], *args: str) -> Any:
+    done = subprocess.run([sys.executable, "-m", "qbsync", *args, "--json"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+def test_request_counts_in_sync_json_and_status_equal_the_sandbox_log(sandbox: SandboxServer,
+                                                                      tmp_path: Path, db_url: str) -> None:
+    # Every attempt counts, as the server sees it: throttled, failed and dropped requests included.
+    sandbox.faults = FaultPlan(rate_429=0.08, rate_503=0.08, drop_rate=0.05, seed=4)
+    env = connect_settings(sandbox, tmp_path, db_url).env
+    for full in (True, False):
+        if not full:
+            mutate(sandbox.store, random.Random(8), n=40)
+            sandbox.clock.advance(timedelta(minutes=20))
+        before = _counted(sandbox)
+        [run] = _json(env, "sync")["runs"]
+        after = _counted(sandbox)
+        logged = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+        assert run["requests"] == sum(logged.values())
+        per_entity = {e: c["requests"] for e, c in run["entities"].items()}
+        assert per_entity == {e: logged.get((e,), 0) for e in per_entity}
+        assert run["shared_requests"] == sum(n for k, n in logged.items() if len(k) > 1)
+        assert run["requests"] == sum(per_entity.values()) + run["shared_requests"]
+        if full:
+            assert run["throttles"] > 0 and run["retries"] > 0
+            assert all(n >= 1 for n in per_entity.values())  # every entity paged
+        else:
+            assert run["shared_requests"] >= 1  # the CDC for every entity
+        [status] = _json(env, "status")
+        assert {e["entity"]: e["last_run_requests"] for e in status["entities"]} == per_entity
+        assert status["last_sync_requests"] == run["requests"]
     assert _diff(sandbox, db_url) == []
 
 

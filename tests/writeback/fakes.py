@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.errors import ApiError, NotFoundError, ValidationError
-from qbsync.qbo.gateway import CdcResult, Page, RequestStats
+from qbsync.qbo.gateway import CdcResult, Page, QueryAnswers, RequestStats
 
 JsonDict = dict[str, Any]
 
@@ -267,6 +267,9 @@ class FakeQbo:
         row["DisplayName"] = name if active else f"{name} (deleted)"
         row["SyncToken"] = str(int(row["SyncToken"]) + 1)
         row["MetaData"]["LastUpdatedTime"] = self._stamp()
+
+    def queries(self, statements: Sequence[str]) -> QueryAnswers:
+        raise NotImplementedError("write-back never sends a batch of queries")
 
     def batch(self, items: Sequence[JsonDict], request_id: str | None = None) -> list[JsonDict]:
         self.stats.requests += 1
