@@ -33,14 +33,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qbsync.cache.models import ENTITIES as DECLARED
-
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 # This checkout's qbsync, not whichever one is installed (the sandbox child inherits PYTHONPATH).
 _ROOT = str(Path(__file__).resolve().parent.parent)
 sys.path.insert(0, _ROOT)
 os.environ["PYTHONPATH"] = os.pathsep.join([_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
 
+
+def _declared() -> Any:
+    from qbsync.cache.models import ENTITIES as DECLARED  # after the path above: this checkout's
+
+    return DECLARED
+
+
+DECLARED = _declared()
 REALM = "9341452000000077"
 ENTITIES = list(DECLARED)  # sync order
 NAME_LISTS = {name for name, e in DECLARED.items() if e.name_list}

@@ -147,7 +147,7 @@ def delete_unseen(conn: sa.Connection, entity: str, realm_id: str, seen_since: A
 
 def has_rows(conn: sa.Connection, entity: str, realm_id: str) -> bool:
     """Whether the cache holds any row of ``entity`` for the realm (one index probe)."""
-    tbl = table(TABLES[entity])
+    tbl = _table_of(entity)
     return conn.execute(sa.select(tbl.c.id).where(tbl.c.realm_id == realm_id).limit(1)).first() is not None
 
 

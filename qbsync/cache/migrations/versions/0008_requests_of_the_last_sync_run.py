@@ -1,7 +1,7 @@
 """requests of the last sync run
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-05 19:36:29.515656
 """
 
@@ -18,8 +18,8 @@ from sqlalchemy import Text
 import qbsync.cache.types
 
 
-revision: str = '0006'
-down_revision: str | None = '0005'
+revision: str = '0008'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
