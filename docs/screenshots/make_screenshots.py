@@ -63,9 +63,12 @@ def main() -> None:
             view.goto(page.as_uri())
             view.screenshot(path=str(HERE / "report-html.png"), full_page=False)
             for section in ("best", "cross", "disappearing", "duplicates", "campaigns", "lost"):
-                box = view.query_selector(f"section#{section}")
+                found = view.query_selector(f"section#{section}")
+                assert found is not None
+                box = found.bounding_box()
                 assert box is not None
-                box.screenshot(path=str(HERE / f"report-{section}.png"))
+                clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": min(box["height"], 1600)}
+                view.screenshot(path=str(HERE / f"report-{section}.png"), clip=clip, full_page=True)
             browser.close()
         for lang, cid in zip(("pt", "zh", "fr", "es"), ids, strict=False):
             found = sorted(letters.glob(f"*-{cid}-*.pdf"))

@@ -43,6 +43,11 @@ def _text(x: float, y: float, text: str, *, anchor: str = "middle", size: int = 
             f'fill="{fill}"{extra}>{escape(text)}</text>')
 
 
+def tick(value: float) -> str:
+    """An axis label: whole numbers with thousands separators, small ones with two digits."""
+    return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.2g}"
+
+
 def nice_max(value: float) -> float:
     """A round axis maximum at or above ``value`` (1, 2, 2.5, 5 x 10^n)."""
     if value <= 0:
@@ -148,7 +153,7 @@ def scatter(name: str, points: Sequence[Point], *, x_label: str, y_label: str, t
         xx = left + plot_w * frac
         body.append(_text(xx, top + plot_h + 14, f"{x0 + (x1 - x0) * frac:.2f}", size=10, fill="#555"))
         yy = top + plot_h * (1 - frac)
-        body.append(_text(left - 4, yy + 4, f"{high * frac:,.3g}", anchor="end", size=10, fill="#555"))
+        body.append(_text(left - 4, yy + 4, tick(high * frac), anchor="end", size=10, fill="#555"))
     for i, p in reversed(list(enumerate(points))):
         xx = left + plot_w * (p.x - x0) / ((x1 - x0) or 1)
         yy = top + plot_h * (1 - p.y / high)
