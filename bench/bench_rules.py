@@ -1,17 +1,30 @@
 """Rules benchmark: activity + inactive + reactivate + disappearing over a big synthetic cache.
 
     python bench/bench_rules.py [--customers 100000] [--txns 2000000] [--db /tmp/rules.sqlite3] [--pg URL]
+                                [--before REV [--rounds 3]]
 
 Fills a cache (SQLite by default) with customers and sales-side transactions through the driver's
 bulk insert, then times each stage. The baseline, run in the same process, is a bare driver-level
 fetch of every (customer, date) row of the transaction tables: the least any reader of the history
 must do. Ratios are stage time / baseline.
+
+``--before REV`` times the disappearing rule of an older revision (``git archive REV qbsync``) against
+this tree's on the same activities, in the same run: each round runs the old and then the new code
+in a fresh process (the same unpickled activities, imports outside the timing), so both see the
+machine as it is then; the medians and their ratio are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import pickle
 import platform
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -134,6 +147,54 @@ def baseline(engine: sa.Engine) -> int:
     return n
 
 
+_TIME_ONE = """
+import pickle, sys, time
+from datetime import date
+sys.path.insert(0, sys.argv[1])
+from qbsync.rules.disappearing.rank import find_disappearing
+from qbsync.rules.policy import InactivePolicy
+try:
+    import sklearn.linear_model  # noqa: F401  (the command pays this import once, outside the rule)
+except ImportError:
+    pass
+with open(sys.argv[2], "rb") as fh:
+    acts = pickle.load(fh)
+t0 = time.perf_counter()
+report = find_disappearing(acts, InactivePolicy(), date.fromisoformat(sys.argv[3]), top=100)
+print(time.perf_counter() - t0, report.scorer)
+"""
+
+
+def compare_disappearing(acts: Any, rev: str, rounds: int) -> None:
+    """The disappearing rule of ``rev`` against this tree's, alternating, each in a fresh process."""
+    here = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        old = Path(tmp) / "old"
+        old.mkdir()
+        archive = subprocess.run(["git", "-C", str(here), "archive", rev, "qbsync"], check=True,
+                                 capture_output=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(old, filter="data")
+        data = Path(tmp) / "acts.pickle"
+        data.write_bytes(pickle.dumps(acts))
+        times: dict[str, list[float]] = {"before": [], "now": []}
+        scorers = {}
+        for _ in range(rounds):
+            for label, root in (("before", old), ("now", here)):
+                cmd = [sys.executable, "-c", _TIME_ONE, str(root), str(data), AS_OF.isoformat()]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+                times[label].append(float(out[0]))
+                scorers[label] = out[1]
+    before, now = statistics.median(times["before"]), statistics.median(times["now"])
+    print(f"disappearing at {rev} vs this tree, {rounds} alternating rounds (load average "
+          f"{Path('/proc/loadavg').read_text().split()[0] if Path('/proc/loadavg').exists() else '?'}):")
+    print(f"  before ({scorers['before']}): " + ", ".join(f"{t:.2f}" for t in times["before"])
+          + f" s, median {before:.2f} s")
+    print(f"  now    ({scorers['now']}): " + ", ".join(f"{t:.2f}" for t in times["now"])
+          + f" s, median {now:.2f} s")
+    print(f"  now / before = {now / before:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--customers", type=int, default=100_000)
@@ -141,6 +202,8 @@ def main() -> None:
     ap.add_argument("--db", type=Path, default=Path("/tmp/qbsync_bench_rules.sqlite3"))
     ap.add_argument("--pg", help="PostgreSQL URL instead of SQLite (an empty database or schema)")
     ap.add_argument("--reuse", action="store_true", help="Keep an existing --db file instead of refilling it")
+    ap.add_argument("--before", metavar="REV", help="also time the disappearing rule of this git revision")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds for --before")
     args = ap.parse_args()
     url = args.pg or f"sqlite:///{args.db}"
     engine = make_engine(url)
@@ -155,7 +218,7 @@ def main() -> None:
     acts = _timed("load_activity", lambda: load_activity(engine, REALM, AS_OF), times)
     inactive = _timed("inactive rule", lambda: find_inactive(acts, policy, AS_OF), times)
     react = _timed("reactivate rule", lambda: find_reactivate(acts, policy, AS_OF), times)
-    report = _timed("disappearing (2 fits x 2 models, backtest, rank)",
+    report = _timed("disappearing (backtest cuts, learned ranker, value)",
                     lambda: find_disappearing(acts, policy, AS_OF, top=100), times)
     base = times["baseline: fetch every (customer, date)"]
     print(f"{date.today().isoformat()}  {platform.node()}  {platform.processor() or platform.machine()}  "
@@ -172,7 +235,10 @@ def main() -> None:
     print(report.summary())
     # the fits must not depend on the order the database returns customers in: compare across backends
     for name, params in report.models.items():
-        print(f"{name}: " + ", ".join(f"{k} {v:.6g}" for k, v in params.items()))
+        print(f"{name}: " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
+                                      for k, v in params.items()))
+    if args.before:
+        compare_disappearing(acts, args.before, args.rounds)
 
 
 if __name__ == "__main__":

@@ -69,15 +69,20 @@ class LearnedRanker:
         return _z(X[:, list(self.used)], self.mean, self.scale)
 
     @property
+    def _coef(self) -> Array:
+        """Weights per standard deviation of each used feature."""
+        return np.asarray(self.model.coef_[0], float)
+
+    @property
     def weights(self) -> dict[str, float]:
         """Each used feature's weight per standard deviation (positive: pushes towards 'gone')."""
-        return {self.names[j]: float(w) for j, w in zip(self.used, self.model.coef_[0], strict=True)}
+        return {self.names[j]: float(w) for j, w in zip(self.used, self._coef, strict=True)}
 
     def contributions(self, X: Array) -> Array:
         """Each feature's share of each row's log-odds of being gone, against the average customer
         (0 for the features left out)."""
         out = np.zeros(X.shape)
-        out[:, list(self.used)] = self._z(X) * self.model.coef_[0]
+        out[:, list(self.used)] = _z(X[:, list(self.used)], self.mean, self.scale) * self._coef
         return out
 
     def reasons(self, features: Features, i: int, k: int = 2,
