@@ -1,7 +1,8 @@
 """Named segments over the cache: a kind (who) plus filters (narrowing), from TOML or the command line.
 
 Kinds: ``all``; ``inactive`` (the inactive rule's findings, deactivate and collections);
-``disappearing`` (the disappearing rule, ``min_score``/``top``); ``best`` (top ``top`` customers or
+``disappearing`` (the disappearing rule, ``min_score``/``top``); ``value_at_risk`` (the disappearing
+list ranked by value at risk, ``top``/``min_value``/``min_chance``); ``best`` (top ``top`` customers or
 the ``share`` of revenue, over the last ``days``); ``rfm`` (``segments = ["At Risk", ...]``);
 ``overdue`` (open invoices more than ``min_days`` past due, at least ``min_amount``).
 Filters: ``location`` and ``class`` (Ids or names), ``customer_type`` (Ids), ``ltv_min``/``ltv_max``,
@@ -28,11 +29,12 @@ from qbsync.reports.receivables import open_items
 from qbsync.reports.source import Period
 from qbsync.rules.activity import CustomerActivity, load_activity
 
-KINDS = ("all", "inactive", "disappearing", "best", "rfm", "overdue")
+KINDS = ("all", "inactive", "disappearing", "value_at_risk", "best", "rfm", "overdue")
 FILTER_KEYS = ("location", "class", "customer_type", "ltv_min", "ltv_max", "last_purchase_after",
                "last_purchase_before", "balance_min", "balance_max", "days_inactive_min", "days_inactive_max",
                "active")
 PARAM_KEYS = {"all": (), "inactive": ("days", "policy"), "disappearing": ("min_score", "top", "policy"),
+              "value_at_risk": ("top", "min_value", "min_chance", "policy"),
               "best": ("top", "share", "days"), "rfm": ("segments",), "overdue": ("min_days", "min_amount")}
 
 
@@ -222,6 +224,27 @@ def _passes(act: CustomerActivity, f: Mapping[str, Any], as_of: date, in_class: 
     return not ("active" in f and act.active != f["active"])
 
 
+def _value_at_risk(engine: sa.Engine, realm_id: str, as_of: date,
+                   p: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The disappearing list ranked by value at risk (chance of loss x a year of expected spend):
+    the ``top`` (default 100) with at least ``min_value`` at risk and a ``min_chance`` of loss."""
+    from qbsync.reports import rulelists
+
+    policy = Path(p["policy"]) if p.get("policy") else None
+    top = int(p["top"]) if p.get("top") else 100
+    floor = _decimal("min_value", p.get("min_value", "0"))
+    chance = float(p.get("min_chance", 0))
+    rl = rulelists.disappearing(engine, realm_id, as_of, top=top, policy_path=policy, rank_by="value")
+    out = {}
+    for f in rl.findings:
+        at_risk, loss = f.facts.get("value_at_risk"), f.facts.get("chance_of_loss")
+        if at_risk is None or loss is None or Decimal(at_risk) < floor or loss < chance:
+            continue
+        out[f.customer_id] = (f.reason, {"value_at_risk": at_risk, "chance_of_loss": loss,
+                                         "value_if_kept": f.facts.get("value_if_kept")})
+    return out
+
+
 def evaluate(engine: sa.Engine, realm_id: str, seg: SegmentDef, as_of: date,
              rfm: RfmConfig | None = None) -> list[Member]:
     """The customers in ``seg`` as of ``as_of``, each with the reason it is in."""
@@ -245,6 +268,8 @@ def evaluate(engine: sa.Engine, realm_id: str, seg: SegmentDef, as_of: date,
             floor = float(p.get("min_score", "-inf"))
             findings = [f for f in rl.findings if f.score is not None and f.score >= floor]
         chosen = {f.customer_id: (f.reason, {"score": f.score, "action": f.action}) for f in findings}
+    elif seg.kind == "value_at_risk":
+        chosen = _value_at_risk(engine, realm_id, as_of, p)
     elif seg.kind == "best":
         from qbsync.reports import best
 

@@ -9,7 +9,7 @@ import importlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -47,13 +47,14 @@ def inactive(engine: sa.Engine, realm_id: str, as_of: date, *, policy_path: Path
 
 
 def disappearing(engine: sa.Engine, realm_id: str, as_of: date, *, top: int | None = 50,
-                 policy_path: Path | None = None, overrides: dict[str, Any] | None = None) -> RuleList:
+                 policy_path: Path | None = None, overrides: dict[str, Any] | None = None,
+                 rank_by: Literal["risk", "value"] = "risk") -> RuleList:
     from qbsync.rules.activity import load_activity
     from qbsync.rules.disappearing.rank import find_disappearing
 
     policy = _policy(policy_path, overrides)
     acts = load_activity(engine, realm_id, as_of, include_estimates=policy.include_estimates)
-    report = find_disappearing(acts, policy, as_of, top=top)
+    report = find_disappearing(acts, policy, as_of, top=top, rank_by=rank_by)
     return RuleList("disappearing", as_of, list(report.findings), [report.summary()])
 
 

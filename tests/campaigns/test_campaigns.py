@@ -311,3 +311,34 @@ def test_export_creates_its_directory(db_url: str, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(InputError, match="is a file"):
         exports.export(c.engine, c.realm_id, "spring", tmp_path / "file", CLOCK)
+
+
+def test_value_at_risk_segment_targets_the_money_at_stake(db_url: str) -> None:
+    """Regular buyers who stopped, some spending ten times more: the value-at-risk segment lists the
+    big spenders who stopped first, and its floors narrow it."""
+    c = CacheBuilder(db_url)
+    for i in range(60):
+        cid = str(100 + i)
+        c.customer(cid, f"Regular {i}")
+        stop = AS_OF - timedelta(days=5 + 9 * (i % 13))  # some buy until last week, some stopped months ago
+        day = date(2023, 1, 2) + timedelta(days=i % 11)
+        amount = "900.00" if i % 4 == 0 else "90.00"
+        while day <= stop:
+            c.invoice(cid, day, amount)
+            day += timedelta(days=14 + i % 5)
+    seg = segments.make("stake", "value_at_risk", {"top": "20"})
+    members = segments.evaluate(c.engine, c.realm_id, seg, AS_OF)
+    assert 0 < len(members) <= 20
+    at_risk = {m.customer_id: Decimal(m.facts["value_at_risk"]) for m in members}
+    assert all(v > 0 for v in at_risk.values()) and all(" a year at risk" in m.reason for m in members)
+    top5 = sorted(at_risk, key=lambda k: -at_risk[k])[:5]
+    assert sum((int(k) - 100) % 4 == 0 for k in top5) >= 4  # the big spenders
+    floor = min(at_risk.values()) + (max(at_risk.values()) - min(at_risk.values())) / 2
+    narrowed = segments.make("stake", "value_at_risk",
+                             {"top": "20", "min_value": str(floor), "min_chance": "0.2"})
+    kept = segments.evaluate(c.engine, c.realm_id, narrowed, AS_OF)
+    assert kept and all(Decimal(m.facts["value_at_risk"]) >= floor and m.facts["chance_of_loss"] >= 0.2
+                        for m in kept)
+    assert len(kept) < len(members)
+    with pytest.raises(InputError, match="means nothing"):
+        segments.make("x", "value_at_risk", {"min_score": "0.5"})

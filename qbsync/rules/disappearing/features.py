@@ -68,7 +68,8 @@ _WORDS: dict[str, Callable[[Features, int], str]] = {
     "overdue": lambda f, i: f"{f.days_since[i] / f.usual_gap[i]:.1f}× its usual gap",
     "pace": lambda f, i: (f"one purchase every {weeks((f.age[i] + f.company_gap) / f.purchases[i])} "
                           "on average"),
-    "spend_mean": lambda f, i: f"spends about {_money(_req(f.spend_mean)[i])} a time",
+    "spend_mean": lambda f, i: ("spent nothing so far" if _req(f.spend_mean)[i] < 0.005
+                                else f"spends about {_money(_req(f.spend_mean)[i])} a time"),
     "expected": lambda f, i: f"{_req(f.expected)[i]:.1f} purchases expected in {weeks(f.horizon_days)}",
 }
 
