@@ -94,7 +94,9 @@ def cell(value: Any, audience: Audience = SPREADSHEET) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float | Decimal):
         return str(value)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Phone):
         if audience is IMPORTER:

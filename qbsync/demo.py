@@ -12,33 +12,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-import sqlalchemy as sa
-
-from qbsync.cache.db import session_factory
-from qbsync.cache.schema import open_cache
-from qbsync.campaigns import campaign, dunning, exports, segments
 from qbsync.clock import Clock, SystemClock
 from qbsync.errors import AuthError, InputError, QbsyncError
-from qbsync.qbo.client import connect
-from qbsync.qbo.connection import login
-from qbsync.reports import aging, baddebt, best, cross, health, payments, render
-from qbsync.reports.source import default_period
-from qbsync.reports.table import Table
-from qbsync.rules.activity import load_activity
-from qbsync.rules.disappearing.rank import find_disappearing
-from qbsync.rules.duplicates import DuplicateFindings
-from qbsync.rules.inactive import find_inactive, find_reactivate
-from qbsync.rules.policy import InactivePolicy
-from qbsync.sandbox.generator import CompanySpec, seed_realm
-from qbsync.sandbox.knobs import LatencyProfile
-from qbsync.sandbox.server import DEFAULT_REALM, SandboxServer
-from qbsync.sandbox.store import Store
-from qbsync.settings import load_settings
-from qbsync.sync.runner import run_sync
-from qbsync.writeback.plan import build_plan
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from qbsync.reports.table import Table
+    from qbsync.rules.duplicates import DuplicateFindings
+
+# The steps' modules (the sandbox generator, the rules' numerics, SQLAlchemy) load when the demo runs,
+# not when `qbsync demo --help` reads the defaults below.
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +199,8 @@ class _Steps:
 
 def _fetch_redirect(url: str, timeout: float) -> str:
     """What a browser would do: follow the authorization URL once and return where it was sent."""
+    import requests
+
     try:
         resp = requests.get(url, allow_redirects=False, timeout=timeout)
     except requests.RequestException as exc:
@@ -226,12 +214,25 @@ def _fetch_redirect(url: str, timeout: float) -> str:
 
 
 def _preview(table: Table) -> list[str]:
+    from qbsync.reports import render
+
     return render.to_text(table).rstrip("\n").splitlines()
 
 
 def run_demo(options: DemoOptions, *, progress: Progress | None = None,
              clock: Clock | None = None) -> DemoResult:
     """Run every step of the demo into ``options.work_dir``; the sandbox server stops before returning."""
+    from qbsync.cache.schema import open_cache
+    from qbsync.qbo.client import connect
+    from qbsync.qbo.connection import login
+    from qbsync.rules.duplicates import DuplicateFindings
+    from qbsync.sandbox.generator import CompanySpec, seed_realm
+    from qbsync.sandbox.knobs import LatencyProfile
+    from qbsync.sandbox.server import DEFAULT_REALM, SandboxServer
+    from qbsync.sandbox.store import Store
+    from qbsync.settings import load_settings
+    from qbsync.sync import runner
+
     say = progress or (lambda _line: None)
     clock = clock or SystemClock()
     if options.customers < 1:
@@ -286,8 +287,8 @@ def run_demo(options: DemoOptions, *, progress: Progress | None = None,
         try:
             with steps.step("sync", "syncing QuickBooks into the local cache") as c:
                 with connect(settings, realm_id, clock=clock) as client:
-                    summary = run_sync(engine, client, realm_id, clock=clock,
-                                       workers=settings.limits.max_concurrent)
+                    summary = runner.run_sync(engine, client, realm_id, clock=clock,
+                                              workers=settings.limits.max_concurrent)
                 c.update(fetched=summary.fetched, requests=summary.requests,
                          entities={e: n.fetched for e, n in summary.entities.items()})
                 c["_line"] = (f"{summary.fetched:,} records over {summary.requests} requests, "
@@ -311,6 +312,13 @@ def run_demo(options: DemoOptions, *, progress: Progress | None = None,
 
 def _rules(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, clock: Clock,
            result: DemoResult, find_duplicates: DuplicateFindings) -> None:
+    from qbsync.cache.db import session_factory
+    from qbsync.rules.activity import load_activity
+    from qbsync.rules.disappearing.rank import find_disappearing
+    from qbsync.rules.inactive import find_inactive, find_reactivate
+    from qbsync.rules.policy import InactivePolicy
+    from qbsync.writeback.plan import build_plan
+
     with steps.step("rules", "running the rules (inactive, reactivate, disappearing, duplicates)") as c:
         policy = InactivePolicy()
         # load_activity is the slow part; every rule below shares its one result.
@@ -343,6 +351,9 @@ def _rules(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, clock: 
 
 def _outreach(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, clock: Clock, result: DemoResult,
               seed: int, duplicates: DuplicateFindings) -> None:
+    from qbsync.campaigns import campaign, dunning, exports, segments
+    from qbsync.reports import render
+
     out_dir = result.work_dir / "outreach"
     out_dir.mkdir(exist_ok=True)
     with steps.step("outreach", "writing outreach CSVs (win-back campaign, call, collections, dunning)") as c:
@@ -377,6 +388,9 @@ def _outreach(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, cloc
 
 def _reports(steps: _Steps, engine: sa.Engine, realm_id: str, today: date, clock: Clock,
              result: DemoResult) -> None:
+    from qbsync.reports import aging, baddebt, best, cross, health, payments
+    from qbsync.reports.source import default_period
+
     with steps.step("reports", "running the reports (best, cross, aging, payments, baddebt, health)") as c:
         period = default_period(today)
         tables: dict[str, Table] = {

@@ -108,6 +108,7 @@ class Settings:
     redirect_uri: str = "http://localhost:8725/callback"
     minorversion: int = 75
     realm: str | None = None
+    timezone: str | None = None  # IANA name of the company's time zone; None: from QuickBooks, else local
     cache_url: str = field(default_factory=lambda: default_cache_url())
     token_dir: Path = field(default_factory=lambda: default_data_dir() / "tokens")
     refresh_skew_seconds: int = 300
@@ -212,6 +213,18 @@ def _token_store(v: object) -> str:
     return s
 
 
+def _timezone(v: object) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    s = _str(v)
+    try:
+        ZoneInfo(s)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone name such as Australia/Sydney or America/New_York"
+                         ) from None
+    return s
+
+
 def _cache_url(v: object) -> str:
     s = _str(v)
     if "://" not in s:
@@ -235,6 +248,7 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("redirect_uri", "qbo", _redirect_uri, "http://localhost:8725/callback"),
     _Spec("minorversion", "qbo", _minorversion, "75"),
     _Spec("realm", "qbo", _str, "9130349253365616"),
+    _Spec("timezone", "qbo", _timezone, "Australia/Sydney"),
     _Spec("cache_url", "cache", _cache_url, "sqlite:////home/me/.local/share/qbsync/cache.sqlite3"),
     _Spec("token_dir", "auth", _path, "~/.local/share/qbsync/tokens"),
     _Spec("secrets_file", "auth", _path, "~/.config/qbsync/secrets.toml"),
@@ -391,8 +405,8 @@ def _build(values: Mapping[str, Any], sources: Mapping[str, str], config_path: P
         raise ConfigError("backoff_initial_seconds", "is larger than backoff_max_seconds",
                           hint="make backoff_initial_seconds <= backoff_max_seconds")
     plain = {k: values[k] for k in ("environment", "client_id", "client_secret", "redirect_uri",
-                                    "minorversion", "realm", "cache_url", "token_dir", "refresh_skew_seconds",
-                                    "token_store", "token_key", "webhook_verifier")
+                                    "minorversion", "realm", "timezone", "cache_url", "token_dir",
+                                    "refresh_skew_seconds", "token_store", "token_key", "webhook_verifier")
              if k in values}
     return Settings(
         **plain,

@@ -148,12 +148,12 @@ def test_a_failing_step_is_named_and_the_server_stops(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    import qbsync.demo
+    import qbsync.sync.runner
 
     def broken_sync(*args: object, **kw: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(qbsync.demo, "run_sync", broken_sync)
+    monkeypatch.setattr(qbsync.sync.runner, "run_sync", broken_sync)
     work = tmp_path / "demo"
     res = _run("--dir", str(work), "--customers", "20")
     assert res.exit_code == 1

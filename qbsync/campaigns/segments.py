@@ -8,12 +8,16 @@ the ``share`` of revenue, over the last ``days``); ``rfm`` (``segments = ["At Ri
 Filters: ``location`` and ``class`` (Ids or names), ``customer_type`` (Ids), ``ltv_min``/``ltv_max``,
 ``last_purchase_after``/``last_purchase_before``, ``balance_min``/``balance_max``,
 ``days_inactive_min``/``days_inactive_max``, ``active`` (true/false).
+
+Each kind is one entry of ``_KINDS`` (its parameters, who it chooses, a check of its parameters) and
+each filter one entry of ``_FILTERS`` (how its value is read, whether a customer passes): a new kind
+or filter is one function and one line, and the lists of names come from the tables.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -29,13 +33,9 @@ from qbsync.reports.receivables import open_items
 from qbsync.reports.source import Period
 from qbsync.rules.activity import CustomerActivity, load_activity
 
+#: The kinds, in the order of ``_KINDS`` below (a literal: the command line reads it for --help without
+#: importing this module; a test holds it equal to the table's keys).
 KINDS = ("all", "inactive", "disappearing", "value_at_risk", "best", "rfm", "overdue")
-FILTER_KEYS = ("location", "class", "customer_type", "ltv_min", "ltv_max", "last_purchase_after",
-               "last_purchase_before", "balance_min", "balance_max", "days_inactive_min", "days_inactive_max",
-               "active")
-PARAM_KEYS = {"all": (), "inactive": ("days", "policy"), "disappearing": ("min_score", "top", "policy"),
-              "value_at_risk": ("top", "min_value", "min_chance", "policy"),
-              "best": ("top", "share", "days"), "rfm": ("segments",), "overdue": ("min_days", "min_amount")}
 
 
 @dataclass(frozen=True)
@@ -104,39 +104,42 @@ def _bool(key: str, value: Any) -> bool:
     raise InputError(f"{key}: {value!r} is not true or false", hint=f"write {key}=true or {key}=false")
 
 
+def _int(key: str, value: Any) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InputError(f"{key}: {value!r} is not a whole number", hint=f"write it like {key}=90") from None
+
+
 def make(name: str, kind: str, values: Mapping[str, Any], description: str = "") -> SegmentDef:
     """Validate and type a definition; ``values`` mixes the kind's params and the filters."""
-    if kind not in KINDS:
+    spec = _KINDS.get(kind)
+    if spec is None:
         raise InputError(f"segment {name!r}: unknown kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
     params: dict[str, Any] = {}
     filters: dict[str, Any] = {}
     for key, value in values.items():
-        if key in FILTER_KEYS:
-            if key in ("location", "class", "customer_type"):
-                filters[key] = _list(value)
-            elif key in ("ltv_min", "ltv_max", "balance_min", "balance_max"):
-                filters[key] = _decimal(key, value)
-            elif key.startswith("last_purchase"):
-                filters[key] = _date(key, value)
-            elif key == "active":
-                filters[key] = _bool(key, value)
-            else:
-                filters[key] = int(value)
-        elif key in PARAM_KEYS[kind]:
+        if key in _FILTERS:
+            filters[key] = _FILTERS[key].parse(key, value)
+        elif key in spec.params:
             params[key] = value
         else:
-            allowed = ", ".join((*PARAM_KEYS[kind], *FILTER_KEYS))
+            allowed = ", ".join((*spec.params, *FILTER_KEYS))
             raise InputError(f"segment {name!r}: {key!r} means nothing for kind {kind!r}",
                              hint=f"use one of: {allowed}")
-    if kind == "rfm":
-        wanted = _list(params.get("segments", []))
-        unknown = [s for s in wanted if s not in SEGMENT_NAMES]
-        if not wanted or unknown:
-            raise InputError(f"segment {name!r}: rfm needs segments from the usual names"
-                             + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
-                             hint="segments=" + ",".join(SEGMENT_NAMES))
-        params["segments"] = wanted
+    if spec.check is not None:
+        params = spec.check(name, params)
     return SegmentDef(name, kind, params, filters, description)
+
+
+def _check_rfm(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    wanted = _list(params.get("segments", []))
+    unknown = [s for s in wanted if s not in SEGMENT_NAMES]
+    if not wanted or unknown:
+        raise InputError(f"segment {name!r}: rfm needs segments from the usual names"
+                         + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
+                         hint="segments=" + ",".join(SEGMENT_NAMES))
+    return {**params, "segments": wanted}
 
 
 @dataclass
@@ -178,6 +181,193 @@ def from_command_line(kind: str, pairs: list[str], name: str | None = None) -> S
 # --- evaluation --------------------------------------------------------------------------------------
 
 
+@dataclass
+class Scope:
+    """What a kind or a filter may look at: the cache, the date, every customer's activity."""
+
+    engine: sa.Engine
+    realm_id: str
+    as_of: date
+    acts: dict[str, CustomerActivity]
+    rfm: RfmConfig
+    _classes: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
+
+    def idle(self, act: CustomerActivity) -> int | None:
+        """Days since the last purchase (None: never bought)."""
+        return (self.as_of - act.last_purchase).days if act.last_purchase else None
+
+    def in_class(self, wanted: list[str]) -> set[str]:
+        """Customers with a sale (header ClassRef) in one of ``wanted`` (class Ids or names); once per run."""
+        key = tuple(wanted)
+        if key not in self._classes:
+            self._classes[key] = _classes_of(self.engine, self.realm_id, wanted, self.as_of)
+        return self._classes[key]
+
+
+#: Who is chosen, with why: customer id -> (reason, facts).
+Chosen = dict[str, tuple[str, dict[str, Any]]]
+
+
+# --- kinds: who is in the segment ------------------------------------------------------------------
+
+
+def _all(scope: Scope, p: Mapping[str, Any]) -> Chosen:
+    return {cid: ("all customers", {}) for cid in scope.acts}
+
+
+def _rule_findings(scope: Scope, p: Mapping[str, Any], rule: str) -> Chosen:
+    from qbsync.reports import rulelists
+
+    policy = Path(p["policy"]) if p.get("policy") else None
+    if rule == "inactive":
+        overrides = {"days": int(p["days"])} if p.get("days") else None
+        rl = rulelists.inactive(scope.engine, scope.realm_id, scope.as_of, policy_path=policy,
+                                overrides=overrides)
+        findings = [f for f in rl.findings if f.action in ("deactivate", "collections")]
+    else:
+        rl = rulelists.disappearing(scope.engine, scope.realm_id, scope.as_of,
+                                    top=int(p["top"]) if p.get("top") else None, policy_path=policy)
+        floor = float(p.get("min_score", "-inf"))
+        findings = [f for f in rl.findings if f.score is not None and f.score >= floor]
+    return {f.customer_id: (f.reason, {"score": f.score, "action": f.action}) for f in findings}
+
+
+def _inactive(scope: Scope, p: Mapping[str, Any]) -> Chosen:
+    return _rule_findings(scope, p, "inactive")
+
+
+def _disappearing(scope: Scope, p: Mapping[str, Any]) -> Chosen:
+    return _rule_findings(scope, p, "disappearing")
+
+
+def _value_at_risk(scope: Scope, p: Mapping[str, Any]) -> Chosen:
+    """The disappearing list ranked by value at risk (chance of loss x a year of expected spend):
+    the ``top`` (default 100) with at least ``min_value`` at risk and a ``min_chance`` of loss."""
+    from qbsync.reports import rulelists
+
+    policy = Path(p["policy"]) if p.get("policy") else None
+    top = int(p["top"]) if p.get("top") else 100
+    floor = _decimal("min_value", p.get("min_value", "0"))
+    chance = float(p.get("min_chance", 0))
+    rl = rulelists.disappearing(scope.engine, scope.realm_id, scope.as_of, top=top, policy_path=policy,
+                                rank_by="value")
+    out: Chosen = {}
+    for f in rl.findings:
+        at_risk, loss = f.facts.get("value_at_risk"), f.facts.get("chance_of_loss")
+        if at_risk is None or loss is None or Decimal(at_risk) < floor or loss < chance:
+            continue
+        out[f.customer_id] = (f.reason, {"value_at_risk": at_risk, "chance_of_loss": loss,
+                                         "value_if_kept": f.facts.get("value_if_kept")})
+    return out
+
+
+def _best(scope: Scope, p: Mapping[str, Any]) -> Chosen:
+    from qbsync.reports import best
+
+    days = int(p.get("days", 365))
+    report = best.best(scope.engine, scope.realm_id, scope.as_of,
+                       Period(scope.as_of - timedelta(days=days - 1), scope.as_of))
+    share = Decimal(str(p["share"])) if "share" in p else None
+    top = int(p["top"]) if "top" in p else (None if share is not None else 100)
+    chosen: Chosen = {}
+    for row in report.rows:
+        if top is not None and row.rank > top:
+            break
+        chosen[row.customer_id] = (f"rank {row.rank} by spend over {days} days ({row.spend:.2f})",
+                                   {"rank": row.rank, "spend": str(row.spend)})
+        if share is not None and row.cumulative_share is not None and row.cumulative_share >= share:
+            break
+    return chosen
+
+
+def _rfm(scope: Scope, p: Mapping[str, Any]) -> Chosen:
+    return {cid: (f"RFM {s.r}{s.f}{s.m} (R {s.r}, FM {s.fm}): {s.segment}",
+                  {"rfm_segment": s.segment, "r": s.r, "f": s.f, "m": s.m})
+            for cid, s in score_all(scope.acts, scope.as_of, scope.rfm).items() if s.segment in p["segments"]}
+
+
+def _overdue(scope: Scope, p: Mapping[str, Any]) -> Chosen:
+    min_days = int(p.get("min_days", 1))
+    min_amount = _decimal("min_amount", p.get("min_amount", "0.01"))
+    with scope.engine.connect() as conn:
+        items = open_items(conn, scope.realm_id, scope.as_of)
+    owed: dict[str, tuple[Decimal, int]] = {}
+    for item in items:
+        late = item.days_past_due(scope.as_of)
+        if late >= min_days and item.open > 0:
+            amount, worst = owed.get(item.customer_id, (Decimal(0), 0))
+            owed[item.customer_id] = (amount + item.open, max(worst, late))
+    return {cid: (f"{amount:.2f} overdue, oldest {worst} days", {"overdue": str(amount), "days": worst})
+            for cid, (amount, worst) in owed.items() if amount >= min_amount}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A segment kind: the parameters it takes, who it chooses, and a check of its parameters."""
+
+    params: tuple[str, ...]
+    choose: Callable[[Scope, Mapping[str, Any]], Chosen]
+    check: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
+
+
+_KINDS: dict[str, Kind] = {
+    "all": Kind((), _all),
+    "inactive": Kind(("days", "policy"), _inactive),
+    "disappearing": Kind(("min_score", "top", "policy"), _disappearing),
+    "value_at_risk": Kind(("top", "min_value", "min_chance", "policy"), _value_at_risk),
+    "best": Kind(("top", "share", "days"), _best),
+    "rfm": Kind(("segments",), _rfm, _check_rfm),
+    "overdue": Kind(("min_days", "min_amount"), _overdue),
+}
+PARAM_KEYS = {name: kind.params for name, kind in _KINDS.items()}
+
+
+# --- filters: narrowing a kind's choice --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A filter: how its value is read (from TOML or --where), and whether a customer passes it."""
+
+    parse: Callable[[str, Any], Any]
+    passes: Callable[[CustomerActivity, Any, Scope], bool]
+
+
+def _list_of(key: str, value: Any) -> list[str]:
+    return _list(value)
+
+
+def _in_location(act: CustomerActivity, wanted: list[str], scope: Scope) -> bool:
+    names = {w.casefold() for w in wanted}
+    return (act.department_id or "").casefold() in names or (act.department_name or "").casefold() in names
+
+
+_FILTERS: dict[str, Filter] = {
+    "location": Filter(_list_of, _in_location),
+    "class": Filter(_list_of, lambda act, v, scope: act.customer_id in scope.in_class(v)),
+    "customer_type": Filter(_list_of, lambda act, v, scope: act.customer_type_id in v),
+    "ltv_min": Filter(_decimal, lambda act, v, scope: act.lifetime_revenue >= v),
+    "ltv_max": Filter(_decimal, lambda act, v, scope: act.lifetime_revenue <= v),
+    "last_purchase_after": Filter(_date, lambda act, v, scope: act.last_purchase is not None
+                                  and act.last_purchase >= v),
+    "last_purchase_before": Filter(_date, lambda act, v, scope: act.last_purchase is not None
+                                   and act.last_purchase <= v),
+    "balance_min": Filter(_decimal, lambda act, v, scope: act.open_balance >= v),
+    "balance_max": Filter(_decimal, lambda act, v, scope: act.open_balance <= v),
+    # never bought: inactive for any minimum, for no maximum
+    "days_inactive_min": Filter(_int, lambda act, v, scope: (idle := scope.idle(act)) is None or idle >= v),
+    "days_inactive_max": Filter(_int, lambda act, v, scope: (idle := scope.idle(act)) is not None
+                                and idle <= v),
+    "active": Filter(_bool, lambda act, v, scope: act.active == v),
+}
+FILTER_KEYS = tuple(_FILTERS)
+
+
+def passes(act: CustomerActivity, filters: Mapping[str, Any], scope: Scope) -> bool:
+    """Whether ``act`` passes every filter of a segment."""
+    return all(_FILTERS[key].passes(act, value, scope) for key, value in filters.items())
+
+
 def _classes_of(engine: sa.Engine, realm_id: str, wanted: list[str], as_of: date) -> set[str]:
     """Customers with a sale (header ClassRef) in one of ``wanted`` (class Ids or names)."""
     with engine.connect() as conn:
@@ -193,119 +383,14 @@ def _classes_of(engine: sa.Engine, realm_id: str, wanted: list[str], as_of: date
     return found
 
 
-def _passes(act: CustomerActivity, f: Mapping[str, Any], as_of: date, in_class: set[str] | None) -> bool:
-    if "location" in f:
-        wanted = {w.casefold() for w in f["location"]}
-        if (act.department_id or "").casefold() not in wanted and \
-                (act.department_name or "").casefold() not in wanted:
-            return False
-    if in_class is not None and act.customer_id not in in_class:
-        return False
-    if "customer_type" in f and act.customer_type_id not in f["customer_type"]:
-        return False
-    if "ltv_min" in f and act.lifetime_revenue < f["ltv_min"]:
-        return False
-    if "ltv_max" in f and act.lifetime_revenue > f["ltv_max"]:
-        return False
-    if "balance_min" in f and act.open_balance < f["balance_min"]:
-        return False
-    if "balance_max" in f and act.open_balance > f["balance_max"]:
-        return False
-    last = act.last_purchase
-    if "last_purchase_after" in f and (last is None or last < f["last_purchase_after"]):
-        return False
-    if "last_purchase_before" in f and (last is None or last > f["last_purchase_before"]):
-        return False
-    idle = (as_of - last).days if last else None
-    if "days_inactive_min" in f and (idle is not None and idle < f["days_inactive_min"]):
-        return False
-    if "days_inactive_max" in f and (idle is None or idle > f["days_inactive_max"]):
-        return False
-    return not ("active" in f and act.active != f["active"])
-
-
-def _value_at_risk(engine: sa.Engine, realm_id: str, as_of: date,
-                   p: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """The disappearing list ranked by value at risk (chance of loss x a year of expected spend):
-    the ``top`` (default 100) with at least ``min_value`` at risk and a ``min_chance`` of loss."""
-    from qbsync.reports import rulelists
-
-    policy = Path(p["policy"]) if p.get("policy") else None
-    top = int(p["top"]) if p.get("top") else 100
-    floor = _decimal("min_value", p.get("min_value", "0"))
-    chance = float(p.get("min_chance", 0))
-    rl = rulelists.disappearing(engine, realm_id, as_of, top=top, policy_path=policy, rank_by="value")
-    out = {}
-    for f in rl.findings:
-        at_risk, loss = f.facts.get("value_at_risk"), f.facts.get("chance_of_loss")
-        if at_risk is None or loss is None or Decimal(at_risk) < floor or loss < chance:
-            continue
-        out[f.customer_id] = (f.reason, {"value_at_risk": at_risk, "chance_of_loss": loss,
-                                         "value_if_kept": f.facts.get("value_if_kept")})
-    return out
-
-
 def evaluate(engine: sa.Engine, realm_id: str, seg: SegmentDef, as_of: date,
              rfm: RfmConfig | None = None) -> list[Member]:
     """The customers in ``seg`` as of ``as_of``, each with the reason it is in."""
-    rfm = rfm or RfmConfig()
-    acts = load_activity(engine, realm_id, as_of)
-    chosen: dict[str, tuple[str, dict[str, Any]]] = {}
-    p = seg.params
-    if seg.kind == "all":
-        chosen = {cid: ("all customers", {}) for cid in acts}
-    elif seg.kind in ("inactive", "disappearing"):
-        from qbsync.reports import rulelists
-
-        policy = Path(p["policy"]) if p.get("policy") else None
-        overrides = {"days": int(p["days"])} if p.get("days") else None
-        if seg.kind == "inactive":
-            rl = rulelists.inactive(engine, realm_id, as_of, policy_path=policy, overrides=overrides)
-            findings = [f for f in rl.findings if f.action in ("deactivate", "collections")]
-        else:
-            rl = rulelists.disappearing(engine, realm_id, as_of, top=int(p["top"]) if p.get("top") else None,
-                                        policy_path=policy)
-            floor = float(p.get("min_score", "-inf"))
-            findings = [f for f in rl.findings if f.score is not None and f.score >= floor]
-        chosen = {f.customer_id: (f.reason, {"score": f.score, "action": f.action}) for f in findings}
-    elif seg.kind == "value_at_risk":
-        chosen = _value_at_risk(engine, realm_id, as_of, p)
-    elif seg.kind == "best":
-        from qbsync.reports import best
-
-        days = int(p.get("days", 365))
-        report = best.best(engine, realm_id, as_of, Period(as_of - timedelta(days=days - 1), as_of))
-        share = Decimal(str(p["share"])) if "share" in p else None
-        top = int(p["top"]) if "top" in p else (None if share is not None else 100)
-        for row in report.rows:
-            if top is not None and row.rank > top:
-                break
-            chosen[row.customer_id] = (f"rank {row.rank} by spend over {days} days ({row.spend:.2f})",
-                                       {"rank": row.rank, "spend": str(row.spend)})
-            if share is not None and row.cumulative_share is not None and row.cumulative_share >= share:
-                break
-    elif seg.kind == "rfm":
-        scores = score_all(acts, as_of, rfm)
-        for cid, s in scores.items():
-            if s.segment in p["segments"]:
-                chosen[cid] = (f"RFM {s.r}{s.f}{s.m} (R {s.r}, FM {s.fm}): {s.segment}",
-                               {"rfm_segment": s.segment, "r": s.r, "f": s.f, "m": s.m})
-    elif seg.kind == "overdue":
-        min_days = int(p.get("min_days", 1))
-        min_amount = _decimal("min_amount", p.get("min_amount", "0.01"))
-        with engine.connect() as conn:
-            items = open_items(conn, realm_id, as_of)
-        owed: dict[str, tuple[Decimal, int]] = {}
-        for item in items:
-            late = item.days_past_due(as_of)
-            if late >= min_days and item.open > 0:
-                amount, worst = owed.get(item.customer_id, (Decimal(0), 0))
-                owed[item.customer_id] = (amount + item.open, max(worst, late))
-        chosen = {cid: (f"{amount:.2f} overdue, oldest {worst} days", {"overdue": str(amount), "days": worst})
-                  for cid, (amount, worst) in owed.items() if amount >= min_amount}
-    in_class = _classes_of(engine, realm_id, seg.filters["class"], as_of) if "class" in seg.filters else None
+    scope = Scope(engine, realm_id, as_of, load_activity(engine, realm_id, as_of), rfm or RfmConfig())
+    chosen = _KINDS[seg.kind].choose(scope, seg.params)
+    acts = scope.acts
     members = [Member(cid, acts[cid].name, reason, acts[cid], facts)
                for cid, (reason, facts) in chosen.items()
-               if cid in acts and _passes(acts[cid], seg.filters, as_of, in_class)]
+               if cid in acts and passes(acts[cid], seg.filters, scope)]
     members.sort(key=lambda m: (m.name.casefold(), m.customer_id))
     return members

@@ -6,26 +6,50 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import click
 
 from qbsync import __version__
+from qbsync.cli.context import Env
 from qbsync.errors import QbsyncError
 
 log = logging.getLogger("qbsync")
 
 
-#: Each top-level command and the modules of qbsync.cli that build it, in order: the first registers
-#: it, a later one adds subcommands to its group. A command's modules load when it is used, so
-#: `qbsync sync` from cron never imports the duplicate matcher, scipy or the sample-data generator.
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "auth": ("auth",), "backup": ("sync",), "campaign": ("campaign",), "customer": ("customer",),
-    "demo": ("demo",), "documents": ("documents",), "report": ("report", "report_documents", "reconcile"),
-    "restore": ("sync",), "rules": ("rules", "duplicates"),
-    "sandbox": ("sandbox", "sandbox_data", "sandbox_webhooks"), "sent": ("customer",), "status": ("sync",),
-    "sync": ("sync",), "webhooks": ("webhooks",), "worker": ("worker",), "writeback": ("writeback",),
+class Entry(NamedTuple):
+    """A top-level command: its one-line help (what `qbsync --help` lists) and the modules that build it."""
+
+    help: str
+    modules: tuple[str, ...]
+
+
+#: Each top-level command, its one-line help, and the modules of qbsync.cli that build it, in order:
+#: the first registers it, a later one adds subcommands to its group. A command's modules load when it
+#: is used, so `qbsync --help` imports none of them and `qbsync sync` from cron never imports the
+#: duplicate matcher, scipy or the sample-data generator.
+COMMANDS: dict[str, Entry] = {
+    "auth": Entry("Connect a QuickBooks company; see or revoke the connection.", ("auth",)),
+    "backup": Entry("Copy the cache to a file while it stays in use.", ("sync",)),
+    "campaign": Entry("Segments, win-back campaigns, outreach lists, dunning.", ("campaign",)),
+    "customer": Entry("One customer's file: archive, notes, loss, language.", ("customer",)),
+    "demo": Entry("Try everything on a sandbox company, in one command.", ("demo",)),
+    "documents": Entry("Statements and letters as PDF or HTML, in the customer's language.", ("documents",)),
+    "report": Entry("Reports: best, cross, aging, payments, statements, health...",
+                    ("report", "report_documents", "reconcile")),
+    "restore": Entry("Replace the cache by a backup.", ("sync",)),
+    "rules": Entry("Inactive, reactivatable, disappearing and duplicate customers.", ("rules", "duplicates")),
+    "sandbox": Entry("A local QuickBooks Online server with sample companies.",
+                     ("sandbox", "sandbox_data", "sandbox_webhooks")),
+    "sent": Entry("Mark an outreach batch as sent, or list those waiting.", ("customer",)),
+    "status": Entry("What the cache holds: last sync, rows, errors per entity.", ("sync",)),
+    "sync": Entry("Mirror QuickBooks into the cache (then changes only).", ("sync",)),
+    "webhooks": Entry("Receive QuickBooks webhooks and queue a sync per company.", ("webhooks",)),
+    "worker": Entry("Run the queued syncs (a fleet on PostgreSQL; --once anywhere).", ("worker",)),
+    "writeback": Entry("Set customers' Active flag in QuickBooks: plan, apply, undo.", ("writeback",)),
 }
+
 
 
 class QbsyncGroup(click.Group):
@@ -41,13 +65,23 @@ class QbsyncGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:
-            for name in COMMANDS.get(cmd_name, ()):
+            entry = COMMANDS.get(cmd_name)
+            for name in entry.modules if entry else ():
                 if name not in self._loaded:
                     self._loaded.add(name)
                     module = importlib.import_module(f"qbsync.cli.{name}")
                     register: Callable[[click.Group], None] = module.register
                     register(self)
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the table: `qbsync --help` loads no command's module."""
+        rows = [(name, entry.help) for name, entry in sorted(COMMANDS.items())]
+        rows += [(name, cmd.get_short_help_str(formatter.width))
+                 for name, cmd in sorted(self.commands.items()) if name not in COMMANDS and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -75,9 +109,15 @@ class QbsyncGroup(click.Group):
 @click.version_option(__version__, prog_name="qbsync")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
-def cli(verbose: int, quiet: bool) -> None:
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Settings file (default: QBSYNC_CONFIG, else qbsync.toml in the user config dir).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool, config: Path | None) -> None:
     """qbsync: mirror QuickBooks Online locally, find inactive, disappearing and duplicate
     customers, write Active flags back safely, and export outreach lists and reports."""
+    env = ctx.ensure_object(Env)  # tests pass their own (clock, zone, QuickBooks connection)
+    if config is not None:
+        env.config_path = config
     level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)

@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from qbsync.qbo import connection
-from qbsync.settings import Settings, load_settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.find_object(dict) or {}
-    return load_settings({"environment": obj.get("environment"), "realm": obj.get("realm")},
-                         config_path=obj.get("config"))
+from qbsync.cli.context import CommandContext, Env
+from qbsync.cli.options import Output, with_output
+from qbsync.settings import Settings
 
 
 @click.group("auth")
 @click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="Config file (default: QBSYNC_CONFIG or the user config dir).")
+              help="Config file (default: QBSYNC_CONFIG or the user config dir; same as `qbsync --config`).")
 @click.option("--environment", default=None, help="production, sandbox, or a qbsync sandbox URL.")
 @click.option("--realm", default=None, help="Company (realm) id, when several are connected.")
 @click.pass_context
 def auth_group(ctx: click.Context, config: Path | None, environment: str | None, realm: str | None) -> None:
     """Connect to QuickBooks Online and manage the stored connection."""
-    ctx.ensure_object(dict)
-    ctx.obj.update({"config": config, "environment": environment, "realm": realm})
+    env = ctx.find_object(Env) or Env()
+    if config is not None:
+        env.config_path = config
+    ctx.meta["qbsync.auth"] = {"environment": environment, "realm": realm}
+
+
+def _context(ctx: click.Context) -> CommandContext:
+    return CommandContext.build(ctx.find_object(Env), **ctx.meta.get("qbsync.auth", {}))
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return _context(ctx).settings
+
+
+def _realm_flag(ctx: click.Context) -> str | None:
+    realm: str | None = ctx.meta.get("qbsync.auth", {}).get("realm")
+    return realm
 
 
 @auth_group.command("login")
@@ -36,6 +46,8 @@ def auth_group(ctx: click.Context, config: Path | None, environment: str | None,
 @click.pass_context
 def login_cmd(ctx: click.Context, no_browser: bool, timeout: float) -> None:
     """Authorize qbsync for a company (OAuth) and store its tokens."""
+    from qbsync.qbo import connection
+
     settings = _settings(ctx)
 
     def show(url: str) -> None:
@@ -58,24 +70,46 @@ def login_cmd(ctx: click.Context, no_browser: bool, timeout: float) -> None:
     click.echo(f"Connected to {name} (realm {tokens.realm_id}).")
 
 
+STATUS_COLUMNS = ("realm_id", "company_name", "environment", "access_expires_at", "access_valid",
+                  "refresh_expires_at", "refresh_valid", "refresh_hard_expires_at")
+
+
 @auth_group.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@with_output(json_alias=True)
 @click.pass_context
-def status_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Show connected companies and when their tokens expire."""
-    settings = _settings(ctx)
-    rows = connection.status(settings, ctx.obj.get("realm"))
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
+def status_cmd(ctx: click.Context, out: Output) -> None:
+    """Show connected companies and when their tokens expire (no secrets, no network)."""
+    from qbsync.qbo import connection
+
+    cc = _context(ctx)
+    rows: list[dict[str, Any]] = connection.status(cc.settings, _realm_flag(ctx), clock=cc.clock)
+    if out.fmt != "table":
+        out.rows(STATUS_COLUMNS, rows)
         return
+    lines = []
     for row in rows:
-        click.echo(f"realm {row['realm_id']}: {row['company_name'] or '(name unknown)'}"
-                   f" [{row['environment'] or settings.environment}]")
-        click.echo(f"  access token   expires {row['access_expires_at']}"
-                   f"{'' if row['access_valid'] else ' (expired; refreshed on next use)'}")
-        click.echo(f"  refresh token  expires {row['refresh_expires_at'] or 'unknown'}"
-                   f"{'' if row['refresh_valid'] else ' (EXPIRED: run `qbsync auth login`)'}")
-        click.echo(f"  hard expiry    {row['refresh_hard_expires_at'] or 'not reported by Intuit'}")
+        lines.append(f"realm {row['realm_id']}: {row['company_name'] or '(name unknown)'}"
+                     f" [{row['environment'] or cc.settings.environment}]")
+        lines.append(f"  access token   expires {_when(row['access_expires_at'])}"
+                     f"{'' if row['access_valid'] else ' (expired; refreshed on next use)'}")
+        lines.append(f"  refresh token  expires {_when(row['refresh_expires_at']) or 'unknown'}"
+                     f"{'' if row['refresh_valid'] else ' (EXPIRED: run `qbsync auth login`)'}")
+        lines.append(f"  hard expiry    {_when(row['refresh_hard_expires_at']) or 'not reported by Intuit'}")
+    out.write("\n".join(lines) + "\n")
+
+
+def _when(value: object) -> str:
+    """An expiry for a person: to the second, no microseconds."""
+    if not value:
+        return ""
+    from datetime import datetime
+
+    from qbsync.texttable import human_time
+
+    try:
+        return human_time(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
 
 
 @auth_group.command("logout")
@@ -83,8 +117,10 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def logout_cmd(ctx: click.Context, local: bool) -> None:
     """Revoke qbsync's access to a company and delete its tokens."""
+    from qbsync.qbo import connection
+
     settings = _settings(ctx)
-    realm, revoked = connection.logout(settings, ctx.obj.get("realm"), revoke=not local)
+    realm, revoked = connection.logout(settings, _realm_flag(ctx), revoke=not local)
     suffix = "revoked at Intuit and deleted" if revoked else "deleted locally"
     click.echo(f"Connection to realm {realm} {suffix}.")
 

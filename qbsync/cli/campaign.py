@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from qbsync.campaigns import campaign, dunning, exports, segments
-from qbsync.campaigns.rfm import RfmConfig
+from qbsync.cli.choices import choice, constant
+from qbsync.cli.context import CommandContext, with_context
+from qbsync.cli.options import Output, bom_option, with_output
 from qbsync.cli.outreach import mark_sent_options, record_batch
-from qbsync.cli.report import cache_options, emit, open_cache, output_options
 from qbsync.errors import InputError
-from qbsync.reports.table import Column, Table
+
+if TYPE_CHECKING:
+    from qbsync.campaigns.rfm import RfmConfig
+    from qbsync.campaigns.segments import SegmentDef
 
 
 def _segment(segments_file: Path | None, segment: str | None, kind: str | None,
-             where: tuple[str, ...]) -> tuple[segments.SegmentDef, RfmConfig]:
+             where: tuple[str, ...]) -> tuple[SegmentDef, RfmConfig]:
+    from qbsync.campaigns import segments
+    from qbsync.campaigns.rfm import RfmConfig
+
     rfm = RfmConfig()
     if segments_file is not None:
         loaded = segments.load_file(segments_file)
@@ -41,7 +46,7 @@ def _segment(segments_file: Path | None, segment: str | None, kind: str | None,
 def segment_options(f: click.decorators.FC) -> click.decorators.FC:
     f = click.option("--where", multiple=True, metavar="KEY=VALUE",
                      help="A parameter or filter of --kind (repeatable), e.g. ltv_min=500.")(f)
-    f = click.option("--kind", type=click.Choice(segments.KINDS),
+    f = click.option("--kind", type=choice("qbsync.campaigns.segments", "KINDS"),
                      help="Define the segment on the command line.")(f)
     f = click.option("--segment", help="Segment name (from --segments-file, or a name for --kind).")(f)
     f = click.option("--segments-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -56,31 +61,32 @@ def campaign_group() -> None:
 
 @campaign_group.command("segments")
 @segment_options
-@cache_options
-@output_options
-def segments_cmd(segments_file: Path | None, segment: str | None, kind: str | None, where: tuple[str, ...],
-                 as_of: datetime | None, realm: str | None, cache_url: str | None, fmt: str,
-                 output: Path | None, bom: bool) -> None:
+@with_context()
+@with_output()
+def segments_cmd(ctx: CommandContext, segments_file: Path | None, segment: str | None, kind: str | None,
+                 where: tuple[str, ...], out: Output) -> None:
     """List the segments of a file with their sizes, or the members of one segment."""
-    ctx = open_cache(realm, cache_url, as_of)
+    from qbsync.campaigns import segments
+    from qbsync.reports.table import Column, Table
+
     if segments_file is not None and segment is None and kind is None:
         loaded = segments.load_file(segments_file)
         rows = [{"name": s.name, "kind": s.kind, "members": len(segments.evaluate(ctx.engine, ctx.realm_id, s,
                                                                                   ctx.as_of, loaded.rfm)),
                  "description": s.description} for s in loaded.segments.values()]
-        emit(Table(f"Segments in {segments_file} as of {ctx.as_of}",
+        out.table(Table(f"Segments in {segments_file} as of {ctx.as_of}",
                    [Column("name", "Segment"), Column("kind", "Kind"), Column("members", "Members", "int"),
-                    Column("description", "Description")], rows), fmt, output, bom)
+                    Column("description", "Description")], rows))
         return
     seg, rfm = _segment(segments_file, segment, kind, where)
     members = segments.evaluate(ctx.engine, ctx.realm_id, seg, ctx.as_of, rfm)
     rows = [{"customer_id": m.customer_id, "name": m.name, "last_purchase": m.activity.last_purchase,
              "ltv": m.activity.lifetime_revenue, "balance": m.activity.open_balance, "reason": m.reason}
             for m in members]
-    emit(Table(f"Segment {seg.name} ({seg.kind}) as of {ctx.as_of}: {len(rows)} customers",
+    out.table(Table(f"Segment {seg.name} ({seg.kind}) as of {ctx.as_of}: {len(rows)} customers",
                [Column("customer_id", "Id"), Column("name", "Customer"),
                 Column("last_purchase", "Last purchase", "date"), Column("ltv", "Lifetime value", "money"),
-                Column("balance", "Balance", "money"), Column("reason", "Why")], rows), fmt, output, bom)
+                Column("balance", "Balance", "money"), Column("reason", "Why")], rows))
 
 
 @campaign_group.command("create")
@@ -89,12 +95,12 @@ def segments_cmd(segments_file: Path | None, segment: str | None, kind: str | No
 @click.option("--control", "control_share", default="0.10", show_default=True,
               help="Share of members held back as the control group.")
 @click.option("--seed", type=int, help="Seed of the control draw (default: random, recorded).")
-@cache_options
-def create_cmd(name: str, segments_file: Path | None, segment: str | None, kind: str | None,
-               where: tuple[str, ...], control_share: str, seed: int | None, as_of: datetime | None,
-               realm: str | None, cache_url: str | None) -> None:
+@with_context()
+def create_cmd(ctx: CommandContext, name: str, segments_file: Path | None, segment: str | None,
+               kind: str | None, where: tuple[str, ...], control_share: str, seed: int | None) -> None:
     """Freeze a segment's members at --as-of as campaign NAME, holding back a random control group."""
-    ctx = open_cache(realm, cache_url, as_of)
+    from qbsync.campaigns import campaign
+
     seg, rfm = _segment(segments_file, segment, kind, where)
     try:
         share = Decimal(control_share)
@@ -111,25 +117,29 @@ def create_cmd(name: str, segments_file: Path | None, segment: str | None, kind:
 @click.argument("name")
 @click.option("--dir", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Directory for the files.")
-@click.option("--to", "fmt", type=click.Choice(exports.FORMATS), default="generic", show_default=True,
-              help="Format of the marketing list.")
+@click.option("--to", "fmt", type=choice("qbsync.campaigns.exports", "FORMATS"), default="generic",
+              show_default=True, help="Format of the marketing list.")
 @click.option("--do-not-contact", type=click.Path(dir_okay=False, path_type=Path),
               help="File of emails, id:N and phone numbers never to contact (one per line).")
 @click.option("--include-balance", is_flag=True,
               help="Keep customers with an open balance on the marketing list (default: collections list).")
-@click.option("--bom", is_flag=True, help="Start files with a byte-order mark (for Excel).")
+@bom_option()
 @click.option("--mark-sent", is_flag=True,
               help="Record the lists as sent now (otherwise: `qbsync sent BATCH` once they went out).")
-@cache_options
-def export_cmd(name: str, out_dir: Path, fmt: str, do_not_contact: Path | None, include_balance: bool,
-               bom: bool, mark_sent: bool, as_of: datetime | None, realm: str | None,
-               cache_url: str | None) -> None:
-    """Write the campaign's marketing list, call list and collections list."""
-    ctx = open_cache(realm, cache_url, as_of)
+@with_context()
+def export_cmd(ctx: CommandContext, name: str, out_dir: Path, fmt: str, do_not_contact: Path | None,
+               include_balance: bool, bom: bool, mark_sent: bool) -> None:
+    """Write the campaign's marketing list, call list and collections list into --dir (created if missing).
+
+    Mailchimp and HubSpot lists are for their importers (phone numbers in E.164, nothing added);
+    the generic, call and collections lists are for a spreadsheet (formula-safe; --bom for Excel).
+    """
+    from qbsync.campaigns import exports
+
     res = exports.export(ctx.engine, ctx.realm_id, name, out_dir, ctx.clock, fmt=fmt,
                          do_not_contact=exports.DoNotContact.load(do_not_contact),
                          include_balance=include_balance, bom=bom,
-                         as_of=as_of.date() if as_of else None)
+                         as_of=ctx.as_of if ctx.as_of_given else None)
     for kind, path in res.files.items():
         click.echo(f"{kind:12} {res.rows[kind]:6} rows  {path}")
     click.echo(f"left out (do not contact): {res.excluded_do_not_contact}; "
@@ -141,91 +151,105 @@ def export_cmd(name: str, out_dir: Path, fmt: str, do_not_contact: Path | None, 
 
 
 @campaign_group.command("list")
-@cache_options
-@output_options
-def list_cmd(as_of: datetime | None, realm: str | None, cache_url: str | None, fmt: str, output: Path | None,
-             bom: bool) -> None:
+@with_context(as_of=False)
+@with_output()
+def list_cmd(ctx: CommandContext, out: Output) -> None:
     """Campaigns of this company."""
-    ctx = open_cache(realm, cache_url, as_of)
+    from qbsync.campaigns import campaign
+    from qbsync.reports.table import Column, Table
+
     rows = [{"name": c.name, "segment": c.segment, "as_of": c.as_of, "members": c.members,
              "controls": c.controls, "seed": str(c.seed)}
             for c in campaign.campaigns(ctx.engine, ctx.realm_id)]
     cols = [Column("name", "Name"), Column("segment", "Segment"), Column("as_of", "Date", "date"),
             Column("members", "Members", "int"), Column("controls", "Control", "int"), Column("seed", "Seed")]
-    emit(Table("Campaigns", cols, rows), fmt, output, bom)
+    out.table(Table("Campaigns", cols, rows))
 
 
 @campaign_group.command("report")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@cache_options
-def report_cmd(name: str, fmt: str, as_of: datetime | None, realm: str | None, cache_url: str | None) -> None:
+@with_context(as_of="Measure returns up to DATE (default: today in the company's time zone).")
+@with_output()
+def report_cmd(ctx: CommandContext, name: str, out: Output) -> None:
     """Who came back since the campaign: contacted vs control, revenue, lift with a 95% interval."""
-    ctx = open_cache(realm, cache_url, as_of)
+    from qbsync.campaigns import campaign
+
     rep = campaign.report(ctx.engine, ctx.realm_id, name, ctx.as_of)
-    if fmt == "json":
-        click.echo(json.dumps(rep.as_dict(), indent=2))
+    if out.fmt == "json":
+        import json
+
+        out.write(json.dumps(rep.as_dict(), indent=2) + "\n")
         return
-    click.echo(f"campaign {name}: members frozen {rep.campaign.as_of}, measured to {rep.as_of}")
+    if out.fmt == "csv":
+        groups = [{"group": g.group, "members": g.members, "returned": g.returned, "rate": g.rate,
+                   "revenue": g.revenue, "revenue_per_member": g.revenue_per_member,
+                   "median_days_to_return": g.median_days_to_return} for g in (rep.contacted, rep.control)]
+        out.rows(list(groups[0]), groups)
+        return
+    lines = [f"campaign {name}: members frozen {rep.campaign.as_of}, measured to {rep.as_of}"]
     for g in (rep.contacted, rep.control):
         days = "-" if g.median_days_to_return is None else f"{g.median_days_to_return:.0f}"
-        click.echo(f"  {g.group:10} {g.returned:6} of {g.members:6} came back ({g.rate:6.1%}); "
-                   f"revenue {g.revenue:.2f} ({g.revenue_per_member:.2f} per member); median {days} days")
+        lines.append(f"  {g.group:10} {g.returned:6} of {g.members:6} came back ({g.rate:6.1%}); "
+                     f"revenue {g.revenue:.2f} ({g.revenue_per_member:.2f} per member); median {days} days")
     low, high = rep.lift_interval
-    click.echo(f"  lift       {rep.lift:+.1%} points (95% CI {low:+.1%} to {high:+.1%})")
+    lines.append(f"  lift       {rep.lift:+.1%} points (95% CI {low:+.1%} to {high:+.1%})")
     if rep.ratio is not None and rep.ratio_interval is not None:
-        click.echo(f"  ratio      {rep.ratio:.2f}x (95% CI {rep.ratio_interval[0]:.2f} to "
-                   f"{rep.ratio_interval[1]:.2f})")
+        lines.append(f"  ratio      {rep.ratio:.2f}x (95% CI {rep.ratio_interval[0]:.2f} to "
+                     f"{rep.ratio_interval[1]:.2f})")
     if rep.reached:
-        click.echo(f"  reached    {len(rep.reached):6} contacted members in batches marked sent; "
-                   f"{len(rep.responded)} bought again since they were reached "
-                   f"({len(rep.responded) / len(rep.reached):.1%})")
+        lines.append(f"  reached    {len(rep.reached):6} contacted members in batches marked sent; "
+                     f"{len(rep.responded)} bought again since they were reached "
+                     f"({len(rep.responded) / len(rep.reached):.1%})")
     else:
-        click.echo("  reached    none recorded yet (mark the export sent: `qbsync sent BATCH`)")
+        lines.append("  reached    none recorded yet (mark the export sent: `qbsync sent BATCH`)")
     if rep.control.members == 0:
-        click.echo("  no control group: the lift cannot be measured against doing nothing")
+        lines.append("  no control group: the lift cannot be measured against doing nothing")
+    out.write("\n".join(lines) + "\n")
 
 
 @campaign_group.command("followup")
 @click.argument("name")
-@cache_options
-@output_options
-def followup_cmd(name: str, as_of: datetime | None, realm: str | None, cache_url: str | None, fmt: str,
-                 output: Path | None, bom: bool) -> None:
+@with_context()
+@with_output()
+def followup_cmd(ctx: CommandContext, name: str, out: Output) -> None:
     """Contacted members who have not bought again yet: the list for the next touch."""
-    ctx = open_cache(realm, cache_url, as_of)
+    from qbsync.campaigns import campaign
+    from qbsync.reports.table import Column, Table
+
     rows = [{"customer_id": m.customer_id, "name": m.display_name, "last_purchase": m.last_purchase,
              "ltv": m.lifetime_value, "reason": m.reason}
             for m in campaign.followup(ctx.engine, ctx.realm_id, name, ctx.as_of)]
-    emit(Table(f"Not back yet from {name} as of {ctx.as_of}: {len(rows)}",
+    out.table(Table(f"Not back yet from {name} as of {ctx.as_of}: {len(rows)}",
                [Column("customer_id", "Id"), Column("name", "Customer"),
                 Column("last_purchase", "Last purchase", "date"), Column("ltv", "Lifetime value", "money"),
-                Column("reason", "Why in the campaign")], rows), fmt, output, bom)
+                Column("reason", "Why in the campaign")], rows))
 
 
 @campaign_group.command("dunning")
 @click.option("--within-days", type=click.IntRange(min=0), default=7, show_default=True,
               help="Remind about invoices falling due within N days.")
-@click.option("--stage", "stages", multiple=True, type=click.Choice(dunning.STAGES),
+@click.option("--stage", "stages", multiple=True, type=choice("qbsync.campaigns.dunning", "STAGES"),
               help="Only invoices in these aging stages (repeatable; default all).")
-@click.option("--letter", "letters", multiple=True, type=click.Choice(dunning.LETTERS),
+@click.option("--letter", "letters", multiple=True, type=choice("qbsync.campaigns.dunning", "LETTERS"),
               help="Only customers due this letter (repeatable; default all).")
-@click.option("--min-gap-days", type=click.IntRange(min=0), default=dunning.DEFAULT_MIN_GAP_DAYS,
-              show_default=True, help="Days between two letters to the same customer.")
+@click.option("--min-gap-days", type=click.IntRange(min=0),
+              default=constant("qbsync.campaigns.dunning", "DEFAULT_MIN_GAP_DAYS"), show_default=True,
+              help="Days between two letters to the same customer.")
 @mark_sent_options("email")
-@cache_options
-@output_options
-def dunning_cmd(within_days: int, stages: tuple[str, ...], letters: tuple[str, ...], min_gap_days: int,
-                mark_sent: bool, channel: str, as_of: datetime | None, realm: str | None,
-                cache_url: str | None, fmt: str, output: Path | None, bom: bool) -> None:
+@with_context()
+@with_output()
+def dunning_cmd(ctx: CommandContext, within_days: int, stages: tuple[str, ...], letters: tuple[str, ...],
+                min_gap_days: int, mark_sent: bool, channel: str, out: Output) -> None:
     """Invoices due soon or overdue, one row per invoice for a mail merge, with the letter each customer
     is due: reminder, first, second or final notice, one stage on from the last letter marked sent."""
-    ctx = open_cache(realm, cache_url, as_of)
+    from qbsync.campaigns import dunning
+
     found = dunning.dunning_plan(ctx.engine, ctx.realm_id, ctx.as_of, within_days=within_days,
                                  min_gap_days=min_gap_days)
     chosen = letters or dunning.LETTERS
     rows = dunning.rows_of(found, stages or dunning.STAGES, chosen)
-    emit(dunning.table(rows, ctx.as_of, found), fmt, output, bom)
+    out.table(dunning.table(rows, ctx.as_of, found))
+    output = out.path
     if output is not None or mark_sent:
         listed = {r.customer_id for r in rows}
         items = [i for i in dunning.outreach_items(found, chosen, channel=channel,

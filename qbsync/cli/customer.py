@@ -6,15 +6,17 @@ import getpass
 import json
 import os
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from qbsync.cli.options import DATE, format_option, output_option, write_output
-from qbsync.cli.report import cache_options, emit, open_cache
-from qbsync.customers import file as cfile
-from qbsync.customers import outreach
-from qbsync.reports.table import Column, Table
+from qbsync.cli.choices import choice
+from qbsync.cli.context import DATE, CommandContext, with_context
+from qbsync.cli.options import Output, with_output
+
+if TYPE_CHECKING:
+    from qbsync.customers import outreach
+    from qbsync.reports.table import Table
 
 
 def author() -> str | None:
@@ -32,35 +34,33 @@ def customer_group() -> None:
 
 @customer_group.command("show")
 @click.argument("customer")
-@format_option(["table", "json"])
-@output_option()
+@with_output(("table", "json"))
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="Show the last N transactions (JSON always has all).")
 @click.option("--rules/--no-rules", default=True, show_default=True,
               help="Run the inactive, reactivate and disappearing rules for the findings.")
 @click.option("--duplicates", is_flag=True, help="Also run the duplicates rule (slower on large companies).")
-@cache_options
-def show_cmd(customer: str, fmt: str, output: Path | None, limit: int, rules: bool, duplicates: bool,
-             as_of: datetime | None, realm: str | None, cache_url: str | None) -> None:
+@with_context()
+def show_cmd(ctx: CommandContext, customer: str, out: Output, limit: int, rules: bool,
+             duplicates: bool) -> None:
     """Everything about CUSTOMER (Id or exact name): profile, balance, transactions and payments,
     findings, contacts made, notes and the reason for loss."""
     from qbsync.documents.archive import archive, to_text
 
-    ctx = open_cache(realm, cache_url, as_of)
     arc = archive(ctx.engine, ctx.realm_id, customer, ctx.as_of, rules=rules, duplicates=duplicates)
-    text = (json.dumps(arc.as_dict(), indent=2, ensure_ascii=False) + "\n" if fmt == "json"
+    text = (json.dumps(arc.as_dict(), indent=2, ensure_ascii=False) + "\n" if out.fmt == "json"
             else to_text(arc, limit))
-    write_output(text, output, announce=True)
+    out.write(text)
 
 
 @customer_group.command("note")
 @click.argument("customer")
 @click.argument("text", nargs=-1, required=True)
-@cache_options
-def note_cmd(customer: str, text: tuple[str, ...], as_of: datetime | None, realm: str | None,
-             cache_url: str | None) -> None:
+@with_context(as_of=False)
+def note_cmd(ctx: CommandContext, customer: str, text: tuple[str, ...]) -> None:
     """Add a note to CUSTOMER's file: qbsync customer note 58 "called, pays on Friday"."""
-    ctx = open_cache(realm, cache_url, as_of)
+    from qbsync.customers import file as cfile
+
     with ctx.engine.connect() as conn:
         who = cfile.resolve(conn, ctx.realm_id, customer)
     note = cfile.add_note(ctx.engine, ctx.realm_id, who.customer_id, " ".join(text), ctx.clock, author())
@@ -69,20 +69,21 @@ def note_cmd(customer: str, text: tuple[str, ...], as_of: datetime | None, realm
 
 @customer_group.command("lost")
 @click.argument("customer")
-@click.option("--reason", type=click.Choice(cfile.LOSS_REASONS), help="Why the customer was lost.")
+@click.option("--reason", type=choice("qbsync.customers.file", "LOSS_REASONS"),
+              help="Why the customer was lost.")
 @click.option("--on", "on", type=DATE, help="The day it was lost (default: --as-of, or today).")
 @click.option("--note", help="A few words on what happened.")
 @click.option("--clear", is_flag=True, help="The customer came back: it no longer counts as lost.")
-@cache_options
-def lost_cmd(customer: str, reason: str | None, on: datetime | None, note: str | None, clear: bool,
-             as_of: datetime | None, realm: str | None, cache_url: str | None) -> None:
+@with_context()
+def lost_cmd(ctx: CommandContext, customer: str, reason: str | None, on: datetime | None, note: str | None,
+             clear: bool) -> None:
     """Record why CUSTOMER was lost (price, service, moved, competitor, closed, other); see `report lost`."""
+    from qbsync.customers import file as cfile
     from qbsync.errors import InputError
 
     if clear == (reason is not None):
         raise InputError("give either --reason REASON or --clear",
                          hint=f"e.g. qbsync customer lost {customer} --reason price")
-    ctx = open_cache(realm, cache_url, as_of)
     with ctx.engine.connect() as conn:
         who = cfile.resolve(conn, ctx.realm_id, customer)
     if clear:
@@ -91,7 +92,7 @@ def lost_cmd(customer: str, reason: str | None, on: datetime | None, note: str |
         click.echo(f"{who.name} (Id {who.customer_id}) {said}")
         return
     assert reason is not None
-    if on is not None and on.date() > ctx.clock.now().date():
+    if on is not None and on.date() > ctx.today:
         raise InputError(f"--on {on.date()} is in the future", hint="give the day the customer was lost")
     loss = cfile.mark_lost(ctx.engine, ctx.realm_id, who.customer_id, reason, on.date() if on else ctx.as_of,
                            ctx.clock, author=author(), note=note)
@@ -102,11 +103,11 @@ def lost_cmd(customer: str, reason: str | None, on: datetime | None, note: str |
 @click.argument("customer")
 @click.argument("language", required=False)
 @click.option("--clear", is_flag=True, help="Write to this customer in the company's language again.")
-@cache_options
-def language_cmd(customer: str, language: str | None, clear: bool, as_of: datetime | None, realm: str | None,
-                 cache_url: str | None) -> None:
+@with_context(as_of=False)
+def language_cmd(ctx: CommandContext, customer: str, language: str | None, clear: bool) -> None:
     """Show or set the language letters and statements to CUSTOMER are written in (en, pt, zh, fr, es...)."""
-    ctx = open_cache(realm, cache_url, as_of)
+    from qbsync.customers import file as cfile
+
     with ctx.engine.connect() as conn:
         who = cfile.resolve(conn, ctx.realm_id, customer)
         current = cfile.languages(conn, ctx.realm_id).get(who.customer_id)
@@ -122,6 +123,8 @@ def language_cmd(customer: str, language: str | None, clear: bool, as_of: dateti
 
 
 def _batch_rows(found: list[outreach.Batch]) -> Table:
+    from qbsync.reports.table import Column, Table
+
     rows = [{"id": b.id, "status": b.status, "kind": b.kind, "created": b.created_at.date(),
              "sent": b.sent_at.date() if b.sent_at else None, "customers": b.customers - b.excluded,
              "description": b.description} for b in found]
@@ -140,24 +143,22 @@ def _batch_rows(found: list[outreach.Batch]) -> Table:
               help="A customer of the batch who was not reached after all (repeatable).")
 @click.option("--cancel", is_flag=True, help="The batch will never go out: forget it.")
 @click.option("--all", "show_all", is_flag=True, help="List sent and cancelled batches too.")
-@format_option(["table", "csv", "json"])
-@output_option()
-@cache_options
-def sent_cmd(batch: str | None, on: datetime | None, except_ids: tuple[str, ...], cancel: bool,
-             show_all: bool, fmt: str, output: Path | None, as_of: datetime | None, realm: str | None,
-             cache_url: str | None) -> None:
+@with_output()
+@with_context(as_of=False)
+def sent_cmd(ctx: CommandContext, batch: str | None, on: datetime | None, except_ids: tuple[str, ...],
+             cancel: bool, show_all: bool, out: Output) -> None:
     """Mark outreach BATCH as sent (letters posted, list imported and mailed): its customers count as
     contacted, and the next dunning run moves each one a stage on. Without BATCH: the batches
     waiting to be marked."""
+    from qbsync.customers import outreach
     from qbsync.errors import InputError
 
-    ctx = open_cache(realm, cache_url, as_of)
     if batch is None:
         if cancel or except_ids or on:
             raise InputError("name the batch", hint="`qbsync sent` without options lists them")
         with ctx.engine.connect() as conn:
             found = outreach.batches(conn, ctx.realm_id, status=None if show_all else "pending")
-        emit(_batch_rows(found), fmt, output)
+        out.table(_batch_rows(found))
         return
     if cancel:
         done = outreach.cancel(ctx.engine, ctx.realm_id, batch, ctx.clock)
@@ -165,7 +166,7 @@ def sent_cmd(batch: str | None, on: datetime | None, except_ids: tuple[str, ...]
         return
     when = None
     if on is not None:
-        if on.date() > ctx.clock.now().date():
+        if on.date() > ctx.today:
             raise InputError(f"--on {on.date()} is in the future",
                              hint="give the day it went out, or leave it out")
         when = datetime(on.year, on.month, on.day, 12, tzinfo=UTC)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
 
 import click
 
-from qbsync.demo import DEFAULT_CUSTOMERS, DEFAULT_DIR, DemoOptions, run_demo
+from qbsync.cli.context import current_env
+from qbsync.cli.options import Output, with_output
+from qbsync.demo import DEFAULT_CUSTOMERS, DEFAULT_DIR
 
 
 @click.command("demo")
@@ -19,8 +20,8 @@ from qbsync.demo import DEFAULT_CUSTOMERS, DEFAULT_DIR, DemoOptions, run_demo
 @click.option("--customers", type=click.IntRange(min=1), default=DEFAULT_CUSTOMERS, show_default=True,
               help="Customers in the generated company.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same company.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary instead of the tour.")
-def demo_cmd(work_dir: Path, fresh: bool, customers: int, seed: int, as_json: bool) -> None:
+@with_output(json_alias=True, output_help="Write the summary to FILE (atomically) instead of the terminal.")
+def demo_cmd(work_dir: Path, fresh: bool, customers: int, seed: int, out: Output) -> None:
     """Seed a sandbox company, connect through OAuth, sync, run the rules, write outreach CSVs and reports.
 
     Everything stays in --dir; the sandbox server runs only while the demo does. Nothing is
@@ -32,17 +33,27 @@ def demo_cmd(work_dir: Path, fresh: bool, customers: int, seed: int, as_json: bo
         for name in ("alembic", "qbsync"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
+    from qbsync.demo import DemoOptions, run_demo
+
+    # The steps' progress goes with the tour on stdout; with --format json|csv or -o it goes to stderr.
+    to_stderr = out.fmt != "table" or out.path is not None
+
     def progress(line: str) -> None:
-        click.echo(line, err=as_json)
-        if not as_json:
+        click.echo(line, err=to_stderr)
+        if not to_stderr:
             sys.stdout.flush()
 
     result = run_demo(DemoOptions(work_dir=work_dir, customers=customers, seed=seed, fresh=fresh),
-                      progress=progress)
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, default=str))
+                      progress=progress, clock=current_env().clock)
+    if out.fmt == "json":
+        import json
+
+        out.write(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+    elif out.fmt == "csv":
+        out.rows(("step", "seconds", "summary"),
+                 [{"step": s.name, "seconds": round(s.seconds, 2), "summary": s.line} for s in result.steps])
     else:
-        click.echo(result.tour(), nl=False)
+        out.write(result.tour())
 
 
 def register(cli: click.Group) -> None:

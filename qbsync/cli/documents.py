@@ -9,11 +9,10 @@ from typing import Any
 
 import click
 
-from qbsync.cli.options import DATE
+from qbsync.cli.choices import choice, constant
+from qbsync.cli.context import DATE, CommandContext, with_context
 from qbsync.cli.outreach import mark_sent_options, record_batch
-from qbsync.cli.report import Ctx, cache_options, open_cache
 from qbsync.errors import InputError
-from qbsync.reports.statement import KINDS, OPEN_ITEM_DAYS, STATUSES
 
 
 def _output_options(f: Any) -> Any:
@@ -32,7 +31,7 @@ def _output_options(f: Any) -> Any:
                         show_default=True, help="PDF (WeasyPrint) or HTML.")(f)
 
 
-def _composer(ctx: Ctx, locale: str | None, template_dir: Path | None, language: str | None,
+def _composer(ctx: CommandContext, locale: str | None, template_dir: Path | None, language: str | None,
               paper: str | None) -> Any:
     from qbsync.documents.company import company
     from qbsync.documents.compose import Composer
@@ -82,20 +81,19 @@ def documents_group() -> None:
 
 
 @documents_group.command("letters")
-@click.option("--letter", "letters", multiple=True,
-              type=click.Choice(["reminder", "first", "second", "final"]),
+@click.option("--letter", "letters", multiple=True, type=choice("qbsync.campaigns.dunning", "LETTERS"),
               help="Only these letters (repeatable; default all that are due).")
 @click.option("--within-days", type=click.IntRange(min=0), default=7, show_default=True,
               help="Remind about invoices falling due within N days.")
-@click.option("--min-gap-days", type=click.IntRange(min=0), default=14, show_default=True,
+@click.option("--min-gap-days", type=click.IntRange(min=0),
+              default=constant("qbsync.campaigns.dunning", "DEFAULT_MIN_GAP_DAYS"), show_default=True,
               help="Days between two letters to the same customer.")
 @_output_options
 @mark_sent_options("mail")
-@cache_options
-def letters_cmd(letters: tuple[str, ...], within_days: int, min_gap_days: int, fmt: str, output: Path | None,
-                out_dir: Path | None, locale: str | None, template_dir: Path | None, language: str | None,
-                paper: str | None, mark_sent: bool, channel: str, as_of: datetime | None, realm: str | None,
-                cache_url: str | None) -> None:
+@with_context()
+def letters_cmd(ctx: CommandContext, letters: tuple[str, ...], within_days: int, min_gap_days: int, fmt: str,
+                output: Path | None, out_dir: Path | None, locale: str | None, template_dir: Path | None,
+                language: str | None, paper: str | None, mark_sent: bool, channel: str) -> None:
     """Reminder and dunning letters due today, one per customer: reminder, first, second or final notice,
     one stage on from the last letter marked sent (see `campaign dunning` for the same list as CSV)."""
     from qbsync.campaigns import dunning
@@ -103,7 +101,6 @@ def letters_cmd(letters: tuple[str, ...], within_days: int, min_gap_days: int, f
     from qbsync.documents.letters import letters as make_letters
 
     _check_output(output, out_dir)
-    ctx = open_cache(realm, cache_url, as_of)
     composer = _composer(ctx, locale, template_dir, language, paper)
     found = dunning.dunning_plan(ctx.engine, ctx.realm_id, ctx.as_of, within_days=within_days,
                                  min_gap_days=min_gap_days)
@@ -127,23 +124,24 @@ def letters_cmd(letters: tuple[str, ...], within_days: int, min_gap_days: int, f
 
 @documents_group.command("statements")
 @click.argument("customers", nargs=-1)
-@click.option("--kind", type=click.Choice(KINDS), default="balance-forward", show_default=True,
-              help="QuickBooks' statement type.")
+@click.option("--kind", type=choice("qbsync.reports.statement", "KINDS"), default="balance-forward",
+              show_default=True, help="QuickBooks' statement type.")
 @click.option("--all", "batch", is_flag=True, help="A statement for every customer with --balance.")
-@click.option("--balance", type=click.Choice(STATUSES), default="open", show_default=True,
+@click.option("--balance", type=choice("qbsync.reports.statement", "STATUSES"), default="open",
+              show_default=True,
               help="With --all: customers with an open balance, something overdue, or any (all).")
 @click.option("--from", "from_", type=DATE,
               help="Start date (balance forward, transaction); earlier activity is the balance forward.")
-@click.option("--open-item-days", type=click.IntRange(min=1), default=OPEN_ITEM_DAYS, show_default=True,
+@click.option("--open-item-days", type=click.IntRange(min=1),
+              default=constant("qbsync.reports.statement", "OPEN_ITEM_DAYS"), show_default=True,
               help="Open item statements list transactions of the last N days.")
 @_output_options
 @mark_sent_options("mail")
-@cache_options
-def statements_cmd(customers: tuple[str, ...], kind: str, batch: bool, balance: str, from_: datetime | None,
-                   open_item_days: int, fmt: str,
-                   output: Path | None, out_dir: Path | None, locale: str | None, template_dir: Path | None,
-                   language: str | None, paper: str | None, mark_sent: bool, channel: str,
-                   as_of: datetime | None, realm: str | None, cache_url: str | None) -> None:
+@with_context()
+def statements_cmd(ctx: CommandContext, customers: tuple[str, ...], kind: str, batch: bool, balance: str,
+                   from_: datetime | None, open_item_days: int, fmt: str, output: Path | None,
+                   out_dir: Path | None, locale: str | None, template_dir: Path | None, language: str | None,
+                   paper: str | None, mark_sent: bool, channel: str) -> None:
     """Statements for CUSTOMERS (Ids or exact names) or a batch (--all), QuickBooks' kinds as `report
     statement` makes them, each in its customer's language."""
     from qbsync.customers.outreach import ItemSpec
@@ -154,7 +152,6 @@ def statements_cmd(customers: tuple[str, ...], kind: str, batch: bool, balance: 
         raise InputError("name the customers or pass --all",
                          hint="e.g. qbsync documents statements 58 -o s.pdf")
     _check_output(output, out_dir)
-    ctx = open_cache(realm, cache_url, as_of)
     composer = _composer(ctx, locale, template_dir, language, paper)
     made = statements(ctx.engine, ctx.realm_id, list(customers), ctx.as_of, from_.date() if from_ else None,
                       composer, kind=kind, balance=balance, open_item_days=open_item_days)

@@ -4,48 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from qbsync.cache.schema import open_cache, resolve_realm
-from qbsync.cli.options import (
-    as_of_option,
-    cache_url_option,
-    column_pairs,
-    format_option,
-    output_option,
-    realm_option,
-    write_output,
-)
+from qbsync.cli.context import CommandContext, with_context
+from qbsync.cli.options import Output, column_pairs, with_output
 from qbsync.csvfile import SafeCell, csv_text
 from qbsync.errors import InputError
-from qbsync.rules.duplicates.detect import (
-    DEACTIVATE_AT,
-    REVIEW,
-    DuplicateReport,
-    PairMatch,
-    detect_duplicates,
-    evaluate_pairs,
-)
-from qbsync.rules.duplicates.records import matchable
-from qbsync.rules.duplicates.sources import (
-    load_cache,
-    load_csv,
-    load_febrl,
-    load_history,
-    load_truth,
-    realm_country,
-)
-from qbsync.settings import load_settings
+from qbsync.rules.duplicates.defaults import DEACTIVATE_AT, REVIEW, THRESHOLD
 
-FORMATS = ("table", "csv", "json")
-
-
-_realm = resolve_realm
-
+if TYPE_CHECKING:
+    from qbsync.rules.duplicates.detect import DuplicateReport, PairMatch
 
 def _json(report: DuplicateReport, evaluation: dict[str, float] | None, source: dict[str, Any]) -> str:
     doc: dict[str, Any] = {"rule": "duplicates", **source, "summary": report.summary(),
@@ -75,7 +46,7 @@ def _link(lk: PairMatch) -> dict[str, Any]:
             "fields": [vars(f) for f in lk.fields]}
 
 
-def _csv(report: DuplicateReport) -> str:
+def _csv(report: DuplicateReport, bom: bool = False) -> str:
     header = ["cluster_id", "role", "customer_id", "display_name", "proposed_action", "probability",
               "match_weight", "active", "balance", "txn_count", "survivor_id", "evidence"]
 
@@ -93,7 +64,7 @@ def _csv(report: DuplicateReport) -> str:
                 yield [f"R{k}", "possible", cid, name, "review", SafeCell(f"{lk.probability:.6f}"), lk.weight,
                        None, None, None, other, lk.summary(top=8)]
 
-    return csv_text(header, rows())
+    return csv_text(header, rows(), bom=bom)
 
 
 def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
@@ -130,10 +101,9 @@ def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
 
 
 @click.command("duplicates")
-@cache_url_option()
-@realm_option()
-@as_of_option("Only customers created by DATE, and their activity by DATE (default today).")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+@with_context(as_of="Only customers created by DATE, and their activity by DATE (default: today in the "
+                    "company's time zone).")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=THRESHOLD,
               show_default=True, help="Posterior match probability a pair needs.")
 @click.option("--review", type=click.FloatRange(0, 1, max_open=True), default=REVIEW, show_default=True,
               help="List pairs from this probability up to --threshold as possible duplicates for a person "
@@ -152,15 +122,23 @@ def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
               help="Evaluate on a FEBRL file (names and address only) against its true entities.")
 @click.option("--max-cluster", type=click.IntRange(min=2), default=20, show_default=True,
               help="Largest cluster allowed (guards against chaining).")
-@format_option(FORMATS)
-@output_option()
-def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | None, threshold: float,
-                   review: float, deactivate_at: float, country: str | None, input_csv: Path | None,
-                   columns: tuple[str, ...],
-                   truth_column: str | None, febrl: Path | None, max_cluster: int, fmt: str,
-                   output: Path | None) -> None:
+@with_output()
+def duplicates_cmd(ctx: CommandContext, threshold: float, review: float, deactivate_at: float,
+                   country: str | None, input_csv: Path | None, columns: tuple[str, ...],
+                   truth_column: str | None, febrl: Path | None, max_cluster: int, out: Output) -> None:
     """Customers that are the same person or company twice, with a proposed survivor and the
     per-field evidence of every match (Fellegi-Sunter weights learned by EM on your own data)."""
+    from qbsync.rules.duplicates.detect import detect_duplicates, evaluate_pairs
+    from qbsync.rules.duplicates.records import matchable
+    from qbsync.rules.duplicates.sources import (
+        load_cache,
+        load_csv,
+        load_febrl,
+        load_history,
+        load_truth,
+        realm_country,
+    )
+
     if input_csv and febrl:
         raise InputError("--input-csv and --febrl are two different inputs", hint="pass one of them")
     if review > 0 and review >= threshold:
@@ -177,14 +155,10 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         if truth_column:
             truth = load_truth(input_csv, truth_column, mapping.get("customer_id"))
     else:
-        settings = load_settings(overrides={"realm": realm, "cache_url": cache_url})
-        engine = open_cache(settings.cache_url, existing=True)
-        realm_id = _realm(engine, settings.realm)
-        day = as_of.date() if as_of else date.today()
-        records = load_cache(engine, realm_id, day)
-        activity = load_history(engine, realm_id, day)
-        country = country or realm_country(engine, realm_id)
-        source = {"realm_id": realm_id, "as_of": day.isoformat()}
+        records = load_cache(ctx.engine, ctx.realm_id, ctx.as_of)
+        activity = load_history(ctx.engine, ctx.realm_id, ctx.as_of)
+        country = country or realm_country(ctx.engine, ctx.realm_id)
+        source = {"realm_id": ctx.realm_id, "as_of": ctx.as_of.isoformat()}
     report = detect_duplicates(records, activity=activity, threshold=threshold, default_country=country,
                                max_cluster=max_cluster, review=review or None, deactivate_at=deactivate_at)
     evaluation = None
@@ -194,9 +168,9 @@ def duplicates_cmd(cache_url: str | None, realm: str | None, as_of: datetime | N
         evaluation = evaluate_pairs([[m.customer_id for m in c.members] for c in report.clusters], truth)
         scored = score_pairs(matchable(records), default_country=country)
         evaluation["blocking_recall"] = blocking_recall(scored, truth)
-    text = {"table": lambda: _table(report, evaluation), "csv": lambda: _csv(report),
-            "json": lambda: _json(report, evaluation, source)}[fmt]()
-    write_output(text, output)
+    text = {"table": lambda: _table(report, evaluation), "csv": lambda: _csv(report, out.bom),
+            "json": lambda: _json(report, evaluation, source)}[out.fmt]()
+    out.write(text)
 
 
 def register(cli: click.Group) -> None:

@@ -10,35 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import click
 
-from qbsync.cli import report as report_cli
-from qbsync.cli.report import (
-    aging_options,
-    aging_params,
-    cache_options,
-    emit,
-    open_cache,
-    output_options,
-    report_group,
-)
-from qbsync.settings import load_settings
+from qbsync.cli.context import DATE, CommandContext, with_context
+from qbsync.cli.options import Output, with_output
+from qbsync.cli.report import aging_options, aging_params, report_group
 
 
-def fetcher(realm_id: str, cache_url: str | None) -> Callable[[str, Mapping[str, str]], Mapping[str, Any]]:
-    """QuickBooks' Reports API for ``realm_id`` through the qbo layer (tests replace this function)."""
-    from qbsync.qbo.client import connect
-
-    settings = load_settings(overrides={"realm": realm_id, "cache_url": cache_url})
-    client = connect(settings, realm_id, clock=report_cli.clock())
-    return client.report
+def fetcher(ctx: CommandContext) -> Callable[[str, Mapping[str, str]], Mapping[str, Any]]:
+    """QuickBooks' Reports API for the command's company, through its QuickBooks connection."""
+    client = ctx.connect(ctx.realm_id)
+    report: Callable[[str, Mapping[str, str]], Mapping[str, Any]] = getattr(client, "report")  # noqa: B009
+    return report
 
 
-def finish(ctx: Any, checks: Sequence[Any], *, quiet_ok: bool = False, to_stderr: bool = False,
-           fmt: str = "table", output: Path | None = None, bom: bool = False) -> None:
+def finish(ctx: CommandContext, checks: Sequence[Any], *, quiet_ok: bool = False, to_stderr: bool = False,
+           out: Output | None = None) -> None:
     """Record the checks, print the differences (or that all agree) and exit 7 when any differ."""
     from qbsync.reports import reconcile
 
@@ -51,13 +40,13 @@ def finish(ctx: Any, checks: Sequence[Any], *, quiet_ok: bool = False, to_stderr
             click.echo(f"reconcile: {row['qbo_report']} {row['name']} ({row['customer_id']}) {row['what']}: "
                        f"qbsync {row['ours']} QuickBooks {row['theirs']}", err=True)
     elif not (quiet_ok and not table.rows):
-        emit(table, fmt, output, bom)
+        (out or Output()).table(table)
     reconcile.outcome(checks)
 
 
-def check_after(ctx: Any, cache_url: str | None, run: Callable[[Any], list[Any]]) -> None:
+def check_after(ctx: CommandContext, run: Callable[[Any], list[Any]]) -> None:
     """The `--reconcile` of a report: fetch QuickBooks' report, compare, print to stderr, exit 7."""
-    checks = run(fetcher(ctx.realm_id, cache_url))
+    checks = run(fetcher(ctx))
     finish(ctx, checks, to_stderr=True)
 
 
@@ -65,33 +54,30 @@ def check_after(ctx: Any, cache_url: str | None, run: Callable[[Any], list[Any]]
 @click.option("--report", "reports", multiple=True, type=click.Choice(
     ["aging", "aging-detail", "balance", "balance-detail", "sales", "all"]), default=("all",),
     show_default=True, help="Which of qbsync's reports to compare (repeat the option for several).")
-@click.option("--from", "from_", type=click.DateTime(formats=["%Y-%m-%d"]),
+@click.option("--from", "from_", type=DATE, metavar="DATE",
               help="Sales: period start (default: 365 days before the end).")
-@click.option("--to", "to_", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Sales: period end (default: --as-of).")
+@click.option("--to", "to_", type=DATE, metavar="DATE", help="Sales: period end (default: --as-of).")
 @aging_options
-@cache_options
-@output_options
-def reconcile_cmd(reports: tuple[str, ...], from_: datetime | None, to_: datetime | None, aging_period: int,
-                  num_periods: int, aging_method: str, as_of: datetime | None, realm: str | None,
-                  cache_url: str | None, fmt: str, output: Path | None, bom: bool) -> None:
+@with_context()
+@with_output()
+def reconcile_cmd(ctx: CommandContext, reports: tuple[str, ...], from_: datetime | None, to_: datetime | None,
+                  aging_period: int, num_periods: int, aging_method: str, out: Output) -> None:
     """Compare qbsync's reports with QuickBooks' own (A/R Aging Summary and Detail, Customer Balance
     Summary and Detail, Sales by Customer), customer by customer to the cent. Exit 7 when any differ."""
     from qbsync.reports import reconcile
     from qbsync.reports.source import default_period
 
-    ctx = open_cache(realm, cache_url, as_of)
     wanted = list(reconcile.CHECKS) if "all" in reports else list(dict.fromkeys(reports))
     period = default_period(ctx.as_of, from_.date() if from_ else None, to_.date() if to_ else None)
-    checks = reconcile.run(ctx.engine, ctx.realm_id, fetcher(ctx.realm_id, cache_url), ctx.as_of, wanted,
+    checks = reconcile.run(ctx.engine, ctx.realm_id, fetcher(ctx), ctx.as_of, wanted,
                            params=aging_params(aging_period, num_periods, aging_method), period=period)
-    finish(ctx, checks, fmt=fmt, output=output, bom=bom)
+    finish(ctx, checks, out=out)
 
 
-def statement_check(ctx: Any, cache_url: str | None, statements: list[Any], as_of: date) -> None:
+def statement_check(ctx: CommandContext, statements: list[Any], as_of: date) -> None:
     from qbsync.reports import reconcile
 
-    check_after(ctx, cache_url, lambda fetch: [reconcile.check_statements(fetch, statements, as_of)])
+    check_after(ctx, lambda fetch: [reconcile.check_statements(fetch, statements, as_of)])
 
 
 def register(cli: click.Group) -> None:

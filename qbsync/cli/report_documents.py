@@ -7,23 +7,24 @@ from pathlib import Path
 
 import click
 
-from qbsync.cli.report import cache_options, emit, open_cache, output_options, period_of, period_options
+from qbsync.cli.context import CommandContext, with_context
+from qbsync.cli.options import Output, with_output
+from qbsync.cli.report import period_of, period_options
 
 
 @click.command("lost")
 @click.option("--by", "grain", type=click.Choice(["month", "quarter", "year"]), default="month",
               show_default=True, help="Group the dates lost by month, quarter or year.")
-@cache_options
+@with_context()
 @period_options
-@output_options
-def lost_cmd(grain: str, as_of: datetime | None, realm: str | None, cache_url: str | None,
-             from_: datetime | None, to_: datetime | None, fmt: str, output: Path | None, bom: bool) -> None:
+@with_output()
+def lost_cmd(ctx: CommandContext, grain: str, from_: datetime | None, to_: datetime | None,
+             out: Output) -> None:
     """Lost customers and the yearly revenue lost with them, by reason and period (see `customer lost`)."""
     from qbsync.reports import lost
 
-    ctx = open_cache(realm, cache_url, as_of)
     period = period_of(ctx, from_, to_) if (from_ or to_) else None
-    emit(lost.table(lost.lost(ctx.engine, ctx.realm_id, ctx.as_of, grain, period)), fmt, output, bom)
+    out.table(lost.table(lost.lost(ctx.engine, ctx.realm_id, ctx.as_of, grain, period)))
 
 
 @click.command("html")
@@ -38,23 +39,19 @@ def lost_cmd(grain: str, as_of: datetime | None, realm: str | None, cache_url: s
 @click.option("--policy", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML policy file of the rules (default: the config file's).")
 @click.option("--locale", help="The company's locale, e.g. pt_BR (default: from its CompanyInfo).")
-@cache_options
+@with_context()
 @period_options
-def html_cmd(output: Path, cross_by: str, top: int, duplicates: bool, policy: Path | None, locale: str | None,
-             as_of: datetime | None, realm: str | None, cache_url: str | None, from_: datetime | None,
-             to_: datetime | None) -> None:
+def html_cmd(ctx: CommandContext, output: Path, cross_by: str, top: int, duplicates: bool,
+             policy: Path | None, locale: str | None, from_: datetime | None, to_: datetime | None) -> None:
     """Every report on one self-contained page with charts: aging, best customers (Pareto), customers x
     locations (heat map), disappearing customers, inactive and reactivated, duplicates side by side,
     campaign results, lost customers. Opens offline and prints on A4 or Letter."""
     from qbsync.documents import htmlreport
     from qbsync.files import write_atomic
-    from qbsync.settings import load_settings
 
-    ctx = open_cache(realm, cache_url, as_of)
-    settings = load_settings(overrides={"cache_url": cache_url})
     opts = htmlreport.Options(ctx.as_of, period_of(ctx, from_, to_), cross_by=cross_by, top=top,
-                              duplicates=duplicates, policy_path=policy or settings.config_path,
-                              today=ctx.clock.now().date())
+                              duplicates=duplicates, policy_path=policy or ctx.settings.config_path,
+                              today=ctx.today)
     collected = htmlreport.collect(ctx.engine, ctx.realm_id, opts, locale=locale)
     page = htmlreport.render_page(collected, generated=ctx.clock.now())
     write_atomic(output, page)

@@ -7,12 +7,11 @@ serving that file (it re-reads them within a quarter of a second) and to the nex
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
-from qbsync.cli.options import format_option, output_option, write_output
+from qbsync.cli.options import Output, with_output
 from qbsync.errors import InputError
 
 PAYLOADS = ("cloudevents", "legacy")
@@ -72,16 +71,21 @@ def unregister_cmd(db_path: str) -> None:
 
 @webhooks_group.command("show")
 @db_option
-@format_option(("table", "json"))
-@output_option()
-def show_cmd(db_path: str, fmt: str, output: Path | None) -> None:
+@with_output()
+def show_cmd(db_path: str, out: Output) -> None:
     """The registration (token shortened), the knobs and the queue."""
     outbox = _outbox(db_path)
     endpoint = outbox.reload()
     state: dict[str, Any] = {"endpoint": endpoint.public() if endpoint else None,
                              "knobs": outbox.knobs().to_dict(), **outbox.counts()}
-    if fmt == "json":
-        write_output(json.dumps(state, indent=1) + "\n", output)
+    if out.fmt == "json":
+        out.write(json.dumps(state, indent=1) + "\n")
+        return
+    if out.fmt == "csv":
+        flat = [{"key": "endpoint." + k, "value": v} for k, v in (state["endpoint"] or {}).items()]
+        flat += [{"key": "knobs." + k, "value": v} for k, v in state["knobs"].items()]
+        flat += [{"key": k, "value": v} for k, v in state.items() if k not in ("endpoint", "knobs")]
+        out.rows(("key", "value"), flat)
         return
     lines = []
     if endpoint is None:
@@ -95,7 +99,7 @@ def show_cmd(db_path: str, fmt: str, output: Path | None) -> None:
     lines += [f"  {k}: {v}" for k, v in state["knobs"].items()]
     lines.append("queue:")
     lines += [f"  {k.replace('_', ' ')}: {v}" for k, v in state.items() if k not in ("endpoint", "knobs")]
-    write_output("\n".join(lines) + "\n", output)
+    out.write("\n".join(lines) + "\n")
 
 
 @webhooks_group.command("knobs")
@@ -147,21 +151,19 @@ def knobs_cmd(db_path: str, delay: float | None, batch_window: float | None, bat
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
               help="Show the last N deliveries.")
 @click.option("--bodies", is_flag=True, help="Include each delivery's exact body (json format).")
-@format_option(("table", "csv", "json"))
-@output_option()
-def log_cmd(db_path: str, limit: int, bodies: bool, fmt: str, output: Path | None) -> None:
+@with_output()
+def log_cmd(db_path: str, limit: int, bodies: bool, out: Output) -> None:
     """What was delivered: each delivery's events, companies and attempts (sandbox-clock times)."""
-    from qbsync.reports import render
     from qbsync.reports.table import Column, Table
 
     outbox = _outbox(db_path)
     total = outbox.counts()
     deliveries = outbox.deliveries(after=0, limit=10**9)[-limit:]
-    if fmt == "json":
+    if out.fmt == "json":
         if not bodies:
             for d in deliveries:
                 d.pop("body", None)
-        write_output(json.dumps({"deliveries": deliveries, **total}, indent=1) + "\n", output)
+        out.write(json.dumps({"deliveries": deliveries, **total}, indent=1) + "\n")
         return
     rows = []
     for d in deliveries:
@@ -178,7 +180,7 @@ def log_cmd(db_path: str, limit: int, bodies: bool, fmt: str, output: Path | Non
         Column("attempts", "Attempts", "int"), Column("last", "Last answer"), Column("next", "Next attempt")],
         rows, notes=[f"{total['queued_events']} event(s) queued, "
                      f"{total['pending_deliveries']} delivery pending"])
-    write_output(render.render(table, fmt), output)
+    out.table(table)
 
 
 def register(cli: click.Group) -> None:

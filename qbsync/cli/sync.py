@@ -3,69 +3,86 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import sqlalchemy as sa
 
-from qbsync.cache.backup import backup, restore
-from qbsync.cache.locks import sync_lock
-from qbsync.cache.schema import open_cache, resolve_realm
-from qbsync.clock import Clock, SystemClock
-from qbsync.errors import ErrorSummary, InputError, QbsyncError
-from qbsync.qbo.gateway import QboGateway
-from qbsync.settings import Settings, load_settings
-from qbsync.sync.progress import NoProgress, Progress, TerminalProgress
-from qbsync.sync.runner import SyncSummary, run_sync, select_entities
-from qbsync.sync.schedule import install_stop_signals, parse_interval, run_every
-from qbsync.sync.status import sync_status
+from qbsync.cli.context import CommandContext, with_context
+from qbsync.cli.options import Output, with_output
+from qbsync.errors import InputError, QbsyncError
+
+if TYPE_CHECKING:
+    from qbsync.sync.runner import SyncSummary
+
+SYNC_COLUMNS = ("realm_id", "entity", "mode", "fetched", "changed", "deleted", "requests")
 
 
-def _settings(realm: str | None, cache_url: str | None) -> Settings:
-    return load_settings(overrides={"realm": realm, "cache_url": cache_url})
-
-
-def _connect(settings: Settings, realm_id: str | None, clock: Clock) -> QboGateway:
-    """The live QuickBooks connection (tests replace this function)."""
-    from qbsync.qbo.client import connect
-
-    gateway: QboGateway = connect(settings, realm_id, clock=clock)
-    return gateway
-
-
-def _connected_realms(settings: Settings) -> list[str]:
+def _connected_realms(ctx: CommandContext) -> list[str]:
     from qbsync.auth.stores import open_token_store
 
-    return open_token_store(settings).realms()
+    return open_token_store(ctx.settings).realms()
 
 
-def _close(gateway: QboGateway) -> None:
+def _close(gateway: object) -> None:
     close = getattr(gateway, "close", None)
     if callable(close):
         close()
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+def summary_text(s: SyncSummary) -> str:
+    """The closing lines of one company's sync, saying what fetched and changed mean."""
+    lines = [f"realm {s.realm_id}: {s.fetched:,} rows fetched from QuickBooks, {s.changed:,} new or changed "
+             f"in the cache, {s.deleted:,} deleted; {s.requests:,} requests"
+             + (f", {s.throttles} throttled" if s.throttles else "") + f", {s.duration_s:.1f} s"]
+    if s.fetched and s.changed < s.fetched:
+        lines.append(f"  ({s.fetched - s.changed:,} fetched rows were already in the cache as they are: "
+                     "a full pass re-reads every row, CDC re-reads its overlap)")
+    width = max((len(e) for e in s.entities), default=6)
+    for e, c in s.entities.items():
+        mode = "full" if e in s.full else "cdc"
+        lines.append(f"  {e:<{width}} {mode:<4} fetched {c.fetched:>9,}  changed {c.changed:>9,}  "
+                     f"deleted {c.deleted:>7,}")
+    lines.extend(f"  warning: {w}" for w in s.warnings)
+    return "\n".join(lines) + "\n"
 
 
-def _sync_once(settings: Settings, engine: sa.Engine, realms: list[str | None], full: bool,
-               entities: list[str] | None, workers: int, as_json: bool) -> None:
-    clock = SystemClock()
+def _emit_summaries(out: Output, summaries: list[SyncSummary], errors: list[tuple[str, QbsyncError]]) -> None:
+    if out.fmt == "json":
+        import json
+
+        from qbsync.errors import ErrorSummary
+
+        doc = {"runs": [s.to_json() for s in summaries],
+               "errors": [{"realm_id": r, **ErrorSummary.of(e).__dict__} for r, e in errors]}
+        out.write(json.dumps(doc, default=str, indent=2) + "\n")
+    elif out.fmt == "csv":
+        rows = [{"realm_id": s.realm_id, "entity": e, "mode": "full" if e in s.full else "cdc",
+                 "fetched": c.fetched, "changed": c.changed, "deleted": c.deleted, "requests": c.requests}
+                for s in summaries for e, c in s.entities.items()]
+        out.rows(SYNC_COLUMNS, rows)
+    else:
+        out.write("".join(summary_text(s) for s in summaries))
+    for r, e in errors:
+        click.echo(f"realm {r}: error: {e}", err=True)
+
+
+def _sync_once(ctx: CommandContext, realms: list[str | None], full: bool, entities: list[str] | None,
+               workers: int, out: Output) -> None:
+    from qbsync.sync.progress import NoProgress, Progress, TerminalProgress
+    from qbsync.sync.runner import run_sync
+
     summaries: list[SyncSummary] = []
     errors: list[tuple[str, QbsyncError]] = []
     for realm in realms:
-        progress: Progress = NoProgress() if as_json else TerminalProgress()
+        # Progress goes to stderr on a terminal only: cron and pipes get the summary alone.
+        progress: Progress = TerminalProgress() if sys.stderr.isatty() else NoProgress()
         try:
-            gateway = _connect(settings, realm, clock)
+            gateway = ctx.connect(realm)
             try:
-                summaries.append(run_sync(engine, gateway, full=full, entities=entities, clock=clock,
+                summaries.append(run_sync(ctx.engine, gateway, full=full, entities=entities, clock=ctx.clock,
                                           workers=workers, progress=progress))
             finally:
                 _close(gateway)
@@ -73,15 +90,7 @@ def _sync_once(settings: Settings, engine: sa.Engine, realms: list[str | None], 
             if len(realms) == 1:
                 raise
             errors.append((realm or "?", exc))
-    if as_json:
-        doc = {"runs": [s.to_json() for s in summaries],
-               "errors": [{"realm_id": r, **ErrorSummary.of(e).__dict__} for r, e in errors]}
-        click.echo(json.dumps(doc, default=_json_default, indent=2))
-    else:
-        for s in summaries:
-            click.echo(s.text())
-        for r, e in errors:
-            click.echo(f"realm {r}: error: {e}", err=True)
+    _emit_summaries(out, summaries, errors)
     if errors:
         raise errors[0][1]
 
@@ -89,124 +98,131 @@ def _sync_once(settings: Settings, engine: sa.Engine, realms: list[str | None], 
 @click.command("sync")
 @click.option("--full", is_flag=True, help="Re-read every row (a reconcile); a pass in progress resumes.")
 @click.option("--entities", help="Comma-separated entities (default: all), e.g. Customer,Invoice.")
-@click.option("--realm", help="Company (realm) id (default: the connected one).")
 @click.option("--all-realms", is_flag=True, help="Sync every connected company, one after the other.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--every", "every", help="Sync now, then every INTERVAL (15m, 1h) until SIGTERM.")
 @click.option("--workers", type=click.IntRange(1, 10),
               help="Requests in flight (default: limits.max_concurrent).")
-@click.option("--cache-url", help="Cache database URL (default: settings).")
-def sync_command(full: bool, entities: str | None, realm: str | None, all_realms: bool, as_json: bool,
-                 every: str | None, workers: int | None, cache_url: str | None) -> None:
+@with_context(realm="Company (realm) Id (default: the realm setting, or the only connected one).",
+              as_of=False, existing_cache=False)
+@with_output(json_alias=True, output_help="Write the summary to FILE (atomically) instead of the terminal.")
+def sync_command(ctx: CommandContext, full: bool, entities: str | None, all_realms: bool, every: str | None,
+                 workers: int | None, out: Output) -> None:
     """Mirror QuickBooks into the local cache (first run: everything; later: changes only).
 
     Exit code 75 means another sync of the same company is running (cron: just try later).
     """
-    settings = _settings(realm, cache_url)
+    from qbsync.sync.runner import select_entities
+    from qbsync.sync.schedule import install_stop_signals, parse_interval, run_every
+
+    settings = ctx.settings
     wanted = select_entities([e.strip() for e in entities.split(",") if e.strip()]) if entities else None
-    realms: list[str | None] = list(_connected_realms(settings)) if all_realms else [realm or settings.realm]
+    realms: list[str | None] = list(_connected_realms(ctx)) if all_realms else [settings.realm]
     if all_realms and not realms:
         raise QbsyncError("no QuickBooks company is connected", hint="run `qbsync auth login`")
     n_workers = workers or min(10, settings.limits.max_concurrent)
     interval = parse_interval(every) if every else None
-    engine = open_cache(settings.cache_url)
-    try:
-        if interval is None:
-            _sync_once(settings, engine, realms, full, wanted, n_workers, as_json)
-            return
-        stop = threading.Event()
-        install_stop_signals(stop)
-        first = {"full": full}
+    if interval is None:
+        _sync_once(ctx, realms, full, wanted, n_workers, out)
+        return
+    stop = threading.Event()
+    install_stop_signals(stop)
+    first = {"full": full}
 
-        def job() -> None:
-            # --full applies to the first run only; later ticks are incremental.
-            _sync_once(settings, engine, realms, first["full"], wanted, n_workers, as_json)
-            first["full"] = False
+    def job() -> None:
+        # --full applies to the first run only; later ticks are incremental.
+        _sync_once(ctx, realms, first["full"], wanted, n_workers, out)
+        first["full"] = False
 
-        run_every(interval, job, stop)
-    finally:
-        engine.dispose()
+    run_every(interval, job, stop)
+
+
+STATUS_COLUMNS = ("realm_id", "company", "entity", "rows", "last_success_at", "cursor", "requests", "note")
 
 
 @click.command("status")
-@click.option("--realm", help="Only this company (realm) id.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--cache-url", help="Cache database URL (default: settings).")
-def status_command(realm: str | None, as_json: bool, cache_url: str | None) -> None:
+@with_context(realm="Only this company (realm) Id (default: every company in the cache).", as_of=False)
+@with_output(json_alias=True)
+def status_command(ctx: CommandContext, out: Output) -> None:
     """Per company and entity: last sync, cursor, rows in the cache, last error."""
-    settings = _settings(None, cache_url)
-    engine = open_cache(settings.cache_url, existing=True)
-    try:
-        if realm:
-            resolve_realm(engine, realm)  # an unknown realm is an error, not "no company yet"
-        realms = sync_status(engine, realm)
-        from qbsync.fleet.status import fleet_status  # events, queue, lag (webhooks and the worker fleet)
+    from qbsync.fleet.status import fleet_status  # events, queue, lag (webhooks and the worker fleet)
+    from qbsync.sync.status import sync_status
 
-        live = fleet_status(engine, [r.realm_id for r in realms], SystemClock().now())
-    finally:
-        engine.dispose()
-    if as_json:
-        click.echo(json.dumps([{**r.to_json(), "pipeline": live[r.realm_id].to_json()} for r in realms],
-                              indent=2))
+    realms = sync_status(ctx.engine, ctx.check_realm())
+    live = fleet_status(ctx.engine, [r.realm_id for r in realms], ctx.clock.now())
+    if out.fmt == "json":
+        import json
+
+        out.write(json.dumps([{**r.to_json(), "pipeline": live[r.realm_id].to_json()} for r in realms],
+                             indent=2) + "\n")
         return
-    if not realms:
-        click.echo("the cache holds no company yet: run `qbsync sync`")
-        return
+    rows: list[dict[str, Any]] = []
     for r in realms:
-        click.echo(f"realm {r.realm_id}" + (f" ({r.company_name})" if r.company_name else ""))
-        click.echo(f"  {live[r.realm_id].line()}")
-        if r.last_sync_requests is not None:
-            shared = r.last_sync_requests - sum(e.last_run_requests or 0 for e in r.entities)
-            click.echo(f"  last sync: {r.last_sync_requests:,} requests"
-                       + (f" ({shared:,} shared by several entities)" if shared else ""))
-        click.echo(f"  {'entity':<13} {'rows':>9}  {'last success (UTC)':<20} {'cursor (UTC)':<20} "
-                   f"{'requests':>8}  error")
         for e in r.entities:
-            when = e.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if e.last_success_at else "never"
-            cur = e.cursor.strftime("%Y-%m-%d %H:%M:%S") if e.cursor else "-"
             note = (e.last_error or "").splitlines()[0][:60] if e.last_error else ""
             if e.full_pass_in_progress:
                 note = ("full pass in progress; " + note).strip("; ")
-            reqs = "-" if e.last_run_requests is None else f"{e.last_run_requests:,}"
-            click.echo(f"  {e.entity:<13} {e.rows:>9,}  {when:<20} {cur:<20} {reqs:>8}  {note}")
+            rows.append({"realm_id": r.realm_id, "company": r.company_name, "entity": e.entity,
+                         "rows": e.rows, "last_success_at": e.last_success_at, "cursor": e.cursor,
+                         "requests": e.last_run_requests, "note": note})
+    if out.fmt == "csv":
+        out.rows(STATUS_COLUMNS, rows)
+        return
+    if not realms:
+        out.write("the cache holds no company yet: run `qbsync sync`\n")
+        return
+    from qbsync.texttable import human_time
+
+    lines = []
+    for r in realms:
+        lines.append(f"realm {r.realm_id}" + (f" ({r.company_name})" if r.company_name else ""))
+        lines.append(f"  {live[r.realm_id].line()}")
+        if r.last_sync_requests is not None:
+            shared = r.last_sync_requests - sum(e.last_run_requests or 0 for e in r.entities)
+            lines.append(f"  last sync: {r.last_sync_requests:,} requests"
+                         + (f" ({shared:,} shared by several entities)" if shared else ""))
+        lines.append(f"  {'entity':<13} {'rows':>9}  {'last success':<23} {'cursor':<23} {'requests':>8}  error")
+        for row in (x for x in rows if x["realm_id"] == r.realm_id):
+            when = human_time(row["last_success_at"]) if row["last_success_at"] else "never"
+            cur = human_time(row["cursor"]) if row["cursor"] else "-"
+            reqs = "-" if row["requests"] is None else f"{row['requests']:,}"
+            lines.append(f"  {row['entity']:<13} {row['rows']:>9,}  {when:<23} {cur:<23} {reqs:>8}  "
+                         f"{row['note']}")
+    out.write("\n".join(lines) + "\n")
 
 
 @click.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--cache-url", help="Cache database URL (default: settings).")
-def backup_command(path: Path, cache_url: str | None) -> None:
+@with_context(realm=False, as_of=False)
+def backup_command(ctx: CommandContext, path: Path) -> None:
     """Write a consistent copy of the (SQLite) cache to PATH while it stays in use."""
-    settings = _settings(None, cache_url)
-    engine = open_cache(settings.cache_url, existing=True)
-    try:
-        info = backup(engine, path)
-    finally:
-        engine.dispose()
+    from qbsync.cache.backup import backup
+
+    info = backup(ctx.engine, path)
     click.echo(f"wrote {info.path} ({info.bytes:,} bytes, schema {info.revision})")
 
 
 @click.command("restore")
 @click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--cache-url", help="Cache database URL (default: settings).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def restore_command(path: Path, cache_url: str | None, yes: bool) -> None:
+@with_context(realm=False, as_of=False, existing_cache=False)
+def restore_command(ctx: CommandContext, path: Path, yes: bool) -> None:
     """Replace the cache by the backup at PATH (refuses a backup from a newer qbsync)."""
-    settings = _settings(None, cache_url)
+    from qbsync.cache.backup import restore
+    from qbsync.cache.locks import sync_lock
+    from qbsync.sync.status import sync_status
+
     if not yes:
         if not sys.stdin.isatty():
             raise InputError("restore replaces the whole cache (plans and the write-back audit log included) "
                              "and there is no terminal to ask", hint="add --yes to confirm")
-        click.confirm(f"replace the cache {settings.cache_url} by {path}?", abort=True)
-    engine = open_cache(settings.cache_url)
-    try:
-        realms = [r.realm_id for r in sync_status(engine)]
-        with contextlib.ExitStack() as stack:
-            for r in realms:  # no sync may write while the file is replaced
-                stack.enter_context(sync_lock(engine, r))
-            info = restore(engine, path)
-    finally:
-        engine.dispose()
-    click.echo(f"restored {info.path} (schema {info.revision}) into {settings.cache_url}")
+        click.confirm(f"replace the cache {ctx.settings.cache_url} by {path}?", abort=True)
+    engine = ctx.engine
+    realms = [r.realm_id for r in sync_status(engine)]
+    with contextlib.ExitStack() as stack:
+        for r in realms:  # no sync may write while the file is replaced
+            stack.enter_context(sync_lock(engine, r))
+        info = restore(engine, path)
+    click.echo(f"restored {info.path} (schema {info.revision}) into {ctx.settings.cache_url}")
 
 
 def register(cli: click.Group) -> None:

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qbsync.cli.options import cache_url_option
+from qbsync.cli.context import CommandContext, with_context
 from qbsync.errors import ConfigError, InputError
-from qbsync.settings import Settings, load_settings
+from qbsync.settings import Settings
 
 if TYPE_CHECKING:
     from qbsync.fleet.queue import SyncQueue
@@ -68,9 +68,9 @@ def webhooks_group() -> None:
               help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (behind a reverse proxy).")
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
               help="Proxies whose X-Forwarded-* headers are trusted.")
-@cache_url_option()
-def serve_command(host: str, port: int, path: str, max_body: str, queue_kind: str, concurrency: int,
-                  proxy_headers: bool, forwarded_allow_ips: str, cache_url: str | None) -> None:
+@with_context(realm=False, as_of=False, existing_cache=False)
+def serve_command(ctx: CommandContext, host: str, port: int, path: str, max_body: str, queue_kind: str,
+                  concurrency: int, proxy_headers: bool, forwarded_allow_ips: str) -> None:
     """Serve the webhook endpoint and /healthz until SIGTERM/SIGINT.
 
     Every delivery is checked (intuit-signature), recorded in the cache, and answered 200 only then;
@@ -79,16 +79,15 @@ def serve_command(host: str, port: int, path: str, max_body: str, queue_kind: st
     require_fleet_extra()
     if not path.startswith("/"):
         raise InputError(f"--path {path!r} must start with /", hint="for example --path /webhooks/quickbooks")
-    settings = load_settings(overrides={"cache_url": cache_url})
+    settings = ctx.settings
     token = verifier(settings)
     limit = parse_size(max_body)
 
     from qbsync.auth.stores import open_token_store
-    from qbsync.cache.schema import open_cache
     from qbsync.fleet.inbox import Inbox
     from qbsync.fleet.server import ConnectedRealms, Receiver, WebhookServer, create_app
 
-    engine = open_cache(settings.cache_url)
+    engine = ctx.engine
     store = open_token_store(settings, engine)
     postgres = engine.dialect.name == "postgresql"
     if queue_kind == "postgres" and not postgres:
@@ -126,7 +125,6 @@ def serve_command(host: str, port: int, path: str, max_body: str, queue_kind: st
     finally:
         if stop_queue is not None:
             stop_queue()
-        engine.dispose()
 
 
 def register(cli: click.Group) -> None:

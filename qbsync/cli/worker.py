@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qbsync.cli.options import cache_url_option
+from qbsync.cli.context import CommandContext, with_context
+from qbsync.cli.options import Output, with_output
 from qbsync.errors import InputError
 
 if TYPE_CHECKING:
@@ -27,10 +28,10 @@ if TYPE_CHECKING:
 @click.option("--name", default=None, help="Worker name in logs (default: host and pid).")
 @click.option("--stall-grace", default=5.0, show_default=True, type=click.FloatRange(0),
               help="Seconds a new sync has to take its lock before its worker may be taken for dead.")
-@click.option("--json", "as_json", is_flag=True, help="--once: print the outcomes as JSON.")
-@cache_url_option()
-def worker_command(once: bool, concurrency: int, every: str, reconcile_every: str, name: str | None,
-                   stall_grace: float, as_json: bool, cache_url: str | None) -> None:
+@with_context(realm=False, as_of=False, existing_cache=False)
+@with_output(json_alias=True, output_help="--once: write the outcomes to FILE instead of the terminal.")
+def worker_command(ctx: CommandContext, once: bool, concurrency: int, every: str, reconcile_every: str,
+                   name: str | None, stall_grace: float, out: Output) -> None:
     """Sync the companies the queue asks for, one sync per company at a time across every worker.
 
     Start any number of workers on any number of machines against the same PostgreSQL cache (set
@@ -38,45 +39,41 @@ def worker_command(once: bool, concurrency: int, every: str, reconcile_every: st
     again and resumes from its committed pages. On SQLite, `--once` runs the waiting syncs in-process.
     """
     from qbsync.cli.webhooks import require_fleet_extra
-    from qbsync.settings import load_settings
     from qbsync.sync.schedule import parse_interval
 
-    settings = load_settings(overrides={"cache_url": cache_url})
+    settings = ctx.settings
     interval, reconcile = parse_interval(every), parse_interval(reconcile_every)
 
     import os
     import socket
 
     from qbsync.auth.stores import open_token_store
-    from qbsync.cache.schema import open_cache
     from qbsync.fleet.runner import SyncExecutor
 
-    engine = open_cache(settings.cache_url)
-    try:
-        store = open_token_store(settings, engine)
-        executor = SyncExecutor(settings, engine)
-        if engine.dialect.name != "postgresql":
-            if not once:
-                raise InputError("a worker fleet needs a PostgreSQL cache",
-                                 hint="on SQLite use `qbsync webhooks serve` (it syncs in-process) and "
-                                      "`qbsync sync --every 15m`, or `qbsync worker --once` from cron")
-            outcomes = _once_in_process(executor, store.realms(), interval, reconcile)
-            _print(outcomes, as_json)
-            return
-        require_fleet_extra()
-        from qbsync.fleet.jobs import Fleet, FleetOptions
+    engine = ctx.engine
+    # the context closes the cache when the command ends
+    store = open_token_store(settings, engine)
+    executor = SyncExecutor(settings, engine)
+    if engine.dialect.name != "postgresql":
+        if not once:
+            raise InputError("a worker fleet needs a PostgreSQL cache",
+                             hint="on SQLite use `qbsync webhooks serve` (it syncs in-process) and "
+                                  "`qbsync sync --every 15m`, or `qbsync worker --once` from cron")
+        outcomes = _once_in_process(executor, store.realms(), interval, reconcile)
+        _print(outcomes, out)
+        return
+    require_fleet_extra()
+    from qbsync.fleet.jobs import Fleet, FleetOptions
 
-        fleet = Fleet(engine, executor=executor, connected=store.realms,
-                      options=FleetOptions(every=interval, reconcile_every=reconcile,
-                                           stall_grace=timedelta(seconds=stall_grace)))
-        with fleet:
-            label = name or f"{socket.gethostname()}-{os.getpid()}"
-            if not once:
-                click.echo(f"worker {label}: {concurrency} at a time; scheduled CDC every {every}, "
-                           f"reconcile every {reconcile_every}", err=True)
-            fleet.run_worker(concurrency=concurrency, once=once, name=label)
-    finally:
-        engine.dispose()
+    fleet = Fleet(engine, executor=executor, connected=store.realms,
+                  options=FleetOptions(every=interval, reconcile_every=reconcile,
+                                       stall_grace=timedelta(seconds=stall_grace)))
+    with fleet:
+        label = name or f"{socket.gethostname()}-{os.getpid()}"
+        if not once:
+            click.echo(f"worker {label}: {concurrency} at a time; scheduled CDC every {every}, "
+                       f"reconcile every {reconcile_every}", err=True)
+        fleet.run_worker(concurrency=concurrency, once=once, name=label)
 
 
 def _once_in_process(executor: SyncExecutor, realms: list[str], every: timedelta,
@@ -94,15 +91,18 @@ def _once_in_process(executor: SyncExecutor, realms: list[str], every: timedelta
     return [o.to_json() for o in queue.drain()]
 
 
-def _print(outcomes: list[dict[str, object]], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"outcomes": outcomes}, indent=2, default=str))
+def _print(outcomes: list[dict[str, object]], out: Output) -> None:
+    if out.fmt == "json":
+        out.write(json.dumps({"outcomes": outcomes}, indent=2, default=str) + "\n")
         return
+    if out.fmt == "csv":
+        out.rows(("realm_id", "kind", "reason", "status", "error"), outcomes)
+        return
+    lines = []
     for o in outcomes:
         note = f": {o['error']}" if o.get("error") else ""
-        click.echo(f"realm {o['realm_id']}: {o['kind']} ({o['reason']}) {o['status']}{note}")
-    if not outcomes:
-        click.echo("nothing to sync")
+        lines.append(f"realm {o['realm_id']}: {o['kind']} ({o['reason']}) {o['status']}{note}")
+    out.write("\n".join(lines or ["nothing to sync"]) + "\n")
 
 
 def register(cli: click.Group) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from qbsync.cache.audit_models import WritebackAudit, WritebackPlanItem, WritebackRun
 from qbsync.csvfile import SafeCell, csv_text
+from qbsync.texttable import aligned
 from qbsync.writeback.engine import RunReport
 from qbsync.writeback.plan import PlanSummary
 
@@ -37,7 +38,7 @@ def _plan_row(plan_id: str, item: WritebackPlanItem) -> dict[str, Any]:
 
 
 def log_rows(events: Sequence[WritebackAudit]) -> list[dict[str, Any]]:
-    return [{"at": e.at.isoformat(), "run_id": e.run_id, "customer_id": e.customer_id,
+    return [{"at": e.at, "run_id": e.run_id, "customer_id": e.customer_id,
              "display_name": e.display_name or "", "event": e.event, "attempt": e.attempt,
              "old_active": e.old_active, "new_active": e.new_active, "sync_token_sent": e.sync_token_sent,
              "sync_token_after": e.sync_token_after, "fault_code": e.fault_code, "request_id": e.request_id,
@@ -46,25 +47,13 @@ def log_rows(events: Sequence[WritebackAudit]) -> list[dict[str, Any]]:
 
 def run_rows(runs: Sequence[WritebackRun]) -> list[dict[str, Any]]:
     return [{"run_id": r.id, "kind": r.kind, "plan_id": r.plan_id, "undo_of": r.undo_of,
-             "started_at": r.started_at.isoformat(),
-             "finished_at": r.finished_at.isoformat() if r.finished_at else None, "status": r.status,
+             "started_at": r.started_at, "finished_at": r.finished_at, "status": r.status,
              "summary": r.summary, "error": r.error} for r in runs]
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int = 60) -> str:
     """A plain aligned table; long cells are cut at ``width`` (CSV and JSON keep them whole)."""
-    def cell(v: Any) -> str:
-        if isinstance(v, dict):  # a run's counts: "applied 38, skipped 2", not a Python dict
-            v = ", ".join(f"{k} {n}" for k, n in sorted(v.items()))
-        text = "" if v is None else str(v).replace("\n", " ")
-        return text if len(text) <= width else text[:width - 1] + "…"
-
-    cells = [[cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    return "\n".join(lines) + "\n"
+    return aligned(columns, rows, width=width)
 
 
 def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, bom: bool = False) -> str:
@@ -76,7 +65,7 @@ def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=False, default=str) + "\n"
 
 
-def render_plan(summary: PlanSummary, fmt: str) -> str:
+def render_plan(summary: PlanSummary, fmt: str, *, bom: bool = False) -> str:
     rows = plan_rows(summary)
     if fmt == "json":
         p = summary.plan
@@ -85,17 +74,17 @@ def render_plan(summary: PlanSummary, fmt: str) -> str:
                         "params": p.params, "counts": summary.counts(),
                         "ignored": summary.ignored, "items": rows})
     if fmt == "csv":
-        return to_csv(rows, PLAN_COLUMNS)
+        return to_csv(rows, PLAN_COLUMNS, bom=bom)
     cols = [c for c in PLAN_COLUMNS if c not in ("plan_id", "steps", "rule")]
     return table(rows, cols)
 
 
-def render_report(report: RunReport, fmt: str) -> str:
+def render_report(report: RunReport, fmt: str, *, bom: bool = False) -> str:
     rows = [i.as_dict() for i in report.items]
     if fmt == "json":
         return to_json(report.as_dict())
     if fmt == "csv":
-        return to_csv(rows, REPORT_COLUMNS)
+        return to_csv(rows, REPORT_COLUMNS, bom=bom)
     cols = ("customer_id", "display_name", "old_active", "new_active", "outcome", "reason")
     return table(rows, cols, width=90)
 

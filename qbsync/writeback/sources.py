@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from qbsync.errors import InputError
 from qbsync.rules.findings import Finding
+
+if TYPE_CHECKING:
+    from qbsync.rules.policy import InactivePolicy
 
 RULES = ("inactive", "reactivate", "duplicates")
 
@@ -23,11 +26,13 @@ class RuleOutput:
 
 
 def findings_for(rule: str, engine: sa.Engine, realm_id: str, as_of: date, *, policy_path: Path | None = None,
-                 overrides: dict[str, Any] | None = None) -> RuleOutput:
+                 overrides: dict[str, Any] | None = None, policy: InactivePolicy | None = None) -> RuleOutput:
     """The findings of ``rule`` for ``realm_id`` as of ``as_of`` (only write-back actions matter here).
 
-    ``overrides`` change the inactive policy (``days``, ``grace_days``, ``reactivate_days``,
-    ``include_estimates``) or the duplicates rule (``threshold``, ``deactivate_at``) for this plan only.
+    ``policy`` is the inactive policy as the command line built it (the same as ``qbsync rules``
+    uses); without it, ``policy_path``'s ``[rules.inactive]`` with ``overrides`` (``days``,
+    ``grace_days``, ``reactivate_days``, ``include_estimates``). ``overrides`` also change the
+    duplicates rule (``threshold``, ``deactivate_at``) for this plan only.
     """
     changes = {k: v for k, v in (overrides or {}).items() if v is not None}
     if rule == "duplicates":
@@ -43,10 +48,11 @@ def findings_for(rule: str, engine: sa.Engine, realm_id: str, as_of: date, *, po
     from qbsync.rules.inactive import find_inactive, find_reactivate
     from qbsync.rules.policy import load_policy
 
-    policy = load_policy(policy_path)
-    policy_changes = {k: v for k, v in changes.items() if k not in ("threshold", "deactivate_at")}
-    if policy_changes:
-        policy = policy.with_overrides(**policy_changes)
+    if policy is None:
+        policy = load_policy(policy_path)
+        policy_changes = {k: v for k, v in changes.items() if k not in ("threshold", "deactivate_at")}
+        if policy_changes:
+            policy = policy.with_overrides(**policy_changes)
     activities = load_activity(engine, realm_id, as_of, include_estimates=policy.include_estimates)
     found = (find_inactive if rule == "inactive" else find_reactivate)(activities, policy, as_of)
     params = {"days": policy.days, "grace_days": policy.grace_days, "reactivate_days": policy.reactivate_days,

@@ -342,3 +342,35 @@ def test_value_at_risk_segment_targets_the_money_at_stake(db_url: str) -> None:
     assert len(kept) < len(members)
     with pytest.raises(InputError, match="means nothing"):
         segments.make("x", "value_at_risk", {"min_score": "0.5"})
+
+
+def test_every_filter_narrows_as_its_name_says(db_url: str) -> None:
+    c = CacheBuilder(db_url)
+    c.department("10", "Downtown")
+    c.qbo_class("7", "Retail")
+    c.customer("1", "Big Buyer", type_id="3")
+    c.invoice("1", date(2025, 6, 1), "900.00", due=date(2025, 7, 1), dept="10", cls="7")  # 900 open
+    c.customer("2", "Small Paid")
+    c.receipt("2", date(2024, 1, 10), "50.00")
+    c.customer("3", "Gone Quiet", active=False)
+    c.receipt("3", date(2022, 5, 1), "20.00")
+    # filter -> (value, customers it keeps among 1, 2, 3)
+    cases: dict[str, tuple[str, set[str]]] = {
+        "location": ("downtown", {"1"}), "class": ("Retail", {"1"}), "customer_type": ("3", {"1"}),
+        "ltv_min": ("100", {"1"}), "ltv_max": ("60", {"2", "3"}),
+        "last_purchase_after": ("2024-01-01", {"1", "2"}), "last_purchase_before": ("2024-01-10", {"2", "3"}),
+        "balance_min": ("1", {"1"}), "balance_max": ("0", {"2", "3"}),
+        "days_inactive_min": ("365", {"2", "3"}), "days_inactive_max": ("30", {"1"}),
+        "active": ("false", {"3"}),
+    }
+    assert set(cases) == set(segments.FILTER_KEYS)  # a new filter needs its case here
+    for key, (value, kept) in cases.items():
+        seg = segments.from_command_line("all", [f"{key}={value}"])
+        assert {m.customer_id for m in segments.evaluate(c.engine, c.realm_id, seg, AS_OF)} == kept, key
+    for bad in ("days_inactive_min=soon", "ltv_min=lots", "last_purchase_after=May", "active=maybe"):
+        with pytest.raises(InputError, match="is not"):
+            segments.from_command_line("all", [bad])
+
+
+def test_the_kinds_listed_for_the_command_line_are_the_tables() -> None:
+    assert tuple(segments._KINDS) == segments.KINDS

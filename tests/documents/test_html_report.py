@@ -104,12 +104,13 @@ def test_every_chart_draws_the_marks_its_report_implies(seen: dict[str, Any], ma
     cross = json_of(url, "report", "cross", "--limit", "10")
     dims = [col["key"] for col in cross["columns"] if col["key"].startswith("d:")]
     assert charts["cross"]["drawn"] == len(cross["rows"]) * len(dims)
-    dis = json.loads(run("rules", "disappearing", "--format", "json", "--as-of", ASOF, "--cache", url))
+    dis = json.loads(run("rules", "disappearing", "--format", "json", "--as-of", ASOF, "--cache-url", url))
     with_model = [f for f in dis["findings"] if f["facts"].get("p_alive") is not None]
     assert charts["disappearing"]["drawn"] == len(with_model) > 0
     assert sorted(charts["disappearing"]["values"]) == sorted(str(f["facts"]["p_alive"]) for f in with_model)
-    inactive = json.loads(run("rules", "inactive", "--format", "json", "--as-of", ASOF, "--cache", url))
-    reactivate = json.loads(run("rules", "reactivate", "--format", "json", "--as-of", ASOF, "--cache", url))
+    inactive = json.loads(run("rules", "inactive", "--format", "json", "--as-of", ASOF, "--cache-url", url))
+    reactivate = json.loads(run("rules", "reactivate", "--format", "json", "--as-of", ASOF,
+                                "--cache-url", url))
     values = dict(zip(["active", "inactive", "deactivate", "collections", "reactivate"],
                       charts["activity"]["values"], strict=True))
     assert values["deactivate"] == str(sum(f["action"] == "deactivate" for f in inactive["findings"]))

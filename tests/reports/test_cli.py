@@ -52,7 +52,7 @@ def test_best_csv_to_file_is_spreadsheet_safe(db_url: str, tmp_path: Path) -> No
 def test_every_report_runs_as_a_table(db_url: str) -> None:
     _cache(db_url)
     for args in (["best"], ["cross", "--by", "class"], ["aging"], ["payments"], ["baddebt"],
-                 ["statement", "2"], ["health"], ["inactive"]):
+                 ["statement", "2"], ["health"]):
         text = _run(db_url, *args, "--as-of", "2025-06-30") if args != ["health"] else _run(db_url, *args)
         assert text.strip(), args
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from qbsync.cache.models import Customer, Invoice
 from qbsync.cache.schema import open_cache
 from qbsync.cli import cli
-from qbsync.cli import report as report_cli
+from qbsync.cli.context import Env
 from qbsync.clock import FixedClock
 from qbsync.errors import ReconcileError
 from qbsync.qbo.client import QboClient, connect
@@ -31,6 +31,7 @@ from qbsync.sandbox.generator import CompanySpec, seed_realm
 from qbsync.sandbox.server import SandboxServer
 from qbsync.sandbox.store import Store
 from qbsync.sync.runner import run_sync
+from tests.clirunner import EnvRunner
 from tests.conftest import BACKENDS, pg_schema_url
 from tests.sync.sandbox_env import REALM, Connection, connect_settings
 
@@ -173,8 +174,7 @@ def cli_env(world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cl
     (tmp_path / "empty.toml").write_text("")
     monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "empty.toml"))
     # the command's clock is the sandbox company's (its tokens were issued on the company's day)
-    monkeypatch.setattr(report_cli, "clock", lambda: FixedClock(world.server.clock.now()))
-    return CliRunner()
+    return EnvRunner(Env(clock=FixedClock(world.server.clock.now())))
 
 
 def test_cli_reconcile_then_a_tampered_cache_differs_and_health_says_so(world: World,

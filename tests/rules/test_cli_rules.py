@@ -46,29 +46,29 @@ def _run(*args: str) -> str:
 
 
 def test_inactive_table_csv_json(cache: str, tmp_path: Path) -> None:
-    out = _run("rules", "inactive", "--cache", cache, "--as-of", "2025-06-30")
+    out = _run("rules", "inactive", "--cache-url", cache, "--as-of", "2025-06-30")
     assert "last invoice 2024-05-08, 418 days ago; threshold 365; balance 0.00" in out
     assert "Internal Account" not in out  # excluded by the config file
     assert "collections" in out and "Owes Us" in out
-    _run("rules", "inactive", "--cache", cache, "--as-of", "2025-06-30", "--format", "csv",
+    _run("rules", "inactive", "--cache-url", cache, "--as-of", "2025-06-30", "--format", "csv",
          "-o", str(tmp_path / "out.csv"))
     rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
     assert {r["customer_id"]: r["action"] for r in rows} == {"1": "deactivate", "4": "collections"}
     assert next(r for r in rows if r["customer_id"] == "1")["display_name"] == "'=Stale Co"
-    doc = json.loads(_run("rules", "inactive", "--cache", cache, "--as-of", "2025-06-30", "--format", "json",
-                          "--days", "500"))
+    doc = json.loads(_run("rules", "inactive", "--cache-url", cache, "--as-of", "2025-06-30",
+                          "--format", "json", "--days", "500"))
     assert doc["policy"]["days"] == 500
     assert [f["customer_id"] for f in doc["findings"]] == ["4"]  # 546 days > 500; 418 days < 500
 
 
 def test_reactivate_and_as_of_replay(cache: str) -> None:
-    out = _run("rules", "reactivate", "--cache", cache, "--as-of", "2025-06-30")
+    out = _run("rules", "reactivate", "--cache-url", cache, "--as-of", "2025-06-30")
     assert "Back Again" in out and "(deleted)" not in out
-    assert "Back Again" not in _run("rules", "reactivate", "--cache", cache, "--as-of", "2025-06-01")
+    assert "Back Again" not in _run("rules", "reactivate", "--cache-url", cache, "--as-of", "2025-06-01")
 
 
 def test_disappearing_reports_backtest_auc(cache: str) -> None:
-    doc = json.loads(_run("rules", "disappearing", "--cache", cache, "--as-of", "2025-06-30",
+    doc = json.loads(_run("rules", "disappearing", "--cache-url", cache, "--as-of", "2025-06-30",
                           "--format", "json", "--holdout-days", "90", "--top", "5"))
     assert "AUC" in doc["summary"] and doc["backtest"]["holdout_days"] == 90
     assert len(doc["findings"]) == 5 and doc["scorer"] in doc["backtest"]["mean_auc"]
@@ -77,7 +77,7 @@ def test_disappearing_reports_backtest_auc(cache: str) -> None:
 
 
 def test_bad_threshold_option_is_a_clear_error(cache: str) -> None:
-    result = CliRunner().invoke(cli, ["rules", "inactive", "--cache", cache, "--type-days", "3:730"])
+    result = CliRunner().invoke(cli, ["rules", "inactive", "--cache-url", cache, "--type-days", "3:730"])
     assert result.exit_code == 2 and "KEY=DAYS" in result.output
 
 

@@ -13,18 +13,18 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-import qbsync.cli.writeback as cli_writeback
 from qbsync.cli import cli
+from qbsync.cli.context import Env
+from tests.clirunner import EnvRunner
 from tests.writeback.conftest import REALM, mirror
 from tests.writeback.fakes import FakeQbo
 
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch, qbo: FakeQbo, tmp_path: Path) -> CliRunner:
-    monkeypatch.setattr(cli_writeback, "_connect", lambda settings, realm_id, clock: qbo)
     monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("")
-    return CliRunner()
+    return EnvRunner(Env(connect=lambda settings, realm_id, clock: qbo))
 
 
 def _company(qbo: FakeQbo) -> None:
@@ -209,3 +209,25 @@ def test_plan_and_show_csv_are_formula_safe(runner: CliRunner, session: Session,
         names = {r["customer_id"]: r["display_name"] for r in csv.DictReader(io.StringIO(text, newline=""))}
         assert names == {cid: "'" + name for cid, name in evil.items()}
         assert '"\'\r=1+2"' in text  # the CR cell is quoted, so it cannot start a new row
+
+
+def test_plan_judges_by_the_same_policy_as_the_rules(runner: CliRunner, session: Session, qbo: FakeQbo,
+                                                     db_url: str, tmp_path: Path) -> None:
+    # The config file's [rules.inactive] excluded a customer from `rules inactive`, but `writeback
+    # plan` read it only with --policy FILE: the plan would deactivate a customer the list spared.
+    _company(qbo)
+    mirror(session, qbo)
+    (tmp_path / "none.toml").write_text('[rules.inactive]\nexclude_names = ["Customer 1"]\n')
+    common = ["--cache-url", db_url, "--as-of", "2026-11-23", "--format", "json"]
+    listed = json.loads(runner.invoke(cli, ["rules", "inactive", *common]).stdout)
+    plan = json.loads(runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", *common]).stdout)
+    assert {f["customer_id"] for f in listed["findings"] if f["action"] == "deactivate"} == {"2"}
+    assert {i["customer_id"] for i in plan["items"]} == {"2"}
+    assert plan["params"]["policy"]["exclude_names"] == ["Customer 1"]
+    # the same option names as `qbsync rules`
+    both = ["--exclude", "Customer 2", "--estimates", "--days", "400", *common]
+    assert runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", *both]).exit_code == 0
+    window = runner.invoke(cli, ["writeback", "plan", "--rule", "reactivate", "--window", "30", *common])
+    assert window.exit_code == 0 and json.loads(window.stdout)["params"]["reactivate_days"] == 30
+    old = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--include-estimates", *common])
+    assert old.exit_code == 2 and "No such option" in old.output

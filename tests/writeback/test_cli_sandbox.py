@@ -11,12 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-import qbsync.cli.writeback as cli_writeback
 from qbsync.auth.tokens import TokenStore
 from qbsync.cli import cli
+from qbsync.cli.context import Env
 from qbsync.clock import FixedClock
+from tests.clirunner import EnvRunner
 from tests.writeback.sandbox_company import REALM, T0, TO_DEACTIVATE, company, fill, setting_values
 
 
@@ -31,8 +31,7 @@ def test_plan_apply_undo_log_through_the_real_client(
             monkeypatch.setenv(f"QBSYNC_{name.upper()}", str(value))
         (tmp_path / "empty.toml").write_text("")
         monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "empty.toml"))
-        monkeypatch.setattr(cli_writeback, "_clock", lambda: FixedClock(T0 + timedelta(minutes=30)))
-        runner = CliRunner()
+        runner = EnvRunner(Env(clock=FixedClock(T0 + timedelta(minutes=30))))
 
         out = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--format", "json"])
         assert out.exit_code == 0, out.output

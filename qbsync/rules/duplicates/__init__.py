@@ -1,30 +1,53 @@
-"""Duplicate customers: normalise, block, compare, Fellegi-Sunter by EM, cluster, propose a survivor."""
+"""Duplicate customers: normalise, block, compare, Fellegi-Sunter by EM, cluster, propose a survivor.
+
+The matcher (numpy, rapidfuzz) loads on first use of one of its names, so importing this package
+(for its defaults, say) costs nothing: the command line's ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
+from qbsync.rules.duplicates.defaults import DEACTIVATE_AT, REVIEW, THRESHOLD
 
-from qbsync.rules.duplicates.detect import (
-    DEACTIVATE_AT,
-    DuplicateCluster,
-    DuplicateReport,
-    FieldEvidence,
-    Member,
-    PairMatch,
-    detect_duplicates,
-)
-from qbsync.rules.duplicates.records import CustomerRecord
-from qbsync.rules.findings import Finding
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
-__all__ = ["CustomerRecord", "DuplicateCluster", "DuplicateFindings", "DuplicateReport", "FieldEvidence",
-           "Member", "PairMatch", "detect_duplicates", "find_duplicates", "run_on_cache"]
+    from qbsync.rules.duplicates.detect import (
+        DuplicateCluster,
+        DuplicateReport,
+        FieldEvidence,
+        Member,
+        PairMatch,
+        detect_duplicates,
+    )
+    from qbsync.rules.duplicates.records import CustomerRecord
+    from qbsync.rules.findings import Finding
+
+__all__ = ["DEACTIVATE_AT", "REVIEW", "THRESHOLD", "CustomerRecord", "DuplicateCluster", "DuplicateFindings",
+           "DuplicateReport", "FieldEvidence", "Member", "PairMatch", "detect_duplicates", "find_duplicates",
+           "run_on_cache"]
+
+_LAZY = {"DuplicateCluster": "detect", "DuplicateReport": "detect", "FieldEvidence": "detect",
+         "Member": "detect", "PairMatch": "detect", "detect_duplicates": "detect",
+         "CustomerRecord": "records"}
 
 
-def run_on_cache(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = 0.5,
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"qbsync.rules.duplicates.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def run_on_cache(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = THRESHOLD,
                  default_country: str | None = None, deactivate_at: float = DEACTIVATE_AT) -> DuplicateReport:
     """Load the realm's customers and their activity as of ``as_of`` and detect duplicates."""
+    from qbsync.rules.duplicates import detect_duplicates  # through the package: tests may replace it
     from qbsync.rules.duplicates.sources import load_cache, load_history, realm_country
 
     records = load_cache(engine, realm_id, as_of)
@@ -34,7 +57,7 @@ def run_on_cache(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: fl
                              deactivate_at=deactivate_at)
 
 
-def find_duplicates(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = 0.5,
+def find_duplicates(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = THRESHOLD,
                     deactivate_at: float = DEACTIVATE_AT) -> list[Finding]:
     """The duplicates rule's findings, as write-back, campaigns and reports use them."""
     return run_on_cache(engine, realm_id, as_of, threshold=threshold, deactivate_at=deactivate_at).findings

@@ -14,20 +14,12 @@ from qbsync.rules.duplicates import fellegi_sunter as fs
 from qbsync.rules.duplicates.blocking import DEFAULT_KEYS, BlockingKey, candidate_pairs
 from qbsync.rules.duplicates.cluster import clusters as group
 from qbsync.rules.duplicates.compare import NULL, Compared, compare, exact_pair_counts
+from qbsync.rules.duplicates.defaults import DEACTIVATE_AT, REVIEW, THRESHOLD
 from qbsync.rules.duplicates.records import CustomerRecord, Prepared, matchable, prepare
 from qbsync.rules.duplicates.survivor import Activity, MemberFacts, choose, facts, txn_counts
 from qbsync.rules.findings import Finding
 
 RULE = "duplicates"
-
-#: The match probability a duplicate needs before it is proposed for deactivation on its own. Below
-#: it (but at or above the threshold) it goes to a manual merge: hiding a customer by mistake costs
-#: far more than a duplicate left for a person to settle (at costs 9:1 the Bayes decision is 0.9).
-DEACTIVATE_AT = 0.9
-
-#: Default lower bound of "possible duplicates": on the sandbox's planted truth (12 companies),
-#: about half the pairs scored 0.1-0.5 were duplicates and none of those scored 0.05-0.1.
-REVIEW = 0.1
 
 #: The normalised values shown next to each comparison in an explanation.
 _SHOWN = {"given name": ("given",), "family name": ("family",), "company": ("company",), "email": ("email",),
@@ -256,7 +248,7 @@ def _findings(cluster: DuplicateCluster, realm_id: str) -> list[Finding]:
 
 
 def detect_duplicates(records: Sequence[CustomerRecord], *, activity: Activity | None = None,
-                      threshold: float = 0.5, default_country: str | None = None,
+                      threshold: float = THRESHOLD, default_country: str | None = None,
                       keys: Iterable[BlockingKey] = DEFAULT_KEYS, max_cluster: int = 20,
                       review: float | None = REVIEW, deactivate_at: float = DEACTIVATE_AT) -> DuplicateReport:
     """Clusters of records that are the same customer, each with a proposed survivor, and findings.
