@@ -132,10 +132,10 @@ def duplicates_cmd(ctx: CommandContext, threshold: float, review: float, deactiv
     from qbsync.rules.duplicates.records import matchable
     from qbsync.rules.duplicates.sources import (
         load_cache,
-        load_csv,
         load_febrl,
         load_history,
         load_truth,
+        read_customers,
         realm_country,
     )
 
@@ -151,7 +151,13 @@ def duplicates_cmd(ctx: CommandContext, threshold: float, review: float, deactiv
         records, truth = load_febrl(febrl)
     elif input_csv is not None:
         mapping = column_pairs(columns, "given_name='First Name'")
-        records = load_csv(input_csv, mapping)
+        read = read_customers(input_csv, mapping)
+        records = read.records
+        source["columns"] = read.fields
+        left_out = [i for i in read.ignored if i.column != truth_column]
+        source["ignored_columns"] = [i.column for i in left_out]
+        for column in left_out:
+            click.echo(f"note: {input_csv.name}: column {column.line()} left out", err=True)
         if truth_column:
             truth = load_truth(input_csv, truth_column, mapping.get("customer_id"))
     else:
