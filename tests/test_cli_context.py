@@ -17,8 +17,8 @@ from qbsync.cache.models import Realm
 from qbsync.cli import cli
 from qbsync.cli.context import Env
 from qbsync.clock import FixedClock
+from tests.builder import CacheBuilder
 from tests.clirunner import EnvRunner
-from tests.reports.builder import Cache
 
 NOON_UTC = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)  # 2026-12-06 02:00 on Kiritimati (UTC+14)
 
@@ -37,7 +37,7 @@ def kiritimati(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
 
 def _cache(tmp_path: Path, offset: str | None = None) -> str:
     url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
-    c = Cache(url)
+    c = CacheBuilder(url)
     c.customer("1", "Old Co")
     c.invoice("1", date(2024, 1, 1), "100.00", due=date(2024, 1, 31))
     if offset is not None:

@@ -13,8 +13,8 @@ import click
 import pytest
 
 from qbsync.cli import cli
+from tests.builder import CacheBuilder
 from tests.clirunner import EnvRunner
-from tests.reports.builder import Cache
 
 #: Every command that prints data (issue 10 part 3 names status, the sync summary, auth status,
 #: writeback log, campaign report and demo; the rest had it already).
@@ -77,7 +77,7 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
     (tmp_path / "qbsync.toml").write_text("")
     url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
-    c = Cache(url)
+    c = CacheBuilder(url)
     for i in range(12):
         c.customer(str(i), f"=Customer {i}", email=f"c{i}@example.com")
         c.receipt(str(i), date(2023, 2, 1), "10.00")

@@ -180,7 +180,8 @@ def status_command(ctx: CommandContext, out: Output) -> None:
             shared = r.last_sync_requests - sum(e.last_run_requests or 0 for e in r.entities)
             lines.append(f"  last sync: {r.last_sync_requests:,} requests"
                          + (f" ({shared:,} shared by several entities)" if shared else ""))
-        lines.append(f"  {'entity':<13} {'rows':>9}  {'last success':<23} {'cursor':<23} {'requests':>8}  error")
+        lines.append(f"  {'entity':<13} {'rows':>9}  {'last success':<23} {'cursor':<23} "
+                     f"{'requests':>8}  error")
         for row in (x for x in rows if x["realm_id"] == r.realm_id):
             when = human_time(row["last_success_at"]) if row["last_success_at"] else "never"
             cur = human_time(row["cursor"]) if row["cursor"] else "-"
