@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from dataclasses import dataclass
@@ -10,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qbsync.cache.models import ENTITIES
-from qbsync.qbo import querybuild
+from tests import fakeqbo
 
 REALM = "9341452000000001"
 # Near the real date: CLI children use the system clock for token expiry, like real users.
@@ -97,23 +95,7 @@ def build_company(store: Any, *, customers: int = 600, invoices: int = 1500, see
 
 def snapshot(store: Any, realm: str = REALM) -> dict[str, dict[str, Any]]:
     """Everything the sandbox holds for the mirrored entities (inactive included), read in-process."""
-    from qbsync.sandbox.query import parse
-
-    out: dict[str, dict[str, Any]] = {}
-    for entity, declared in ENTITIES.items():
-        objs: dict[str, Any] = {}
-        start = 1
-        while True:
-            res = store.run_query(realm, parse(querybuild.select(
-                entity, start=start, max_results=1000, include_inactive=declared.name_list)))
-            rows = [json.loads(r) for r in res.texts]
-            for r in rows:
-                objs[r["Id"]] = r
-            if len(rows) < 1000:
-                break
-            start += 1000
-        out[entity] = objs
-    return out
+    return fakeqbo.snapshot(store, realm)
 
 
 def mutate(store: Any, rng: random.Random, n: int = 40, realm: str = REALM) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""The sync engine against an in-process fake QBO: full passes, CDC, caps, deletes, resume, reconcile."""
+"""The sync engine against the sandbox in-process: full passes, CDC, caps, deletes, resume, reconcile."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from qbsync.errors import LockedError, ServerError
 from qbsync.qbo.gateway import Page, QueryAnswers
 from qbsync.sync.runner import run_sync
 from qbsync.sync.status import sync_status
-from tests.sync.fakes import FakeQbo, fail_every
+from tests.fakeqbo import InProcessQbo, fail_every
 from tests.sync.mirror import mirror_diff
 
 
@@ -31,7 +31,7 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-def _company(fake: FakeQbo, customers: int = 1200, invoices: int = 2100, seed: int = 1) -> None:
+def _company(fake: InProcessQbo, customers: int = 1200, invoices: int = 2100, seed: int = 1) -> None:
     rng = random.Random(seed)
     fake.create("Department", Name="North")
     fake.create("Class", Name="Retail")
@@ -50,7 +50,7 @@ def _company(fake: FakeQbo, customers: int = 1200, invoices: int = 2100, seed: i
     fake.advance(timedelta(days=1))  # the company existed before the first sync
 
 
-def _clock(fake: FakeQbo) -> FixedClock:
+def _clock(fake: InProcessQbo) -> FixedClock:
     return FixedClock(fake.now)
 
 
@@ -61,11 +61,11 @@ def _state(engine: sa.Engine, entity: str) -> dict[str, object]:
 
 
 def test_full_sync_mirrors_everything_with_minimum_requests(engine: sa.Engine) -> None:
-    fake = FakeQbo()
+    fake = InProcessQbo()
     _company(fake)
     summary = run_sync(engine, fake, clock=_clock(fake), workers=4)
     assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
-    sizes = {e: len(objs) for e, objs in fake.snapshot().items()}
+    sizes = {e: len(objs) for e, objs in fake.snapshot().items() if objs}
     # Exactly the pages each entity needs (an empty entity: one page to see it is empty), plus two
     # requests shared by all: the opening batch (every COUNT, CompanyInfo, Preferences) and the CDC
     # catch-up.
@@ -75,12 +75,11 @@ def test_full_sync_mirrors_everything_with_minimum_requests(engine: sa.Engine) -
     assert summary.requests == sum(pages.values()) + 2
     assert fake.stats.by_entities[tuple(ENTITY_MODELS)] == 1  # the CDC catch-up, all entities
     assert summary.fetched >= sum(sizes.values()) and summary.deleted == 0
-    assert sorted(summary.full) == sorted(["Department", "Class", "Item", "Customer", "Invoice", "Payment",
-                                           "SalesReceipt", "CreditMemo", "Estimate"])
+    assert sorted(summary.full) == sorted(ENTITY_MODELS)
 
 
 def test_incremental_applies_updates_deactivations_voids_and_deletes(engine: sa.Engine) -> None:
-    fake = FakeQbo()
+    fake = InProcessQbo()
     _company(fake, customers=50, invoices=80)
     run_sync(engine, fake, clock=_clock(fake))
     fake.advance(timedelta(hours=2))
@@ -109,17 +108,17 @@ def test_incremental_applies_updates_deactivations_voids_and_deletes(engine: sa.
 
 
 def test_cursor_is_the_first_answer_time_and_changes_during_the_sync_are_caught(engine: sa.Engine) -> None:
-    fake = FakeQbo()
+    fake = InProcessQbo()
     _company(fake, customers=2500, invoices=10)
     first_answer = fake.now  # the opening batch (COUNTs, CompanyInfo, Preferences) goes first
     victims: dict[str, str] = {}
 
-    def meddle(kind: str, f: FakeQbo) -> None:
+    def meddle(kind: str, f: InProcessQbo) -> None:
         # After a few requests, change a customer already paged and delete an invoice not yet paged.
         if f.stats.requests == 5 and not victims:
             victims["c"] = "5"
             f.update("Customer", "5", PrimaryEmailAddr={"Address": "changed@x.com"})
-            f.delete("Invoice", max(f.objects["Invoice"], key=int))
+            f.delete("Invoice", max(f.ids("Invoice"), key=int))
 
     fake.hooks.append(meddle)
     run_sync(engine, fake, clock=_clock(fake), workers=1)
@@ -135,7 +134,7 @@ def test_cursor_is_the_earliest_answer_even_when_it_arrives_last(engine: sa.Engi
     # time of the first answer to arrive.
     pages_answered = threading.Semaphore(0)
 
-    class SlowBatch(FakeQbo):
+    class SlowBatch(InProcessQbo):
         def queries(self, statements: Sequence[str]) -> QueryAnswers:
             answer = super().queries(statements)
             for _ in range(3):
@@ -157,7 +156,7 @@ def test_cursor_is_the_earliest_answer_even_when_it_arrives_last(engine: sa.Engi
 
 
 def test_cdc_cap_is_followed_until_every_change_is_in(engine: sa.Engine) -> None:
-    fake = FakeQbo()
+    fake = InProcessQbo()
     _company(fake, customers=300, invoices=300)
     run_sync(engine, fake, clock=_clock(fake))
     fake.advance(timedelta(hours=1))
@@ -184,7 +183,7 @@ def test_cdc_cap_is_followed_until_every_change_is_in(engine: sa.Engine) -> None
 
 
 def test_a_second_with_more_than_a_cdc_answer_is_read_by_query(engine: sa.Engine) -> None:
-    fake = FakeQbo(tick=timedelta(0))
+    fake = InProcessQbo(tick=timedelta(0))
     _company(fake, customers=10, invoices=10)
     run_sync(engine, fake, clock=_clock(fake))
     fake.advance(timedelta(hours=1))
@@ -198,7 +197,7 @@ def test_a_second_with_more_than_a_cdc_answer_is_read_by_query(engine: sa.Engine
 
 
 def test_killed_full_sync_resumes_without_refetching_committed_pages(engine: sa.Engine) -> None:
-    fake = FakeQbo()
+    fake = InProcessQbo()
     _company(fake, customers=3500, invoices=4200)
     fake.hooks.append(fail_every(6))
     runs = 0
@@ -218,15 +217,15 @@ def test_killed_full_sync_resumes_without_refetching_committed_pages(engine: sa.
 
 
 def test_rows_sliding_across_page_boundaries_are_found(engine: sa.Engine) -> None:
-    fake = FakeQbo()
+    fake = InProcessQbo()
     _company(fake, customers=10, invoices=3000)
     done = {"n": 0}
 
-    def delete_early(kind: str, f: FakeQbo) -> None:
+    def delete_early(kind: str, f: InProcessQbo) -> None:
         # after page 1 of invoices, delete invoices from the start: later rows slide to earlier positions
         if kind == "query" and f.calls.count("query") >= 6 and done["n"] < 1:
             done["n"] += 1
-            for iid in sorted(f.objects["Invoice"], key=int)[:30]:
+            for iid in sorted(f.ids("Invoice"), key=int)[:30]:
                 f.delete("Invoice", iid)
 
     fake.hooks.append(delete_early)
@@ -236,12 +235,12 @@ def test_rows_sliding_across_page_boundaries_are_found(engine: sa.Engine) -> Non
 
 
 def test_cursor_older_than_30_days_reconciles_and_removes_vanished_rows(engine: sa.Engine) -> None:
-    fake = FakeQbo()
+    fake = InProcessQbo()
     _company(fake, customers=30, invoices=40)
     run_sync(engine, fake, clock=_clock(fake))
-    gone = next(iter(fake.objects["Invoice"]))
+    gone = next(iter(fake.ids("Invoice")))
     fake.delete("Invoice", gone)
-    fake.tombstones.clear()  # QBO forgets deletes after its CDC window
+    fake.forget_deletes()  # QBO forgets deletes after its CDC window
     fake.advance(timedelta(days=31))
     summary = run_sync(engine, fake, clock=_clock(fake))
     assert "Invoice" in summary.full and summary.entities["Invoice"].deleted == 1
@@ -249,7 +248,7 @@ def test_cursor_older_than_30_days_reconciles_and_removes_vanished_rows(engine: 
 
 
 def test_server_refusing_an_old_cursor_also_reconciles(engine: sa.Engine) -> None:
-    fake = FakeQbo()
+    fake = InProcessQbo()
     _company(fake, customers=5, invoices=5)
     run_sync(engine, fake, clock=_clock(fake))
     client_clock = _clock(fake)  # the client's clock lags: it believes little time has passed
@@ -261,7 +260,7 @@ def test_server_refusing_an_old_cursor_also_reconciles(engine: sa.Engine) -> Non
 
 
 def test_entities_option_syncs_only_those(engine: sa.Engine) -> None:
-    fake = FakeQbo()
+    fake = InProcessQbo()
     _company(fake, customers=5, invoices=5)
     summary = run_sync(engine, fake, clock=_clock(fake), entities=["customer"])
     assert summary.full == ["Customer"]
@@ -271,7 +270,7 @@ def test_entities_option_syncs_only_those(engine: sa.Engine) -> None:
 
 
 def test_overlapping_sync_is_refused(engine: sa.Engine) -> None:
-    fake = FakeQbo()
+    fake = InProcessQbo()
     with sync_lock(engine, fake.realm_id), pytest.raises(LockedError) as err:
         run_sync(engine, fake, clock=_clock(fake))
     assert err.value.exit_code == 75
@@ -280,9 +279,8 @@ def test_overlapping_sync_is_refused(engine: sa.Engine) -> None:
 
 
 def test_company_name_and_currency_land_in_the_cache_and_refresh_daily(engine: sa.Engine) -> None:
-    fake = FakeQbo()
-    fake.company = {"Id": "1", "CompanyName": "Hollis Bakery", "Country": "GB"}
-    fake.prefs = {"CurrencyPrefs": {"HomeCurrency": {"value": "GBP"}}}
+    fake = InProcessQbo(company={"CompanyName": "Hollis Bakery", "Country": "GB"},
+                        preferences={"CurrencyPrefs": {"HomeCurrency": {"value": "GBP"}}})
     _company(fake, customers=5, invoices=5)
     run_sync(engine, fake, clock=_clock(fake))
     [status] = sync_status(engine)
@@ -292,7 +290,7 @@ def test_company_name_and_currency_land_in_the_cache_and_refresh_daily(engine: s
         row = conn.execute(sa.text("SELECT country, currency FROM realms")).one()
     assert tuple(row) == ("GB", "GBP")
 
-    fake.company["CompanyName"] = "Hollis Bakery Ltd"
+    fake.update("CompanyInfo", "1", CompanyName="Hollis Bakery Ltd")
     fake.advance(timedelta(hours=2))
 
     def company_reads() -> int:
@@ -318,7 +316,7 @@ def test_company_name_and_currency_land_in_the_cache_and_refresh_daily(engine: s
 
 def test_cdc_split_across_entities_needs_at_most_one_request_over_the_minimum(engine: sa.Engine) -> None:
     # Issue 3 (e)'s shape: the cap falls a little into Payment, then SalesReceipt alone exceeds it.
-    fake = FakeQbo()
+    fake = InProcessQbo()
     _company(fake, customers=200, invoices=700)  # and 234 payments
     for entity, n in (("Payment", 466), ("SalesReceipt", 1010), ("Estimate", 72)):
         for _ in range(n):
