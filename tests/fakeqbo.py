@@ -61,6 +61,7 @@ class InProcessQbo:
         self.hooks: list[Hook] = []
         self.calls: list[str] = []
         self.batch_calls: list[list[JsonDict]] = []
+        self.before_batch: dict[int, Callable[[Any, Sequence[JsonDict]], None]] = {}
         self.lose_answer: dict[int, ApiError] = {}
         self.stale_once: set[str] = set()
         self.refuse: dict[str, tuple[str, str]] = {}
@@ -208,6 +209,8 @@ class InProcessQbo:
         seen = self._seen(request_id)
         if seen is not None:
             return list(seen["BatchItemResponse"])
+        if n in self.before_batch:
+            self.before_batch[n](self, items)  # may raise: then nothing was executed
         answers: list[JsonDict] = []
         run: list[JsonDict] = []
         for item in items:

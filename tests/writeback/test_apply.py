@@ -16,25 +16,24 @@ from qbsync.errors import InputError, ServerError, ThrottledError
 from qbsync.writeback.apply import apply_plan
 from qbsync.writeback.audit import audit_log
 from qbsync.writeback.plan import build_plan
-from tests.writeback.conftest import REALM, cached, finding, mirror
-from tests.writeback.fakes import FakeQbo
+from tests.writeback.conftest import REALM, Company, cached, finding, mirror
 
 AS_OF = date(2026, 11, 23)
 
 
-def _company(qbo: FakeQbo, n: int) -> list[str]:
+def _company(qbo: Company, n: int) -> list[str]:
     ids = []
     for k in range(1, n + 1):
         cid = str(k)
         qbo.add_customer(cid, f"Customer {k:03d}", token=str(k % 4))
-        qbo.add_txn("Invoice", f"9{k:04d}", cid, date(2024, 1, 1) + timedelta(days=k))
+        qbo.add_txn("Invoice", cid, date(2024, 1, 1) + timedelta(days=k))
         ids.append(cid)
     return ids
 
 
 def _plan(
     session: Session,
-    qbo: FakeQbo,
+    qbo: Company,
     clock: FixedClock,
     ids: Sequence[str],
     rule: str = "inactive",
@@ -50,7 +49,7 @@ def _outcomes(report: Any) -> dict[str, str]:
     return {i.customer_id: i.outcome for i in report.items}
 
 
-def test_dry_run_reads_but_writes_nothing_anywhere(session: Session, qbo: FakeQbo, clock: FixedClock) -> None:
+def test_dry_run_reads_but_writes_nothing_anywhere(session: Session, qbo: Company, clock: FixedClock) -> None:
     ids = _company(qbo, 3)
     plan_id = _plan(session, qbo, clock, ids)
     report = apply_plan(session, qbo, clock, plan_id)
@@ -63,7 +62,7 @@ def test_dry_run_reads_but_writes_nothing_anywhere(session: Session, qbo: FakeQb
 
 
 def test_apply_writes_sparse_updates_in_batches_and_updates_cache(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     ids = _company(qbo, 65)
     plan_id = _plan(session, qbo, clock, ids)
@@ -87,7 +86,7 @@ def test_apply_writes_sparse_updates_in_batches_and_updates_cache(
 
 
 def test_applying_a_plan_twice_changes_quickbooks_once(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     ids = _company(qbo, 5)
     plan_id = _plan(session, qbo, clock, ids)
@@ -101,13 +100,13 @@ def test_applying_a_plan_twice_changes_quickbooks_once(
 
 
 def test_customer_edited_or_invoiced_since_the_plan_is_skipped_never_overwritten(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     ids = _company(qbo, 4)
     plan_id = _plan(session, qbo, clock, ids)
     qbo.edit("1", Notes="called, will order again")  # edited: SyncToken moves
-    qbo.add_txn("SalesReceipt", "777", "2", date(2026, 11, 20))  # bought again
-    qbo.set_balance("3", "40.00")  # an invoice opened a balance (no SyncToken change on the customer)
+    qbo.add_txn("SalesReceipt", "2", date(2026, 11, 20))  # bought again
+    qbo.add_txn("Invoice", "3", date(2023, 1, 1), "40.00", open_=True)  # a balance, no customer edit
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
     out = _outcomes(report)
     assert out == {"1": "skipped", "2": "skipped", "3": "skipped", "4": "applied"}
@@ -122,13 +121,13 @@ def test_customer_edited_or_invoiced_since_the_plan_is_skipped_never_overwritten
 
 
 def test_backdated_invoice_entered_after_the_plan_counts_as_new_activity(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     ids = _company(qbo, 2)
     plan_id = _plan(session, qbo, clock, ids)
     clock.advance(timedelta(hours=1))
-    qbo.now = clock.now()
-    qbo.add_txn("Invoice", "555", "1", date(2023, 6, 1))  # dated long ago, entered now
+    qbo.clock.set(clock.now())
+    qbo.add_txn("Invoice", "1", date(2023, 6, 1))  # dated long ago, entered now
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
     assert _outcomes(report) == {"1": "skipped", "2": "applied"}
     why = next(i.reason for i in report.items if i.customer_id == "1")
@@ -136,26 +135,26 @@ def test_backdated_invoice_entered_after_the_plan_counts_as_new_activity(
 
 
 def test_nothing_with_an_open_balance_is_deactivated_even_if_quickbooks_would_allow(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     ids = _company(qbo, 2)
     plan_id = _plan(session, qbo, clock, ids)
-    qbo.customers["1"]["BalanceWithJobs"] = 15.0  # only a job owes money
+    qbo.settle("1", BalanceWithJobs=15.0)  # only a job owes money
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
     assert _outcomes(report) == {"1": "skipped", "2": "applied"}
     assert qbo.customers["1"]["Active"] is True
 
 
 def test_balance_refusal_from_quickbooks_is_reported_not_retried(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     ids = _company(qbo, 2)
     plan_id = _plan(session, qbo, clock, ids)
 
-    def balance_appears(fake: FakeQbo, items: Sequence[dict[str, Any]]) -> None:
-        fake.set_balance("2", "9.99")  # between our re-read and our write
+    def balance_appears(fake: Company, items: Sequence[dict[str, Any]]) -> None:
+        fake.add_txn("Invoice", "2", date(2023, 1, 1), "9.99", open_=True)  # between re-read and write
 
-    qbo.hooks[2] = balance_appears
+    qbo.before_batch[2] = balance_appears
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
     assert _outcomes(report) == {"1": "applied", "2": "skipped"}
     assert "balance" in {i.customer_id: i.reason for i in report.items}["2"]
@@ -163,15 +162,15 @@ def test_balance_refusal_from_quickbooks_is_reported_not_retried(
 
 
 def test_5010_rereads_and_skips_a_customer_changed_meanwhile(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     ids = _company(qbo, 3)
     plan_id = _plan(session, qbo, clock, ids)
 
-    def someone_edits(fake: FakeQbo, items: Sequence[dict[str, Any]]) -> None:
+    def someone_edits(fake: Company, items: Sequence[dict[str, Any]]) -> None:
         fake.edit("2", CompanyName="Renamed Ltd")
 
-    qbo.hooks[2] = someone_edits  # call 1 = re-read, call 2 = write
+    qbo.before_batch[2] = someone_edits  # call 1 = re-read, call 2 = write
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
     assert _outcomes(report) == {"1": "applied", "2": "skipped", "3": "applied"}
     assert qbo.customers["2"]["Active"] is True
@@ -181,7 +180,7 @@ def test_5010_rereads_and_skips_a_customer_changed_meanwhile(
 
 
 def test_5010_without_a_real_change_is_sent_again_once_after_rereading(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     ids = _company(qbo, 2)
     plan_id = _plan(session, qbo, clock, ids)
@@ -196,15 +195,15 @@ def test_5010_without_a_real_change_is_sent_again_once_after_rereading(
 
 @pytest.mark.parametrize("fault", [ThrottledError("throttled", status=429), ServerError("503", status=503)])
 def test_throttle_or_server_error_mid_apply_leaves_no_customer_half_done_and_rerun_finishes(
-    session: Session, qbo: FakeQbo, clock: FixedClock, fault: Exception
+    session: Session, qbo: Company, clock: FixedClock, fault: Exception
 ) -> None:
     ids = _company(qbo, 6)
     plan_id = _plan(session, qbo, clock, ids)
 
-    def fail(fake: FakeQbo, items: Sequence[dict[str, Any]]) -> None:
+    def fail(fake: Company, items: Sequence[dict[str, Any]]) -> None:
         raise fault
 
-    qbo.hooks[4] = fail  # chunks of 2: read, write, read, WRITE fails, ...
+    qbo.before_batch[4] = fail  # chunks of 2: read, write, read, WRITE fails, ...
     first = apply_plan(session, qbo, clock, plan_id, dry_run=False, chunk_size=2)
     assert first.interrupted
     out = _outcomes(first)
@@ -223,7 +222,7 @@ def test_throttle_or_server_error_mid_apply_leaves_no_customer_half_done_and_rer
 
 
 def test_lost_answer_is_recorded_unknown_and_rerun_finds_it_done(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     ids = _company(qbo, 3)
     plan_id = _plan(session, qbo, clock, ids)
@@ -238,12 +237,12 @@ def test_lost_answer_is_recorded_unknown_and_rerun_finds_it_done(
 
 
 def test_jobs_are_deactivated_before_a_parent_and_a_parent_with_active_jobs_is_kept(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     qbo.add_customer("1", "Parent")
-    qbo.add_customer("2", "Parent:Job A", parent="1")
+    qbo.add_customer("2", "Job A", parent="1")
     qbo.add_customer("3", "Other Parent")
-    qbo.add_customer("4", "Other Parent:Job", parent="3")
+    qbo.add_customer("4", "Job B", parent="3")
     plan_id = _plan(session, qbo, clock, ["1", "2", "3"])  # job 4 stays active
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
     assert _outcomes(report) == {"1": "applied", "2": "applied", "3": "skipped"}
@@ -252,10 +251,10 @@ def test_jobs_are_deactivated_before_a_parent_and_a_parent_with_active_jobs_is_k
 
 
 def test_reactivation_plan_restores_active_and_drops_the_deleted_suffix(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     qbo.add_customer("1", "Came Back", active=False, token="3")
-    qbo.add_txn("Invoice", "1", "1", date(2026, 10, 1))
+    qbo.add_txn("Invoice", "1", date(2026, 10, 1))
     plan_id = _plan(session, qbo, clock, ["1"], rule="reactivate", action="reactivate")
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
     assert _outcomes(report) == {"1": "applied"}
@@ -263,7 +262,7 @@ def test_reactivation_plan_restores_active_and_drops_the_deleted_suffix(
 
 
 def test_duplicate_is_deactivated_only_without_any_transactions(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     qbo.add_customer("1", "Acme Inc")
     qbo.add_customer("2", "ACME Inc.")
@@ -271,38 +270,38 @@ def test_duplicate_is_deactivated_only_without_any_transactions(
     qbo.add_customer("4", "Acme, Inc")
     qbo.add_customer("5", "ACME INC")
     plan_id = _plan(session, qbo, clock, ["2", "3", "4", "5"], rule="duplicates")
-    qbo.add_txn("Payment", "6", "2", date(2019, 1, 1))  # any payment, however old
+    qbo.add_txn("Payment", "2", date(2019, 1, 1))  # any payment, however old
     # an estimate is history too: the plan would have sent this one to a manual merge
-    qbo.add_txn("Estimate", "7", "3", date(2020, 1, 1))
-    qbo.add_txn("Invoice", "8", "4", date(2021, 1, 1))
-    qbo.void("Invoice", "8")  # a voided invoice is no transaction to keep: as the plan judges it
+    qbo.add_txn("Estimate", "3", date(2020, 1, 1))
+    unpaid = qbo.add_txn("Invoice", "4", date(2021, 1, 1), open_=True)
+    qbo.void("Invoice", unpaid)  # a voided invoice is no transaction to keep: as the plan judges it
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
     assert _outcomes(report) == {"2": "skipped", "3": "skipped", "4": "applied", "5": "applied"}
     assert sorted(w["Id"] for w in qbo.writes) == ["4", "5"]
 
 
 def test_a_voided_invoice_is_no_activity_when_the_plan_is_applied(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     """Issue 10: the plan and its write-time re-check count activity as the rule does (voids left out)."""
     qbo.add_customer("1", "Amy's Bird Sanctuary")
-    qbo.add_txn("Invoice", "100", "1", date(2022, 3, 1))
-    qbo.add_txn("Invoice", "101", "1", date(2024, 11, 1))
-    qbo.void("Invoice", "101")  # voided before the plan, dated after the last real activity
+    qbo.add_txn("Invoice", "1", date(2022, 3, 1))
+    mistaken = qbo.add_txn("Invoice", "1", date(2024, 11, 1), open_=True)
+    qbo.void("Invoice", mistaken)  # voided before the plan, dated after the last real activity
     qbo.add_customer("2", "Bill's Windsurf Shop")
-    qbo.add_txn("Invoice", "200", "2", date(2023, 5, 1))
+    receipt = qbo.add_txn("SalesReceipt", "2", date(2023, 5, 1))
     plan_id = _plan(session, qbo, clock, ["1", "2"])
     clock.advance(timedelta(hours=1))
-    qbo.now = clock.now()
-    qbo.void("Invoice", "200")  # voided after the plan: a change, but no new activity
+    qbo.clock.set(clock.now())
+    qbo.void("SalesReceipt", receipt)  # voided after the plan: a change, but no new activity
     report = apply_plan(session, qbo, clock, plan_id, dry_run=False)
     assert _outcomes(report) == {"1": "applied", "2": "applied"}, [i.reason for i in report.items]
 
 
-def test_plan_of_another_company_is_refused(session: Session, qbo: FakeQbo, clock: FixedClock) -> None:
+def test_plan_of_another_company_is_refused(session: Session, qbo: Company, clock: FixedClock) -> None:
     ids = _company(qbo, 1)
     plan_id = _plan(session, qbo, clock, ids)
-    other = FakeQbo("4620")
+    other = Company("4620")
     # Bad input (exit 2), not a write-back that stopped early (exit 6, "run it again"): a cron
     # wrapper must not retry these forever.
     with pytest.raises(InputError, match="belongs to company 9130"):
@@ -312,17 +311,17 @@ def test_plan_of_another_company_is_refused(session: Session, qbo: FakeQbo, cloc
 
 
 def test_a_crash_mid_apply_leaves_the_attempts_on_record_and_a_rerun_finishes(
-    engine: sa.Engine, session: Session, qbo: FakeQbo, clock: FixedClock
+    engine: sa.Engine, session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     from qbsync.cache.db import session_factory
 
     ids = _company(qbo, 4)
     plan_id = _plan(session, qbo, clock, ids)
 
-    def killed(fake: FakeQbo, items: Sequence[dict[str, Any]]) -> None:
+    def killed(fake: Company, items: Sequence[dict[str, Any]]) -> None:
         raise KeyboardInterrupt  # the process dies while the write batch is in flight
 
-    qbo.hooks[2] = killed
+    qbo.before_batch[2] = killed
     with pytest.raises(KeyboardInterrupt):
         apply_plan(session, qbo, clock, plan_id, dry_run=False)
     with session_factory(engine)() as fresh:
@@ -337,7 +336,7 @@ def test_a_crash_mid_apply_leaves_the_attempts_on_record_and_a_rerun_finishes(
     assert sorted(w["Id"] for w in qbo.writes) == sorted(ids)
 
 
-def test_a_plan_judged_as_of_a_future_date_is_refused(session: Session, qbo: FakeQbo,
+def test_a_plan_judged_as_of_a_future_date_is_refused(session: Session, qbo: Company,
                                                       clock: FixedClock) -> None:
     ids = _company(qbo, 2)
     mirror(session, qbo)

@@ -16,27 +16,26 @@ from sqlalchemy.orm import Session
 from qbsync.cli import cli
 from qbsync.cli.context import Env
 from tests.clirunner import EnvRunner
-from tests.writeback.conftest import REALM, mirror
-from tests.writeback.fakes import FakeQbo
+from tests.writeback.conftest import REALM, Company, mirror
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, qbo: FakeQbo, tmp_path: Path) -> CliRunner:
+def runner(monkeypatch: pytest.MonkeyPatch, qbo: Company, tmp_path: Path) -> CliRunner:
     monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("")
     return EnvRunner(Env(connect=lambda settings, realm_id, clock: qbo))
 
 
-def _company(qbo: FakeQbo) -> None:
+def _company(qbo: Company) -> None:
     for cid, when in (("1", date(2024, 2, 1)), ("2", date(2024, 5, 9)), ("3", date(2026, 10, 1))):
         qbo.add_customer(cid, f"Customer {cid}", token="1")
-        qbo.add_txn("Invoice", f"10{cid}", cid, when)
+        qbo.add_txn("Invoice", cid, when)
     qbo.add_customer("4", "Owes Us", token="1")
-    qbo.add_txn("Invoice", "104", "4", date(2023, 1, 1), balance="80.00")
+    qbo.add_txn("Invoice", "4", date(2023, 1, 1), "80.00", open_=True)
 
 
 def test_plan_apply_log_undo_from_the_command_line(
-    runner: CliRunner, session: Session, qbo: FakeQbo, db_url: str, tmp_path: Path
+    runner: CliRunner, session: Session, qbo: Company, db_url: str, tmp_path: Path
 ) -> None:
     _company(qbo)
     mirror(session, qbo)
@@ -110,7 +109,7 @@ def test_plan_apply_log_undo_from_the_command_line(
 
 
 def test_interrupted_apply_exits_nonzero_and_says_to_run_again(
-    runner: CliRunner, session: Session, qbo: FakeQbo, db_url: str
+    runner: CliRunner, session: Session, qbo: Company, db_url: str
 ) -> None:
     from qbsync.errors import ThrottledError
 
@@ -124,10 +123,10 @@ def test_interrupted_apply_exits_nonzero_and_says_to_run_again(
         ).stdout
     )
 
-    def throttle(fake: FakeQbo, items: object) -> None:
+    def throttle(fake: Company, items: object) -> None:
         raise ThrottledError("ThrottleExceeded", status=429)
 
-    qbo.hooks[1] = throttle
+    qbo.before_batch[1] = throttle
     out = runner.invoke(cli, ["writeback", "apply", plan["plan_id"], "--yes", *common])
     assert out.exit_code == 6
     assert "run the same command again" in out.stderr
@@ -136,7 +135,7 @@ def test_interrupted_apply_exits_nonzero_and_says_to_run_again(
     assert not qbo.customers["1"]["Active"]
 
 
-def test_unknown_plan_is_a_clean_error(runner: CliRunner, session: Session, qbo: FakeQbo,
+def test_unknown_plan_is_a_clean_error(runner: CliRunner, session: Session, qbo: Company,
                                        db_url: str) -> None:
     _company(qbo)
     mirror(session, qbo)
@@ -163,7 +162,7 @@ def test_unknown_plan_is_a_clean_error(runner: CliRunner, session: Session, qbo:
 
 
 def test_a_change_quickbooks_refuses_makes_apply_exit_nonzero(runner: CliRunner, session: Session,
-                                                              qbo: FakeQbo, db_url: str) -> None:
+                                                              qbo: Company, db_url: str) -> None:
     _company(qbo)
     mirror(session, qbo)
     common = ["--cache-url", db_url]
@@ -177,7 +176,7 @@ def test_a_change_quickbooks_refuses_makes_apply_exit_nonzero(runner: CliRunner,
 
 
 def test_duplicates_plan_takes_the_rules_threshold_and_deactivation_bar(runner: CliRunner, session: Session,
-                                                                        qbo: FakeQbo, db_url: str) -> None:
+                                                                        qbo: Company, db_url: str) -> None:
     _company(qbo)
     mirror(session, qbo)
     common = ["--cache-url", db_url, "--format", "json"]
@@ -190,13 +189,13 @@ def test_duplicates_plan_takes_the_rules_threshold_and_deactivation_bar(runner: 
     assert wrong.exit_code == 2 and "are for --rule duplicates" in wrong.stderr
 
 
-def test_plan_and_show_csv_are_formula_safe(runner: CliRunner, session: Session, qbo: FakeQbo,
+def test_plan_and_show_csv_are_formula_safe(runner: CliRunner, session: Session, qbo: Company,
                                             db_url: str, tmp_path: Path) -> None:
     # Issue 10: `writeback plan|show --format csv` let a customer's =HYPERLINK(...) out raw.
     evil = {"5": '=HYPERLINK("http://evil.example","x")', "6": "\t=1+2", "7": "\r=1+2", "8": "-2+3"}
     for cid, name in evil.items():
         qbo.add_customer(cid, name, token="1")
-        qbo.add_txn("Invoice", f"20{cid}", cid, date(2024, 2, 1))
+        qbo.add_txn("Invoice", cid, date(2024, 2, 1))
     mirror(session, qbo)
     common = ["--realm", REALM, "--cache-url", db_url]
     out = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--as-of", "2026-11-23",
@@ -211,7 +210,7 @@ def test_plan_and_show_csv_are_formula_safe(runner: CliRunner, session: Session,
         assert '"\'\r=1+2"' in text  # the CR cell is quoted, so it cannot start a new row
 
 
-def test_plan_judges_by_the_same_policy_as_the_rules(runner: CliRunner, session: Session, qbo: FakeQbo,
+def test_plan_judges_by_the_same_policy_as_the_rules(runner: CliRunner, session: Session, qbo: Company,
                                                      db_url: str, tmp_path: Path) -> None:
     # The config file's [rules.inactive] excluded a customer from `rules inactive`, but `writeback
     # plan` read it only with --policy FILE: the plan would deactivate a customer the list spared.

@@ -15,17 +15,16 @@ from qbsync.rules.duplicates.sources import load_history
 from qbsync.writeback.plan import build_plan, load_plan
 from qbsync.writeback.render import render_plan
 from qbsync.writeback.sources import findings_for
-from tests.writeback.conftest import REALM, finding, mirror
-from tests.writeback.fakes import FakeQbo
+from tests.writeback.conftest import REALM, Company, finding, mirror
 
 AS_OF = date(2026, 11, 23)
 
 
 def test_plan_lists_state_new_value_rule_reason_and_token(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     qbo.add_customer("1", "Amy's Bird Sanctuary", token="4")
-    qbo.add_txn("Invoice", "100", "1", date(2024, 3, 2))
+    qbo.add_txn("Invoice", "1", date(2024, 3, 2))
     qbo.add_customer("2", "Bill's Windsurf Shop", active=False, token="7")
     mirror(session, qbo)
     summary = build_plan(
@@ -53,13 +52,13 @@ def test_plan_lists_state_new_value_rule_reason_and_token(
 
 
 def test_the_plan_shows_the_last_activity_the_rule_judged_by_voided_invoices_left_out(
-    engine: sa.Engine, session: Session, qbo: FakeQbo, clock: FixedClock
+    engine: sa.Engine, session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     """Issue 10: a plan item stored a voided invoice's date (2024-11-01) while the rule said 2022-03-01."""
     qbo.add_customer("1", "Amy's Bird Sanctuary")
-    qbo.add_txn("Invoice", "100", "1", date(2022, 3, 1))
-    qbo.add_txn("Invoice", "101", "1", date(2024, 11, 1))
-    qbo.void("Invoice", "101")
+    qbo.add_txn("Invoice", "1", date(2022, 3, 1))
+    mistaken = qbo.add_txn("Invoice", "1", date(2024, 11, 1), open_=True)
+    qbo.void("Invoice", mistaken)
     mirror(session, qbo)
     out = findings_for("inactive", engine, REALM, AS_OF)
     (found,) = [f for f in out.findings if f.customer_id == "1"]
@@ -69,12 +68,12 @@ def test_the_plan_shows_the_last_activity_the_rule_judged_by_voided_invoices_lef
 
 
 def test_a_duplicate_whose_only_transaction_was_voided_is_deactivated_not_merged(
-    engine: sa.Engine, session: Session, qbo: FakeQbo, clock: FixedClock
+    engine: sa.Engine, session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     qbo.add_customer("1", "Acme Inc")
     qbo.add_customer("2", "ACME, Inc.")
-    qbo.add_txn("Invoice", "50", "2", date(2023, 1, 5))
-    qbo.void("Invoice", "50")
+    mistaken = qbo.add_txn("Invoice", "2", date(2023, 1, 5), open_=True)
+    qbo.void("Invoice", mistaken)
     mirror(session, qbo)
     assert "2" not in load_history(engine, REALM, AS_OF)  # the rule sees no transactions...
     summary = build_plan(session, clock, REALM, "duplicates", AS_OF,
@@ -83,7 +82,7 @@ def test_a_duplicate_whose_only_transaction_was_voided_is_deactivated_not_merged
 
 
 def test_open_balance_in_cache_is_blocked_and_already_inactive_is_left_out(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     qbo.add_customer("1", "Owes Money", balance="12.50")
     qbo.add_customer("2", "Already Gone", active=False)
@@ -95,7 +94,7 @@ def test_open_balance_in_cache_is_blocked_and_already_inactive_is_left_out(
 
 
 def test_reactivating_a_customer_whose_name_is_taken_again_is_blocked(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     qbo.add_customer("5", "Kenneth Green", active=False)  # "Kenneth Green (deleted)"
     qbo.add_customer("311", "kenneth green")  # typed in again since, active
@@ -110,12 +109,12 @@ def test_reactivating_a_customer_whose_name_is_taken_again_is_blocked(
 
 
 def test_duplicate_with_history_becomes_manual_merge_with_steps(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     qbo.add_customer("1", "Acme Inc")
     qbo.add_customer("2", "ACME, Inc.")
     qbo.add_customer("3", "Acme Incorporated")
-    qbo.add_txn("SalesReceipt", "50", "2", date(2023, 1, 5))
+    qbo.add_txn("SalesReceipt", "2", date(2023, 1, 5))
     mirror(session, qbo)
     summary = build_plan(
         session,
@@ -134,7 +133,7 @@ def test_duplicate_with_history_becomes_manual_merge_with_steps(
     assert "(Id 2)" in items["2"].steps and "Merge contacts" in items["2"].steps
     assert "Make active" not in items["2"].steps
     qbo.add_customer("4", "Acme Co", active=False)  # "Acme Co (deleted)": hidden in the list
-    qbo.add_txn("Invoice", "51", "4", date(2022, 1, 5))
+    qbo.add_txn("Invoice", "4", date(2022, 1, 5))
     mirror(session, qbo)
     retired = build_plan(session, clock, REALM, "duplicates", AS_OF,
                          [finding(qbo, "4", "merge", rule="duplicates", survivor_id="1")]).items[0]
@@ -144,7 +143,7 @@ def test_duplicate_with_history_becomes_manual_merge_with_steps(
 
 
 def test_jobs_come_before_their_parent_when_deactivating(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     qbo.add_customer("1", "Parent")
     qbo.add_customer("2", "Parent:Job", parent="1")

@@ -13,13 +13,12 @@ from qbsync.writeback.apply import apply_plan
 from qbsync.writeback.audit import audit_log, runs
 from qbsync.writeback.plan import build_plan
 from qbsync.writeback.undo import undo_run
-from tests.writeback.conftest import REALM, cached, finding, mirror
-from tests.writeback.fakes import FakeQbo
+from tests.writeback.conftest import REALM, Company, cached, finding, mirror
 
 AS_OF = date(2026, 11, 23)
 
 
-def _applied(session: Session, qbo: FakeQbo, clock: FixedClock, n: int) -> str:
+def _applied(session: Session, qbo: Company, clock: FixedClock, n: int) -> str:
     for k in range(1, n + 1):
         qbo.add_customer(str(k), f"Customer {k}", token="2")
     mirror(session, qbo)
@@ -32,7 +31,7 @@ def _applied(session: Session, qbo: FakeQbo, clock: FixedClock, n: int) -> str:
 
 
 def test_undo_restores_every_customer_found_by_id_despite_the_deleted_suffix(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     run_id = _applied(session, qbo, clock, 4)
     assert qbo.customers["1"]["DisplayName"] == "Customer 1 (deleted)"
@@ -49,7 +48,7 @@ def test_undo_restores_every_customer_found_by_id_despite_the_deleted_suffix(
 
 
 def test_undo_restores_a_customer_edited_since_the_run_and_is_itself_idempotent(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     run_id = _applied(session, qbo, clock, 3)
     qbo.edit("2", Notes="someone touched it")  # another field: Active is still what the run set
@@ -65,7 +64,7 @@ def test_undo_restores_a_customer_edited_since_the_run_and_is_itself_idempotent(
 
 
 def test_apply_still_skips_a_customer_edited_since_the_plan(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     for k in ("1", "2"):
         qbo.add_customer(k, f"Customer {k}", token="2")
@@ -80,18 +79,18 @@ def test_apply_still_skips_a_customer_edited_since_the_plan(
 
 
 def test_undo_of_an_undo_deactivates_again_but_never_with_a_balance(
-    session: Session, qbo: FakeQbo, clock: FixedClock
+    session: Session, qbo: Company, clock: FixedClock
 ) -> None:
     run_id = _applied(session, qbo, clock, 2)
     undo = undo_run(session, qbo, clock, run_id, dry_run=False)
     assert undo.run_id is not None
-    qbo.set_balance("1", "5.00")
+    qbo.add_txn("Invoice", "1", date(2026, 1, 5), "5.00", open_=True)
     again = undo_run(session, qbo, clock, undo.run_id, dry_run=False)
     assert {i.customer_id: i.outcome for i in again.items} == {"1": "skipped", "2": "applied"}
     assert qbo.customers["1"]["Active"] is True
 
 
-def test_undo_covers_a_write_whose_answer_was_lost(session: Session, qbo: FakeQbo, clock: FixedClock) -> None:
+def test_undo_covers_a_write_whose_answer_was_lost(session: Session, qbo: Company, clock: FixedClock) -> None:
     for k in (1, 2):
         qbo.add_customer(str(k), f"Customer {k}", token="5")
     mirror(session, qbo)
@@ -106,7 +105,7 @@ def test_undo_covers_a_write_whose_answer_was_lost(session: Session, qbo: FakeQb
     assert [e.event for e in audit_log(session, run_id=undo.run_id, customer_id="1")] == ["sent", "applied"]
 
 
-def test_undo_of_unknown_run_names_the_fix(session: Session, qbo: FakeQbo, clock: FixedClock) -> None:
+def test_undo_of_unknown_run_names_the_fix(session: Session, qbo: Company, clock: FixedClock) -> None:
     with pytest.raises(InputError, match="no write-back run 'Rmissing'") as err:
         undo_run(session, qbo, clock, "Rmissing")
     assert "writeback log" in str(err.value)
