@@ -122,6 +122,15 @@ PAYMENT_LINKS = Child(
     parent="payment_id", typed=False, line_fields=(_f("amount", "money0", "Amount"),))
 
 
+#: what QBO appends to the name of a deactivated name-list record; the cache keeps names as sent
+DELETED_SUFFIX = " (deleted)"
+
+
+def plain_name(name: str) -> str:
+    """A name as a person reads it, without the " (deleted)" QBO appends to inactive records."""
+    return name[: -len(DELETED_SUFFIX)] if name.endswith(DELETED_SUFFIX) else name
+
+
 def is_deleted_stub(obj: JsonDict) -> bool:
     """A CDC ``{"status": "Deleted", "Id": ...}`` stub of a hard-deleted transaction."""
     return str(obj.get("status", "")).lower() == "deleted"

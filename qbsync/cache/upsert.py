@@ -6,7 +6,7 @@ rows together with the sync bookmark that covers them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +18,8 @@ from qbsync.cache.jsonsql import json_path, page_sql
 from qbsync.cache.mapping import JsonDict
 from qbsync.cache.models import Base
 from qbsync.cache.models import entity as declared
+from qbsync.cache.read import chunked
 from qbsync.errors import ServerError
-
-_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 
 
 def table(name: str) -> sa.Table:
@@ -93,11 +92,6 @@ def write_objects(conn: sa.Connection, entity: str, realm_id: str, objects: Sequ
     return write_json(conn, entity, realm_id, orjson.dumps(list(objects)), (), seen_at)
 
 
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i:i + _CHUNK]
-
-
 def _id_list(conn: sa.Connection) -> tuple[str, Callable[[Sequence[str]], Any]]:
     """An ``IN`` over one bound list of ids: no per-id parameters for SQLAlchemy to render and cache."""
     if conn.dialect.name == "postgresql":
@@ -130,7 +124,7 @@ def delete_objects(conn: sa.Connection, entity: str, realm_id: str, ids: Sequenc
     _delete_children(conn, entity, realm_id, ids)
     tbl = _table_of(entity)
     gone = 0
-    for part in _chunks(ids):
+    for part in chunked(ids):
         result = conn.execute(tbl.delete().where(tbl.c.realm_id == realm_id, tbl.c.id.in_(part)))
         gone += result.rowcount or 0
     return gone

@@ -15,6 +15,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from qbsync.cache.customer_models import CustomerLoss, CustomerNote, CustomerProfile
+from qbsync.cache.mapping import DELETED_SUFFIX, plain_name
 from qbsync.cache.models import Customer
 from qbsync.clock import Clock
 from qbsync.errors import InputError
@@ -23,7 +24,6 @@ from qbsync.errors import InputError
 LOSS_REASONS: tuple[str, ...] = ("price", "service", "moved", "competitor", "closed", "other")
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
-_DELETED = " (deleted)"
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ def resolve(conn: sa.Connection, realm_id: str, ref: str) -> CustomerRef:
     """The customer whose Id or exact display name is ``ref`` (a deleted one included)."""
     found = conn.execute(sa.select(Customer.id, Customer.display_name).where(
         Customer.realm_id == realm_id,
-        sa.or_(Customer.id == ref, Customer.display_name == ref, Customer.display_name == f"{ref}{_DELETED}"),
+        sa.or_(Customer.id == ref, Customer.display_name == ref,
+               Customer.display_name == f"{ref}{DELETED_SUFFIX}"),
     )).all()
     exact_id = [row for row in found if row[0] == ref]
     if exact_id:
@@ -47,7 +48,7 @@ def resolve(conn: sa.Connection, realm_id: str, ref: str) -> CustomerRef:
     if len(found) > 1:
         raise InputError(f"{ref!r} matches {len(found)} customers", hint="pass the customer's Id instead")
     cid, name = found[0]
-    return CustomerRef(cid, name[: -len(_DELETED)] if name.endswith(_DELETED) else name)
+    return CustomerRef(cid, plain_name(name))
 
 
 # --- notes --------------------------------------------------------------------------------------------

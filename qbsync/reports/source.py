@@ -9,7 +9,6 @@ through an index that jumps about the table.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,13 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from qbsync.cache.mapping import plain_name
 from qbsync.cache.models import Customer, Invoice, Payment, PaymentLink, SalesReceipt
-from qbsync.cache.types import CENT, Money
+from qbsync.cache.read import ZERO, Raw, chunked
+from qbsync.cache.types import Money
 from qbsync.errors import InputError
-
-ZERO = Decimal("0.00")
-DELETED_SUFFIX = " (deleted)"
-CHUNK = 500  # ids per IN (...) list
 
 
 def whole_realm(conn: sa.Connection, column: Any, realm_id: str) -> Any:
@@ -38,53 +35,6 @@ def whole_realm(conn: sa.Connection, column: Any, realm_id: str) -> Any:
     if conn.dialect.name == "sqlite":
         return sa.type_coerce(column, sa.String) + "" == realm_id
     return column == realm_id
-
-
-class Raw:
-    """Reads dates and money as the driver returns them and converts each distinct value once.
-
-    A report reads hundreds of thousands of rows; SQLAlchemy's per-value conversion of ``Money``
-    (a Decimal division) and of SQLite's ISO dates costs more than the query. Columns wrapped in
-    ``col`` come back raw (integer cents and ISO text on SQLite, Decimal and date on PostgreSQL);
-    ``money`` and ``day`` give the same values the column types would, from a memo.
-    """
-
-    def __init__(self, conn: sa.Connection) -> None:
-        self.sqlite = conn.dialect.name == "sqlite"
-        self._days: dict[Any, date] = {}
-        self._money: dict[Any, Decimal] = {}
-
-    @staticmethod
-    def col(column: Any) -> Any:
-        return sa.type_coerce(column, sa.types.NullType())
-
-    def day(self, raw: Any) -> date:
-        found = self._days.get(raw)
-        if found is None:
-            found = self._days[raw] = raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
-        return found
-
-    def maybe_day(self, raw: Any) -> date | None:
-        return None if raw is None else self.day(raw)
-
-    def money(self, raw: Any) -> Decimal:
-        if raw is None:
-            return ZERO
-        found = self._money.get(raw)
-        if found is None:
-            found = Decimal(int(raw)).scaleb(-2) if self.sqlite else Decimal(raw).quantize(CENT)
-            if len(self._money) < 200_000:
-                self._money[raw] = found
-        return found
-
-    def raw_day(self, day: date) -> Any:
-        """``day`` as this driver returns dates, to compare raw values with."""
-        return day.isoformat() if self.sqlite else day
-
-
-def chunked(ids: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
-    for i in range(0, len(ids), size):
-        yield ids[i:i + size]
 
 
 @dataclass(frozen=True)
@@ -117,10 +67,6 @@ def default_period(as_of: date, start: date | None = None, end: date | None = No
     """``start..end``; the end defaults to ``as_of`` (never after it), the start to ``days`` before it."""
     stop = min(end or as_of, as_of)
     return Period(start or (stop - timedelta(days=days - 1)), stop)
-
-
-def plain_name(name: str) -> str:
-    return name[: -len(DELETED_SUFFIX)] if name.endswith(DELETED_SUFFIX) else name
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,12 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from qbsync.cache.mapping import DELETED_SUFFIX, plain_name
 from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment, SalesReceipt
 from qbsync.errors import InputError
 from qbsync.reports import aging as aging_mod
 from qbsync.reports.receivables import KIND_TITLES, OpenItem, open_items
-from qbsync.reports.source import DELETED_SUFFIX, ZERO, chunked, plain_name, whole_realm
+from qbsync.reports.source import ZERO, chunked, whole_realm
 from qbsync.reports.table import Column, Table
 
 Kind = Literal["balance-forward", "open-item", "transaction"]

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from qbsync.cache.mapping import JsonDict, is_deleted_stub, is_voided
+from qbsync.cache.mapping import JsonDict, is_deleted_stub, is_voided, plain_name
 from qbsync.cache.models import (
     ENTITY_MODELS,
     CreditMemo,
@@ -35,11 +35,7 @@ from qbsync.cache.models import (
     Payment,
     PaymentLink,
 )
-from qbsync.cache.types import CENT
-
-ZERO = Decimal("0.00")
-_IN_CHUNK = 500  # customer ids per IN (...) list
-DELETED_SUFFIX = " (deleted)"
+from qbsync.cache.read import ZERO, Raw, chunked
 
 #: What counts as a customer's activity: these sales-side transactions (QBO entity, and the kind as
 #: a person reads it), in the order that breaks ties on the same date (the most telling first).
@@ -80,11 +76,6 @@ def counts(entity: str, obj: JsonDict) -> bool:
     return not (hasattr(ENTITY_MODELS[entity], "voided") and is_voided(obj))
 
 
-def display(name: str) -> str:
-    """A customer's name as a person reads it: QBO appends " (deleted)" to inactive records."""
-    return name[: -len(DELETED_SUFFIX)] if name.endswith(DELETED_SUFFIX) else name
-
-
 @dataclass
 class CustomerActivity:
     """What one customer did up to ``as_of`` (sales-side transactions only)."""
@@ -119,7 +110,7 @@ class CustomerActivity:
     @property
     def name(self) -> str:
         """The display name without QBO's " (deleted)" suffix."""
-        return display(self.display_name)
+        return plain_name(self.display_name)
 
 
 #: A sum as the driver returns it: integer cents on SQLite, Decimal on PostgreSQL. Per-customer
@@ -138,41 +129,12 @@ _FIRST, _LAST, _COUNT, _TOTAL, _TOTAL_12M, _HELD_AT, _DAYS, _LOCATED = range(1, 
 _HELD: dict[str, str] = {"invoices": "balance", "credit_memos": "balance", "payments": "unapplied_amt"}
 
 
-class _DayMemo(dict[Any, date]):
-    def __missing__(self, raw: Any) -> date:
-        found = self[raw] = raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
-        return found
-
-
-class _Reader:
-    """Turns raw driver values into dates and exact money once per distinct value.
+class _Reader(Raw):
+    """``Raw`` plus the SQL the activity pass reads its aggregates with.
 
     Aggregates are read untyped: a SQLite cache returns ISO text and integer cents, and converting
-    them through the column types costs a regex or a Decimal division per value. The memo keeps
-    the results identical (``Money`` gives two-place Decimals) at a fraction of the cost.
+    them through the column types costs a regex or a Decimal division per value.
     """
-
-    def __init__(self, dialect: str) -> None:
-        self.sqlite = dialect == "sqlite"
-        self._days = _DayMemo()
-        self._cents: dict[Any, Decimal] = {}
-
-    def day(self, raw: Any) -> date:
-        return self._days[raw]
-
-    def days(self, raw: list[Any]) -> list[date]:
-        return list(map(self._days.__getitem__, raw))
-
-    def money(self, raw: Amount | None) -> Decimal:
-        if raw is None:
-            return ZERO
-        found = self._cents.get(raw)
-        if found is None:
-            # scaleb keeps it exact: 12345 cents -> Decimal("123.45"), 0 -> Decimal("0.00")
-            found = Decimal(int(raw)).scaleb(-2) if self.sqlite else Decimal(raw).quantize(CENT)
-            if len(self._cents) < 100_000:
-                self._cents[raw] = found
-        return found
 
     def utc_day(self, column: Any) -> Any:
         """The UTC calendar day of a ``UTCDateTime`` column, computed by the database (untyped)."""
@@ -297,10 +259,9 @@ def last_activity(conn: sa.Connection | Session, realm_id: str, ids: Sequence[st
     out: dict[str, date] = {}
     for entity in entities:
         model: Any = ENTITY_MODELS[entity]
-        for start in range(0, len(ids), _IN_CHUNK):
+        for part in chunked(ids):
             stmt = (sa.select(model.customer_id, sa.func.max(model.txn_date))
-                    .where(model.realm_id == realm_id, model.customer_id.in_(ids[start:start + _IN_CHUNK]),
-                           *counted(model))
+                    .where(model.realm_id == realm_id, model.customer_id.in_(part), *counted(model))
                     .group_by(model.customer_id))
             if as_of is not None:
                 stmt = stmt.where(model.txn_date <= as_of)
@@ -372,7 +333,7 @@ def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
             continue
         department_id = locations.get(cid)
         act = CustomerActivity(
-            customer_id=cid, display_name=display(name), active=bool(active), parent_id=parent_id,
+            customer_id=cid, display_name=plain_name(name), active=bool(active), parent_id=parent_id,
             job=bool(job), created=reader.day(created_raw) if created_raw is not None else None,
             customer_type_id=type_id, department_id=department_id,
             realm_id=realm_id, sync_token=token,

@@ -20,17 +20,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qbsync.cache.audit_models import WritebackPlan, WritebackPlanItem
+from qbsync.cache.mapping import plain_name
 from qbsync.cache.models import Customer
+from qbsync.cache.read import chunked
 from qbsync.clock import Clock
 from qbsync.errors import InputError
-from qbsync.rules.activity import HISTORY_ENTITIES, activity_entities, display, last_activity
+from qbsync.rules.activity import HISTORY_ENTITIES, activity_entities, last_activity
 from qbsync.rules.findings import Finding
 from qbsync.writeback.audit import new_id
 
 log = logging.getLogger("qbsync.writeback")
 
 WRITABLE_ACTIONS = frozenset({"deactivate", "reactivate"})
-_IN_CHUNK = 500
 
 
 @dataclass
@@ -46,16 +47,11 @@ class PlanSummary:
         return out
 
 
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(ids), _IN_CHUNK):
-        yield ids[i:i + _IN_CHUNK]
-
-
 def _names_taken(session: Session, realm_id: str, customers: Iterable[Customer]) -> dict[str, Customer]:
     """Inactive customer Id -> the active customer now holding its name. Reactivating gives the
     customer its name back without " (deleted)", which QuickBooks refuses (6240) when another
     active customer has it: usually a duplicate typed in since, to be merged rather than revived."""
-    wanted = {display(c.display_name).casefold(): c for c in customers if not c.active}
+    wanted = {plain_name(c.display_name).casefold(): c for c in customers if not c.active}
     if not wanted:
         return {}
     holders = session.scalars(sa.select(Customer).where(
@@ -66,7 +62,7 @@ def _names_taken(session: Session, realm_id: str, customers: Iterable[Customer])
 
 def _customers(session: Session, realm_id: str, ids: Sequence[str]) -> dict[str, Customer]:
     out: dict[str, Customer] = {}
-    for part in _chunks(ids):
+    for part in chunked(ids):
         rows = session.scalars(sa.select(Customer).where(Customer.realm_id == realm_id,
                                                          Customer.id.in_(part)))
         out.update({c.id: c for c in rows})
