@@ -17,6 +17,7 @@ Usage: python bench/bench_sync.py [--customers 20000] [--floor-sizes 5000,20000]
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import math
@@ -172,9 +173,31 @@ def settings_for(sb: Sandbox, workdir: Path, cache_url: str, unlimited: bool = F
                                     **(UNLIMITED if unlimited else {})}, env={})
 
 
+_made: list[str] = []  # caches this run made: removed when it ends
+
+
+def _remove_caches() -> None:
+    schemas = [m for m in _made if not m.startswith("/")]
+    for path in (m for m in _made if m.startswith("/")):
+        for suffix in ("", "-wal", "-shm", f".sync-{REALM}.lock"):
+            Path(path + suffix).unlink(missing_ok=True)
+    if schemas:
+        import sqlalchemy as sa
+
+        admin = sa.create_engine(PG_URL)
+        with admin.begin() as conn:
+            for schema in schemas:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+atexit.register(_remove_caches)
+
+
 def fresh_cache(kind: str, workdir: Path) -> str:
     if kind == "sqlite":
         path = workdir / f"cache-{time.monotonic_ns()}.sqlite3"
+        _made.append(str(path))
         return f"sqlite:///{path}"
     import sqlalchemy as sa
 
@@ -183,6 +206,7 @@ def fresh_cache(kind: str, workdir: Path) -> str:
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
+    _made.append(schema)
     return f"{PG_URL}?options=-csearch_path%3D{schema}"
 
 
@@ -205,9 +229,10 @@ def run_qbsync(sb: Sandbox, workdir: Path, cache_url: str, workers: int = 10,
     with engine.connect() as conn:
         for e in ENTITIES:
             rows[e] = count_rows(conn, e, REALM)
+    db_cpu = _pg_backends_cpu(cache_url) if "application_name=" in cache_url else None
     engine.dispose()
     gw.close()
-    return {"wall": wall, "summary": summary, "company": company, "rows": rows,
+    return {"wall": wall, "summary": summary, "company": company, "rows": rows, "db_cpu": db_cpu,
             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -227,15 +252,18 @@ def sync_process(sb: Sandbox, workdir: Path, cache_url: str, *args: str, repo: P
     logged0 = sb.call("by_entity")
     load = os.getloadavg()[0]
     t = time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, "-m", "qbsync", "sync", "--json", *args], cwd=repo, env=env,
                           capture_output=True, text=True)
     wall = time.perf_counter() - t
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"qbsync sync failed ({proc.returncode}): {proc.stderr[-2000:]}")
     logged1 = sb.call("by_entity")
     logged = {k: n - logged0.get(k, 0) for k, n in logged1.items() if n - logged0.get(k, 0)}
     [run] = json.loads(proc.stdout)["runs"]
-    return {"wall": wall, "run": run, "logged": logged, "load": load}
+    return {"wall": wall, "run": run, "logged": logged, "load": load, "cpu": cpu}
 
 
 def true_floor(m: int, page_latency: float) -> float:
@@ -313,6 +341,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="2000,5000,20000", help="company sizes for (d)")
     ap.add_argument("--floor-sizes", default="5000,20000", help="company sizes for (a) and (b)")
     ap.add_argument("--repeat", type=int, default=3, help="full syncs per size for (b)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (c)")
     ap.add_argument("--baseline-repo", help="another checkout (e.g. `git archive main`) whose `qbsync sync` "
                                             "(b) times too, alternating with this one")
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "qbsync-bench-sync"))
@@ -335,7 +364,7 @@ def main() -> None:
     if "e" in args.only:
         incremental_part(path, workdir)
     if "c" in args.only:
-        throughput(path, workdir)
+        throughput(path, workdir, args.rounds)
     if "d" in args.only:
         memory(args, workdir)
 
@@ -375,7 +404,7 @@ def floor_parts(args: argparse.Namespace, path: Path, workdir: Path, size: int) 
     print(f"  true floor {true:.2f} s (10/s and 500/min, + {sb.page_latency:.2f} s for one page); "
           f"old 500/min floor {old:.2f} s")
     for r in runs:
-        print(f"  wall {r['wall']:.2f} s (in-process {r['run']['duration_s']:.2f} s): "
+        print(f"  wall {r['wall']:.2f} s (in-process {r['run']['duration_s']:.2f} s, CPU {r['cpu']:.2f} s): "
               f"x{r['wall'] / true:.3f} of the true floor, x{r['wall'] / old:.3f} of the old one; "
               f"load {r['load']:.1f}")
     walls = sorted(r["wall"] for r in runs)
@@ -383,7 +412,8 @@ def floor_parts(args: argparse.Namespace, path: Path, workdir: Path, size: int) 
     print(f"  median {median:.2f} s: x{median / true:.3f} of the true floor, x{median / old:.3f} of the old")
     if before:
         for r in before:
-            print(f"  baseline checkout: wall {r['wall']:.2f} s, {r['run']['requests']} requests: "
+            print(f"  baseline checkout: wall {r['wall']:.2f} s, CPU {r['cpu']:.2f} s, "
+                  f"{r['run']['requests']} requests: "
                   f"x{r['wall'] / true:.3f} of the true floor; load {r['load']:.1f}")
         bwalls = sorted(r["wall"] for r in before)
         bmedian = bwalls[len(bwalls) // 2]
@@ -434,23 +464,71 @@ def fetch_only(sb: Sandbox, workdir: Path, workers: int = 10) -> tuple[int, floa
     return rows, wall
 
 
-def throughput(path: Path, workdir: Path) -> None:
-    # (c): no latency, no throttling: rows/s of a full sync into SQLite and PostgreSQL.
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pg_backends_cpu(cache_url: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving ``cache_url`` (tagged by application_name)."""
+    import sqlalchemy as sa
+
+    tag = cache_url.rsplit("application_name=", 1)[1]
+    admin = sa.create_engine(PG_URL)
+    with admin.connect() as conn:
+        pids = [p for (p,) in conn.execute(sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = :t"), {"t": tag})]
+    admin.dispose()
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += _cpu_of(pid)
+    return total
+
+
+def throughput(path: Path, workdir: Path, rounds: int) -> None:
+    # (c): no latency, no throttling: rows/s of a full sync into SQLite and PostgreSQL, against the
+    # fetch-only baseline measured in the same round; rounds interleave the three, so the machine's
+    # load (other people's jobs) falls on all of them alike. CPU seconds per process show where the
+    # time goes whatever the load: the sandbox, this process (the client: fetch threads and, on SQLite,
+    # the writer) and the PostgreSQL backends of the cache's connections.
     sb = Sandbox(path, "none", throttled=False)
-    print("\n(c) full sync without latency, throttling or the client's rate limiter")
-    rows, wall = fetch_only(sb, workdir)
-    print(f"  baseline: fetch every page and decode it, no cache: {rows:,} rows in {wall:.1f} s = "
-          f"{rows / wall:,.0f} rows/s")
-    for kind in ("sqlite", "postgresql"):
-        try:
-            url = fresh_cache(kind, workdir)
-        except Exception as exc:
-            print(f"  {kind}: skipped ({exc.__class__.__name__})")
-            continue
-        r = run_qbsync(sb, workdir, url, unlimited=True)
-        n = sum(r["rows"].values())
-        print(f"  {kind:<10} {n:,} rows in {r['wall']:.1f} s = {n / r['wall']:,.0f} rows/s "
-              f"({r['summary'].requests} requests; x{(n / r['wall']) / (rows / wall):.2f} of the baseline)")
+    print(f"\n(c) full sync without latency, throttling or the client's rate limiter ({rounds} rounds)")
+    ratios: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
+    for rnd in range(rounds):
+        load = os.getloadavg()[0]
+        sb0, me0 = _cpu_of(sb.proc.pid or 0), resource.getrusage(resource.RUSAGE_SELF)
+        rows, wall = fetch_only(sb, workdir)
+        sb1, me1 = _cpu_of(sb.proc.pid or 0), resource.getrusage(resource.RUSAGE_SELF)
+        base = rows / wall
+        print(f"  round {rnd + 1} (load {load:.1f}) fetch only, no cache: {rows:,} rows in {wall:.1f} s = "
+              f"{base:,.0f} rows/s; CPU s: sandbox {sb1 - sb0:.1f}, client "
+              f"{me1.ru_utime + me1.ru_stime - me0.ru_utime - me0.ru_stime:.1f}")
+        for kind in ("sqlite", "postgresql"):
+            try:
+                url = fresh_cache(kind, workdir)
+            except Exception as exc:
+                print(f"  {kind}: skipped ({exc.__class__.__name__})")
+                continue
+            if kind == "postgresql":
+                url += f"&application_name=qbsync_bench_{time.monotonic_ns()}"
+            sb0, me0 = _cpu_of(sb.proc.pid or 0), resource.getrusage(resource.RUSAGE_SELF)
+            r = run_qbsync(sb, workdir, url, unlimited=True)
+            sb1, me1 = _cpu_of(sb.proc.pid or 0), resource.getrusage(resource.RUSAGE_SELF)
+            n = sum(r["rows"].values())
+            ratio = (n / r["wall"]) / base
+            client = me1.ru_utime + me1.ru_stime - me0.ru_utime - me0.ru_stime
+            ratios[kind].append(ratio)
+            db = f", database {r['db_cpu']:.1f}" if r.get("db_cpu") is not None else ""
+            print(f"    {kind:<10} {n:,} rows in {r['wall']:.1f} s = {n / r['wall']:,.0f} rows/s "
+                  f"({r['summary'].requests} requests; x{ratio:.2f} of the fetch-only baseline); CPU s: "
+                  f"sandbox {sb1 - sb0:.1f}, client {client:.1f}{db}")
+    for kind, got in ratios.items():
+        if got:
+            got.sort()
+            print(f"  {kind}: median x{got[len(got) // 2]:.2f} of the fetch-only baseline "
+                  f"(rounds: {', '.join(f'{x:.2f}' for x in got)})")
     sb.stop()
 
 
