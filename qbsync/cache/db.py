@@ -47,6 +47,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # after every few pages of a full sync; both cut the writer's time by about a third.
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA wal_autocheckpoint=16384")
+    # The writer stages each page (1-3 MB of JSON) in a temporary table: in memory, not a temp file,
+    # it costs ~10 % less per page (issue 15).
+    cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 

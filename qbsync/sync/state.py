@@ -86,8 +86,9 @@ class SyncStore:
     @property
     def concurrent_writers(self) -> int:
         """Page writers worth running at once: SQLite has one writer; PostgreSQL maps pages in its
-        server processes, so two writers keep two cores busy."""
-        return 2 if self.engine.dialect.name == "postgresql" else 1
+        server processes, one backend per writer, so four keep a small server's cores busy even when
+        other work shares them (the bookmark commit stays serialised; the rows are not)."""
+        return 4 if self.engine.dialect.name == "postgresql" else 1
 
     # ---- realm and bookmarks ----
 
@@ -195,6 +196,12 @@ class SyncStore:
         transaction commits holds only pages already committed plus its own."""
         document, path = page.json_array()
         with self.engine.connect() as conn, conn.begin() as trans:
+            if conn.dialect.name == "postgresql":
+                # A page does not wait for its WAL to reach the disk: should the server crash, the page
+                # is lost together with the bookmark that claims it (one transaction), and the next run
+                # fetches it again. The run's last transaction (the cursor) commits durably, which
+                # flushes every page before it.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             written = write_json(conn, p.entity, self.realm_id, document, path, seen_at)
             with self._bookmark_lock:
                 self._set_state(conn, p.entity, full_sync_pages=sorted(p.pages | {page_no}),
