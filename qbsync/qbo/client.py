@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 import requests
+import urllib3
 from quickbooks.client import QuickBooks
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
@@ -54,6 +55,44 @@ _PAGE_TAIL = re.compile(rb'"time"\s*:\s*"([^"]{10,40})"\s*\}\s*$')
 MAX_BATCH_ITEMS = 30
 MAX_REQUEST_ID = 50
 USER_AGENT = "qbsync (python-quickbooks)"
+
+
+#: per thread: what to call once the current request's bytes are written (``RateLimiter.sent``)
+_sending = threading.local()
+
+
+def _mark_sent() -> None:
+    mark = getattr(_sending, "mark", None)
+    if mark is not None:
+        mark()
+
+
+class _MarkingHTTPConnection(urllib3.connection.HTTPConnection):
+    """Tells the limiter when a request has actually left (see ``RateLimiter.sent``)."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)
+        _mark_sent()
+
+
+class _MarkingHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)
+        _mark_sent()
+
+
+class _MarkingHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _MarkingHTTPConnection
+
+
+class _MarkingHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _MarkingHTTPSConnection
+
+
+class _MarkingAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _MarkingHTTPPool, "https": _MarkingHTTPSPool}
 
 
 def allow_insecure_transport(endpoints: Endpoints) -> None:
@@ -98,7 +137,7 @@ class QboClient:
         qb.api_url_v3 = endpoints.api_url_v3
         qb.sandbox_api_url_v3 = endpoints.api_url_v3
         qb.session = OAuth2Session(settings.client_id)
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(10, settings.limits.max_concurrent))
+        adapter = _MarkingAdapter(pool_connections=2, pool_maxsize=max(10, settings.limits.max_concurrent))
         qb.session.mount("https://", adapter)
         qb.session.mount("http://", adapter)
         self._qb = qb
@@ -140,8 +179,9 @@ class QboClient:
               content_type: str, token: str, entities: Sequence[str]) -> requests.Response:
         headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": USER_AGENT,
                    "Authorization": f"Bearer {token}"}
-        with self.limiter.slot():
+        with self.limiter.slot() as start:
             self._count(kind, entities, requests=1)
+            _sending.mark = lambda: self.limiter.sent(start)
             try:
                 resp = self._qb.session.request(method, url, params=dict(params), data=data, headers=headers,
                                                 timeout=self.settings.retry.timeout_seconds,
@@ -156,6 +196,8 @@ class QboClient:
                 self._count("", server_errors=1)
                 raise ServerError(f"connection to QuickBooks failed ({type(exc).__name__})",
                                   hint="check the network; the request will be retried") from None
+            finally:
+                _sending.mark = None
         log.debug("%s %s -> %s Intuit-Tid=%s (%d bytes)", method, url.split("?")[0], resp.status_code,
                   resp.headers.get("Intuit-Tid", "-"), len(body))
         return resp

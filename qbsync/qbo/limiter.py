@@ -20,6 +20,16 @@ MIN_WAIT = 0.001
 Sleeper = Callable[[float], None]
 
 
+class Start:
+    """When one request counts as started in the windows: its reservation, moved later by ``sent``
+    when its bytes actually left (a thread kept waiting between the two on a busy machine)."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+
 class RateLimiter:
     """Blocks callers until a request may start: at most ``per_minute`` starts in any 60 s window,
     ``per_second`` in any 1 s window, and ``max_concurrent`` running at once."""
@@ -40,8 +50,9 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_concurrent)
-        self._minute: deque[float] = deque()
-        self._second: deque[float] = deque()
+        # The same Start objects in both windows (``sent`` may move one later than those after it).
+        self._minute: deque[Start] = deque()
+        self._second: deque[Start] = deque()
         self._paused_until = 0.0
         self.waited_seconds = 0.0  # total time callers spent waiting for the windows
         self.in_flight = 0
@@ -58,44 +69,62 @@ class RateLimiter:
         with self._lock:
             self._paused_until = max(self._paused_until, self._monotonic() + seconds)
 
+    @staticmethod
+    def _window_wait(entries: deque[Start], span: float, limit: int, now: float) -> float:
+        """How long until one more start fits ``limit`` starts per ``span``: expired starts leave the
+        window wherever they are, and the wait ends when enough of the oldest have expired."""
+        if any(e.t <= now - span for e in entries):
+            kept = [e for e in entries if e.t > now - span]
+            entries.clear()
+            entries.extend(kept)
+        if len(entries) < limit:
+            return 0.0
+        times = sorted(e.t for e in entries)
+        return times[len(times) - limit] + span - now
+
     def _wait_needed(self, now: float) -> float:
-        while self._minute and self._minute[0] <= now - self._minute_span:
-            self._minute.popleft()
-        while self._second and self._second[0] <= now - self._second_span:
-            self._second.popleft()
         wait = max(0.0, self._paused_until - now)
-        if len(self._minute) >= self.per_minute:
-            wait = max(wait, self._minute[0] + self._minute_span - now)
-        if self.per_second is not None and len(self._second) >= self.per_second:
-            wait = max(wait, self._second[0] + self._second_span - now)
+        wait = max(wait, self._window_wait(self._minute, self._minute_span, self.per_minute, now))
+        if self.per_second is not None:
+            wait = max(wait, self._window_wait(self._second, self._second_span, self.per_second, now))
         return wait
 
-    def _reserve(self) -> None:
+    def _reserve(self) -> Start:
         while True:
             with self._lock:
                 now = self._monotonic()
                 wait = self._wait_needed(now)
                 if wait <= 0:
-                    self._minute.append(now)
-                    self._second.append(now)
-                    return
+                    start = Start(now)
+                    self._minute.append(start)
+                    self._second.append(start)
+                    return start
                 # never sleep less than 1 ms: a coarse clock (microsecond timedeltas, float
                 # timestamps near 1.7e9) would otherwise not move and this loop would spin forever
                 wait = max(wait, MIN_WAIT)
                 self.waited_seconds += wait
             self._sleep(wait)
 
+    def sent(self, start: Start) -> None:
+        """The request of ``start`` has just been written to the socket: it counts from now in the
+        windows, if that is later than its reservation. On a busy machine a thread can wait a good
+        part of a second between the two; counted from the reservation, the next window's requests
+        could then reach the server less than a window after it, and Intuit answers 429 (a minute's
+        wait)."""
+        with self._lock:
+            start.t = max(start.t, self._monotonic())
+
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self) -> Iterator[Start]:
         """Hold one in-flight slot and one start in each window for the duration of a request."""
         self._slots.acquire()
         try:
-            self._reserve()
+            start = self._reserve()
             with self._lock:
                 self.in_flight += 1
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             try:
-                yield
+                yield start
             finally:
                 with self._lock:
                     self.in_flight -= 1

@@ -52,6 +52,30 @@ def test_per_second_window() -> None:
     assert times[-1] - times[0] == pytest.approx(4 * 1.05)
 
 
+def test_a_request_that_left_late_counts_from_when_it_left() -> None:
+    # Ten requests reserved at once; the machine is busy and five of them reach the socket only half a
+    # second later. Counted from their reservations, the next ten would start 1.05 s after the first
+    # and reach the server 0.55 s after those five: eleven within one second, a 429. Counted from
+    # when they left, the eleventh waits.
+    ft = FakeTime()
+    lim = RateLimiter(500, 10, per_second=10, monotonic=ft.monotonic, sleep=ft.sleep)
+    handles = []
+    for _ in range(10):
+        with lim.slot() as start:
+            handles.append(start)
+    t0 = ft.monotonic()
+    ft.t += 0.5
+    for start in handles[:5]:
+        lim.sent(start)
+    later = starts(lim, ft, 10)
+    sent = sorted(h.t for h in handles)
+    every = sorted(sent + later)
+    for i in range(len(every) - 10):
+        assert every[i + 10] - every[i] >= 1.0
+    assert later[0] == pytest.approx(t0 + 1.05)  # the five that left on time free five starts
+    assert later[5] == pytest.approx(t0 + 0.5 + 1.05)
+
+
 def test_pause_holds_every_new_request() -> None:
     ft = FakeTime()
     lim = RateLimiter(500, 10, monotonic=ft.monotonic, sleep=ft.sleep)

@@ -187,6 +187,32 @@ def test_our_limiter_keeps_us_under_the_limit(settings: Settings, sclock: Sandbo
     assert server.request_log.count_path("/v3/", 429) == 0
 
 
+def test_every_request_tells_the_limiter_when_it_left(settings: Settings, sclock: SandboxClock,
+                                                     server: Any) -> None:
+    # The limiter counts a request from when its bytes were written (see RateLimiter.sent), through
+    # the connection class the client installs under requests; over http here, https in production.
+    _login(settings, sclock)
+    limiter = _sandbox_time_limiter(sclock)
+    marked: list[float] = []
+    real_sent = limiter.sent
+
+    def sent(start: Any) -> None:
+        marked.append(start.t)
+        real_sent(start)
+
+    limiter.sent = sent  # type: ignore[method-assign]
+    client = _client(settings, sclock, sleep=lambda s: sclock.advance(timedelta(seconds=s)), limiter=limiter)
+    for _ in range(3):
+        client.count("Customer")
+    client.query("SELECT * FROM Customer")
+    assert len(marked) == client.stats.requests == 4
+    from qbsync.qbo import client as client_module
+
+    assert client_module._MarkingHTTPSConnection.request is not None  # the https twin is installed too
+    assert client._qb.session.get_adapter("https://quickbooks.api.intuit.com/").poolmanager \
+        .pool_classes_by_scheme["https"] is client_module._MarkingHTTPSPool
+
+
 def test_injected_faults_are_survived(settings: Settings, sclock: SandboxClock, server: Any) -> None:
     _login(settings, sclock)
     server.faults = FaultPlan(script={1: "503", 2: "drop", 3: "truncate", 4: "500", 6: "429"})
