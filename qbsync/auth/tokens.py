@@ -138,7 +138,7 @@ class TokenStore:
     def save(self, tokens: TokenSet) -> None:
         """Write atomically and 0600 (temp file, fsync, rename, fsync the directory)."""
         self._ensure_dir()
-        write_atomic(self.path(tokens.realm_id), json.dumps(tokens.to_json(), indent=2), mode=0o600)
+        write_atomic(self.path(tokens.realm_id), json.dumps(tokens.to_json(), indent=2), private=True)
 
     def delete(self, realm_id: str) -> bool:
         try:

@@ -85,12 +85,8 @@ def statements(engine: sa.Engine, realm_id: str, customers: Sequence[str], as_of
                open_item_days: int = statement.OPEN_ITEM_DAYS) -> list[tuple[StatementView, Article]]:
     """One statement per customer named (Id or exact name; a job billed with its parent gives the
     parent's), or the batch of ``balance`` (open, overdue, all) when none is named."""
-    if customers:
-        found: dict[str, statement.Statement] = {}
-        for ref in customers:
-            st = statement.statement(engine, realm_id, ref, as_of, start, kind, open_item_days)
-            found.setdefault(st.customer_id, st)
-        sts = list(found.values())
+    if customers:  # read once for all of them, not once per customer
+        sts = statement.named(engine, realm_id, customers, as_of, start, kind, open_item_days)
     else:
         sts = statement.statements(engine, realm_id, as_of, start, kind, balance, open_item_days)
     with engine.connect() as conn:

@@ -135,35 +135,48 @@ def _people(conn: sa.Connection, realm_id: str) -> dict[str, _Person]:
     return {row[0]: _person(row) for row in conn.execute(q)}
 
 
-def _family(conn: sa.Connection, realm_id: str, customer: str) -> tuple[_Person, dict[str, _Person]]:
-    """The customer asked for (Id or exact name), the customer its statement goes to (itself, or up a
-    chain of jobs billed with their parent) and everyone billed with that one, read through the
-    customers' Id and parent indexes (not the whole list)."""
-    found = [_person(r) for r in conn.execute(sa.select(*_PERSON_COLS).where(
+def _resolve(conn: sa.Connection, realm_id: str, refs: Sequence[str]) -> dict[str, _Person]:
+    """Each of ``refs`` (an Id or an exact display name) -> its customer, read in one query per
+    thousand names; an unknown or ambiguous one stops with a clear error."""
+    wanted = list(dict.fromkeys(refs))
+    rows = [r for part in chunked(wanted) for r in conn.execute(sa.select(*_PERSON_COLS).where(
         Customer.realm_id == realm_id,
-        sa.or_(Customer.id == customer, Customer.display_name == customer,
-               Customer.display_name == f"{customer}{DELETED_SUFFIX}")))]
-    if not found:
-        raise InputError(f"no customer with Id or name {customer!r} in the cache",
-                         hint="check the Id with `qbsync report best` or run `qbsync sync` first")
-    if len(found) > 1:
-        raise InputError(f"{customer!r} matches {len(found)} customers",
-                         hint="pass the customer's Id instead of its name")
-    people = {found[0].customer_id: found[0]}
-    at = found[0]
-    while at.bill_with_parent and at.parent_id is not None and at.parent_id not in people:
-        parent = [_person(r) for r in conn.execute(sa.select(*_PERSON_COLS).where(
-            Customer.realm_id == realm_id, Customer.id == at.parent_id))]
-        if not parent:
-            break
-        at = people[parent[0].customer_id] = parent[0]
-    level = [at.customer_id]
-    while level:
-        kids = [_person(r) for part in chunked(level) for r in conn.execute(sa.select(*_PERSON_COLS).where(
+        sa.or_(Customer.id.in_(part), Customer.display_name.in_(part),
+               Customer.display_name.in_([f"{ref}{DELETED_SUFFIX}" for ref in part]))))]
+    by_id = {r[0]: r for r in rows}
+    out: dict[str, _Person] = {}
+    for ref in wanted:
+        found = {r[0]: r for r in rows if r[0] == ref or r[1] in (ref, f"{ref}{DELETED_SUFFIX}")}
+        if not found:
+            raise InputError(f"no customer with Id or name {ref!r} in the cache",
+                             hint="check the Id with `qbsync report best` or run `qbsync sync` first")
+        if len(found) > 1:
+            raise InputError(f"{ref!r} matches {len(found)} customers",
+                             hint="pass the customer's Id instead of its name")
+        out[ref] = _person(by_id[next(iter(found))])
+    return out
+
+
+def _families(conn: sa.Connection, realm_id: str, chosen: Sequence[_Person]) -> dict[str, _Person]:
+    """The customers ``chosen``, the customer each one's statement goes to (itself, or up a chain of
+    jobs billed with their parent) and everyone billed with those, read through the customers' Id and
+    parent indexes a level at a time for all of them together (not the whole list)."""
+    people = {p.customer_id: p for p in chosen}
+    level = list(chosen)
+    while level:  # up: parents of those billed with their parent
+        ups = sorted({p.parent_id for p in level if p.bill_with_parent and p.parent_id is not None
+                      and p.parent_id not in people})
+        level = [_person(r) for part in chunked(ups) for r in conn.execute(
+            sa.select(*_PERSON_COLS).where(Customer.realm_id == realm_id, Customer.id.in_(part)))]
+        people.update((p.customer_id, p) for p in level)
+    payer = billed_to(people)
+    ids = sorted({payer[cid] for cid in people})
+    while ids:  # down: every job under the statements' customers
+        kids = [_person(r) for part in chunked(ids) for r in conn.execute(sa.select(*_PERSON_COLS).where(
             Customer.realm_id == realm_id, Customer.parent_id.in_(part)))]
-        level = [k.customer_id for k in kids if k.customer_id not in people]
+        ids = [k.customer_id for k in kids if k.customer_id not in people]
         people.update((k.customer_id, k) for k in kids)
-    return found[0], people
+    return people
 
 
 def billed_to(people: dict[str, _Person]) -> dict[str, str]:
@@ -305,20 +318,43 @@ def statement(engine: sa.Engine, realm_id: str, customer: str, as_of: date, star
     customer's whole history, as the customer file shows it, rather than a statement; so does
     ``roll_up=False`` (the customer's own transactions, without its jobs or its parent).
     """
+    return named(engine, realm_id, [customer], as_of, start, kind, open_item_days, with_receipts, roll_up)[0]
+
+
+def named(engine: sa.Engine, realm_id: str, customers: Sequence[str], as_of: date, start: date | None = None,
+          kind: str = "balance-forward", open_item_days: int = OPEN_ITEM_DAYS, with_receipts: bool = False,
+          roll_up: bool = True) -> list[Statement]:
+    """The statements of ``customers`` (Ids or exact names), one per customer billed, in the order
+    named (a job billed with its parent gives the parent's, once). The cache is read once for all of
+    them: their families, then their A/R lines, opening balances and open items together."""
     chosen = kind_of(kind)
     with engine.connect() as conn:
-        person, people = _family(conn, realm_id, customer)
-        if not roll_up:
-            people = {person.customer_id: _Person(person.customer_id, person.name, None, False, person.email,
-                                                  person.address)}
+        asked = _resolve(conn, realm_id, customers)
+        if roll_up:
+            people = _families(conn, realm_id, list(asked.values()))
+        else:
+            people = {p.customer_id: _Person(p.customer_id, p.name, None, False, p.email, p.address)
+                      for p in asked.values()}
         payer = billed_to(people)
-        root = people[payer[person.customer_id]]
-        members = tuple(sorted(cid for cid, to in payer.items() if to == root.customer_id))
-        names = {cid: people[cid].name for cid in members}
-        lines = _ar_lines(conn, realm_id, members, start, as_of, names, with_receipts)
-        opening = sum(_opening(conn, realm_id, members, start).values(), ZERO) if start else ZERO
-        items = open_items(conn, realm_id, as_of, customer_ids=members)
-    return build(chosen, root, members, as_of, start, opening, lines, items, names, open_item_days)
+        roots = list(dict.fromkeys(payer[asked[ref].customer_id] for ref in customers))
+        wanted = set(roots)
+        everyone = sorted(cid for cid, to in payer.items() if to in wanted)
+        names = {cid: people[cid].name for cid in everyone}
+        lines = _ar_lines(conn, realm_id, everyone, start, as_of, names, with_receipts)
+        opening = _opening(conn, realm_id, everyone, start) if start else {}
+        items = open_items(conn, realm_id, as_of, customer_ids=everyone)
+    members: dict[str, list[str]] = defaultdict(list)
+    for cid in everyone:
+        members[payer[cid]].append(cid)
+    group_lines: dict[str, list[StatementLine]] = defaultdict(list)
+    for line in lines:
+        group_lines[payer[line.customer_id]].append(line)
+    group_items: dict[str, list[OpenItem]] = defaultdict(list)
+    for item in items:
+        group_items[payer[item.customer_id]].append(item)
+    return [build(chosen, people[root], tuple(members[root]), as_of, start,
+                  sum((opening.get(cid, ZERO) for cid in members[root]), ZERO), group_lines[root],
+                  group_items[root], names, open_item_days) for root in roots]
 
 
 def statements(engine: sa.Engine, realm_id: str, as_of: date, start: date | None = None,
