@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     with pg_schema_url() as url:
         yield url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Any]:
+    """A fresh cache with every table, on each backend (``db_url``)."""
+    from qbsync.cache.db import create_schema, make_engine
+
+    eng = make_engine(db_url)
+    create_schema(eng)
+    yield eng
+    eng.dispose()
 
 
 @contextmanager

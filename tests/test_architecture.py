@@ -16,20 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "qbsync"
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                found.add("." * node.level + (node.module or ""))
-            elif node.module:
-                found.add(node.module)
-    return found
-
-
 def _modules(sub: str = "") -> list[Path]:
     return sorted((PKG / sub).rglob("*.py"))
 
@@ -52,8 +38,9 @@ def _top(name: str) -> str | None:
     return parts[1]
 
 
-def _resolved_imports(path: Path) -> set[str]:
-    """``_imports`` with relative imports made absolute and ``from qbsync import x`` as ``qbsync.x``."""
+def _imports(path: Path) -> set[str]:
+    """The modules ``path`` imports (anywhere in it), relative ones made absolute, ``from qbsync
+    import x`` as ``qbsync.x``."""
     module = list(path.relative_to(ROOT).with_suffix("").parts)
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
@@ -74,7 +61,7 @@ def _edges() -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
     for path in _modules():
         src = _top(".".join(path.relative_to(ROOT).with_suffix("").parts))
-        for name in _resolved_imports(path):
+        for name in _imports(path):
             dst = _top(name)
             if src and dst and dst != src and ((PKG / dst).exists() or (PKG / f"{dst}.py").exists()):
                 out.setdefault((src, dst), str(path.relative_to(ROOT)))
@@ -127,7 +114,7 @@ def test_imports_follow_the_layer_order() -> None:
 def test_rules_are_pure() -> None:
     """Rules take rows and give findings: they never talk to QuickBooks (write-back does)."""
     for path in _modules("rules"):
-        names = _resolved_imports(path)
+        names = _imports(path)
         assert not any(_top(n) in ("qbo", "sync", "writeback") for n in names), (
             f"{path.relative_to(ROOT)} imports I/O beyond the cache")
 

@@ -78,17 +78,24 @@ def test_cache_from_a_newer_qbsync_is_refused(db_url: str) -> None:
     assert "newer" in str(err.value) and "upgrade qbsync" in str(err.value)
 
 
-def test_a_cache_at_the_first_revision_is_upgraded_on_open_and_keeps_its_rows(db_url: str) -> None:
+def _cache_at(url: str, revision: str) -> sa.Engine:
+    """A cache migrated only up to ``revision`` (as an older qbsync left it), holding company '1'."""
     from alembic import command
 
     from qbsync.cache.schema import alembic_config
 
-    engine = make_engine(db_url)
+    engine = make_engine(url)
     with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "0001")
+        command.upgrade(alembic_config(conn), revision)
         conn.execute(sa.text("INSERT INTO realms (realm_id, created_at) VALUES ('1', :t)"),
                      {"t": "2025-01-01 00:00:00.000000" if engine.dialect.name == "sqlite"
                       else "2025-01-01T00:00:00+00:00"})
+    return engine
+
+
+def test_a_cache_at_the_first_revision_is_upgraded_on_open_and_keeps_its_rows(db_url: str) -> None:
+    engine = _cache_at(db_url, "0001")
+    with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO invoices (realm_id, id, sync_token, raw, customer_id, txn_date, "
                              "total_amt, balance, voided) VALUES ('1', '7', '0', '{}', '3', '2025-01-02', "
                              "1250, 0, false)"))
@@ -116,16 +123,8 @@ def test_adopted_tables_get_the_indexes_they_lack(db_url: str) -> None:
 
 def test_upgrading_to_0007_flags_the_voided_receipts_payments_and_credit_memos_already_cached(
         db_url: str) -> None:
-    from alembic import command
-
-    from qbsync.cache.schema import alembic_config
-
-    engine = make_engine(db_url)
+    engine = _cache_at(db_url, "0006")
     with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "0006")
-        conn.execute(sa.text("INSERT INTO realms (realm_id, created_at) VALUES ('1', :t)"),
-                     {"t": "2025-01-01 00:00:00.000000" if engine.dialect.name == "sqlite"
-                      else "2025-01-01T00:00:00+00:00"})
         rows = [("sales_receipts", "1", 0, " Voided\t"), ("sales_receipts", "2", 1250, "Voided"),
                 ("payments", "3", 0, "VOIDED by the bank"), ("payments", "4", 0, None),
                 ("credit_memos", "5", 0, "voided"), ("credit_memos", "6", 0, "not voided")]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from qbsync.cache.db import create_schema, make_engine
 from qbsync.cache.locks import sync_lock
 from qbsync.cache.models import ENTITY_MODELS, SyncState
 from qbsync.clock import FixedClock
@@ -21,14 +20,6 @@ from qbsync.sync.runner import run_sync
 from qbsync.sync.status import sync_status
 from tests.fakeqbo import InProcessQbo, fail_every
 from tests.sync.mirror import mirror_diff
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    eng = make_engine(db_url)
-    create_schema(eng)
-    yield eng
-    eng.dispose()
 
 
 def _company(fake: InProcessQbo, customers: int = 1200, invoices: int = 2100, seed: int = 1) -> None:

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from qbsync.cache.db import create_schema, make_engine, session_factory
+from qbsync.cache.db import session_factory
 from qbsync.cache.models import Customer, Realm
 from qbsync.cache.upsert import write_objects
 from qbsync.clock import FixedClock
@@ -19,14 +19,6 @@ from qbsync.rules.findings import Finding
 from tests.fakeqbo import InProcessQbo
 
 REALM = "9130"
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    eng = make_engine(db_url)
-    create_schema(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

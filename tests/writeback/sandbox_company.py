@@ -1,6 +1,6 @@
 """A small sandbox company reached through the real QuickBooks client, for write-back integration tests.
 
-Tokens are issued by the sandbox without a browser and saved in a TokenStore under ``tmp``; the
+Tokens are issued by the sandbox without a browser and saved under ``tmp`` (``connect_settings``); the
 client gets an injected sleeper so its retry and 429 waits run on virtual time (recorded in
 ``waits``). Setup writes (customers, sales, edits) go through the same client's raw ``request``.
 """
@@ -10,20 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from qbsync.auth.tokens import TokenSet, TokenStore
 from qbsync.cache.schema import open_cache
 from qbsync.qbo.client import QboClient, connect
 from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.server import SandboxServer
 from qbsync.sandbox.store import Store
-from qbsync.settings import Settings, load_settings
+from qbsync.settings import Settings
 from qbsync.sync.runner import run_sync
+from tests.sync.sandbox_env import connect_settings
 
 REALM = "9130"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -33,25 +33,6 @@ MAX_ATTEMPTS = 3
 
 SERVICES = {"Id": "1", "SyncToken": "0", "Name": "Services", "Active": True, "Type": "Service",
             "FullyQualifiedName": "Services", "domain": "QBO", "sparse": False}
-
-
-def sandbox_settings(server: SandboxServer, tmp: Path, cache_url: str) -> Settings:
-    """Settings aimed at ``server``, with fresh sandbox tokens saved in ``tmp/tokens``."""
-    token_dir = tmp / "tokens"
-    issued = server.issue_tokens(REALM)
-    now = server.clock.now()
-    TokenStore(token_dir).save(TokenSet(
-        realm_id=REALM, access_token=issued["access_token"], refresh_token=issued["refresh_token"],
-        access_expires_at=now + timedelta(seconds=int(issued.get("expires_in", 3600))),
-        refresh_expires_at=now + timedelta(days=100), obtained_at=now, environment=server.base_url))
-    return load_settings(overrides=setting_values(server, token_dir, cache_url), env={}, config_path=None)
-
-
-def setting_values(server: SandboxServer, token_dir: Path, cache_url: str) -> dict[str, object]:
-    return {"environment": server.base_url, "client_id": server.client_id,
-            "client_secret": server.client_secret, "realm": REALM, "token_dir": str(token_dir),
-            "cache_url": cache_url, "max_attempts": MAX_ATTEMPTS, "backoff_initial_seconds": 0.5,
-            "backoff_max_seconds": 2.0, "throttle_wait_seconds": 5.0}
 
 
 @contextmanager
@@ -71,6 +52,7 @@ class Company:
 
     server: SandboxServer
     settings: Settings
+    env: dict[str, str]  # QBSYNC_* variables that aim a `qbsync` command at it
     client: QboClient
     waits: list[float] = field(default_factory=list)
     ids: dict[str, str] = field(default_factory=dict)
@@ -118,11 +100,14 @@ class Company:
 @contextmanager
 def company(tmp: Path, cache_url: str, clock: SandboxClock | None = None) -> Iterator[Company]:
     with sandbox_server(clock) as server:
-        settings = sandbox_settings(server, tmp, cache_url)
+        conn = connect_settings(server, tmp, cache_url, REALM, max_attempts=MAX_ATTEMPTS,
+                                throttle_wait_seconds=5.0, backoff_initial_seconds=0.5,
+                                backoff_max_seconds=2.0)
+        env = {k: v for k, v in conn.env.items() if k.startswith("QBSYNC_")}
         waits: list[float] = []
-        client = connect(settings, REALM, clock=server.clock, sleep=waits.append)
+        client = connect(conn.settings, REALM, clock=server.clock, sleep=waits.append)
         try:
-            yield Company(server, settings, client, waits)
+            yield Company(server, conn.settings, env, client, waits)
         finally:
             client.close()
 

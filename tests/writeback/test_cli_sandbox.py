@@ -17,7 +17,7 @@ from qbsync.cli import cli
 from qbsync.cli.context import Env
 from qbsync.clock import FixedClock
 from tests.clirunner import EnvRunner
-from tests.writeback.sandbox_company import REALM, T0, TO_DEACTIVATE, company, fill, setting_values
+from tests.writeback.sandbox_company import REALM, T0, TO_DEACTIVATE, company, fill
 
 
 def test_plan_apply_undo_log_through_the_real_client(
@@ -26,9 +26,8 @@ def test_plan_apply_undo_log_through_the_real_client(
     with company(tmp_path, db_url) as c:
         fill(c)
         c.sync(db_url).dispose()
-        values = setting_values(c.server, tmp_path / "tokens", db_url)
-        for name, value in values.items():
-            monkeypatch.setenv(f"QBSYNC_{name.upper()}", str(value))
+        for name, value in c.env.items():
+            monkeypatch.setenv(name, value)
         (tmp_path / "empty.toml").write_text("")
         monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "empty.toml"))
         runner = EnvRunner(Env(clock=FixedClock(T0 + timedelta(minutes=30))))

@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from qbsync.cache.db import session_factory
 from qbsync.clock import FixedClock
 from qbsync.sandbox.knobs import FaultPlan
 from qbsync.writeback.apply import apply_plan
@@ -52,12 +51,6 @@ def engine(c: Company, db_url: str) -> Iterator[sa.Engine]:
     eng = c.sync(db_url)
     yield eng
     eng.dispose()
-
-
-@pytest.fixture
-def session(engine: sa.Engine) -> Iterator[Session]:
-    with session_factory(engine)() as s:
-        yield s
 
 
 def _plan(session: Session, engine: sa.Engine, clock: FixedClock) -> str:
