@@ -22,13 +22,13 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_REVISION = re.compile(r"^revision: str = '([^']+)'$", re.MULTILINE)
-_DOWN = re.compile(r"^down_revision: str \| None = '([^']+)'$", re.MULTILINE)
+#: the one line each revision file names itself and its parent with (script.py.mako writes it)
+_REVISION = re.compile(r"^revision, down_revision = '([^']+)', (?:None|'([^']+)')$", re.MULTILINE)
 
 
 @cache
 def shipped_head() -> str | None:
-    """The head revision read from the revision files' ``revision`` / ``down_revision`` lines, without
+    """The head revision read from the revision files' ``revision, down_revision = ...`` lines, without
     Alembic (importing it and its templates costs a cron run ~0.1-0.3 s); None when that reading is
     not a single head, and Alembic must be asked."""
     revisions: set[str] = set()
@@ -38,8 +38,9 @@ def shipped_head() -> str | None:
         found = _REVISION.findall(text)
         if len(found) != 1:  # written in another style: only Alembic can tell
             return None
-        revisions.add(found[0])
-        downs.update(_DOWN.findall(text))
+        revision, down = found[0]
+        revisions.add(revision)
+        downs.update([down] if down else [])
     heads = revisions - downs
     return heads.pop() if len(heads) == 1 else None
 

@@ -1,29 +1,15 @@
-"""webhook events in arrival order (seq), fleet_realms
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-05 19:30:00
+"""webhook events in arrival order (seq), fleet_realms (revision 0004 after 0003, 2026-12-05).
 
 Written by hand: the primary key of ``webhook_events`` moves from ``event_id`` to an arrival sequence,
 which no ALTER does portably. The table is an inbox of the last days' webhook events, so it is
 re-created empty: any change its events announced is read by the next scheduled sync.
 """
 
-# ruff: noqa
-from __future__ import annotations
-
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-
 import qbsync.cache.types
 
-
-revision: str = '0004'
-down_revision: str | None = '0003'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = '0004', '0003'
 
 
 def _events_table(with_seq: bool) -> None:
