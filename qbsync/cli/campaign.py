@@ -209,13 +209,19 @@ def report_cmd(ctx: CommandContext, name: str, out: Output) -> None:
 
 @campaign_group.command("followup")
 @click.argument("name")
+@mark_sent_options("email")
 @with_context()
 @with_output()
-def followup_cmd(ctx: CommandContext, name: str, out: Output) -> None:
-    """Contacted members who have not bought again yet: the list for the next touch."""
+def followup_cmd(ctx: CommandContext, name: str, mark_sent: bool, channel: str, out: Output) -> None:
+    """Contacted members who have not bought again yet: the list for the next touch.
+
+    Written to a file (-o) or with --mark-sent, the list is recorded in the customer file as a
+    follow-up of the campaign (`qbsync sent BATCH` once it went out); on the terminal it is a preview."""
     from qbsync.campaigns import campaign
+    from qbsync.customers.outreach import ItemSpec
     from qbsync.reports.table import Column, Table
 
+    camp = campaign.get(ctx.engine, ctx.realm_id, name)
     rows = [{"customer_id": m.customer_id, "name": m.display_name, "last_purchase": m.last_purchase,
              "ltv": m.lifetime_value, "reason": m.reason}
             for m in campaign.followup(ctx.engine, ctx.realm_id, name, ctx.as_of)]
@@ -223,6 +229,14 @@ def followup_cmd(ctx: CommandContext, name: str, out: Output) -> None:
                [Column("customer_id", "Id"), Column("name", "Customer"),
                 Column("last_purchase", "Last purchase", "date"), Column("ltv", "Lifetime value", "money"),
                 Column("reason", "Why in the campaign")], rows))
+    if out.path is not None or mark_sent:
+        file = str(out.path) if out.path is not None else None
+        items = [ItemSpec(str(r["customer_id"]), "campaign", channel, "followup",
+                          {"list": "followup", "file": file}) for r in rows]
+        record_batch(ctx, "campaign", items, f"campaign {name}: follow-up list "
+                     f"{out.path.name if out.path is not None else '(terminal)'}",
+                     {"command": "campaign followup", "campaign": name, "file": file}, mark_sent,
+                     campaign_id=camp.id)
 
 
 @campaign_group.command("dunning")

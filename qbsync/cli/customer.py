@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -13,6 +13,7 @@ import click
 from qbsync.cli.choices import choice
 from qbsync.cli.context import DATE, CommandContext, with_context
 from qbsync.cli.options import Output, with_output
+from qbsync.cli.outreach import sent_on
 
 if TYPE_CHECKING:
     from qbsync.customers import outreach
@@ -169,7 +170,7 @@ def sent_cmd(ctx: CommandContext, batch: str | None, on: datetime | None, except
         if on.date() > ctx.today:
             raise InputError(f"--on {on.date()} is in the future",
                              hint="give the day it went out, or leave it out")
-        when = datetime(on.year, on.month, on.day, 12, tzinfo=UTC)
+        when = sent_on(on.date())
     done, changed = outreach.mark_sent(ctx.engine, ctx.realm_id, batch, ctx.clock, on=when,
                                        except_ids=except_ids)
     assert done.sent_at is not None

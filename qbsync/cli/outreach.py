@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -20,9 +21,15 @@ def mark_sent_options(channel: str) -> Callable[[F], F]:
     def decorate(f: F) -> F:
         f = click.option("--channel", type=choice("qbsync.customers.outreach", "CHANNELS"), default=channel,
                          show_default=True, help="How it reaches customers (recorded with each contact).")(f)
-        return click.option("--mark-sent", is_flag=True, help="Record it as sent now (otherwise: "
-                            "`qbsync sent BATCH` once it went out).")(f)
+        return click.option("--mark-sent", is_flag=True, help="Record it as sent now, or on --as-of when "
+                            "that is an earlier day (otherwise: `qbsync sent BATCH` once it went out).")(f)
     return decorate
+
+
+def sent_on(day: date) -> datetime:
+    """When a batch said to go out on ``day`` went out: noon UTC of that day (its date the same in every
+    company's time zone from UTC-11 to UTC+11)."""
+    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
 
 
 def record_batch(ctx: CommandContext, kind: str, items: Sequence[outreach.ItemSpec], description: str,
@@ -34,10 +41,12 @@ def record_batch(ctx: CommandContext, kind: str, items: Sequence[outreach.ItemSp
     if not items:
         return None
     batch = outreach.record(ctx.engine, ctx.realm_id, kind, items, ctx.clock, as_of=ctx.as_of,
-                            description=description, params=params, campaign_id=campaign_id, sent=mark_sent)
+                            description=description, params=params, campaign_id=campaign_id, sent=mark_sent,
+                            sent_at=sent_on(ctx.as_of) if mark_sent and ctx.as_of < ctx.today else None)
     n = f"{batch.customers} customer{'s' if batch.customers != 1 else ''}"
     if mark_sent:
-        click.echo(f"batch {batch.id} ({n}) recorded as sent", err=True)
+        assert batch.sent_at is not None
+        click.echo(f"batch {batch.id} ({n}) recorded as sent on {batch.sent_at.date()}", err=True)
     else:
         click.echo(f"batch {batch.id} ({n}) recorded; once it went out: qbsync sent {batch.id}", err=True)
     return batch

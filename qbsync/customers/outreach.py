@@ -85,8 +85,9 @@ def new_batch_id() -> str:
 
 def record(engine: sa.Engine, realm_id: str, kind: str, items: Sequence[ItemSpec], clock: Clock, *,
            as_of: date, description: str, params: dict[str, Any] | None = None,
-           campaign_id: int | None = None, sent: bool = False) -> Batch:
-    """Record a batch (pending, or sent now when ``sent``); one item per customer (the first wins)."""
+           campaign_id: int | None = None, sent: bool = False, sent_at: datetime | None = None) -> Batch:
+    """Record a batch (pending, or sent when ``sent``: at ``sent_at``, default now); one item per
+    customer (the first wins)."""
     if kind not in KINDS:
         raise ValueError(f"unknown outreach kind {kind!r}")
     unique: dict[str, ItemSpec] = {}
@@ -95,18 +96,19 @@ def record(engine: sa.Engine, realm_id: str, kind: str, items: Sequence[ItemSpec
             raise ValueError(f"bad outreach item {item!r}")
         unique.setdefault(item.customer_id, item)
     now = clock.now()
+    went = (sent_at or now) if sent else None
     batch_id = new_batch_id()
     with engine.begin() as conn:
         conn.execute(sa.insert(OutreachBatch).values(
             id=batch_id, realm_id=realm_id, kind=kind, created_at=now, as_of=as_of,
-            sent_at=now if sent else None, cancelled_at=None, campaign_id=campaign_id,
+            sent_at=went, cancelled_at=None, campaign_id=campaign_id,
             description=description, params=params or {}))
         rows = [{"batch_id": batch_id, "customer_id": i.customer_id, "realm_id": realm_id, "kind": i.kind,
                  "stage": i.stage, "channel": i.channel, "refs": i.refs, "excluded": False}
                 for i in unique.values()]
         for start in range(0, len(rows), 5000):
             conn.execute(sa.insert(OutreachItem), rows[start:start + 5000])
-    return Batch(batch_id, realm_id, kind, now, as_of, now if sent else None, None, campaign_id, description,
+    return Batch(batch_id, realm_id, kind, now, as_of, went, None, campaign_id, description,
                  params or {}, len(unique))
 
 

@@ -155,6 +155,65 @@ def test_campaign_report_knows_who_was_reached_and_who_responded(db_url: str, tm
     assert f"{len(reached) - 1} contacted members in batches marked sent; 2 bought again" in text
 
 
+def test_mark_sent_on_an_earlier_as_of_counts_from_that_day(db_url: str, tmp_path: Path) -> None:
+    """A run dated --as-of an earlier day and marked sent went out that day, not today: the next run
+    of that cycle moves the customer on (it used to record today, so every earlier run repeated the
+    first notice)."""
+    c = CacheBuilder(db_url)
+    c.customer("1", "Slow Payer", email="ap@slow.example")
+    c.invoice("1", date(2025, 1, 1), "500.00", due=date(2025, 1, 31), doc="S-1")
+    out = tmp_path / "dunning.csv"
+
+    def letters(as_of: str) -> tuple[dict[str, str], str]:
+        said = run(db_url, "campaign", "dunning", "--format", "csv", "-o", str(out), "--as-of", as_of,
+                   "--mark-sent")
+        rows = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+        return {r["Customer Id"]: r["Letter"] for r in rows}, said
+
+    got, said = letters("2025-07-01")
+    assert got == {"1": "first"} and "recorded as sent on 2025-07-01" in said
+    assert letters("2025-07-10")[0] == {}  # 9 days after the first notice: waiting
+    got, said = letters("2025-07-15")
+    assert got == {"1": "second"} and "recorded as sent on 2025-07-15" in said
+    shown = json.loads(run(db_url, "customer", "show", "1", "--format", "json", "--no-rules"))
+    assert [(x["stage"], x["sent_at"][:10]) for x in shown["contacts"]] == [
+        ("first", "2025-07-01"), ("second", "2025-07-15")]
+
+
+def test_a_follow_up_list_is_recorded_as_outreach_of_its_campaign(db_url: str, tmp_path: Path) -> None:
+    c = CacheBuilder(db_url)
+    for i in range(10):
+        c.customer(str(i), f"Customer {i}", email=f"c{i}@example.com")
+        c.receipt(str(i), date(2023, 2, 1), "10.00")
+    run(db_url, "campaign", "create", "back", "--kind", "all", "--control", "0.2", "--seed", "3",
+        "--as-of", "2025-01-01")
+    said = run(db_url, "campaign", "export", "back", "--dir", str(tmp_path), "--as-of", "2025-01-01")
+    run(db_url, "sent", batch_of(said), "--on", "2025-01-05")
+    contacted = json.loads(run(db_url, "campaign", "report", "back", "--format", "json", "--as-of",
+                               "2025-02-01"))["outreach"]["reached_ids"]
+    c.receipt(contacted[0], date(2025, 1, 20), "25.00")  # one came back: no follow-up for it
+    # on the terminal the list is a preview: nothing recorded
+    assert "batch" not in run(db_url, "campaign", "followup", "back", "--as-of", "2025-02-01")
+    assert json.loads(run(db_url, "sent", "--format", "json"))["rows"] == []
+    listed = tmp_path / "followup.csv"
+    said = run(db_url, "campaign", "followup", "back", "--format", "csv", "-o", str(listed),
+               "--as-of", "2025-02-01")
+    ids = sorted(r["Id"] for r in csv.DictReader(listed.open(encoding="utf-8", newline="")))
+    assert ids == sorted(contacted[1:])
+    batch = batch_of(said)
+    assert "recorded; once it went out: qbsync sent" in said
+    run(db_url, "sent", batch, "--on", "2025-02-02")
+    shown = json.loads(run(db_url, "customer", "show", ids[0], "--format", "json", "--no-rules"))
+    assert [(x["kind"], x["stage"], x["sent_at"][:10]) for x in shown["contacts"]] == [
+        ("campaign", None, "2025-01-05"), ("campaign", "followup", "2025-02-02")]
+    rep = json.loads(run(db_url, "campaign", "report", "back", "--format", "json", "--as-of", "2025-03-01"))
+    assert rep["outreach"]["reached_ids"] == contacted  # reached from the first contact on, once each
+    # --mark-sent records it at once, on the --as-of day
+    said = run(db_url, "campaign", "followup", "back", "--mark-sent", "--channel", "phone",
+               "--as-of", "2025-02-20")
+    assert "recorded as sent on 2025-02-20" in said
+
+
 @pytest.mark.parametrize("reason", ["price", "closed"])
 def test_loss_replaced_keeps_one_current(db_url: str, reason: str) -> None:
     c = CacheBuilder(db_url)
