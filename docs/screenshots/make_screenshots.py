@@ -18,6 +18,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+#: the first page of a PDF as a small PNG (pdftoppm adds the .png)
+PDFTOPPM = ["pdftoppm", "-png", "-r", "60", "-singlefile", "-f", "1", "-l", "1"]
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
 
@@ -40,7 +42,8 @@ def main() -> None:
         if url is None:
             qbsync("demo", "--dir", str(tmp / "demo"))
             url = f"sqlite:///{tmp / 'demo' / 'cache.sqlite3'}"
-        top = qbsync("report", "aging", "--format", "csv", "--limit", "6", "--cache-url", url).splitlines()[1:6]
+        top = qbsync("report", "aging", "--format", "csv", "--limit", "6",
+                     "--cache-url", url).splitlines()[1:6]
         ids = [line.split(",")[0].strip('"') for line in top]
         for cid, lang in zip(ids, ("pt", "zh", "fr", "es"), strict=False):
             qbsync("customer", "language", cid, lang, "--cache-url", url)
@@ -67,20 +70,18 @@ def main() -> None:
                 assert found is not None
                 box = found.bounding_box()
                 assert box is not None
-                clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": min(box["height"], 1600)}
+                clip = {"x": box["x"], "y": box["y"], "width": box["width"],
+                        "height": min(box["height"], 1600)}
                 view.screenshot(path=str(HERE / f"report-{section}.png"), clip=clip, full_page=True)
             browser.close()
         for lang, cid in zip(("pt", "zh", "fr", "es"), ids, strict=False):
             found = sorted(letters.glob(f"*-{cid}-*.pdf"))
             if found:
-                subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", "-f", "1", "-l", "1", str(found[0]),
-                                str(HERE / f"letter-{lang}")], check=True)
+                subprocess.run([*PDFTOPPM, str(found[0]), str(HERE / f"letter-{lang}")], check=True)
         english = sorted(p for p in letters.glob("first-*.pdf") if not any(f"-{c}-" in p.name for c in ids))
         if english:
-            subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", "-f", "1", "-l", "1", str(english[0]),
-                            str(HERE / "letter-en")], check=True)
-        subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", "-f", "1", "-l", "1", str(statements),
-                        str(HERE / "statement")], check=True)
+            subprocess.run([*PDFTOPPM, str(english[0]), str(HERE / "letter-en")], check=True)
+        subprocess.run([*PDFTOPPM, str(statements), str(HERE / "statement")], check=True)
     print(f"screenshots written to {HERE}")
 
 

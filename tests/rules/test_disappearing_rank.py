@@ -11,7 +11,7 @@ import pytest
 
 from qbsync.rules.activity import CustomerActivity
 from qbsync.rules.disappearing import features
-from qbsync.rules.disappearing.backtest import SCORERS, TIE, auc, backtest, choose, plan
+from qbsync.rules.disappearing.backtest import SCORERS, TIE, auc, backtest, choose, corrected, plan
 from qbsync.rules.disappearing.rank import find_disappearing
 from qbsync.rules.disappearing.summary import Days
 from qbsync.rules.policy import InactivePolicy
@@ -78,8 +78,26 @@ def test_ties_go_to_the_simpler_scorer() -> None:
     close = {"recency": 0.770, "pareto_nbd_expected": 0.779, "learned": 0.7792}
     assert choose(close) == "pareto_nbd_expected"
     assert choose({"recency": 0.770, "pareto_nbd_expected": 0.779, "learned": 0.779 + 2 * TIE}) == "learned"
+    # the learned model must beat Pareto/NBD corrected by it, which must beat Pareto/NBD itself
+    assert SCORERS.index("pareto_nbd_expected") < SCORERS.index("corrected") < SCORERS.index("learned")
+    assert choose({"pareto_nbd_expected": 0.779, "corrected": 0.7792, "learned": 0.7794}) == "pareto_nbd_expected"
+    assert choose({"pareto_nbd_expected": 0.779, "corrected": 0.781, "learned": 0.7813}) == "corrected"
     # BG/NBD and Pareto/NBD expected purchases were a 0.0001 tie in the issue: Pareto/NBD is listed first
     assert choose({"pareto_nbd_expected": 0.6742, "bg_nbd_expected": 0.6743}) == "pareto_nbd_expected"
+
+
+def test_the_correction_is_the_mean_of_both_log_odds_and_keeps_every_customer_apart() -> None:
+    expected = np.array([3.0, 0.5, 1e-3, 1e-12, 1e-30, 0.0])
+    flat = corrected(expected, np.zeros(len(expected)))
+    # a learned model that says nothing leaves Pareto/NBD's order, even where exp(-expected) rounds to 1
+    assert list(np.argsort(-flat)) == [5, 4, 3, 2, 1, 0]
+    assert len(set(flat[:4].tolist())) == 4
+    pareto = np.exp(-expected[:3])
+    learned = np.array([0.2, 0.9, 0.5])
+    logit = np.log(pareto / (1 - pareto)) / 2 + np.log(learned / (1 - learned)) / 2
+    assert np.allclose(corrected(expected[:3], np.log(learned / (1 - learned))), 1 / (1 + np.exp(-logit)))
+    # and it can overturn Pareto/NBD only where the learned model disagrees strongly
+    assert corrected(np.array([0.5]), np.array([4.0]))[0] > corrected(np.array([0.4]), np.array([-4.0]))[0]
 
 
 def test_backtest_never_looks_past_as_of() -> None:
@@ -182,6 +200,31 @@ def test_the_learned_ranker_is_deterministic_and_explains_itself(regular: tuple[
         for r in f.facts["reasons"]:
             assert r["words"] in f.reason and r["weight"] > 0
             assert r["feature"] in a.models["learned"]["weights"]
+
+
+def test_the_corrected_ranking_explains_itself_and_breaks_pareto_ties_by_the_learned_model(regular: tuple[
+        dict[str, list[date]], dict[str, list[float]]]) -> None:
+    hist, spend = regular
+    as_of = START + timedelta(days=900)
+    acts = _activities(hist, as_of)
+    cut = {c: s[:len(acts[c].purchase_dates)] for c, s in spend.items()}
+    report = find_disappearing(acts, InactivePolicy(), as_of, top=None, scorer="corrected", spend=cut)
+    assert report.scorer == "corrected" and "Ranked by Pareto/NBD corrected by the learned model" in report.summary()
+    assert sum("why: " in f.reason for f in report.findings) > 20
+    # customers Pareto/NBD cannot tell apart (same purchases, first and last day) are listed in the
+    # learned model's order, not the Id's
+    clones = {f"twin{k}": [START + timedelta(days=700), START + timedelta(days=760)] for k in range(6)}
+    # spends out of the Ids' order, so neither the learned order nor its reverse is the Ids'
+    twin_spend = {f"twin{k}": [40.0 * 1.3 ** p] * 2 for k, p in enumerate([3, 0, 5, 1, 4, 2])}
+    acts = _activities({**hist, **clones}, as_of)
+    by_pareto = find_disappearing(acts, InactivePolicy(), as_of, top=None, scorer="pareto_nbd_expected",
+                                  spend={**cut, **twin_spend})
+    learned = dict(zip(by_pareto.scored_ids, by_pareto.scores["learned"], strict=True))
+    twins = [f.customer_id for f in by_pareto.findings if f.customer_id.startswith("twin")]
+    assert len({learned[t] for t in twins}) == 6  # spend tells them apart
+    assert twins == sorted(twins, key=lambda t: -learned[t]) != sorted(twins)
+    positions = [i for i, f in enumerate(by_pareto.findings) if f.customer_id.startswith("twin")]
+    assert positions == list(range(positions[0], positions[0] + 6))  # and they stay together
 
 
 def test_the_line_is_plain_and_shows_the_numbers_that_ranked_it() -> None:

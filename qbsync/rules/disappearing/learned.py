@@ -65,6 +65,12 @@ class LearnedRanker:
             return np.zeros(0)
         return np.asarray(self.model.predict_proba(self._z(X))[:, 1], float)
 
+    def log_odds(self, X: Array) -> Array:
+        """log(P(gone) / P(not)) for each row: the chance of loss without rounding at the ends."""
+        if len(X) == 0:
+            return np.zeros(0)
+        return np.asarray(self.model.decision_function(self._z(X)), float)
+
     def _z(self, X: Array) -> Array:
         return _z(X[:, list(self.used)], self.mean, self.scale)
 

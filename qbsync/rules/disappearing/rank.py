@@ -160,8 +160,12 @@ def find_disappearing(activities: Mapping[str, CustomerActivity], policy: Inacti
     at_risk = chance * value["if_kept"]
     f = cut.features
     key = at_risk if rank_by == "value" else chance
-    # first the highest chance (or value at risk), then the scorer's own value, then the Id
-    order = np.lexsort((np.array(f.ids), -np.asarray(raw, float), -np.nan_to_num(key, nan=-1.0))).tolist()
+    # first the highest chance (or value at risk), then the scorer's own value, then the learned
+    # model's chance (customers alike to the scorer, e.g. Pareto/NBD's same (x, t_x, T), are not
+    # alike to it: they differ in spend), then the Id
+    second = values.get("learned", np.zeros(len(f.ids)))
+    order = np.lexsort((np.array(f.ids), -second, -np.asarray(raw, float),
+                        -np.nan_to_num(key, nan=-1.0))).tolist()
     if top is not None:
         order = order[:top]
     own_gaps = _own_median_gaps(live_days)
@@ -287,7 +291,7 @@ def _finding(act: CustomerActivity, i: int, f: feats.Features, own_gaps: Array, 
     if np.isfinite(at_risk) and at_risk > 0:
         parts.append(f"{_money(at_risk)} a year at risk")
     reasons: list[dict[str, Any]] = []
-    if chosen == "learned" and learner is not None:
+    if chosen in ("learned", "corrected") and learner is not None:
         reasons = [r for r in learner.reasons(f, i, k=4) if r["feature"] not in _SAID][:2]
         if reasons:
             parts.append("why: " + ", ".join(r["words"] for r in reasons))
