@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from qbsync.errors import FaultDetail, ValidationError
+from qbsync.qbo import querybuild
 from qbsync.qbo.gateway import QboGateway
 from qbsync.rules.activity import activity_entities, counts
 from qbsync.writeback.recheck import Expectation, Fresh, Txn
@@ -21,28 +22,16 @@ PAGE = 1000
 JsonDict = dict[str, Any]
 
 
-def quote(value: str) -> str:
-    """A QBO query string literal (apostrophes escaped as the API wants)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _in_list(ids: Sequence[str]) -> str:
-    return "(" + ", ".join(quote(i) for i in ids) + ")"
-
-
-def _qbo_time(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
 def _statements(exps: Sequence[Expectation], entities: Sequence[str]) -> list[tuple[str, str]]:
     """(entity, statement) pairs covering everything the re-check of ``exps`` needs."""
     ids = [e.customer_id for e in exps]
-    out = [("Customer", f"select * from Customer where Id IN {_in_list(ids)} AND Active IN (true, false)")]
+    out = [("Customer", f"select * from Customer where Id IN {querybuild.id_list(ids)} "
+                        f"AND {querybuild.ACTIVE_OR_NOT}")]
     deact = [e for e in exps if not e.new_active]
     if not deact:
         return out
     out.append(("Customer", f"select * from Customer where ParentRef IN "
-                            f"{_in_list([e.customer_id for e in deact])} AND Active = true"))
+                            f"{querybuild.id_list([e.customer_id for e in deact])} AND Active = true"))
     everything = [e for e in deact if e.activity_mode == "any"
                   or (e.activity_mode == "since_seen" and e.last_activity_seen is None)]
     dated = [e for e in deact if e.activity_mode == "since_seen" and e.last_activity_seen is not None]
@@ -51,17 +40,17 @@ def _statements(exps: Sequence[Expectation], entities: Sequence[str]) -> list[tu
     for entity in entities:
         if everything:
             out.append((entity, f"select * from {entity} where CustomerRef IN "
-                                f"{_in_list([e.customer_id for e in everything])}"))
+                                f"{querybuild.id_list([e.customer_id for e in everything])}"))
         if dated:
             since = min(e.last_activity_seen for e in dated if e.last_activity_seen is not None)
             out.append((entity, f"select * from {entity} where CustomerRef IN "
-                                f"{_in_list([e.customer_id for e in dated])} "
+                                f"{querybuild.id_list([e.customer_id for e in dated])} "
                                 f"AND TxnDate > '{since.isoformat()}'"))
         if changed:
             at = min(e.changed_since for e in changed if e.changed_since is not None)
             out.append((entity, f"select * from {entity} where CustomerRef IN "
-                                f"{_in_list([e.customer_id for e in changed])} "
-                                f"AND MetaData.LastUpdatedTime > '{_qbo_time(at)}'"))
+                                f"{querybuild.id_list([e.customer_id for e in changed])} "
+                                f"AND MetaData.LastUpdatedTime > '{querybuild.qbo_datetime(at)}'"))
     return out
 
 
