@@ -112,8 +112,9 @@ def fill(engine: sa.Engine, n_customers: int, n_txns: int, seed: int = 1, raw_by
                           f"Customer {i + 1}" + ("" if active else " (deleted)"), active,
                           parent is not None, parent, 1 if parent else 0, False, amount(0), amount(0)))
     txn_cols = "realm_id, id, sync_token, created_at, updated_at, raw, customer_id, txn_date, total_amt"
-    tables = {0: ("invoices", ", balance, voided"), 1: ("sales_receipts", ""),
-              2: ("payments", ", unapplied_amt"), 3: ("credit_memos", ", balance"), 4: ("estimates", "")}
+    tables = {0: ("invoices", ", balance, voided"), 1: ("sales_receipts", ", voided"),
+              2: ("payments", ", unapplied_amt, voided"), 3: ("credit_memos", ", balance, voided"),
+              4: ("estimates", "")}
     rows: dict[int, list[tuple[Any, ...]]] = {k: [] for k in tables}
     for n, (c, d, k, a, o) in enumerate(zip(cust.tolist(), day.tolist(), kind.tolist(), cents.tolist(),
                                             open_inv.tolist(), strict=True)):
@@ -123,7 +124,9 @@ def fill(engine: sa.Engine, n_customers: int, n_txns: int, seed: int = 1, raw_by
         if k == 0:
             rows[k].append((*base, amount(a if o else 0), False))
         elif k in (2, 3):
-            rows[k].append((*base, amount(0)))
+            rows[k].append((*base, amount(0), False))
+        elif k == 1:
+            rows[k].append((*base, False))
         else:
             rows[k].append(base)
     with engine.begin() as conn:
