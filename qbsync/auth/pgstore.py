@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
 
 TOKENS = FleetToken.metadata.tables[FleetToken.__tablename__]
+WRONG_KEY_HINT = ("give this machine the key the tokens were saved with (QBSYNC_TOKEN_KEY; add it after a "
+                  "comma while rotating keys)")
 KEY_HINT = ("set QBSYNC_TOKEN_KEY to a Fernet key, made once with `python -c \"from cryptography.fernet "
             "import Fernet; print(Fernet.generate_key().decode())\"`, and give every worker the same one")
 
@@ -58,15 +60,20 @@ def _advisory_key(realm_id: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def require_postgresql(backend: str) -> None:
+    """The cache store's one condition on the cache (ConfigError otherwise)."""
+    if backend != "postgresql":
+        raise ConfigError("token_store", "`cache` keeps tokens in a PostgreSQL cache, and this cache is "
+                          f"{backend}", hint="use token_store = file (the default) on one "
+                          "machine, or a postgresql+psycopg:// cache_url for a fleet")
+
+
 class PgTokenStore(TokenStore):
     """Tokens as encrypted rows of the PostgreSQL cache (one per company)."""
 
     def __init__(self, engine: sa.Engine, key: str | None) -> None:
         super().__init__(Path("."))  # the file store's directory is not used
-        if engine.dialect.name != "postgresql":
-            raise ConfigError("token_store", "`cache` keeps tokens in a PostgreSQL cache, and this cache is "
-                              f"{engine.dialect.name}", hint="use token_store = file (the default) on one "
-                              "machine, or a postgresql+psycopg:// cache_url for a fleet")
+        require_postgresql(engine.dialect.name)
         self.engine = engine
         self._crypto = _fernet(key)
         self._local = threading.local()
@@ -85,10 +92,10 @@ class PgTokenStore(TokenStore):
         try:
             raw = self._crypto.decrypt(ciphertext.encode())
         except InvalidToken:
-            raise AuthError(f"the stored tokens of company {realm_id} cannot be decrypted with "
-                            "QBSYNC_TOKEN_KEY",
-                            hint="give this machine the key the tokens were saved with (or add it after a "
-                                 "comma while rotating keys)") from None
+            # A setting (exit 2), not a lost authorization: logging in again from this machine would
+            # strand every other machine that still has the right key.
+            raise ConfigError("token_key", f"cannot decrypt the stored tokens of company {realm_id}",
+                              hint=WRONG_KEY_HINT) from None
         try:
             return TokenSet.from_json(json.loads(raw))
         except (ValueError, KeyError, TypeError):
@@ -154,3 +161,22 @@ class PgTokenStore(TokenStore):
     def realms(self) -> list[str]:
         with self._conn(False) as conn:
             return sorted(r for (r,) in conn.execute(sa.select(TOKENS.c.realm_id)))
+
+    def check_key(self) -> int:
+        """Decrypt every stored company's tokens (a worker's start: a wrong key stops it at once, not job
+        after job); returns how many there are. ConfigError naming the companies the key cannot open."""
+        from cryptography.fernet import InvalidToken
+
+        with self._conn(False) as conn:
+            rows = conn.execute(sa.select(TOKENS.c.realm_id, TOKENS.c.ciphertext)).all()
+        refused = []
+        for row in rows:
+            try:
+                self._crypto.decrypt(row.ciphertext.encode())
+            except InvalidToken:
+                refused.append(row.realm_id)
+        if refused:
+            shown = ", ".join(sorted(refused)[:5]) + (" ..." if len(refused) > 5 else "")
+            raise ConfigError("token_key", f"cannot decrypt the stored tokens of {len(refused)} of "
+                              f"{len(rows)} companies ({shown})", hint=WRONG_KEY_HINT)
+        return len(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -32,8 +33,22 @@ def cache_error(exc: sa.exc.DBAPIError, url: sa.URL | str | None = None) -> Cach
                           hint="restore it from a backup (`qbsync restore FILE`), or move it aside and run "
                                "`qbsync sync` to mirror the company again (notes, plans and the write-back "
                                "log live only in the cache and its backups)")
+    if "no schema has been selected" in reason:  # PostgreSQL: the URL's search_path names no schema there
+        return CacheError(f"cannot open the cache{where}: the schema its search_path names does not exist",
+                          hint=f"create it first (CREATE SCHEMA {_search_path(url) or 'name'};), or leave "
+                               "the search_path option out of the URL to use the public schema")
     return CacheError(f"cannot open the cache{where}: {reason}",
                       hint="check the cache_url setting and that the database is reachable")
+
+
+def _search_path(url: sa.URL | str | None) -> str | None:
+    """The first schema of a URL's ``options=-csearch_path=...`` (how a cache URL chooses its schema)."""
+    if url is None:
+        return None
+    options = sa.engine.make_url(url).query.get("options")
+    text = " ".join(options) if isinstance(options, tuple) else (options or "")
+    found = re.search(r"search_path\s*=\s*([^,\s]+)", text)
+    return found.group(1).strip('"') if found else None
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

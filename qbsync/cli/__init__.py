@@ -123,6 +123,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, config: Path | None) -> N
                         stream=sys.stderr)
     # Alembic announces its migration context on every open of the cache; only -vv wants that.
     logging.getLogger("alembic").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    # The fleet's task queue logs each job's start and end beside qbsync's own line per sync: -v for them.
+    logging.getLogger("procrastinate").setLevel(
+        logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING)
 
 
 def main() -> None:

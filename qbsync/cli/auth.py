@@ -125,5 +125,51 @@ def logout_cmd(ctx: click.Context, local: bool) -> None:
     click.echo(f"Connection to realm {realm} {suffix}.")
 
 
+_STORE_NAMES = {"cache": "the cache store", "file": "the file store"}
+
+
+@auth_group.command("migrate")
+@click.option("--to", "to", type=click.Choice(["cache", "file"]), required=True,
+              help="cache: into the PostgreSQL cache, encrypted (a worker fleet); file: back into "
+                   "token_dir (one machine).")
+@click.option("--dry-run", is_flag=True, help="Only say which companies would move.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def migrate_cmd(ctx: click.Context, to: str, dry_run: bool, as_json: bool) -> None:
+    """Move the stored tokens into the other token store, leaving one copy of each.
+
+    Every company connected in the other store (or only --realm) is moved under both stores' locks:
+    no refresh can run while it moves, and its old copy is deleted, so two stores never refresh the
+    same connection. Running it again is harmless. Then set token_store (QBSYNC_TOKEN_STORE) to the new
+    store on every machine that syncs these companies.
+    """
+    from qbsync.auth.stores import move_tokens, open_token_store
+
+    settings = _settings(ctx)
+    origin = "file" if to == "cache" else "cache"
+    source = open_token_store(settings, kind=origin)
+    destination = open_token_store(settings, kind=to)
+    realm = ctx.obj.get("realm")
+    realms = [source.default_realm(realm)] if realm else source.realms()
+    moved = move_tokens(source, destination, realms, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps({"to": to, "dry_run": dry_run, "companies": [
+            {"realm_id": m.realm_id, "company_name": m.company_name, "action": m.action} for m in moved]},
+            indent=2))
+        return
+    where, old = _STORE_NAMES[to], _STORE_NAMES[origin]
+    if not moved:
+        click.echo(f"nothing to move: {old} holds no tokens")
+        return
+    said = {"would-move": f"would move to {where}", "moved": f"moved to {where}",
+            "already": f"already in {where}; the copy in {old} removed",
+            "kept-newer": f"{where} holds a newer copy (refreshed there since); the copy in {old} removed"}
+    for m in moved:
+        click.echo(f"realm {m.realm_id} ({m.company_name or 'name unknown'}): {said[m.action]}")
+    if not dry_run and settings.token_store != to:
+        click.echo(f"now set token_store = {to} (QBSYNC_TOKEN_STORE={to}) on every machine that syncs "
+                   f"these companies: {old} no longer holds their tokens", err=True)
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(auth_group)

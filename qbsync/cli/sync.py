@@ -143,7 +143,11 @@ STATUS_COLUMNS = ("realm_id", "company", "entity", "rows", "last_success_at", "c
 @with_context(realm="Only this company (realm) Id (default: every company in the cache).", as_of=False)
 @with_output(json_alias=True)
 def status_command(ctx: CommandContext, out: Output) -> None:
-    """Per company and entity: last sync, cursor, rows in the cache, last error."""
+    """Per company and entity: last sync, cursor, rows in the cache, last error.
+
+    With webhooks or workers (docs/fleet.md), a line per company above its entities: the last event
+    received, events not yet synced, syncs queued and running, the last sync and the cache's lag.
+    """
     from qbsync.fleet.status import fleet_status  # events, queue, lag (webhooks and the worker fleet)
     from qbsync.sync.status import sync_status
 

@@ -53,6 +53,9 @@ def worker_command(ctx: CommandContext, once: bool, concurrency: int, every: str
     engine = ctx.engine
     # the context closes the cache when the command ends
     store = open_token_store(settings, engine)
+    check_key = getattr(store, "check_key", None)
+    if callable(check_key):  # the cache store: a wrong QBSYNC_TOKEN_KEY stops the worker here
+        check_key()
     executor = SyncExecutor(settings, engine)
     if engine.dialect.name != "postgresql":
         if not once:
@@ -74,6 +77,8 @@ def worker_command(ctx: CommandContext, once: bool, concurrency: int, every: str
             click.echo(f"worker {label}: {concurrency} at a time; scheduled CDC every {every}, "
                        f"reconcile every {reconcile_every}", err=True)
         fleet.run_worker(concurrency=concurrency, once=once, name=label)
+    if once:
+        _print([o.to_json() for o in fleet.outcomes], out)
 
 
 def _once_in_process(executor: SyncExecutor, realms: list[str], every: timedelta,

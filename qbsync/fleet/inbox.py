@@ -73,7 +73,10 @@ class Inbox:
         self.engine = engine
 
     def _insert(self, conn: sa.Connection, rows: list[dict[str, object]]) -> int:
-        """Insert, skipping event ids already there; returns how many were new."""
+        """Insert, skipping event ids already there; returns how many were new.
+
+        The new rows are counted from RETURNING: psycopg reports ``rowcount`` -1 for a multi-row
+        INSERT ... ON CONFLICT, which once made every event of a PostgreSQL delivery "already seen"."""
         from sqlalchemy.dialects.postgresql import insert as pg_insert
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -81,8 +84,7 @@ class Inbox:
                            ).on_conflict_do_nothing(index_elements=["event_id"])
         new = 0
         for start in range(0, len(rows), _CHUNK):
-            result = conn.execute(stmt.values(rows[start:start + _CHUNK]))
-            new += max(0, result.rowcount or 0)
+            new += len(conn.execute(stmt.values(rows[start:start + _CHUNK]).returning(EVENTS.c.seq)).all())
         return new
 
     def _marks(self, conn: sa.Connection, realms: Iterable[str]) -> _Marks:

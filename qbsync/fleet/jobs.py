@@ -117,6 +117,8 @@ class Fleet:
         self.client = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(
             conninfo=self.conninfo, min_size=1, max_size=4))
         self._opened = False
+        #: what the jobs this process ran became (``qbsync worker --once`` prints them)
+        self.outcomes: list[Outcome] = []
 
     def open(self) -> Fleet:
         if not self._opened:
@@ -204,6 +206,7 @@ class Fleet:
             finally:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 conn.commit()
+        self.outcomes.append(outcome)
         if outcome.retry:
             self.request(req, delay=self.options.retry_after)
         return outcome
@@ -231,11 +234,15 @@ class Fleet:
                 try:
                     args = dict(row.args or {})
                     realm, kind = str(args.get("realm_id")), str(args.get("kind", "cdc"))
-                    if kind in KINDS:
-                        self.request(SyncRequest(realm, kind, str(args.get("reason", SCHEDULE))))
+                    # The dead job ends first: while it is ``doing`` it holds its company's lock, and a
+                    # worker woken by the new job's NOTIFY would find nothing it may start (and sleep
+                    # until its next poll, 5 s). A crash between the two loses nothing: the tick
+                    # re-queues a company whose events no sync has read, and the schedule the rest.
                     self.open()
                     self.client.connector.get_sync_connector().execute_query(
                         sql.queries["finish_job"], job_id=int(row.id), status="failed", delete_job=False)
+                    if kind in KINDS:
+                        self.request(SyncRequest(realm, kind, str(args.get("reason", SCHEDULE))))
                     recovered.append(int(row.id))
                     log.warning("job %s (realm %s, %s) lost its worker; queued again", row.id, realm, kind)
                 finally:
@@ -257,9 +264,12 @@ class Fleet:
         for req in due(now, realm_marks(self.engine, realms), opts.every, opts.reconcile_every):
             if req.realm_id not in busy and self.request(req):
                 report.scheduled.append(req)
-        waiting = {realm for (realm, status) in self.counts() if status == "todo"}
+        # A company with a sync waiting or running is left alone: the running one reads every event
+        # committed before it began, and an event recorded since queued a sync of its own (a queueing
+        # lock only refuses a second *waiting* job). Were that request lost, the next tick re-queues it.
+        queued = {realm for (realm, _) in self.counts()}
         for realm in self.inbox.pending(realms):
-            if realm not in waiting and self.request(SyncRequest(realm)):
+            if realm not in queued and self.request(SyncRequest(realm)):
                 report.requeued.append(realm)
         report.pruned = self.inbox.prune(now - self.options.retention)
         return report

@@ -21,7 +21,7 @@ from qbsync.auth.stores import open_token_store
 from qbsync.auth.tokens import TokenSet
 from qbsync.cache.schema import open_cache
 from qbsync.clock import FixedClock
-from qbsync.errors import AuthError, ConfigError
+from qbsync.errors import ConfigError
 from qbsync.settings import load_settings
 from tests.conftest import PG_AVAILABLE, pg_schema_url
 
@@ -57,7 +57,7 @@ def test_tokens_round_trip_and_are_encrypted_at_rest(url: str) -> None:
     assert "access-secret-0" not in stored and "Acme" not in stored
     assert "access-secret" not in repr(store)
     other_key = PgTokenStore(engine, Fernet.generate_key().decode())
-    with pytest.raises(AuthError, match="cannot be decrypted"):
+    with pytest.raises(ConfigError, match="cannot decrypt"):
         other_key.load(REALM)
     rotated = PgTokenStore(engine, f"{Fernet.generate_key().decode()},{KEY}")  # the old key still reads
     assert rotated.load(REALM) == _tokens(0)
