@@ -1,4 +1,4 @@
-"""`qbsync auth login | status | logout`: connect a QuickBooks company and manage the stored tokens."""
+"""`qbsync auth login | status | logout | migrate`: connect a company, manage its stored tokens."""
 
 from __future__ import annotations
 
@@ -128,14 +128,17 @@ def logout_cmd(ctx: click.Context, local: bool) -> None:
 _STORE_NAMES = {"cache": "the cache store", "file": "the file store"}
 
 
+MIGRATE_COLUMNS = ("realm_id", "company_name", "action")
+
+
 @auth_group.command("migrate")
 @click.option("--to", "to", type=click.Choice(["cache", "file"]), required=True,
               help="cache: into the PostgreSQL cache, encrypted (a worker fleet); file: back into "
                    "token_dir (one machine).")
 @click.option("--dry-run", is_flag=True, help="Only say which companies would move.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@with_output(json_alias=True)
 @click.pass_context
-def migrate_cmd(ctx: click.Context, to: str, dry_run: bool, as_json: bool) -> None:
+def migrate_cmd(ctx: click.Context, to: str, dry_run: bool, out: Output) -> None:
     """Move the stored tokens into the other token store, leaving one copy of each.
 
     Every company connected in the other store (or only --realm) is moved under both stores' locks:
@@ -149,23 +152,22 @@ def migrate_cmd(ctx: click.Context, to: str, dry_run: bool, as_json: bool) -> No
     origin = "file" if to == "cache" else "cache"
     source = open_token_store(settings, kind=origin)
     destination = open_token_store(settings, kind=to)
-    realm = ctx.obj.get("realm")
+    realm = _realm_flag(ctx)
     realms = [source.default_realm(realm)] if realm else source.realms()
     moved = move_tokens(source, destination, realms, dry_run=dry_run)
-    if as_json:
-        click.echo(json.dumps({"to": to, "dry_run": dry_run, "companies": [
-            {"realm_id": m.realm_id, "company_name": m.company_name, "action": m.action} for m in moved]},
-            indent=2))
+    rows = [{"realm_id": m.realm_id, "company_name": m.company_name, "action": m.action} for m in moved]
+    if out.fmt != "table":
+        out.rows(MIGRATE_COLUMNS, rows, doc={"to": to, "dry_run": dry_run, "companies": rows})
         return
     where, old = _STORE_NAMES[to], _STORE_NAMES[origin]
     if not moved:
-        click.echo(f"nothing to move: {old} holds no tokens")
+        out.write(f"nothing to move: {old} holds no tokens\n")
         return
     said = {"would-move": f"would move to {where}", "moved": f"moved to {where}",
             "already": f"already in {where}; the copy in {old} removed",
             "kept-newer": f"{where} holds a newer copy (refreshed there since); the copy in {old} removed"}
-    for m in moved:
-        click.echo(f"realm {m.realm_id} ({m.company_name or 'name unknown'}): {said[m.action]}")
+    out.write("".join(f"realm {m.realm_id} ({m.company_name or 'name unknown'}): {said[m.action]}\n"
+                      for m in moved))
     if not dry_run and settings.token_store != to:
         click.echo(f"now set token_store = {to} (QBSYNC_TOKEN_STORE={to}) on every machine that syncs "
                    f"these companies: {old} no longer holds their tokens", err=True)
