@@ -1,41 +1,58 @@
-"""Time every report and campaign step over a synthetic cache (default 100,000 customers, 2,000,000 txns).
+"""Time every report and rule step over synthetic caches, against an older revision's code in the same run.
 
-    python bench/bench_reports.py [--customers N] [--txns N] [--url sqlite:///path]
+    python bench/bench_reports.py [--sizes 10000:200000,100000:2000000] [--against REV] [--rounds 2]
+                                  [--dir DIR] [--reuse] [--steps aging,payments,...]
 
-Prints seconds per report and its ratio to a baseline in the same process (a plain
-``SELECT COUNT(*), SUM(total_amt) FROM invoices``), so figures from noisy, shared machines compare.
+For each size (customers:transactions) it builds a SQLite cache (or reuses one in ``--dir``), then
+runs every step in a child process (``bench/report_steps.py``) with this checkout's code and with
+the code of ``--against`` (exported by ``git archive``; default: the revision before the reports
+rework), alternating, ``--rounds`` times, and keeps each step's fastest run. It prints per size the
+wall and CPU seconds of both and their ratio, then per step how time grew from the smallest size to
+the largest for both (linear: x10 for ten times the data). CPU seconds are steadier than wall
+seconds on a shared machine; both are printed, with the load average.
+
+The data: invoices (85 % paid, half of those with a linked payment), sales receipts, 1-3 sales
+lines each with classes and locations, and a bookkeeper's everyday extras drawn from their own
+random stream (so the rest is as before): sales tax on a third of the sales, credit memos (half
+unapplied), refund receipts, unapplied payments, and A/R journal entries with their accounts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from qbsync.cache.db import create_schema, make_engine
 from qbsync.cache.models import (
+    Account,
+    CreditMemo,
     Customer,
     Department,
     Invoice,
+    JournalEntry,
+    JournalLine,
     Payment,
     PaymentLink,
     QboClass,
     Realm,
+    RefundReceipt,
     SalesLine,
     SalesReceipt,
 )
-from qbsync.campaigns import campaign, dunning, segments
-from qbsync.clock import FixedClock
-from qbsync.reports import aging, baddebt, best, cross, payments, statement
-from qbsync.reports.source import Period
 
 REALM = "bench"
 AS_OF = date(2025, 6, 30)
@@ -127,55 +144,140 @@ def build(url: str, customers: int, txns: int, seed: int = 1) -> sa.Engine:
     return engine
 
 
+def everyday(engine: sa.Engine, customers: int, txns: int, seed: int = 1) -> None:
+    """The everyday extras, from their own random stream (the data ``build`` made is unchanged)."""
+    rng = random.Random(seed + 7)
+    when = datetime(2020, 1, 1, tzinfo=UTC)
+    base = {"realm_id": REALM, "sync_token": "0", "created_at": when, "updated_at": when, "raw": {}}
+    start = AS_OF - timedelta(days=3 * 365)
+    n_inv = txns // 2
+    with engine.begin() as conn:
+        taxed: Any
+        for taxed in (Invoice, SalesReceipt):  # a third of the sales taxed at 8.25 %
+            conn.execute(sa.update(taxed).where(taxed.realm_id == REALM, sa.func.length(taxed.id) % 3 == 0)
+                         .values(total_tax=sa.func.round(taxed.total_amt * 825 / 10825)))
+        conn.execute(sa.insert(Account), [
+            {**base, "id": "ar", "name": "Accounts Receivable (A/R)", "active": True,
+             "account_type": "Accounts Receivable"},
+            {**base, "id": "inc", "name": "Finance charges", "active": True, "account_type": "Income"}])
+
+        def day() -> date:
+            return start + timedelta(days=rng.randrange(3 * 365))
+
+        def who() -> str:
+            return str(int(rng.paretovariate(1.2) * 7) % customers)
+
+        memos = [{**base, "id": f"m{i}", "customer_id": who(), "txn_date": day(),
+                  "total_amt": (t := Decimal(rng.randrange(1000, 50000)) / 100),
+                  "balance": t if rng.random() < 0.5 else Decimal(0), "voided": False}
+                 for i in range(n_inv // 30)]
+        refunds = [{**base, "id": f"f{i}", "customer_id": str(rng.randrange(customers)), "txn_date": day(),
+                    "total_amt": Decimal(rng.randrange(500, 10000)) / 100, "voided": False}
+                   for i in range(txns // 100)]
+        unapplied = [{**base, "id": f"u{i}", "customer_id": who(), "txn_date": day(),
+                      "total_amt": (t := Decimal(rng.randrange(1000, 30000)) / 100), "unapplied_amt": t}
+                     for i in range(n_inv // 100)]
+        entries = [{**base, "id": f"j{i}", "txn_date": day(),
+                    "total_amt": Decimal(rng.randrange(500, 5000)) / 100} for i in range(n_inv // 500)]
+        jlines = []
+        for e in entries:
+            cid = who()
+            for n, (posting, account, entity) in enumerate((("Debit", "ar", cid), ("Credit", "inc", None))):
+                jlines.append({"realm_id": REALM, "txn_type": "JournalEntry", "txn_id": e["id"],
+                               "line_no": n + 1, "posting_type": posting, "account_id": account,
+                               "entity_type": "Customer" if entity else None, "entity_id": entity,
+                               "amount": e["total_amt"]})
+        table: Any
+        for table, rows in ((CreditMemo, memos), (RefundReceipt, refunds), (Payment, unapplied),
+                            (JournalEntry, entries), (JournalLine, jlines)):
+            for chunk in range(0, len(rows), 20000):
+                conn.execute(sa.insert(table), rows[chunk:chunk + 20000])
+
+
 def timed(fn: Callable[[], Any]) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
 
 
+STEPS = ("baseline", "aging", "best", "cross", "cross-class", "payments", "statement", "baddebt", "dunning",
+         "find_inactive", "segment-rfm", "campaign-create")
+#: the revision before the reports rework (qbsync 'today' in issues 11 and 15)
+AGAINST = "ebbf192"
+
+
+def _export(rev: str, into: Path) -> Path:
+    root = Path(__file__).resolve().parent.parent
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "qbsync"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def _child(code: Path, url: str, steps: list[str]) -> dict[str, dict[str, float]]:
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    out = subprocess.run([sys.executable, str(Path(__file__).with_name("report_steps.py")), url, REALM,
+                          ",".join(steps)], env=env, check=True, capture_output=True, text=True).stdout
+    result: dict[str, dict[str, float]] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--customers", type=int, default=100_000)
-    ap.add_argument("--txns", type=int, default=2_000_000)
-    ap.add_argument("--url")
-    ap.add_argument("--reports-only", action="store_true",
-                    help="Skip segment and campaign steps (they run the rules' activity loader).")
+    ap.add_argument("--sizes", default="10000:200000,100000:2000000",
+                    help="customers:transactions, comma-separated (smallest first)")
+    ap.add_argument("--against", default=AGAINST, help="git revision of the code to compare with")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "qbsync-bench-reports")
+    ap.add_argument("--reuse", action="store_true", help="Keep caches already built in --dir")
+    ap.add_argument("--steps", default=",".join(STEPS))
     args = ap.parse_args()
-    url = args.url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    t0 = time.perf_counter()
-    engine = build(url, args.customers, args.txns)
-    print(f"built {args.customers} customers / ~{args.txns} transactions in {time.perf_counter() - t0:.1f}s "
-          f"on {engine.dialect.name}, {platform.machine()} {platform.python_version()}")
-
-    def baseline() -> None:
-        with engine.connect() as conn:
-            conn.execute(sa.select(sa.func.count(), sa.func.sum(Invoice.total_amt))).one()
-
-    base = timed(baseline)
-    year = Period(AS_OF - timedelta(days=364), AS_OF)
-    clock = FixedClock(datetime(2025, 6, 30, 12, tzinfo=UTC))
-    steps: list[tuple[str, Callable[[], Any]]] = [
-        ("aging", lambda: aging.aging(engine, REALM, AS_OF)),
-        ("best", lambda: best.best(engine, REALM, AS_OF, year)),
-        ("cross (location)", lambda: cross.cross(engine, REALM, AS_OF, year)),
-        ("cross (class)", lambda: cross.cross(engine, REALM, AS_OF, year, "class")),
-        ("payments", lambda: payments.payments(engine, REALM, AS_OF, year)),
-        ("statement (top customer)", lambda: statement.statement(engine, REALM, "0", AS_OF)),
-        ("baddebt", lambda: baddebt.baddebt(engine, REALM, AS_OF)),
-        ("dunning", lambda: dunning.dunning(engine, REALM, AS_OF)),
-        ("segment rfm", lambda: segments.evaluate(engine, REALM, segments.make(
-            "r", "rfm", {"segments": ["At Risk", "Can't Lose Them"]}), AS_OF)),
-        ("campaign create (all)", lambda: campaign.create(
-            engine, REALM, "bench", segments.make("a", "all", {}), AS_OF, clock, seed=1)),
-        ("campaign report", lambda: campaign.report(engine, REALM, "bench", AS_OF + timedelta(days=1))),
-    ]
-    if args.reports_only:
-        steps = steps[:8]
-    print(f"{'step':28} {'seconds':>9} {'x baseline':>11}")
-    print(f"{'baseline count+sum':28} {base:9.2f} {1:11.1f}")
-    for name, fn in steps:
-        s = timed(fn)
-        print(f"{name:28} {s:9.2f} {s / base:11.1f}")
+    steps = args.steps.split(",")
+    sizes = [tuple(int(x) for x in s.split(":")) for s in args.sizes.split(",")]
+    args.dir.mkdir(parents=True, exist_ok=True)
+    new_code = Path(__file__).resolve().parent.parent
+    old_code = _export(args.against, args.dir / f"code-{args.against}")
+    print(f"{date.today()}  {platform.machine()}  Python {platform.python_version()}  "
+          f"load average {os.getloadavg()[0]:.1f}  new code: checkout, old code: {args.against}")
+    best: dict[tuple[int, str, str], dict[str, float]] = {}
+    for customers, txns in sizes:
+        path = args.dir / f"c{customers}-t{txns}.sqlite3"
+        url = f"sqlite:///{path}"
+        if not (args.reuse and path.exists()):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            t0 = time.perf_counter()
+            engine = build(url, customers, txns)
+            everyday(engine, customers, txns)
+            engine.dispose()
+            took = time.perf_counter() - t0
+            print(f"built {customers:,} customers / ~{txns:,} transactions in {took:.0f} s")
+        for _ in range(args.rounds):
+            for label, code in (("old", old_code), ("new", new_code)):
+                for step, t in _child(code, url, steps).items():
+                    key = (customers, label, step)
+                    if key not in best or t["cpu"] < best[key]["cpu"]:
+                        best[key] = t
+        print(f"\n{customers:,} customers / ~{txns:,} transactions (fastest of {args.rounds}; load average "
+              f"{os.getloadavg()[0]:.1f})")
+        print(f"{'step':18} {'old wall':>9} {'new wall':>9} {'new/old':>8} {'old cpu':>8} {'new cpu':>8} "
+              f"{'new/old':>8}")
+        for step in steps:
+            o, n = best[(customers, "old", step)], best[(customers, "new", step)]
+            print(f"{step:18} {o['wall']:9.2f} {n['wall']:9.2f} {n['wall'] / o['wall']:8.2f} "
+                  f"{o['cpu']:8.2f} {n['cpu']:8.2f} {n['cpu'] / max(o['cpu'], 1e-9):8.2f}")
+    if len(sizes) > 1:
+        small, large = sizes[0][0], sizes[-1][0]
+        print(f"\ngrowth from {small:,} to {large:,} customers (x{large / small:g} the data): CPU (wall)")
+        print(f"{'step':18} {'old':>15} {'new':>15}")
+        for step in steps:
+            cells = []
+            for label in ("old", "new"):
+                a, b = best[(small, label, step)], best[(large, label, step)]
+                cpu, wall = b["cpu"] / max(a["cpu"], 1e-9), b["wall"] / max(a["wall"], 1e-9)
+                cells.append(f"x{cpu:5.1f} (x{wall:5.1f})")
+            print(f"{step:18} {cells[0]:>15} {cells[1]:>15}")
 
 
 if __name__ == "__main__":

@@ -131,6 +131,20 @@ def plain_name(name: str) -> str:
     return name[: -len(DELETED_SUFFIX)] if name.endswith(DELETED_SUFFIX) else name
 
 
+#: one per line of a journal entry -> journal_lines (A/R lines carry the customer in Entity)
+JOURNAL_LINES = Child(
+    "journal_lines", "lines", (
+        _f("posting_type", "text", "JournalEntryLineDetail.PostingType"),
+        _f("account_id", "ref", "JournalEntryLineDetail.AccountRef.value"),
+        _f("entity_type", "text", "JournalEntryLineDetail.Entity.Type"),
+        _f("entity_id", "ref", "JournalEntryLineDetail.Entity.EntityRef.value"),
+        _f("class_id", "ref", "JournalEntryLineDetail.ClassRef.value"),
+        _f("department_id", "ref", "JournalEntryLineDetail.DepartmentRef.value"),
+        _f("amount", "money0", "Amount"),
+    ),
+    detail="JournalEntryLineDetail")
+
+
 def is_deleted_stub(obj: JsonDict) -> bool:
     """A CDC ``{"status": "Deleted", "Id": ...}`` stub of a hard-deleted transaction."""
     return str(obj.get("status", "")).lower() == "deleted"

@@ -26,7 +26,15 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from qbsync.cache.mapping import PAYMENT_LINKS, SALES_LINES, Child, Field, fields_of, qbo_column
+from qbsync.cache.mapping import (
+    JOURNAL_LINES,
+    PAYMENT_LINKS,
+    SALES_LINES,
+    Child,
+    Field,
+    fields_of,
+    qbo_column,
+)
 from qbsync.cache.types import Money, UTCDateTime
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -154,6 +162,17 @@ class Item(_NameList, Base):
     unit_price: Mapped[Decimal | None] = qbo_column("money", "UnitPrice")
 
 
+@mirrored("Account", "name_list")
+class Account(_NameList, Base):
+    """The chart of accounts: which journal-entry lines post to Accounts Receivable, and to income."""
+
+    __tablename__ = "accounts"
+
+    account_type: Mapped[str | None] = _text(64, "AccountType")  # "Accounts Receivable", "Income", ...
+    account_sub_type: Mapped[str | None] = _text(64, "AccountSubType")
+    classification: Mapped[str | None] = _text(32, "Classification")  # Asset, Revenue, ...
+
+
 @mirrored("Customer", "name_list")
 class Customer(_Mirrored, Base):
     __tablename__ = "customers"
@@ -223,15 +242,22 @@ def _txn_indexes(table: str, *own: str) -> tuple[Index, ...]:
     )
 
 
+class _Sale(_Txn):
+    """Columns of the transactions that make sales (QuickBooks' Sales by Customer: after discounts,
+    before tax, so ``total_amt - total_tax``) and can be voided."""
+
+    total_tax: Mapped[Decimal] = qbo_column("money0", "TxnTaxDetail.TotalTax")
+    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
+
+
 @mirrored("Invoice", "transaction", (SALES_LINES,))
-class Invoice(_Txn, Base):
+class Invoice(_Sale, Base):
     __tablename__ = "invoices"
 
     due_date: Mapped[date | None] = qbo_column("date", "DueDate")
     balance: Mapped[Decimal] = qbo_column("money0", "Balance")
-    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
 
-    __table_args__ = _txn_indexes("invoices", "balance", "voided")
+    __table_args__ = _txn_indexes("invoices", "balance", "voided", "total_tax")
 
 
 @mirrored("Payment", "transaction", (PAYMENT_LINKS,))
@@ -245,22 +271,28 @@ class Payment(_Txn, Base):
 
 
 @mirrored("SalesReceipt", "transaction", (SALES_LINES,))
-class SalesReceipt(_Txn, Base):
+class SalesReceipt(_Sale, Base):
     __tablename__ = "sales_receipts"
 
-    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
-
-    __table_args__ = _txn_indexes("sales_receipts", "voided")
+    __table_args__ = _txn_indexes("sales_receipts", "voided", "total_tax")
 
 
 @mirrored("CreditMemo", "transaction", (SALES_LINES,))
-class CreditMemo(_Txn, Base):
+class CreditMemo(_Sale, Base):
     __tablename__ = "credit_memos"
 
     balance: Mapped[Decimal] = qbo_column("money0", "RemainingCredit", "Balance")  # remaining credit
-    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
 
-    __table_args__ = _txn_indexes("credit_memos", "balance", "voided")
+    __table_args__ = _txn_indexes("credit_memos", "balance", "voided", "total_tax")
+
+
+@mirrored("RefundReceipt", "transaction", (SALES_LINES,))
+class RefundReceipt(_Sale, Base):
+    """Money paid back to a customer at once: negative sales, never in A/R."""
+
+    __tablename__ = "refund_receipts"
+
+    __table_args__ = _txn_indexes("refund_receipts", "voided", "total_tax")
 
 
 @mirrored("Estimate", "transaction", (SALES_LINES,))
@@ -271,6 +303,24 @@ class Estimate(_Txn, Base):
     expiration_date: Mapped[date | None] = qbo_column("date", "ExpirationDate")
 
     __table_args__ = _txn_indexes("estimates")
+
+
+@mirrored("JournalEntry", "transaction", (JOURNAL_LINES,))
+class JournalEntry(_Mirrored, Base):
+    """A journal entry; its lines (``journal_lines``) posted to Accounts Receivable with a customer move
+    that customer's balance, and those posted to income with a customer its sales."""
+
+    __tablename__ = "journal_entries"
+
+    txn_date: Mapped[date] = qbo_column("txn_date", "TxnDate", "MetaData.CreateTime")
+    doc_number: Mapped[str | None] = _text(64, "DocNumber")
+    total_amt: Mapped[Decimal] = qbo_column("money0", "TotalAmt")
+    adjustment: Mapped[bool] = qbo_column("bool", "Adjustment", default=False)
+    currency: Mapped[str | None] = _ref("CurrencyRef.value", 8)
+    private_note: Mapped[str | None] = _text(None, "PrivateNote")
+
+    __table_args__ = (Index("ix_journal_entries_realm_date", "realm_id", "txn_date"),
+                      Index("ix_journal_entries_realm_updated", "realm_id", "updated_at"))
 
 
 class PaymentLink(Base):
@@ -303,6 +353,26 @@ class SalesLine(Base):
     amount: Mapped[Decimal] = mapped_column(Money())
 
     __table_args__ = (Index("ix_sales_lines_item", "realm_id", "item_id"),)
+
+
+class JournalLine(Base):
+    """One line of a JournalEntry: ``mapping.JOURNAL_LINES``."""
+
+    __tablename__ = "journal_lines"
+
+    realm_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    txn_type: Mapped[str] = mapped_column(String(32), primary_key=True)  # "JournalEntry"
+    txn_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    posting_type: Mapped[str | None] = mapped_column(String(8))  # Debit / Credit
+    account_id: Mapped[str | None] = mapped_column(String(32))
+    entity_type: Mapped[str | None] = mapped_column(String(16))  # Customer, Vendor, Employee
+    entity_id: Mapped[str | None] = mapped_column(String(32))
+    class_id: Mapped[str | None] = mapped_column(String(32))
+    department_id: Mapped[str | None] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(Money())
+
+    __table_args__ = (Index("ix_journal_lines_entity", "realm_id", "entity_id", "account_id"),)
 
 
 class SyncState(Base):

@@ -23,12 +23,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from qbsync.cache.campaign_models import Campaign, CampaignMember
-from qbsync.cache.models import Invoice, SalesReceipt
 from qbsync.campaigns.rfm import RfmConfig
 from qbsync.campaigns.segments import SegmentDef, evaluate
 from qbsync.clock import Clock, end_of_day
 from qbsync.customers import outreach
 from qbsync.errors import InputError
+from qbsync.reports import sales
 from qbsync.reports.source import ZERO
 
 Z95 = 1.959963984540054
@@ -110,20 +110,21 @@ class Return:
 
 def returns(engine: sa.Engine, realm_id: str, customer_ids: list[str], after: date,
             until: date) -> dict[str, Return]:
-    """Purchases dated in (after, until] per customer."""
-    per: dict[str, list[tuple[date, Decimal]]] = defaultdict(list)
+    """Purchases (invoices, sales receipts) dated in (after, until] per customer, and what they came to
+    as sales (``reports.sales``: after discounts, before tax, less credit memos and refunds then)."""
+    per: dict[str, list[date]] = defaultdict(list)
+    amounts: dict[str, Decimal] = defaultdict(lambda: ZERO)
     wanted = set(customer_ids)
     with engine.connect() as conn:
-        for model in (Invoice, SalesReceipt):
-            q = sa.select(model.customer_id, model.txn_date, model.total_amt).where(
-                model.realm_id == realm_id, model.txn_date > after, model.txn_date <= until)
-            if model is Invoice:
-                q = q.where(Invoice.voided.is_(False))
-            for cid, day, amount in conn.execute(q):
+        for _model, entity, q in sales.selects(realm_id, None, until):
+            sub = q.subquery()
+            for cid, day, amount in conn.execute(sa.select(sub.c.customer_id, sub.c.txn_date, sub.c.amount)
+                                                 .where(sub.c.txn_date > after)):
                 if cid in wanted:
-                    per[cid].append((day, amount))
-    return {cid: Return(min(d for d, _ in rows), len(rows), sum((a for _, a in rows), ZERO))
-            for cid, rows in per.items()}
+                    amounts[cid] += amount or ZERO
+                    if entity in ("Invoice", "SalesReceipt"):
+                        per[cid].append(day)
+    return {cid: Return(min(days), len(days), amounts[cid]) for cid, days in per.items()}
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:

@@ -14,6 +14,9 @@ Two ways to see a past date, QuickBooks' two *aging methods*:
 - ``current``: transactions dated up to the date, with what is open of them today (every payment
   counts, whenever it is dated).
 
+Journal-entry lines posted to A/R with a customer (``cache.ledger``) are open items too: per entry
+and customer, debits less credits, less what payments applied to the entry.
+
 Queries that read most of a table scan it in storage order (``source.whole_realm``); everything
 driven by "what happened after the date" is read through indexes, since it is little.
 """
@@ -29,9 +32,10 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from qbsync.cache import ledger
 from qbsync.cache.models import CreditMemo, Invoice, Payment, PaymentLink
 from qbsync.errors import InputError
-from qbsync.reports.source import ZERO, chunked, later_applied, whole_realm
+from qbsync.reports.source import ZERO, chunked, later_applied, money_sum, whole_realm
 
 AgingMethod = Literal["report_date", "current"]
 AGING_METHODS: tuple[AgingMethod, ...] = ("report_date", "current")
@@ -39,7 +43,8 @@ AGING_METHODS: tuple[AgingMethod, ...] = ("report_date", "current")
 #: QuickBooks' name of each kind, as its reports print it in the "Transaction Type" column
 KIND_TITLES = {"Invoice": "Invoice", "CreditMemo": "Credit Memo", "Payment": "Payment",
                "JournalEntry": "Journal Entry"}
-#: kinds whose open amount is a charge (positive); the others are credits (negative)
+#: kinds whose open amount is a charge (positive); the others are credits (negative); a journal
+#: entry's A/R lines are either, by their sign
 CHARGES = frozenset({"Invoice"})
 
 
@@ -80,10 +85,59 @@ class _Adjust:
     early: dict[str, Decimal]  # per payment dated up to the date: its applications to later transactions
 
 
-def _early_links(conn: sa.Connection, realm_id: str, as_of: date) -> dict[str, Decimal]:
+@dataclass(frozen=True)
+class _Journal:
+    """A journal entry's A/R lines of one customer, netted (debits +), and who paid on them when."""
+
+    txn_id: str
+    customer_id: str
+    doc_number: str | None
+    txn_date: date
+    net: Decimal
+    applied: tuple[tuple[date, Decimal], ...]  # (payment date, amount) of payments applied to it
+
+
+def _journals(conn: sa.Connection, realm_id: str, customer_ids: Sequence[str] | None) -> list[_Journal]:
+    """Every journal entry's A/R lines, per (entry, customer). Journal entries are few (adjustments,
+    write-offs, finance charges): read whole."""
+    lines = ledger.ar_journal_lines(realm_id).subquery()
+    q = sa.select(lines.c.txn_id, lines.c.customer_id, lines.c.doc_number, lines.c.txn_date,
+                  money_sum(lines.c.amount)).group_by(lines.c.txn_id, lines.c.customer_id, lines.c.doc_number,
+                                                      lines.c.txn_date)
+    wanted = None if customer_ids is None else set(customer_ids)
+    applied: dict[tuple[str, str], list[tuple[date, Decimal]]] = defaultdict(list)
+    for _pid, day, cid, txn_id, amount in conn.execute(ledger.journal_applications(realm_id)).all():
+        applied[(txn_id, cid)].append((day, amount or ZERO))
+    return [_Journal(txn_id, cid, doc, day, net or ZERO, tuple(applied.get((txn_id, cid), ())))
+            for txn_id, cid, doc, day, net in conn.execute(q).all()
+            if net and (wanted is None or cid in wanted)]
+
+
+def _journal_items(journals: list[_Journal], as_of: date, method: AgingMethod) -> list[OpenItem]:
+    out = []
+    for j in journals:
+        if j.txn_date > as_of:
+            continue
+        paid = sum((a for day, a in j.applied if method == "current" or day <= as_of), ZERO)
+        sign = 1 if j.net > 0 else -1
+        left = sign * (abs(j.net) - paid)
+        if left:
+            out.append(OpenItem("JournalEntry", j.txn_id, j.customer_id, j.doc_number, j.txn_date, j.txn_date,
+                                j.net, left))
+    return out
+
+
+def _early_links(conn: sa.Connection, realm_id: str, as_of: date,
+                 journals: Sequence[_Journal] = ()) -> dict[str, Decimal]:
     """Per payment dated up to ``as_of``: the signed amount it applied to transactions dated after it
     (charges +, credits -), which on ``as_of`` was still unapplied money."""
     out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    later_journals = {(j.txn_id, j.customer_id): j for j in journals if j.txn_date > as_of}
+    if later_journals:
+        for pid, day, cid, txn_id, amount in conn.execute(ledger.journal_applications(realm_id)).all():
+            j = later_journals.get((txn_id, cid))
+            if j is not None and day <= as_of:
+                out[pid] += (1 if j.net > 0 else -1) * (amount or ZERO)
     for model, entity, sign in ((Invoice, "Invoice", 1), (CreditMemo, "CreditMemo", -1)):
         later_ids = [i for (i,) in conn.execute(sa.select(model.id).where(
             model.realm_id == realm_id, model.txn_date > as_of))]
@@ -174,13 +228,15 @@ def open_items(conn: sa.Connection, realm_id: str, as_of: date, method: AgingMet
     ``customer_ids`` narrows it to those customers (a statement); otherwise every customer.
     """
     wanted = None if customer_ids is None else sorted(set(customer_ids))
+    journals = _journals(conn, realm_id, wanted)
     if method == "report_date":
-        adjust = _Adjust(later_applied(conn, realm_id, as_of), _early_links(conn, realm_id, as_of))
+        adjust = _Adjust(later_applied(conn, realm_id, as_of), _early_links(conn, realm_id, as_of, journals))
     else:
         adjust = _Adjust({}, {})
     items = (_documents(conn, Invoice, "Invoice", realm_id, as_of, adjust.later, wanted)
              + _documents(conn, CreditMemo, "CreditMemo", realm_id, as_of, adjust.later, wanted)
-             + _payments(conn, realm_id, as_of, adjust.early, wanted))
+             + _payments(conn, realm_id, as_of, adjust.early, wanted)
+             + _journal_items(journals, as_of, method))
     items.sort(key=lambda i: (i.customer_id, i.txn_date, i.kind, i.txn_id))
     return items
 

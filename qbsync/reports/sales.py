@@ -1,12 +1,16 @@
 """Sales per customer as QuickBooks' Sales by Customer Summary counts them.
 
-QuickBooks' report adds up what each sale posted to income: invoices and sales receipts count
-positive, credit memos and refund receipts negative, each at its amount after discounts and before
-sales tax (a 1,000.00 invoice with a 100.00 discount and 72.00 tax is 900.00 of sales). Voided
-transactions count nothing; deleted ones are gone. That figure is a transaction's ``TotalAmt`` (which
-QuickBooks computes after discounts, with tax) less its ``TxnTaxDetail.TotalTax``.
+QuickBooks' report adds up the sales transactions with the customer's name: invoices and sales
+receipts count positive, credit memos and refund receipts negative, each at its amount after
+discounts and before sales tax (a 1,000.00 invoice with a 100.00 discount and 72.00 tax is 900.00
+of sales). That figure is a transaction's ``TotalAmt`` (which QuickBooks computes after discounts,
+with tax) less its ``TxnTaxDetail.TotalTax``. Voided transactions count nothing; deleted ones are
+gone. A journal entry's lines posted to an income account with the customer's name count too
+(credits positive, debits negative), as they do in QuickBooks' report ("transactions which use an
+income account" and "include a customer name").
 
-``best``, ``cross``, the ``best`` segment and payment behaviour's deal size all read sales here.
+``best``, ``cross``, the ``best`` segment, lost revenue and payment behaviour's deal size all read
+sales here.
 """
 
 from __future__ import annotations
@@ -18,26 +22,33 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from qbsync.cache.models import CreditMemo, Invoice, SalesReceipt
+from qbsync.cache import ledger
+from qbsync.cache.models import CreditMemo, Invoice, JournalEntry, RefundReceipt, SalesReceipt
 from qbsync.reports.source import ZERO, money_sum
 
 #: the transactions that make sales: (model, QBO entity name as in sales_lines.txn_type, sign)
 SALES_TYPES: tuple[tuple[Any, str, int], ...] = (
-    (Invoice, "Invoice", 1), (SalesReceipt, "SalesReceipt", 1), (CreditMemo, "CreditMemo", -1))
+    (Invoice, "Invoice", 1), (SalesReceipt, "SalesReceipt", 1), (CreditMemo, "CreditMemo", -1),
+    (RefundReceipt, "RefundReceipt", -1))
 
 
 def amount(model: Any) -> Any:
     """A transaction's sales, unsigned: after discounts, before tax."""
-    return model.total_amt
+    return model.total_amt - model.total_tax
 
 
 def _where(model: Any, realm_id: str, start: date | None, end: date) -> list[Any]:
-    cond = [model.realm_id == realm_id, model.customer_id.is_not(None), model.txn_date <= end]
+    cond = [model.realm_id == realm_id, model.customer_id.is_not(None), model.txn_date <= end,
+            model.voided.is_(False)]
     if start is not None:
         cond.append(model.txn_date >= start)
-    if model is Invoice:
-        cond.append(Invoice.voided.is_(False))
     return cond
+
+
+def journal_select(realm_id: str, start: date | None, end: date) -> Any:
+    """Journal-entry lines posted to income with a customer (``cache.ledger``) dated start..end."""
+    q = ledger.income_journal_lines(realm_id).where(JournalEntry.txn_date <= end)
+    return q if start is None else q.where(JournalEntry.txn_date >= start)
 
 
 def selects(realm_id: str, start: date | None, end: date) -> list[tuple[Any, str, sa.Select[Any]]]:
@@ -51,6 +62,7 @@ def selects(realm_id: str, start: date | None, end: date) -> list[tuple[Any, str
                        model.class_id.label("class_id"))
              .where(*_where(model, realm_id, start, end)))
         out.append((model, entity, q))
+    out.append((JournalEntry, "JournalEntry", journal_select(realm_id, start, end)))
     return out
 
 
@@ -71,6 +83,10 @@ def by_customer(conn: sa.Connection, realm_id: str, start: date | None, end: dat
              .where(*_where(model, realm_id, start, end)).group_by(model.customer_id))
         for cid, total in conn.execute(q):
             out[cid] += sign * (total or ZERO)
+    journal = journal_select(realm_id, start, end).subquery()
+    for cid, total in conn.execute(sa.select(journal.c.customer_id, money_sum(journal.c.amount))
+                                   .group_by(journal.c.customer_id)):
+        out[cid] += total or ZERO
     return dict(out)
 
 
@@ -84,4 +100,9 @@ def by_customer_and(conn: sa.Connection, realm_id: str, start: date | None, end:
              .where(*_where(model, realm_id, start, end)).group_by(model.customer_id, dim))
         for cid, key, total in conn.execute(q):
             out[cid][key] += sign * (total or ZERO)
+    journal = journal_select(realm_id, start, end).subquery()
+    dim = journal.c[column]
+    for cid, key, total in conn.execute(sa.select(journal.c.customer_id, dim, money_sum(journal.c.amount))
+                                        .group_by(journal.c.customer_id, dim)):
+        out[cid][key] += total or ZERO
     return {cid: dict(v) for cid, v in out.items()}

@@ -1,8 +1,9 @@
 """Customer statements in QuickBooks' three kinds: balance forward, open item and transaction statement.
 
 A statement is an Accounts Receivable document: it lists what moved the customer's balance —
-invoices (+ their total), credit memos and payments (− their total) — and leaves sales receipts out
-(paid at sale, they never touch A/R). As in QuickBooks:
+invoices (+ their total), credit memos and payments (− their total), journal entries' A/R lines —
+and leaves sales receipts and refund receipts out (paid at once, they never touch A/R). As in
+QuickBooks:
 
 - **balance forward**: the balance before the start date, every A/R transaction from the start to
   the statement date with a running balance, and the amount due (the customer's balance then);
@@ -29,12 +30,13 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from qbsync.cache import ledger
 from qbsync.cache.mapping import DELETED_SUFFIX, plain_name
 from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment, SalesReceipt
 from qbsync.errors import InputError
 from qbsync.reports import aging as aging_mod
 from qbsync.reports.receivables import KIND_TITLES, OpenItem, open_items
-from qbsync.reports.source import ZERO, chunked, whole_realm
+from qbsync.reports.source import ZERO, chunked, money_sum, whole_realm
 from qbsync.reports.table import Column, Table
 
 Kind = Literal["balance-forward", "open-item", "transaction"]
@@ -232,6 +234,25 @@ def _ar_lines(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
                 credit = total if sign <= 0 else ZERO
                 out.append(StatementLine(day, _TITLES[entity], txn_id, doc, due_day, charge, credit, cid,
                                          names.get(cid, cid), entity=entity))
+    out += [line for line in _journal_lines(conn, realm_id, members, names)
+            if (start is None or line.txn_date >= start) and line.txn_date <= end]
+    return out
+
+
+def _journal_lines(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
+                   names: dict[str, str]) -> list[StatementLine]:
+    """Journal entries' A/R lines per (entry, customer), netted: a charge or a credit."""
+    lines = ledger.ar_journal_lines(realm_id).subquery()
+    q = (sa.select(lines.c.txn_id, lines.c.customer_id, lines.c.txn_date, lines.c.doc_number,
+                   money_sum(lines.c.amount))
+         .group_by(lines.c.txn_id, lines.c.customer_id, lines.c.txn_date, lines.c.doc_number))
+    wanted = None if members is None else set(members)
+    out = []
+    for txn_id, cid, day, doc, net in conn.execute(q).all():
+        if not net or (wanted is not None and cid not in wanted):
+            continue
+        out.append(StatementLine(day, KIND_TITLES["JournalEntry"], txn_id, doc, None, max(net, ZERO),
+                                 max(-net, ZERO), cid, names.get(cid, cid), entity="JournalEntry"))
     return out
 
 
@@ -254,6 +275,9 @@ def _opening(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
         for q in queries:
             for cid, amount in conn.execute(q):
                 out[cid] += sign * _money(amount)
+    for line in _journal_lines(conn, realm_id, members, {}):
+        if line.txn_date < before:
+            out[line.customer_id] += line.amount
     return dict(out)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from qbsync.cache import ledger
 from qbsync.cache.mapping import JsonDict, is_deleted_stub, is_voided, plain_name
 from qbsync.cache.models import (
     ENTITY_MODELS,
@@ -43,7 +44,7 @@ from qbsync.cache.read import ZERO, Raw, chunked
 #: counts (QuickBooks keeps it, zeroed, but nothing was sold, paid or credited).
 ACTIVITY: tuple[tuple[str, str], ...] = (
     ("Invoice", "invoice"), ("SalesReceipt", "sales receipt"), ("Payment", "payment"),
-    ("CreditMemo", "credit memo"), ("Estimate", "estimate"),
+    ("CreditMemo", "credit memo"), ("RefundReceipt", "refund receipt"), ("Estimate", "estimate"),
 )
 KINDS: tuple[str, ...] = tuple(kind for _, kind in ACTIVITY)
 #: Every kind, estimates included: what "has transactions at all" means (a duplicate with any is
@@ -163,7 +164,8 @@ def _aggregate_query(reader: _Reader, model: Any, realm_id: str, as_of: date, si
     """The per-customer aggregate of ``model``. It reads only columns of the table's covering index
     (``ix_<table>_customer_activity``), in that index's order, so the database never visits the
     table's rows nor sorts to group (tests/rules/test_activity.py checks SQLite's plan)."""
-    amount = model.total_amt
+    # sales as QuickBooks' Sales by Customer counts them: after discounts, before tax (reports.sales)
+    amount = model.total_amt - model.total_tax if hasattr(model, "total_tax") else model.total_amt
     raw_date = sa.type_coerce(model.txn_date, sa.String) if reader.sqlite else model.txn_date
     recent = sa.case((model.txn_date > since_12m, amount), else_=sa.literal(0))
     held_name = _HELD.get(model.__tablename__)
@@ -214,6 +216,46 @@ def _later_applied(conn: sa.Connection, reader: _Reader, model: Any, txn_type: s
         .group_by(model.customer_id)
     )
     return {cid: value or 0 for cid, value in conn.execute(query).all()}
+
+
+def _journal_open(conn: sa.Connection, reader: _Reader, realm_id: str,
+                  as_of: date) -> tuple[dict[str, Amount], dict[str, Amount]]:
+    """Journal entries' A/R lines dated up to ``as_of``, less payments applied to them by then, per
+    customer: (what is owed on debits, the credit left on credits), as the driver returns amounts."""
+    lines = ledger.ar_journal_lines(realm_id).subquery()
+    net: dict[tuple[str, str], Amount] = {}
+    raw = sa.type_coerce(lines.c.amount, sa.types.NullType())
+    for txn_id, cid, amount in conn.execute(sa.select(lines.c.txn_id, lines.c.customer_id, raw)
+                                            .where(lines.c.txn_date <= as_of)).all():
+        net[(txn_id, cid)] = net.get((txn_id, cid), 0) + (amount or 0)
+    if not net:
+        return {}, {}
+    paid: dict[tuple[str, str], Amount] = {}
+    apps = ledger.journal_applications(realm_id).subquery()
+    for txn_id, cid, amount in conn.execute(
+            sa.select(apps.c.txn_id, apps.c.customer_id, sa.type_coerce(apps.c.amount, sa.types.NullType()))
+            .where(apps.c.txn_date <= as_of)).all():
+        paid[(txn_id, cid)] = paid.get((txn_id, cid), 0) + (amount or 0)
+    owed: dict[str, Amount] = {}
+    credit: dict[str, Amount] = {}
+    for key, value in net.items():
+        left = (value if value > 0 else -value) - paid.get(key, 0)
+        if left and value > 0:
+            owed[key[1]] = owed.get(key[1], 0) + left
+        elif left and value < 0:
+            credit[key[1]] = credit.get(key[1], 0) + left
+    return owed, credit
+
+
+def _journal_sales(conn: sa.Connection, reader: _Reader, realm_id: str, as_of: date,
+                   since_12m: date) -> dict[str, tuple[Amount, Amount]]:
+    """Journal lines posted to income with a customer: (sales up to ``as_of``, of the last 12 months)."""
+    lines = ledger.income_journal_lines(realm_id).subquery()
+    amount = sa.type_coerce(lines.c.amount, sa.types.NullType())
+    recent = sa.case((lines.c.txn_date > since_12m, amount), else_=sa.literal(0))
+    q = (sa.select(lines.c.customer_id, sa.func.sum(amount), sa.func.sum(recent))
+         .where(lines.c.txn_date <= as_of).group_by(lines.c.customer_id))
+    return {cid: (total or 0, last or 0) for cid, total, last in conn.execute(q).all()}
 
 
 def _payments_after(conn: sa.Connection, realm_id: str, as_of: date) -> bool:
@@ -317,6 +359,10 @@ def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
         if _payments_after(conn, realm_id, as_of):
             balances = _add(balances, _later_applied(conn, reader, Invoice, "Invoice", realm_id, as_of))
             credits = _add(credits, _later_applied(conn, reader, CreditMemo, "CreditMemo", realm_id, as_of))
+        journal_owed, journal_credit = _journal_open(conn, reader, realm_id, as_of)
+        balances = _add(balances, journal_owed)
+        credits = _add(credits, journal_credit)
+        journal_sales = _journal_sales(conn, reader, realm_id, as_of, since_12m)
         # A company that never uses locations (most) skips a second pass over its sales documents.
         located = [model for kind, model in kind_models if model in purchase_models
                    and any(row[_LOCATED] for row in aggs[kind].values())]
@@ -342,6 +388,10 @@ def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
             department_name=dept_names.get(department_id) if department_id else None,
         )
         assemble(act)
+        if cid in journal_sales:
+            total, recent = journal_sales[cid]
+            act.lifetime_revenue += reader.money(total)
+            act.revenue_12m += reader.money(recent)
         act.open_balance = reader.money(balances.get(cid))
         act.unapplied_credit = reader.money(credits.get(cid))
         out[cid] = act
@@ -359,7 +409,8 @@ class _Assembler:
         self.reader = reader
         # (kind, rank on ties, rows, revenue sign, counts as purchases), one entry per table read
         self.tables = [(kind, -KINDS.index(kind), rows,
-                        1 if kind in ("invoice", "sales receipt") else -1 if kind == "credit memo" else 0,
+                        1 if kind in ("invoice", "sales receipt")
+                        else -1 if kind in ("credit memo", "refund receipt") else 0,
                         kind in ("invoice", "sales receipt", "estimate"))
                        for kind, rows in aggs.items()]
         self.purchases = [aggs[kind] for kind in purchase_kinds]

@@ -33,6 +33,7 @@ class Mapped:
     row: Row
     payment_links: list[Row] = field(default_factory=list)
     sales_lines: list[Row] = field(default_factory=list)
+    journal_lines: list[Row] = field(default_factory=list)
 
 
 def parse_date(value: Any) -> date | None:
@@ -157,10 +158,15 @@ def is_voided(obj: JsonDict) -> bool:
     return note.strip().lower().startswith("voided") and _zero(obj.get("TotalAmt")) == 0
 
 
-def _invoice(row: Row, obj: JsonDict) -> None:
+def _sale(row: Row, obj: JsonDict) -> None:
+    """A transaction that makes sales: its sales tax and whether it was voided."""
     _txn(row, obj)
-    row.update(due_date=parse_date(obj.get("DueDate")), balance=_zero(obj.get("Balance")),
-               voided=is_voided(obj))
+    row.update(total_tax=_zero(_dict(obj, "TxnTaxDetail").get("TotalTax")), voided=is_voided(obj))
+
+
+def _invoice(row: Row, obj: JsonDict) -> None:
+    _sale(row, obj)
+    row.update(due_date=parse_date(obj.get("DueDate")), balance=_zero(obj.get("Balance")))
 
 
 def _payment(row: Row, obj: JsonDict) -> None:
@@ -168,14 +174,9 @@ def _payment(row: Row, obj: JsonDict) -> None:
     row.update(unapplied_amt=_zero(obj.get("UnappliedAmt")), voided=is_voided(obj))
 
 
-def _sales_receipt(row: Row, obj: JsonDict) -> None:
-    _txn(row, obj)
-    row["voided"] = is_voided(obj)
-
-
 def _credit_memo(row: Row, obj: JsonDict) -> None:
-    _txn(row, obj)
-    row.update(balance=_zero(obj.get("RemainingCredit", obj.get("Balance"))), voided=is_voided(obj))
+    _sale(row, obj)
+    row["balance"] = _zero(obj.get("RemainingCredit", obj.get("Balance")))
 
 
 def _estimate(row: Row, obj: JsonDict) -> None:
@@ -197,16 +198,33 @@ def _item(row: Row, obj: JsonDict) -> None:
     row.update(type=_text(obj, "Type"), unit_price=money(obj.get("UnitPrice")))
 
 
+def _account(row: Row, obj: JsonDict) -> None:
+    _name_list(row, obj)
+    row.update(account_type=_text(obj, "AccountType"), account_sub_type=_text(obj, "AccountSubType"),
+               classification=_text(obj, "Classification"))
+
+
+def _journal_entry(row: Row, obj: JsonDict) -> None:
+    row.update(
+        txn_date=parse_date(obj.get("TxnDate")) or (row["created_at"] or _EPOCH).date(),
+        doc_number=_text(obj, "DocNumber"), total_amt=_zero(obj.get("TotalAmt")),
+        adjustment=_bool(obj, "Adjustment", False), currency=ref(obj, "CurrencyRef"),
+        private_note=_text(obj, "PrivateNote"))
+
+
 _FILLERS: dict[str, Callable[[Row, JsonDict], None]] = {
     "Department": _name_list,
     "Class": _name_list,
     "Item": _item,
+    "Account": _account,
     "Customer": _customer,
     "Invoice": _invoice,
     "Payment": _payment,
-    "SalesReceipt": _sales_receipt,
+    "SalesReceipt": _sale,
     "CreditMemo": _credit_memo,
+    "RefundReceipt": _sale,
     "Estimate": _estimate,
+    "JournalEntry": _journal_entry,
 }
 
 
@@ -254,6 +272,26 @@ def payment_links(realm_id: str, obj: JsonDict) -> list[Row]:
     return out
 
 
+def journal_lines(realm_id: str, obj: JsonDict) -> list[Row]:
+    """One row per JournalEntryLineDetail line, in document order."""
+    out: list[Row] = []
+    lines = obj.get("Line")
+    for line in lines if isinstance(lines, list) else []:
+        if not isinstance(line, dict) or line.get("DetailType") != "JournalEntryLineDetail":
+            continue
+        detail = _dict(line, "JournalEntryLineDetail")
+        who = _dict(detail, "Entity")
+        out.append({
+            "realm_id": realm_id, "txn_type": "JournalEntry", "txn_id": str(obj["Id"]),
+            "line_no": len(out) + 1,
+            "posting_type": _text(detail, "PostingType"), "account_id": ref(detail, "AccountRef"),
+            "entity_type": _text(who, "Type"), "entity_id": ref(who, "EntityRef"),
+            "class_id": ref(detail, "ClassRef"), "department_id": ref(detail, "DepartmentRef"),
+            "amount": _zero(line.get("Amount")),
+        })
+    return out
+
+
 def map_object(entity: str, realm_id: str, obj: JsonDict, seen_at: datetime | None = None) -> Mapped:
     """The cache rows for one QBO object of ``entity`` (not a deleted stub)."""
     try:
@@ -268,4 +306,6 @@ def map_object(entity: str, realm_id: str, obj: JsonDict, seen_at: datetime | No
         mapped.payment_links = payment_links(realm_id, obj)
     if "sales_lines" in children:
         mapped.sales_lines = sales_lines(realm_id, entity, obj)
+    if "journal_lines" in children:
+        mapped.journal_lines = journal_lines(realm_id, obj)
     return mapped

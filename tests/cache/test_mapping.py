@@ -166,6 +166,9 @@ def _odd_objects() -> dict[str, list[dict[str, Any]]]:
             {"Id": "9013", "TxnDate": "2024-02-02", "PrivateNote": "Voided", "TotalAmt": "0.005"},
             {"Id": "9014", "TxnDate": "2024-02-02", "PrivateNote": "\tVoided: typo", "TotalAmt": "x"},
             {"Id": "9015", "TxnDate": "2024-02-02", "PrivateNote": "Void", "TotalAmt": 0},
+            {"Id": "9023", "TxnDate": "2024-03-03", "TotalAmt": 108.25, "TxnTaxDetail": {"TotalTax": "8.25"}},
+            {"Id": "9024", "TxnDate": "2024-03-03", "PrivateNote": "Voided", "TotalAmt": 0,
+             "TxnTaxDetail": {"TotalTax": 0.005}},
         ],
         "Payment": [{"Id": "9006",
                      "Line": [{"Amount": 1, "LinkedTxn": [{"TxnId": "5"}]}, {"LinkedTxn": None}]}],
@@ -177,6 +180,25 @@ def _odd_objects() -> dict[str, list[dict[str, Any]]]:
                        {"Id": "9010", "TxnDate": "2024-01-01", "Balance": 9}],
         "Estimate": [{"Id": "9011", "TxnDate": "2024-01-01", "TxnStatus": "Accepted",
                       "ExpirationDate": "2024-02-01T00:00:00"}],
+        "RefundReceipt": [{"Id": "9018", "TxnDate": "2024-03-04", "TotalAmt": 54.13,
+                           "CustomerRef": {"value": "3"},
+                           "TxnTaxDetail": {"TotalTax": 4.13, "TaxLine": []},
+                           "Line": [{"Amount": 50, "DetailType": "SalesItemLineDetail",
+                                     "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}]},
+                          {"Id": "9019", "TxnDate": "2024-03-04", "TxnTaxDetail": "odd"}],
+        "Account": [{"Id": "9020", "Name": "Accounts Receivable (A/R)", "AccountType": "Accounts Receivable",
+                     "AccountSubType": "AccountsReceivable", "Classification": "Asset"}],
+        "JournalEntry": [{"Id": "9021", "TxnDate": "2024-05-05", "Adjustment": "true", "TotalAmt": 10,
+                          "Line": [{"Id": "0", "Amount": 10, "DetailType": "JournalEntryLineDetail",
+                                    "JournalEntryLineDetail": {
+                                        "PostingType": "Debit", "AccountRef": {"value": "84"},
+                                        "Entity": {"Type": "Customer", "EntityRef": {"value": "7"}},
+                                        "ClassRef": {"value": ""}, "DepartmentRef": {"value": "2"}}},
+                                   {"Amount": 10.004, "DetailType": "JournalEntryLineDetail",
+                                    "JournalEntryLineDetail": {"PostingType": "Credit",
+                                                               "AccountRef": {"value": "1"}}},
+                                   {"Amount": 3, "DetailType": "DescriptionOnly"}, "not a line"]},
+                         {"Id": "9022", "TxnDate": "2024-05-05", "Line": None}],
     }
 
 
@@ -187,13 +209,15 @@ def _cents(value: Any) -> Any:
 
 def _expected(entity: str, obj: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
     m = map_object(entity, REALM, obj, SEEN)
-    children = [tuple(sorted((k, _cents(v)) for k, v in c.items())) for c in m.sales_lines + m.payment_links]
+    children = [tuple(sorted((k, _cents(v)) for k, v in c.items()))
+                for c in m.sales_lines + m.payment_links + m.journal_lines]
     return {k: _cents(v) for k, v in m.row.items()}, children
 
 
 def test_database_mapping_equals_the_reference_on_a_generated_company(db_url: str) -> None:
     generator = pytest.importorskip("qbsync.sandbox.generator")
-    made = generator.generate_company(generator.CompanySpec(customers=60, seed=7), REALM)
+    # everyday bookkeeping: tax, discounts, refunds, voids, A/R journal entries and the accounts they use
+    made = generator.generate_company(generator.CompanySpec.everyday(customers=60, seed=7), REALM)
     objects: dict[str, list[dict[str, Any]]] = {}
     for entity, batch in made.batches():
         if entity in ENTITIES:
@@ -210,6 +234,9 @@ def test_database_mapping_equals_the_reference_on_a_generated_company(db_url: st
     links: dict[str, list[tuple[Any, ...]]] = {}
     for r in _rows(engine, "payment_links"):
         links.setdefault(r["payment_id"], []).append(tuple(sorted(r.items())))
+    journal: dict[str, list[tuple[Any, ...]]] = {}
+    for r in _rows(engine, "journal_lines"):
+        journal.setdefault(r["txn_id"], []).append(tuple(sorted(r.items())))
     problems: list[str] = []
     checked = 0
     for entity, batch in objects.items():
@@ -226,6 +253,7 @@ def test_database_mapping_equals_the_reference_on_a_generated_company(db_url: st
             if got[str(obj["Id"])]["raw"] != obj:
                 problems.append(f"{entity} {obj['Id']}.raw differs")
             have_children = (links.get(str(obj["Id"]), []) if entity == "Payment"
+                             else journal.get(str(obj["Id"]), []) if entity == "JournalEntry"
                              else lines.get((entity, str(obj["Id"])), []))
             if sorted(have_children) != sorted(children):
                 problems.append(f"{entity} {obj['Id']}: child rows {have_children} != {children}")
