@@ -118,7 +118,8 @@ def run(tree: Path, args: list[str]) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 200_000])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 200_000],
+                    help="speed runs (none: --sizes with no value)")
     ap.add_argument("--accuracy", type=int, default=20_000, help="customers in the accuracy list (0: none)")
     ap.add_argument("--tree", type=Path, default=ROOT, help="the checkout whose qbsync runs")
     ap.add_argument("--headers", choices=["qbo", "plain"], default="qbo",
@@ -139,7 +140,7 @@ def main() -> None:
         got = run(args.tree, ["rules", "duplicates", "--input-csv", str(labelled), "--truth-column", "Entity",
                               "--country", "US"])
         print(f"accuracy, {args.accuracy:,} customers, names and address only (Line1, Line2 headers): "
-              f"F1 {got['f1']:.4f} ({got['seconds']:.1f} s)")
+              f"F1 {got['f1']:.4f} ({got['seconds']:.1f} s, peak {got['peak_mib']:.0f} MiB)")
     for n in args.sizes:
         records, _ = customers(n)
         path, url = work / f"customers-{n}.csv", f"sqlite:///{work}/cache-{n}.sqlite3"

@@ -13,6 +13,7 @@ import click
 
 from qbsync import __version__
 from qbsync.cli.context import Env
+from qbsync.cli.logs import configure as configure_logging
 from qbsync.errors import QbsyncError
 
 log = logging.getLogger("qbsync")
@@ -107,8 +108,9 @@ class QbsyncGroup(click.Group):
 
 @click.group(cls=QbsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="qbsync")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option("-v", "--verbose", count=True,
+              help="Say what is done (-v), and debug (-vv); default: warnings only.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Settings file (default: QBSYNC_CONFIG, else qbsync.toml in the user config dir).")
 @click.pass_context
@@ -118,14 +120,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, config: Path | None) -> N
     env = ctx.ensure_object(Env)  # tests pass their own (clock, zone, QuickBooks connection)
     if config is not None:
         env.config_path = config
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    # Alembic announces its migration context on every open of the cache; only -vv wants that.
-    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
-    # The fleet's task queue logs each job's start and end beside qbsync's own line per sync: -v for them.
-    logging.getLogger("procrastinate").setLevel(
-        logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING)
+    configure_logging(verbose, quiet)
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -27,12 +26,6 @@ def demo_cmd(work_dir: Path, fresh: bool, customers: int, seed: int, out: Output
     Everything stays in --dir; the sandbox server runs only while the demo does. Nothing is
     written back to the (sandbox) company: the write-back step only saves a plan.
     """
-    root = click.get_current_context().find_root()
-    if not root.params.get("verbose"):
-        # The steps print their own progress; library INFO lines (migrations, plan saved) are noise here.
-        for name in ("alembic", "qbsync"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-
     from qbsync.demo import DemoOptions, run_demo
 
     # The steps' progress goes with the tour on stdout; with --format json|csv or -o it goes to stderr.

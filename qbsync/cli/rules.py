@@ -151,7 +151,7 @@ def _disappearing_from_log(ctx: CommandContext, path: Path, columns: tuple[str, 
                            out: Output, holdout_days: int | None, top: int, scorer: str | None, rank_by: str,
                            policy: InactivePolicy) -> None:
     from qbsync.rules.disappearing.rank import find_disappearing
-    from qbsync.rules.disappearing.sources import load_purchases
+    from qbsync.rules.disappearing.sources import left_out, load_purchases
 
     if ctx.settings.sources.get("cache_url") == "command line" or ctx.settings.sources.get("realm") == \
             "command line":
@@ -160,6 +160,8 @@ def _disappearing_from_log(ctx: CommandContext, path: Path, columns: tuple[str, 
     as_of = ctx.as_of if ctx.as_of_given else None
     log = load_purchases(path, column_pairs(columns, "date=InvoiceDate"), as_of=as_of,
                          date_format=date_format)
+    for column in log.ignored:
+        click.echo(f"note: {path.name}: column {left_out(column)} left out", err=True)
     if not log.activities or log.last_date is None:
         raise InputError(f"{path}: no purchases with a customer" + (" by --as-of" if as_of else ""),
                          hint="check --columns customer_id=... and date=..., and --as-of")
@@ -170,7 +172,8 @@ def _disappearing_from_log(ctx: CommandContext, path: Path, columns: tuple[str, 
                               "policy": describe_policy(policy)}
     header.update(_disappearing_header(report),
                   log={"rows": log.rows, "customers": len(log.activities),
-                       "skipped_without_customer": log.skipped_no_customer, "after_as_of": log.after_as_of})
+                       "skipped_without_customer": log.skipped_no_customer, "after_as_of": log.after_as_of,
+                       "ignored_columns": list(log.ignored)})
     emit_findings(out, report.findings, header)
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -85,21 +85,18 @@ def seed_cmd(
     make = CompanySpec.everyday if everyday else CompanySpec
     spec = make(seed=seed, customers=customers, years=years, end_date=end)
     out = Path(truth_path) if truth_path else Path(f"{db_path}.{realm_id}.truth.json")
+    from qbsync.cli.progress import CountProgress, on_terminal
+
     started = time.monotonic()
-    tty = sys.stderr.isatty()
+    bar = CountProgress("customers", customers, unit="customers") if on_terminal() else None
 
     def progress(counts: dict[str, int], done: int, total: int) -> None:
-        if not tty:
-            return
-        txns = sum(n for e, n in counts.items() if e not in ("Customer", "Item", "Department", "Class"))
-        rate = txns / max(time.monotonic() - started, 1e-6)
-        click.echo(
-            f"\r  customers {done:,}/{total:,}  transactions {txns:,}  ({rate:,.0f}/s)", nl=False, err=True
-        )
+        if bar is not None:
+            txns = sum(n for e, n in counts.items() if e not in ("Customer", "Item", "Department", "Class"))
+            bar.update(done, total=total, description=f"{txns:,} txns")
 
-    truth = seed_realm(store, realm_id, spec, truth_path=out, progress=progress)
-    if tty:
-        click.echo("", err=True)
+    with bar if bar is not None else contextlib.nullcontext():
+        truth = seed_realm(store, realm_id, spec, truth_path=out, progress=progress)
     elapsed = time.monotonic() - started
     counts = truth["counts"]
     click.echo(
@@ -173,11 +170,13 @@ def load_cmd(db_path: str, realm_id: str, company_name: str | None, files: tuple
 )
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option(
-    "--out",
+    "-o",
+    "--output",
     "out_path",
     default=None,
     type=click.Path(dir_okay=False),
-    help="Write who returned as JSON here.",
+    metavar="FILE",
+    help="Write who returned as JSON to FILE (atomically), as -o does on every command.",
 )
 def advance_cmd(
     db_path: str,
@@ -220,7 +219,9 @@ def advance_cmd(
         f"{result['transactions_created']} transactions"
     )
     if out_path:
-        Path(out_path).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        from qbsync.files import write_atomic
+
+        write_atomic(out_path, json.dumps(result, indent=1, sort_keys=True) + "\n")
         click.echo(f"  details: {out_path}")
 
 

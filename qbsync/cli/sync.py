@@ -71,19 +71,21 @@ def _emit_summaries(out: Output, summaries: list[SyncSummary], errors: list[tupl
 
 def _sync_once(ctx: CommandContext, realms: list[str | None], full: bool, entities: list[str] | None,
                workers: int, out: Output) -> None:
-    from qbsync.sync.progress import NoProgress, Progress, TerminalProgress
+    from qbsync.cli.progress import SyncProgress, on_terminal
+    from qbsync.sync.progress import NoProgress
     from qbsync.sync.runner import run_sync
 
     summaries: list[SyncSummary] = []
     errors: list[tuple[str, QbsyncError]] = []
     for realm in realms:
-        # Progress goes to stderr on a terminal only: cron and pipes get the summary alone.
-        progress: Progress = TerminalProgress() if sys.stderr.isatty() else NoProgress()
         try:
             gateway = ctx.connect(realm)
+            # Bars on a terminal only (stderr, gone when done): cron and pipes get the summary alone.
+            bars = SyncProgress() if on_terminal() else contextlib.nullcontext(NoProgress())
             try:
-                summaries.append(run_sync(ctx.engine, gateway, full=full, entities=entities, clock=ctx.clock,
-                                          workers=workers, progress=progress))
+                with bars as progress:
+                    summaries.append(run_sync(ctx.engine, gateway, full=full, entities=entities,
+                                              clock=ctx.clock, workers=workers, progress=progress))
             finally:
                 _close(gateway)
         except QbsyncError as exc:

@@ -16,6 +16,7 @@ from qbsync.csvfile import SafeCell, csv_text
 from qbsync.errors import InputError
 from qbsync.files import write_atomic
 from qbsync.reports.table import Column, Kind, Table
+from qbsync.texttable import human_time
 
 FORMATS = ("table", "csv", "json")
 CENT = Decimal("0.01")
@@ -55,7 +56,7 @@ def _shown(value: Any, kind: Kind) -> str:
     if kind in ("int", "number"):
         return str(_plain(value, kind))
     if isinstance(value, datetime | date):
-        return value.isoformat()
+        return human_time(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)

@@ -196,3 +196,27 @@ def test_rank_by_value_lists_the_money_at_stake_first(tmp_path: Path, config: No
     lines = text.splitlines()
     assert lines[0].startswith("Listed by value at risk, the chance of loss from ")
     assert all(" a year at risk" in line for line in lines[2:5])
+
+
+def test_quickbooks_names_and_every_column_left_out(tmp_path: Path, config: None) -> None:
+    # A QuickBooks Sales by Customer Detail export: Date, Customer, Amount are read; the rest is named.
+    rows = ["Date,Transaction Type,Num,Customer,Memo/Description,Amount,Balance"]
+    for c in range(40):
+        for k in range(6):
+            rows.append(f"2025-{1 + k * 2:02d}-{1 + c % 27:02d},Invoice,{c * 10 + k},Shop {c},,{10 + c}.50,0")
+    (tmp_path / "sales.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "sales.csv"),
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["log"]["customers"] == 40 and doc["log"]["rows"] == 240
+    assert doc["log"]["ignored_columns"] == ["Transaction Type", "Num", "Memo/Description", "Balance"]
+    assert "note: sales.csv: column 'Num' (not a purchase field) left out" in result.stderr
+    api = tmp_path / "api.csv"
+    lines = [f"{c},Shop {c},2025-0{1 + k}-1{c % 9},12.00" for c in range(30) for k in range(5)]
+    api.write_text("CustomerRef.value,CustomerRef.name,TxnDate,TotalAmt\n" + "\n".join(lines) + "\n",
+                   encoding="utf-8")
+    named = json.loads(CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(api),
+                                                "--format", "json"]).stdout)
+    assert named["log"]["customers"] == 30 and named["log"]["ignored_columns"] == []
+    assert any(f["display_name"].startswith("Shop ") for f in named["findings"])

@@ -64,7 +64,7 @@ def test_seed_then_advance_then_load(tmp_path: Path) -> None:
             "1",
             "--other-rate",
             "0",
-            "--out",
+            "-o",
             str(out),
         ],
     )

@@ -25,13 +25,16 @@ from qbsync.rules.activity import CustomerActivity
 
 FIELDS = ("customer_id", "date", "amount", "name")
 
-#: Header spellings (lower case, spaces/underscores/dashes dropped) -> field.
+#: Header spellings (lower case, letters and digits only) -> field: common ones, QuickBooks' field
+#: names (CustomerRef, CustomerRef.value / .name, TxnDate, TotalAmt) and the columns of its Sales by
+#: Customer Detail and Transaction List exports (Date, Customer, Amount).
 _ALIASES = {
     "customerid": "customer_id", "customer": "customer_id", "custid": "customer_id", "id": "customer_id",
-    "clientid": "customer_id", "date": "date", "txndate": "date", "invoicedate": "date",
-    "orderdate": "date", "purchasedate": "date", "transactiondate": "date", "amount": "amount",
-    "total": "amount", "totalamt": "amount", "sales": "amount", "revenue": "amount", "value": "amount",
-    "name": "name", "customername": "name", "displayname": "name",
+    "clientid": "customer_id", "customerref": "customer_id", "customerrefvalue": "customer_id",
+    "date": "date", "txndate": "date", "invoicedate": "date", "orderdate": "date", "purchasedate": "date",
+    "transactiondate": "date", "amount": "amount", "total": "amount", "totalamt": "amount",
+    "sales": "amount", "revenue": "amount", "value": "amount", "name": "name", "customername": "name",
+    "displayname": "name", "customerrefname": "name",
 }
 #: Tried in order when no --date-format is given: ISO dates (with or without a time), CDNOW's YYYYMMDD.
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y%m%d")
@@ -48,6 +51,8 @@ class PurchaseLog:
     after_as_of: int
     #: what each purchase day came to, aligned with ``purchase_dates`` (None: the log has no amounts)
     spend: dict[str, list[float]] | None = None
+    #: header columns the reader left out (``left_out`` says how to use one)
+    ignored: tuple[str, ...] = ()
 
 
 def _key(header: str) -> str:
@@ -96,8 +101,18 @@ def _is_date(text: str, date_format: str | None) -> bool:
     return True
 
 
-def _rows(path: Path, columns: Mapping[str, str] | None,
-          date_format: str | None) -> Iterator[tuple[int, dict[str, str]]]:
+def left_out(column: str) -> str:
+    """A column the reader left out, with the ``--columns`` line that would use it."""
+    import difflib
+
+    close = difflib.get_close_matches(_key(column), list(_ALIASES), n=1, cutoff=0.75)
+    if not close:
+        return f"'{column}' (not a purchase field)"
+    return f"'{column}' (to use it: --columns {_ALIASES[close[0]]}='{column}')"
+
+
+def _rows(path: Path, columns: Mapping[str, str] | None, date_format: str | None,
+          ignored: list[str] | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, field -> raw text) for every data row of the log."""
     unknown = set(columns or {}) - set(FIELDS)
     if unknown:
@@ -113,6 +128,8 @@ def _rows(path: Path, columns: Mapping[str, str] | None,
         if header:
             named = _column_map(first, columns)
             at = {field: first.index(column) for field, column in named.items()}
+            if ignored is not None:
+                ignored.extend(c for c in first if c and c not in named.values())
         else:
             at = _positions(first, columns)
         lines = fh if header else itertools.chain([first_line], fh)
@@ -153,7 +170,8 @@ def load_purchases(path: Path, columns: Mapping[str, str] | None = None, *, as_o
     names: dict[str, str] = {}
     rows = skipped = later = 0
     last: date | None = None
-    for line, row in _rows(path, columns, date_format):
+    ignored: list[str] = []
+    for line, row in _rows(path, columns, date_format, ignored):
         rows += 1
         cid = row["customer_id"]
         if not cid:
@@ -205,4 +223,4 @@ def load_purchases(path: Path, columns: Mapping[str, str] | None = None, *, as_o
             usual_gap_days=float(np.median(gaps)) if len(gaps) else None, activity_count=len(recent[cid]),
             last_purchase=dates[-1])
     spend = ({cid: [float(on[d]) for d in sorted(on)] for cid, on in days.items()} if has_amounts else None)
-    return PurchaseLog(activities, last, rows, skipped, later, spend)
+    return PurchaseLog(activities, last, rows, skipped, later, spend, tuple(ignored))
