@@ -98,7 +98,8 @@ class SyncProgress:
     def finish(self, entity: str) -> None:
         task = self._task(entity)
         done = next(t.completed for t in self._bar.tasks if t.id == task)
-        self._bar.update(task, total=done, completed=done)
+        # An entity the company does not use (0 rows) leaves no empty bar behind.
+        self._bar.update(task, total=done, completed=done, visible=done > 0)
 
     def note(self, message: str) -> None:
         self._bar.console.print(message, markup=False, highlight=False)
