@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -36,6 +37,20 @@ def _pg_reachable() -> bool:
 
 
 PG_AVAILABLE = _pg_reachable()
+
+#: Loggers a command run in-process sets the level of (qbsync.cli.logs.configure).
+_CONFIGURED_LOGGERS = ("", "qbsync", "alembic", "urllib3", "intuitlib", "quickbooks", "uvicorn",
+                       "procrastinate")
+
+
+@pytest.fixture(autouse=True)
+def _logging_levels_restored() -> Iterator[None]:
+    """A command run through click's runner leaves e.g. the 'qbsync' logger at WARNING; the next
+    test's caplog.at_level(DEBUG) on the root would then see nothing of qbsync's debug lines."""
+    saved = {name: logging.getLogger(name).level for name in _CONFIGURED_LOGGERS}
+    yield
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
 BACKENDS = ["sqlite", "postgresql"] if PG_AVAILABLE else ["sqlite"]
 
 
