@@ -179,6 +179,11 @@ def _int(params: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _customer_total_columns() -> list[dict[str, str]]:
+    """The columns of a report with one total a customer (customer balance, sales by customer)."""
+    return [{"ColTitle": "", "ColType": "Customer"}, {"ColTitle": "Total", "ColType": "Money"}]
+
+
 def _bad(name: str, value: Any, want: str) -> apifault.ApiFault:
     # Code unconfirmed: QuickBooks answers an invalid report parameter with a 400 ValidationFault.
     return apifault.ApiFault(
@@ -588,19 +593,37 @@ class ReportsApi:
             + [{"ColTitle": t, "ColType": "Money"} for t in self._bucket_titles(period, periods, False)]
             + [{"ColTitle": "Total", "ColType": "Money"}]
         )
-        fields = self._period_fields(realm, params)
+        return self._as_of_report(realm, "AgedReceivables", params, report_date, columns, rows,
+                                  self._grand_total(totals))
+
+    def _as_of_report(self, realm: str, name: str, params: dict[str, str], report_date: date,
+                      columns: list[dict[str, str]], rows: list[dict[str, Any]],
+                      grand: dict[str, Any]) -> dict[str, Any]:
+        """A report as of ``report_date`` (A/R aging, customer balance): ``rows`` then ``grand``."""
         return {
             "Header": self._header(
                 realm,
-                "AgedReceivables",
+                name,
                 params,
                 [("report_date", report_date.isoformat())],
                 not rows,
-                **fields,
+                **self._period_fields(realm, params),
             ),
             "Columns": {"Column": columns},
-            "Rows": {"Row": [*rows, self._grand_total(totals)]},
+            "Rows": {"Row": [*rows, grand]},
         }
+
+    def _detail_report(self, realm: str, name: str, params: dict[str, str], report_date: date,
+                       columns: list[str], sections: list[dict[str, Any]],
+                       items: list[Item]) -> dict[str, Any]:
+        """A detail report as of ``report_date``: its ``sections``, then the grand total of ``items``."""
+        grand = {
+            "Summary": {"ColData": self._sum_cells("TOTAL", columns, items)},
+            "type": "Section",
+            "group": "GrandTotal",
+        }
+        titles = [{"ColTitle": DETAIL_COLUMNS[c], "ColType": c} for c in columns]
+        return self._as_of_report(realm, name, params, report_date, titles, sections, grand)
 
     def _period_fields(self, realm: str, params: dict[str, str]) -> dict[str, str]:
         if params.get("start_date") or params.get("end_date"):
@@ -714,23 +737,8 @@ class ReportsApi:
                 for i in group
             ]
             out.append(self._section({"value": titles[k]}, f"Total for {titles[k]}", columns, rows, group))
-        grand = {
-            "Summary": {"ColData": self._sum_cells("TOTAL", columns, everything)},
-            "type": "Section",
-            "group": "GrandTotal",
-        }
-        return {
-            "Header": self._header(
-                realm,
-                "AgedReceivableDetail",
-                params,
-                [("report_date", report_date.isoformat())],
-                not out,
-                **self._period_fields(realm, params),
-            ),
-            "Columns": {"Column": [{"ColTitle": DETAIL_COLUMNS[c], "ColType": c} for c in columns]},
-            "Rows": {"Row": [*out, grand]},
-        }
+        return self._detail_report(realm, "AgedReceivableDetail", params, report_date, columns, out,
+                                   everything)
 
     def _term_id(self, realm: str, item: Item) -> str:
         if item.entity != "Invoice":
@@ -754,20 +762,8 @@ class ReportsApi:
         for item in items:
             amounts.setdefault(item.customer, [ZERO])[0] += item.open
         rows, totals = self._nested(ledger, amounts, 1, params.get("sort_order") == "descend")
-        return {
-            "Header": self._header(
-                realm,
-                "CustomerBalance",
-                params,
-                [("report_date", report_date.isoformat())],
-                not rows,
-                **self._period_fields(realm, params),
-            ),
-            "Columns": {
-                "Column": [{"ColTitle": "", "ColType": "Customer"}, {"ColTitle": "Total", "ColType": "Money"}]
-            },
-            "Rows": {"Row": [*rows, self._grand_total(totals)]},
-        }
+        return self._as_of_report(realm, "CustomerBalance", params, report_date, _customer_total_columns(),
+                                  rows, self._grand_total(totals))
 
     def _balance_detail(self, realm: str, params: dict[str, str]) -> dict[str, Any]:
         report_date = self._report_date(realm, params)
@@ -814,23 +810,8 @@ class ReportsApi:
             out.append(
                 self._section({"value": fqn, "id": str(cid)}, f"Total for {fqn}", columns, rows, group)
             )
-        grand = {
-            "Summary": {"ColData": self._sum_cells("TOTAL", columns, everything)},
-            "type": "Section",
-            "group": "GrandTotal",
-        }
-        return {
-            "Header": self._header(
-                realm,
-                "CustomerBalanceDetail",
-                params,
-                [("report_date", report_date.isoformat())],
-                not out,
-                **self._period_fields(realm, params),
-            ),
-            "Columns": {"Column": [{"ColTitle": DETAIL_COLUMNS[c], "ColType": c} for c in columns]},
-            "Rows": {"Row": [*out, grand]},
-        }
+        return self._detail_report(realm, "CustomerBalanceDetail", params, report_date, columns, out,
+                                   everything)
 
     # ---- sales by customer ----
 
@@ -922,9 +903,7 @@ class ReportsApi:
                 EndPeriod=end.isoformat(),
                 SummarizeColumnsBy=summarize,
             ),
-            "Columns": {
-                "Column": [{"ColTitle": "", "ColType": "Customer"}, {"ColTitle": "Total", "ColType": "Money"}]
-            },
+            "Columns": {"Column": _customer_total_columns()},
             "Rows": {"Row": [*rows, self._grand_total(totals)]},
         }
 
