@@ -9,9 +9,11 @@ Filters: ``location`` and ``class`` (Ids or names), ``customer_type`` (Ids), ``l
 ``last_purchase_after``/``last_purchase_before``, ``balance_min``/``balance_max``,
 ``days_inactive_min``/``days_inactive_max``, ``active`` (true/false).
 
-Each kind is one entry of ``_KINDS`` (its parameters, who it chooses, a check of its parameters) and
-each filter one entry of ``_FILTERS`` (how its value is read, whether a customer passes): a new kind
-or filter is one function and one line, and the lists of names come from the tables.
+Each kind is one entry of ``_KINDS`` (its parameters, each with how its value is read, and who it
+chooses) and each filter one entry of ``_FILTERS`` (how its value is read, whether a customer passes):
+a new kind or filter is one function and one line, and the lists of names come from the tables. Every
+value is read when the segment is defined, so a bad one is one line naming it, never a traceback
+halfway through a run.
 """
 
 from __future__ import annotations
@@ -111,6 +113,35 @@ def _int(key: str, value: Any) -> int:
         raise InputError(f"{key}: {value!r} is not a whole number", hint=f"write it like {key}=90") from None
 
 
+def _at_least(least: int) -> Callable[[str, Any], int]:
+    """A whole number of at least ``least`` (days, a top N)."""
+    def parse(key: str, value: Any) -> int:
+        n = _int(key, value)
+        if n < least:
+            raise InputError(f"{key}: {value!r} is less than {least}", hint=f"write it like {key}=90")
+        return n
+    return parse
+
+
+def _number(key: str, value: Any) -> float:
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise InputError(f"{key}: {value!r} is not a number", hint=f"write it like {key}=0.5") from None
+
+
+def _share(key: str, value: Any) -> float:
+    """A share or a chance: a number from 0 to 1."""
+    x = _number(key, value)
+    if not 0 <= x <= 1:
+        raise InputError(f"{key}: {value!r} is not between 0 and 1", hint=f"write it like {key}=0.8 (80 %)")
+    return x
+
+
+def _text(key: str, value: Any) -> str:
+    return str(value)
+
+
 def make(name: str, kind: str, values: Mapping[str, Any], description: str = "") -> SegmentDef:
     """Validate and type a definition; ``values`` mixes the kind's params and the filters."""
     spec = _KINDS.get(kind)
@@ -122,7 +153,7 @@ def make(name: str, kind: str, values: Mapping[str, Any], description: str = "")
         if key in _FILTERS:
             filters[key] = _FILTERS[key].parse(key, value)
         elif key in spec.params:
-            params[key] = value
+            params[key] = spec.params[key](key, value)
         else:
             allowed = ", ".join((*spec.params, *FILTER_KEYS))
             raise InputError(f"segment {name!r}: {key!r} means nothing for kind {kind!r}",
@@ -133,13 +164,20 @@ def make(name: str, kind: str, values: Mapping[str, Any], description: str = "")
 
 
 def _check_rfm(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    wanted = _list(params.get("segments", []))
+    if not params.get("segments"):
+        raise InputError(f"segment {name!r}: rfm needs segments from the usual names",
+                         hint="segments=" + ",".join(SEGMENT_NAMES))
+    return params
+
+
+def _rfm_segments(key: str, value: Any) -> list[str]:
+    wanted = _list(value)
     unknown = [s for s in wanted if s not in SEGMENT_NAMES]
     if not wanted or unknown:
-        raise InputError(f"segment {name!r}: rfm needs segments from the usual names"
+        raise InputError(f"{key}: rfm needs segments from the usual names"
                          + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
                          hint="segments=" + ",".join(SEGMENT_NAMES))
-    return {**params, "segments": wanted}
+    return wanted
 
 
 @dataclass
@@ -220,14 +258,14 @@ def _rule_findings(scope: Scope, p: Mapping[str, Any], rule: str) -> Chosen:
 
     policy = Path(p["policy"]) if p.get("policy") else None
     if rule == "inactive":
-        overrides = {"days": int(p["days"])} if p.get("days") else None
+        overrides = {"days": p["days"]} if "days" in p else None
         rl = rulelists.inactive(scope.engine, scope.realm_id, scope.as_of, policy_path=policy,
                                 overrides=overrides)
         findings = [f for f in rl.findings if f.action in ("deactivate", "collections")]
     else:
         rl = rulelists.disappearing(scope.engine, scope.realm_id, scope.as_of,
-                                    top=int(p["top"]) if p.get("top") else None, policy_path=policy)
-        floor = float(p.get("min_score", "-inf"))
+                                    top=p.get("top"), policy_path=policy)
+        floor = p.get("min_score", float("-inf"))
         findings = [f for f in rl.findings if f.score is not None and f.score >= floor]
     return {f.customer_id: (f.reason, {"score": f.score, "action": f.action}) for f in findings}
 
@@ -246,9 +284,7 @@ def _value_at_risk(scope: Scope, p: Mapping[str, Any]) -> Chosen:
     from qbsync.reports import rulelists
 
     policy = Path(p["policy"]) if p.get("policy") else None
-    top = int(p["top"]) if p.get("top") else 100
-    floor = _decimal("min_value", p.get("min_value", "0"))
-    chance = float(p.get("min_chance", 0))
+    top, floor, chance = p.get("top", 100), p.get("min_value", Decimal(0)), p.get("min_chance", 0.0)
     rl = rulelists.disappearing(scope.engine, scope.realm_id, scope.as_of, top=top, policy_path=policy,
                                 rank_by="value")
     out: Chosen = {}
@@ -264,11 +300,11 @@ def _value_at_risk(scope: Scope, p: Mapping[str, Any]) -> Chosen:
 def _best(scope: Scope, p: Mapping[str, Any]) -> Chosen:
     from qbsync.reports import best
 
-    days = int(p.get("days", 365))
+    days = p.get("days", 365)
     report = best.best(scope.engine, scope.realm_id, scope.as_of,
                        Period(scope.as_of - timedelta(days=days - 1), scope.as_of))
     share = Decimal(str(p["share"])) if "share" in p else None
-    top = int(p["top"]) if "top" in p else (None if share is not None else 100)
+    top = p.get("top", None if share is not None else 100)
     chosen: Chosen = {}
     for row in report.rows:
         if top is not None and row.rank > top:
@@ -287,8 +323,7 @@ def _rfm(scope: Scope, p: Mapping[str, Any]) -> Chosen:
 
 
 def _overdue(scope: Scope, p: Mapping[str, Any]) -> Chosen:
-    min_days = int(p.get("min_days", 1))
-    min_amount = _decimal("min_amount", p.get("min_amount", "0.01"))
+    min_days, min_amount = p.get("min_days", 1), p.get("min_amount", Decimal("0.01"))
     with scope.engine.connect() as conn:
         items = open_items(conn, scope.realm_id, scope.as_of)
     owed: dict[str, tuple[Decimal, int]] = {}
@@ -303,23 +338,25 @@ def _overdue(scope: Scope, p: Mapping[str, Any]) -> Chosen:
 
 @dataclass(frozen=True)
 class Kind:
-    """A segment kind: the parameters it takes, who it chooses, and a check of its parameters."""
+    """A segment kind: the parameters it takes (each with how its value is read), who it chooses, and a
+    check of its parameters together."""
 
-    params: tuple[str, ...]
+    params: dict[str, Callable[[str, Any], Any]]
     choose: Callable[[Scope, Mapping[str, Any]], Chosen]
     check: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
 
 
 _KINDS: dict[str, Kind] = {
-    "all": Kind((), _all),
-    "inactive": Kind(("days", "policy"), _inactive),
-    "disappearing": Kind(("min_score", "top", "policy"), _disappearing),
-    "value_at_risk": Kind(("top", "min_value", "min_chance", "policy"), _value_at_risk),
-    "best": Kind(("top", "share", "days"), _best),
-    "rfm": Kind(("segments",), _rfm, _check_rfm),
-    "overdue": Kind(("min_days", "min_amount"), _overdue),
+    "all": Kind({}, _all),
+    "inactive": Kind({"days": _at_least(1), "policy": _text}, _inactive),
+    "disappearing": Kind({"min_score": _number, "top": _at_least(1), "policy": _text}, _disappearing),
+    "value_at_risk": Kind({"top": _at_least(1), "min_value": _decimal, "min_chance": _share, "policy": _text},
+                          _value_at_risk),
+    "best": Kind({"top": _at_least(1), "share": _share, "days": _at_least(1)}, _best),
+    "rfm": Kind({"segments": _rfm_segments}, _rfm, _check_rfm),
+    "overdue": Kind({"min_days": _at_least(0), "min_amount": _decimal}, _overdue),
 }
-PARAM_KEYS = {name: kind.params for name, kind in _KINDS.items()}
+PARAM_KEYS = {name: tuple(kind.params) for name, kind in _KINDS.items()}
 
 
 # --- filters: narrowing a kind's choice --------------------------------------------------------------

@@ -374,3 +374,20 @@ def test_every_filter_narrows_as_its_name_says(db_url: str) -> None:
 
 def test_the_kinds_listed_for_the_command_line_are_the_tables() -> None:
     assert tuple(segments._KINDS) == segments.KINDS
+
+
+def test_every_kind_parameter_is_read_when_the_segment_is_defined() -> None:
+    # A kind's parameters were passed on raw and read while the segment ran: `--kind best --where
+    # top=abc` (or a TOML file saying so) ended in a ValueError traceback instead of one line.
+    bad = {"days": "abc", "top": "abc", "min_score": "abc", "min_value": "x", "min_chance": "2",
+           "share": "abc", "min_days": "-1", "min_amount": "abc", "segments": "Nobody"}
+    for kind in segments.KINDS:
+        for key in segments.PARAM_KEYS[kind]:
+            if key in bad:
+                with pytest.raises(InputError, match=key):
+                    segments.from_command_line(kind, [f"{key}={bad[key]}"])
+    typed = segments.from_command_line("best", ["top=5", "days=90"]).params
+    assert typed == {"top": 5, "days": 90}
+    assert segments.make("v", "value_at_risk", {"min_chance": 0.25, "min_value": "10"}).params == {
+        "min_chance": 0.25, "min_value": Decimal("10")}
+    assert set(bad) | {"policy"} == {k for keys in segments.PARAM_KEYS.values() for k in keys}
