@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from qbsync.errors import InputError
 
 DEFAULT_REALM = "9341453050000001"  # the sandbox server's default company
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -30,14 +33,14 @@ def _open_store(db_path: str):  # type: ignore[no-untyped-def]
     return Store(db_path)
 
 
+def _db_option(creates: bool) -> Callable[[_F], _F]:
+    """``--db``: the sandbox's SQLite file, made when missing (``creates``) or else required to exist."""
+    return click.option("--db", "db_path", required=True, type=click.Path(exists=not creates, dir_okay=False),
+                        help="SQLite file of the sandbox" + (" (created if missing)." if creates else "."))
+
+
 @click.command("seed")
-@click.option(
-    "--db",
-    "db_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="SQLite file of the sandbox (created if missing).",
-)
+@_db_option(creates=True)
 @click.option("--realm", "realm_id", default=DEFAULT_REALM, show_default=True, help="Company id to create.")
 @click.option("--seed", default=42, show_default=True, type=int, help="Same seed, same company.")
 @click.option(
@@ -113,13 +116,7 @@ def seed_cmd(
 
 
 @click.command("load")
-@click.option(
-    "--db",
-    "db_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="SQLite file of the sandbox (created if missing).",
-)
+@_db_option(creates=True)
 @click.option("--realm", "realm_id", required=True, help="Company id to load into (created if missing).")
 @click.option("--company-name", default=None, help="Name of a newly created company.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
@@ -141,7 +138,7 @@ def load_cmd(db_path: str, realm_id: str, company_name: str | None, files: tuple
 
 
 @click.command("advance")
-@click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@_db_option(creates=False)
 @click.option("--realm", "realm_id", required=True)
 @click.option("--days", required=True, type=click.IntRange(1, 366), help="How many days to play forward.")
 @click.option(
@@ -226,7 +223,7 @@ def advance_cmd(
 
 
 @click.command("merge")
-@click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@_db_option(creates=False)
 @click.option("--realm", "realm_id", required=True)
 @click.option("--entity", type=click.Choice(["Customer", "Vendor"], case_sensitive=False), default="Customer",
               show_default=True)
