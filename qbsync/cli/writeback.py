@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
 
 #: The rules a plan can come from (as in qbsync.writeback.sources, which the tests check).
 RULES = ("inactive", "reactivate", "duplicates")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @click.group("writeback")
@@ -85,34 +85,38 @@ def _finish(report: RunReport, out: Output) -> None:
                              hint="see the report above; fix them in QuickBooks, or make a new plan")
 
 
-@contextmanager
-def _with_gateway(ctx: CommandContext) -> Iterator[tuple[Session, QboGateway]]:
-    """A cache session and the QuickBooks client of one command; both closed at the end."""
+def _write(ctx: CommandContext, out: Output, run: Callable[[Session, QboGateway], RunReport]) -> None:
+    """``run`` with a cache session and the QuickBooks client (both closed at the end), then its report
+    shown."""
     gateway = ctx.connect(ctx.realm_id)
     try:
         with ctx.session() as session:
-            yield session, gateway
+            report = run(session, gateway)
     finally:
         close = getattr(gateway, "close", None)
         if callable(close):
             close()
+    _finish(report, out)
 
 
 REPORT_HELP = "Write the report to FILE (atomically) instead of the terminal."
 
 
+def _writes(command: _F) -> _F:
+    """What apply and undo take besides their id: --yes (a dry run without it), the context, -o."""
+    command = with_output(output_help=REPORT_HELP)(with_context(as_of=False)(command))
+    return click.option("--yes", is_flag=True, help="Really write to QuickBooks (default: dry run).")(command)
+
+
 @writeback_group.command("apply")
 @click.argument("plan_id")
-@click.option("--yes", is_flag=True, help="Really write to QuickBooks (default: dry run).")
-@with_context(as_of=False)
-@with_output(output_help=REPORT_HELP)
+@_writes
 def apply_cmd(ctx: CommandContext, plan_id: str, yes: bool, out: Output) -> None:
     """Re-read and re-check every customer of PLAN_ID, then write what still holds (needs --yes)."""
     from qbsync.writeback.apply import apply_plan
 
-    with _with_gateway(ctx) as (session, gateway):
-        report = apply_plan(session, gateway, ctx.clock, plan_id, dry_run=not yes)
-    _finish(report, out)
+    _write(ctx, out, lambda session, gateway: apply_plan(session, gateway, ctx.clock, plan_id,
+                                                         dry_run=not yes))
 
 
 @writeback_group.command("show")
@@ -132,16 +136,12 @@ def show_cmd(ctx: CommandContext, plan_id: str, out: Output) -> None:
 
 @writeback_group.command("undo")
 @click.argument("run_id")
-@click.option("--yes", is_flag=True, help="Really write to QuickBooks (default: dry run).")
-@with_context(as_of=False)
-@with_output(output_help=REPORT_HELP)
+@_writes
 def undo_cmd(ctx: CommandContext, run_id: str, yes: bool, out: Output) -> None:
     """Put back the Active values RUN_ID changed, where Active is still what it set (needs --yes)."""
     from qbsync.writeback.undo import undo_run
 
-    with _with_gateway(ctx) as (session, gateway):
-        report = undo_run(session, gateway, ctx.clock, run_id, dry_run=not yes)
-    _finish(report, out)
+    _write(ctx, out, lambda session, gateway: undo_run(session, gateway, ctx.clock, run_id, dry_run=not yes))
 
 
 LOG_COLUMNS = ("at", "run_id", "customer_id", "display_name", "event", "attempt", "sync_token_sent",
