@@ -307,7 +307,7 @@ def _best(scope: Scope, p: Mapping[str, Any]) -> Chosen:
     top = p.get("top", None if share is not None else 100)
     chosen: Chosen = {}
     for row in report.rows:
-        if top is not None and row.rank > top:
+        if (top is not None and row.rank > top) or row.spend <= 0:  # refunds outweigh sales: not "best"
             break
         chosen[row.customer_id] = (f"rank {row.rank} by spend over {days} days ({row.spend:.2f})",
                                    {"rank": row.rank, "spend": str(row.spend)})

@@ -2,8 +2,9 @@
 
 A customer's figure is its sales as QuickBooks' Sales by Customer Summary counts them
 (``reports.sales``: invoices and sales receipts less credit memos and refund receipts, after
-discounts, before tax) dated in the period. The previous period is the one of the same length just
-before it.
+discounts, before tax) dated in the period; the total is that report's total, so a customer whose
+refunds outweigh its sales is listed last with a negative figure. The previous period is the one of
+the same length just before it.
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ def spend_by_customer(conn: sa.Connection, realm_id: str, period: Period) -> dic
 
 def compute(current: dict[str, Decimal], previous: dict[str, Decimal], names: dict[str, str],
             as_of: date, period: Period) -> BestReport:
-    """Rank customers that spent something (net) in the period; pure."""
-    total = sum((v for v in current.values() if v > 0), ZERO)
-    previous_total = sum((v for v in previous.values() if v > 0), ZERO)
-    ranked = sorted(((cid, v) for cid, v in current.items() if v > 0),
+    """Rank every customer with sales (net) in the period, pure. Those whose refunds and credits
+    outweigh their sales come last with a negative figure, as in Sales by Customer, whose total
+    (every customer's, negative ones included) is the report's total."""
+    total = sum(current.values(), ZERO)
+    previous_total = sum(previous.values(), ZERO)
+    ranked = sorted(((cid, v) for cid, v in current.items() if v),
                     key=lambda kv: (-kv[1], names.get(kv[0], ""), kv[0]))
     rows: list[BestRow] = []
     running = ZERO
@@ -89,7 +92,11 @@ def table(report: BestReport, limit: int | None = 50) -> Table:
             Column("change", "Change", "money"), Column("change_share", "Change %", "share")]
     rows = [vars(r).copy() for r in report.rows]
     pareto = report.customers_for(Decimal("0.8"))
-    notes = [f"{pareto} of {len(report.rows)} paying customers made 80% of revenue in {report.period}"]
+    paying = sum(1 for r in report.rows if r.spend > 0)
+    notes = [f"{pareto} of {paying} paying customers made 80% of revenue in {report.period}"]
+    if paying < len(report.rows):
+        notes.append(f"{len(report.rows) - paying} customers' refunds and credits outweigh their sales "
+                     "in the period: listed last, negative, and counted in the total as in Sales by Customer")
     if limit is not None and len(rows) > limit:
         notes.insert(0, f"showing the top {limit} of {len(rows)} customers; totals cover all of them")
         rows = rows[:limit]

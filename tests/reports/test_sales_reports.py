@@ -137,3 +137,17 @@ def test_share_out_adds_up_to_the_cent_whatever_the_sign() -> None:
     mixed = cross.share_out(D("108.00"), {"a": D("150.00"), "b": D("-50.00")})  # a negative line
     assert mixed == {"a": D("162.00"), "b": D("-54.00")}
     assert cross.share_out(D("15.00"), {"a": D("50.00"), "b": D("-50.00")}) is None
+
+
+def test_best_lists_a_customer_whose_refunds_outweigh_sales_last_and_the_total_is_sales_by_customer(
+        db_url: str) -> None:
+    c = CacheBuilder(db_url)
+    _shop(c)
+    c.customer("5", "Refunded")
+    c.credit_memo("5", date(2025, 6, 1), "60.00")  # bought before the period, credited in it
+    report = best.best(c.engine, c.realm_id, AS_OF, PERIOD)
+    assert [(r.customer_id, r.spend) for r in report.rows][-1] == ("5", D("-60.00"))
+    assert report.total == D("1040.00") == sum(r.spend for r in report.rows)
+    assert report.rows[-1].cumulative_share == 1
+    assert report.customers_for(D("0.8")) == 2
+    assert "1 customers' refunds and credits outweigh" in " ".join(best.table(report).notes)
