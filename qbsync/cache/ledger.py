@@ -22,37 +22,38 @@ AR_ACCOUNT_TYPE = "Accounts Receivable"
 INCOME_ACCOUNT_TYPES = ("Income", "Other Income")
 
 
-def income_journal_lines(realm_id: str) -> Any:
-    """(customer_id, txn_date, amount, department_id, class_id) of every journal line posted to an
-    income account with a customer's name; the amount signed as sales: credits +, debits -."""
-    signed = sa.case((JournalLine.posting_type == "Debit", -JournalLine.amount), else_=JournalLine.amount)
-    return (sa.select(JournalLine.entity_id.label("customer_id"), JournalEntry.txn_date.label("txn_date"),
-                      sa.type_coerce(signed, Money()).label("amount"),
-                      JournalLine.department_id.label("department_id"),
-                      JournalLine.class_id.label("class_id"))
-            .select_from(JournalLine)
+def _customer_lines(query: Any, realm_id: str, account: sa.ColumnElement[bool]) -> Any:
+    """``query`` over company ``realm_id``'s journal lines with a customer, joined to their entry and
+    their account, on the accounts where ``account`` holds."""
+    return (query.select_from(JournalLine)
             .join(JournalEntry, sa.and_(JournalEntry.realm_id == JournalLine.realm_id,
                                         JournalEntry.id == JournalLine.txn_id))
             .join(Account, sa.and_(Account.realm_id == JournalLine.realm_id,
                                    Account.id == JournalLine.account_id))
             .where(JournalLine.realm_id == realm_id, JournalLine.entity_type == "Customer",
-                   JournalLine.entity_id.is_not(None), Account.account_type.in_(INCOME_ACCOUNT_TYPES)))
+                   JournalLine.entity_id.is_not(None), account))
+
+
+def income_journal_lines(realm_id: str) -> Any:
+    """(customer_id, txn_date, amount, department_id, class_id) of every journal line posted to an
+    income account with a customer's name; the amount signed as sales: credits +, debits -."""
+    signed = sa.case((JournalLine.posting_type == "Debit", -JournalLine.amount), else_=JournalLine.amount)
+    return _customer_lines(
+        sa.select(JournalLine.entity_id.label("customer_id"), JournalEntry.txn_date.label("txn_date"),
+                  sa.type_coerce(signed, Money()).label("amount"),
+                  JournalLine.department_id.label("department_id"), JournalLine.class_id.label("class_id")),
+        realm_id, Account.account_type.in_(INCOME_ACCOUNT_TYPES))
 
 
 def ar_journal_lines(realm_id: str) -> Any:
     """(txn_id, doc_number, txn_date, customer_id, amount) of every A/R journal line with a customer;
     the amount signed as A/R moves: debits +, credits -."""
     signed = sa.case((JournalLine.posting_type == "Credit", -JournalLine.amount), else_=JournalLine.amount)
-    return (sa.select(JournalLine.txn_id, JournalEntry.doc_number, JournalEntry.txn_date,
-                      JournalLine.entity_id.label("customer_id"),
-                      sa.type_coerce(signed, Money()).label("amount"))
-            .select_from(JournalLine)
-            .join(JournalEntry, sa.and_(JournalEntry.realm_id == JournalLine.realm_id,
-                                        JournalEntry.id == JournalLine.txn_id))
-            .join(Account, sa.and_(Account.realm_id == JournalLine.realm_id,
-                                   Account.id == JournalLine.account_id))
-            .where(JournalLine.realm_id == realm_id, JournalLine.entity_type == "Customer",
-                   JournalLine.entity_id.is_not(None), Account.account_type == AR_ACCOUNT_TYPE))
+    return _customer_lines(
+        sa.select(JournalLine.txn_id, JournalEntry.doc_number, JournalEntry.txn_date,
+                  JournalLine.entity_id.label("customer_id"),
+                  sa.type_coerce(signed, Money()).label("amount")),
+        realm_id, Account.account_type == AR_ACCOUNT_TYPE)
 
 
 def journal_applications(realm_id: str) -> Any:
