@@ -83,6 +83,11 @@ def status_cmd(ctx: click.Context, out: Output) -> None:
 
     cc = _context(ctx)
     rows: list[dict[str, Any]] = connection.status(cc.settings, _realm_flag(ctx), clock=cc.clock)
+    if out.fmt == "csv":  # times for a spreadsheet to the second, as every CSV has them; JSON keeps ISO
+        from datetime import datetime
+
+        rows = [{k: datetime.fromisoformat(v) if k.endswith("_at") and isinstance(v, str) else v
+                 for k, v in row.items()} for row in rows]
     if out.fmt != "table":
         out.rows(STATUS_COLUMNS, rows)
         return
