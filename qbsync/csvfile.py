@@ -14,7 +14,7 @@ A CSV has one of two readers, and the writer is told which (``Audience``):
 ``IMPORTER``     a program reads it (Mailchimp, HubSpot). Cells go out exactly as they are: an
                  apostrophe would be imported as part of the value (neither importer strips it);
                  phone numbers (``Phone`` cells) are written in E.164 (``+61288209162``) where they
-                 parse as a valid number of their country, as written otherwise; quoting only where
+                 parse as a full number of their country, as written otherwise; quoting only where
                  needed; no BOM (both importers read plain UTF-8).
 
 Values we format ourselves are not user text and are never neutralised: numbers (``-12.50`` is a
@@ -72,15 +72,17 @@ class Phone:
     region: str | None = None
 
     def e164(self) -> str | None:
-        """``+61288209162`` when the number is a valid number of its country, else None."""
+        """``+61288209162`` when the number parses as a full number of its country (the length its
+        numbering plan allows, area code included), else None. Full, not "valid": phonenumbers' list of
+        assigned ranges lags the numbering plans, and a number outside it is still that number."""
         import phonenumbers  # only exports need it; keeps the CLI's start-up light
 
         try:
             parsed = phonenumbers.parse(self.raw, self.region)
         except phonenumbers.NumberParseException:
             return None
-        if not phonenumbers.is_valid_number(parsed):
-            return None
+        if phonenumbers.is_possible_number_with_reason(parsed) != phonenumbers.ValidationResult.IS_POSSIBLE:
+            return None  # too short or long, or a local number without its area code: nothing to guess
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -46,6 +46,18 @@ def test_importer_files_are_exact_with_phones_in_e164() -> None:
     assert person.startswith("\ufeff") and _back(person)[1] == ["'+61 2 8820 9162"]
 
 
+def test_a_full_number_of_its_country_goes_out_in_e164_even_outside_assigned_ranges() -> None:
+    # The demo's Mailchimp and HubSpot files carried 9 of 192 phones as written ('020 5635 7803' of a
+    # UK contact): full-length numbers of the contact's country, but in ranges phonenumbers does not
+    # know as assigned, so they failed is_valid_number. A number too short for its country (a local
+    # number without its area code, a typo) still goes out as written: no country code is guessed.
+    assert Phone("020 5635 7803", "GB").e164() == "+442056357803"
+    assert Phone("08 5003 1236", "AU").e164() == "+61850031236"
+    assert Phone("(415) 555-2671", "US").e164() == "+14155552671"
+    assert Phone("555 0100", "US").e164() is None and Phone("+61 2 88").e164() is None
+    assert Phone("ask for Bo").e164() is None
+
+
 def test_write_csv_streams_atomically(tmp_path: Path) -> None:
     path = tmp_path / "out.csv"
     assert write_csv(path, ["n"], ([i] for i in range(3))) == 3
