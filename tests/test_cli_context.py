@@ -100,3 +100,30 @@ def test_a_database_failure_under_a_command_is_one_clean_line(tmp_path: Path) ->
     assert "error: cannot open the cache at sqlite:///" in result.output
     assert "no such column: invoices.balance" in result.output
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+def test_the_command_context_has_one_home() -> None:
+    # Issue 10: the context was built five ways, one an `open_cache` in cli/report.py returning a
+    # `Ctx` that shadowed cache.schema.open_cache. Only cli/context.py builds a CommandContext now;
+    # nothing else in qbsync defines open_cache, aliases the context or re-exports its options.
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    defines: dict[str, set[str]] = {}
+    for path in sorted((root / "qbsync").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.ImportFrom) and node.module == "qbsync.cli.context":
+                names = [a.asname for a in node.names if a.asname]  # `import x as x`: a re-export
+            for name in names:
+                defines.setdefault(name, set()).add(str(path.relative_to(root)))
+    assert defines["open_cache"] == {"qbsync/cache/schema.py"}
+    assert defines["CommandContext"] == {"qbsync/cli/context.py"}
+    assert "Ctx" not in defines
+    for option in ("as_of_option", "realm_option", "cache_url_option", "DATE"):
+        assert defines[option] == {"qbsync/cli/context.py"}, option

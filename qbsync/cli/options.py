@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from qbsync.cli.context import DATE as DATE
 from qbsync.errors import InputError
 
 if TYPE_CHECKING:
@@ -214,15 +213,3 @@ def column_pairs(pairs: Sequence[str], example: str) -> dict[str, str]:
                              hint=f"for example --columns {example}")
         out[field.strip()] = column.strip()
     return out
-
-
-# ---- transitional: the names commands used before the one context (remove once no branch needs them) --
-
-from qbsync.cli.context import as_of_option as as_of_option  # noqa: E402
-from qbsync.cli.context import cache_url_option as cache_url_option  # noqa: E402
-from qbsync.cli.context import realm_option as realm_option  # noqa: E402
-
-
-def write_output(text: str, output: Path | None, *, announce: bool = False) -> None:
-    """Transitional: ``Output(path=output).write(text)``; new commands take ``out: Output``."""
-    Output(path=output).write(text)

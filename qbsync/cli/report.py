@@ -257,32 +257,3 @@ for _rule in ("inactive", "disappearing", "duplicates"):
 
 def register(cli: click.Group) -> None:
     cli.add_command(report_group)
-
-
-# ---- transitional: what commands used before the one context (remove once no branch needs them) ------
-
-def open_cache(realm: str | None, cache_url: str | None, as_of: datetime | None) -> CommandContext:
-    """Transitional: new commands take ``ctx`` from ``@with_context()`` instead (which also closes it)."""
-    return CommandContext.build(as_of=as_of, realm=realm, cache_url=cache_url)
-
-
-Ctx = CommandContext
-
-
-def cache_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Transitional: ``--cache-url``, ``--realm``, ``--as-of`` as plain parameters; use ``with_context``."""
-    from qbsync.cli.context import as_of_option, cache_url_option, realm_option
-
-    return cache_url_option()(realm_option()(as_of_option()(f)))
-
-
-def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Transitional: ``--format``, ``-o``, ``--bom`` as plain parameters; use ``@with_output()``."""
-    from qbsync.cli.options import bom_option, format_option, output_option
-
-    return format_option()(output_option()(bom_option()(f)))
-
-
-def emit(table: Any, fmt: str, output: Any = None, bom: bool = False) -> None:
-    """Transitional: ``Output(fmt, output, bom).table(table)``."""
-    Output(fmt, output, bom).table(table)

@@ -28,7 +28,7 @@ def rules_group() -> None:
     """Find inactive, reactivatable, disappearing and duplicate customers in the cache."""
 
 
-# ---- shared plumbing (the duplicates command may reuse emit_findings / write_output) ----
+# ---- findings, the same way for every rule ----
 
 def render_findings(findings: Sequence[Finding], fmt: str, header: dict[str, Any], *,
                     bom: bool = False) -> str:
