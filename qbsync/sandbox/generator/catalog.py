@@ -76,6 +76,12 @@ def _list_meta(start: int, offset: str) -> dict[str, str]:
     return meta((start, 32400), (start, 32400), offset)
 
 
+def _listed(fields: dict[str, Any], id_: str, start: int, offset: str) -> dict[str, Any]:
+    """``fields`` as QuickBooks answers them: with the object's Id, SyncToken 0 and its times."""
+    return {**fields, "domain": "QBO", "sparse": False, "Id": id_, "SyncToken": "0",
+            "MetaData": _list_meta(start, offset)}
+
+
 def build_catalog(spec: CompanySpec) -> tuple[Catalog, dict[str, list[dict[str, Any]]]]:
     """The catalog and its QBO objects (Item, Department, Class), ready for bulk_load."""
     start, off = spec.start_date.toordinal() - 30, spec.tz_offset
@@ -83,7 +89,7 @@ def build_catalog(spec: CompanySpec) -> tuple[Catalog, dict[str, list[dict[str, 
     for i, (name, typ, price) in enumerate(_ITEMS, start=1):
         items.append((str(i), name, price))
         item_objs.append(
-            {
+            _listed({
                 "Name": name,
                 "Description": name,
                 "Active": True,
@@ -94,29 +100,19 @@ def build_catalog(spec: CompanySpec) -> tuple[Catalog, dict[str, list[dict[str, 
                 "IncomeAccountRef": SERVICE_ACCOUNT if typ == "Service" else INCOME_ACCOUNT,
                 "PurchaseCost": 0,
                 "TrackQtyOnHand": False,
-                "domain": "QBO",
-                "sparse": False,
-                "Id": str(i),
-                "SyncToken": "0",
-                "MetaData": _list_meta(start, off),
-            }
+            }, str(i), start, off)
         )
     n_loc = max(1, min(spec.locations, len(_LOCATIONS)))
     departments, dept_objs = [], []
     for i, name in enumerate(_LOCATIONS[:n_loc], start=1):
         departments.append((str(i), name))
         dept_objs.append(
-            {
+            _listed({
                 "Name": name,
                 "SubDepartment": False,
                 "FullyQualifiedName": name,
                 "Active": True,
-                "domain": "QBO",
-                "sparse": False,
-                "Id": str(i),
-                "SyncToken": "0",
-                "MetaData": _list_meta(start, off),
-            }
+            }, str(i), start, off)
         )
     if n_loc >= 2:  # one sub-location, as bigger companies have
         sub_id = str(n_loc + 1)
@@ -124,18 +120,13 @@ def build_catalog(spec: CompanySpec) -> tuple[Catalog, dict[str, list[dict[str, 
         fq = f"{parent_name}:Kiosk"
         departments.append((sub_id, fq))
         dept_objs.append(
-            {
+            _listed({
                 "Name": "Kiosk",
                 "SubDepartment": True,
                 "ParentRef": ref(parent_id),
                 "FullyQualifiedName": fq,
                 "Active": True,
-                "domain": "QBO",
-                "sparse": False,
-                "Id": sub_id,
-                "SyncToken": "0",
-                "MetaData": _list_meta(start, off),
-            }
+            }, sub_id, start, off)
         )
     classes, class_objs = [], []
     ids: dict[str, str] = {}
@@ -143,17 +134,12 @@ def build_catalog(spec: CompanySpec) -> tuple[Catalog, dict[str, list[dict[str, 
         fq = f"{parent}:{name}" if parent else name
         ids[name] = str(i)
         classes.append((str(i), fq))
-        obj: dict[str, Any] = {
+        obj: dict[str, Any] = _listed({
             "Name": name,
             "SubClass": parent is not None,
             "FullyQualifiedName": fq,
             "Active": True,
-            "domain": "QBO",
-            "sparse": False,
-            "Id": str(i),
-            "SyncToken": "0",
-            "MetaData": _list_meta(start, off),
-        }
+        }, str(i), start, off)
         if parent:
             obj["ParentRef"] = ref(ids[parent])
         class_objs.append(obj)
@@ -178,7 +164,7 @@ def company_info(spec: CompanySpec) -> dict[str, Any]:
         "PostalCode": one("postcodes"),
         "Country": "US",
     }
-    return {
+    return _listed({
         "CompanyName": name,
         "LegalName": name,
         "CompanyAddr": addr,
@@ -191,16 +177,11 @@ def company_info(spec: CompanySpec) -> dict[str, Any]:
         "Email": {"Address": "books@" + "".join(ch for ch in name.lower() if ch.isalnum()) + ".com"},
         "SupportedLanguages": "en",
         "NameValue": [],
-        "domain": "QBO",
-        "sparse": False,
-        "Id": "1",
-        "SyncToken": "0",
-        "MetaData": _list_meta(start, spec.tz_offset),
-    }
+    }, "1", start, spec.tz_offset)
 
 
 def preferences(spec: CompanySpec) -> dict[str, Any]:
-    return {
+    return _listed({
         "AccountingInfoPrefs": {
             "TrackDepartments": True,
             "DepartmentTerminology": "Location",
@@ -217,12 +198,7 @@ def preferences(spec: CompanySpec) -> dict[str, Any]:
         },
         "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": CURRENCY["value"]}},
         "ProductAndServicesPrefs": {"ForSales": True, "ForPurchase": True, "QuantityWithPriceAndRate": True},
-        "domain": "QBO",
-        "sparse": False,
-        "Id": "1",
-        "SyncToken": "0",
-        "MetaData": _list_meta(spec.start_date.toordinal() - 30, spec.tz_offset),
-    }
+    }, "1", spec.start_date.toordinal() - 30, spec.tz_offset)
 
 
 # A small chart of accounts and a sales tax code, emitted for companies with everyday edits (discount,
@@ -243,7 +219,7 @@ _ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
 def bookkeeping_lists(spec: CompanySpec) -> dict[str, list[dict[str, Any]]]:
     start, off = spec.start_date.toordinal() - 30, spec.tz_offset
     accounts = [
-        {
+        _listed({
             "Name": name,
             "SubAccount": False,
             "FullyQualifiedName": name,
@@ -255,15 +231,10 @@ def bookkeeping_lists(spec: CompanySpec) -> dict[str, list[dict[str, Any]]]:
             "CurrentBalance": 0,
             "CurrentBalanceWithSubAccounts": 0,
             "CurrencyRef": CURRENCY,
-            "domain": "QBO",
-            "sparse": False,
-            "Id": aid,
-            "SyncToken": "0",
-            "MetaData": _list_meta(start, off),
-        }
+        }, aid, start, off)
         for aid, name, typ, sub in _ACCOUNTS
     ]
-    tax = {
+    tax = _listed({
         "Name": "California",
         "Description": "California sales tax, 8.25 %",
         "Active": True,
@@ -272,10 +243,5 @@ def bookkeeping_lists(spec: CompanySpec) -> dict[str, list[dict[str, Any]]]:
         "SalesTaxRateList": {"TaxRateDetail": [{"TaxRateRef": ref("3", "California"), "TaxTypeApplicable":
                                                 "TaxOnAmount", "TaxOrder": 0}]},
         "PurchaseTaxRateList": {"TaxRateDetail": []},
-        "domain": "QBO",
-        "sparse": False,
-        "Id": "2",
-        "SyncToken": "0",
-        "MetaData": _list_meta(start, off),
-    }
+    }, "2", start, off)
     return {"Account": accounts, "TaxCode": [tax]}
