@@ -87,7 +87,7 @@ TXN_TYPE = {
     "SalesReceipt": "Sales Receipt",
     "RefundReceipt": "Refund",
 }
-# Detail columns: ColType -> (title, how to fill the cell from an open item).
+# Detail columns: ColType -> title, in the order QuickBooks lays them out.
 DETAIL_COLUMNS: dict[str, str] = {
     "tx_date": "Date",
     "txn_type": "Transaction Type",
@@ -308,14 +308,15 @@ class ReportsApi:
         params: dict[str, str],
         options: list[tuple[str, str]],
         no_data: bool,
+        default_macro: str | None = None,
         **fields: str,
     ) -> dict[str, Any]:
         header: dict[str, Any] = {
             "Time": wire.fmt_meta_time(self.store.clock.now(), self.store.tz(realm)),
             "ReportName": name,
         }
-        if params.get("date_macro"):
-            header["DateMacro"] = params["date_macro"].lower()
+        if params.get("date_macro") or default_macro:
+            header["DateMacro"] = (params.get("date_macro") or default_macro or "").lower()
         header.update(fields)
         header["Currency"] = self._currency(realm)
         if params.get("customer"):
@@ -599,7 +600,14 @@ class ReportsApi:
     def _as_of_report(self, realm: str, name: str, params: dict[str, str], report_date: date,
                       columns: list[dict[str, str]], rows: list[dict[str, Any]],
                       grand: dict[str, Any]) -> dict[str, Any]:
-        """A report as of ``report_date`` (A/R aging, customer balance): ``rows`` then ``grand``."""
+        """A report as of ``report_date`` (A/R aging, customer balance): ``rows`` then ``grand``.
+
+        As Intuit's documented examples show: the customer balance reports say ``DateMacro: all``
+        when no macro was asked for, and the A/R aging detail carries the report date as its
+        ``EndPeriod``."""
+        period = self._period_fields(realm, params)
+        if name == "AgedReceivableDetail" and not period:
+            period = {"EndPeriod": report_date.isoformat()}
         return {
             "Header": self._header(
                 realm,
@@ -607,7 +615,8 @@ class ReportsApi:
                 params,
                 [("report_date", report_date.isoformat())],
                 not rows,
-                **self._period_fields(realm, params),
+                "all" if name in ("CustomerBalance", "CustomerBalanceDetail") else None,
+                **period,
             ),
             "Columns": {"Column": columns},
             "Rows": {"Row": [*rows, grand]},
@@ -645,7 +654,10 @@ class ReportsApi:
         bad = [c for c in cols if c not in DETAIL_COLUMNS]
         if bad:
             raise _bad("columns", bad[0], "column types among " + ", ".join(DETAIL_COLUMNS))
-        return cols
+        # in QuickBooks' own order, whatever order they were asked in (Intuit's examples ask for
+        # "due_date,cust_name" and get Customer, Due Date; "subt_amount,tx_date" gives Date, Amount)
+        order = list(DETAIL_COLUMNS)
+        return sorted(dict.fromkeys(cols), key=order.index)
 
     def _detail_cells(
         self, ledger: Ledger, item: Item, columns: list[str], age_on: date, running: Decimal

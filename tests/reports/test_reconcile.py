@@ -74,6 +74,29 @@ def test_quickbooks_summary_rows_with_jobs_nested_under_parents() -> None:
                    "4": [D("-2.00"), D("-2.00")], "5": [D("1234.56"), D("1234.56")]}
 
 
+def test_a_report_as_intuits_pages_print_it_is_read_too() -> None:
+    """Data rows without a "type" (Intuit's report pages), columns with MetaData ColKey (the recorded
+    wire), empty cells for nothing in a bucket."""
+    titles = ["", "Current", "1 - 30", "31 - 60", "61 - 90", "91 and over", "Total"]
+    keys = ["customer", "current", "0", "1", "2", "3", "total"]
+    page = {
+        "Header": {"ReportName": "AgedReceivables",
+                   "Option": [{"Name": "report_date", "Value": "2015-12-31"},
+                              {"Name": "NoReportData", "Value": "false"}]},
+        "Rows": {"Row": [
+            {"ColData": [{"id": "4", "value": "A customer"}, *({"value": ""} for _ in range(4)),
+                         {"value": "37.50"}, {"value": "37.50"}]},
+            {"group": "GrandTotal", "type": "Section", "Summary": {"ColData": [
+                {"value": "TOTAL"}, *({"value": "0.00"} for _ in range(4)), {"value": "37.50"},
+                {"value": "37.50"}]}}]},
+        "Columns": {"Column": [{"ColType": "Money" if k != "customer" else "Customer", "ColTitle": t,
+                                "MetaData": [{"Name": "ColKey", "Value": k}]}
+                               for t, k in zip(titles, keys, strict=True)]}}
+    doc = parse(page)
+    assert [c.title for c in doc.columns] == titles
+    assert reconcile.per_customer(doc, range(1, 7)) == {"4": [D(0)] * 4 + [D("37.50")] * 2}
+
+
 def test_a_difference_names_both_figures_and_fails_with_exit_7() -> None:
     ours = {"1": [D("10.00")], "9": [D("4.00")]}
     theirs = {"1": [D("10.01")], "2": [D("3.00")]}
