@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qbsync.cli.choices import choice, constant
+from qbsync.cli.choices import choice
 from qbsync.cli.context import CommandContext, with_context
 from qbsync.cli.options import Output, bom_option, with_output
-from qbsync.cli.outreach import mark_sent_options, record_batch
+from qbsync.cli.outreach import dunning_options, mark_sent_options, record_batch
 from qbsync.errors import InputError
 
 if TYPE_CHECKING:
@@ -240,15 +240,9 @@ def followup_cmd(ctx: CommandContext, name: str, mark_sent: bool, channel: str, 
 
 
 @campaign_group.command("dunning")
-@click.option("--within-days", type=click.IntRange(min=0), default=7, show_default=True,
-              help="Remind about invoices falling due within N days.")
 @click.option("--stage", "stages", multiple=True, type=choice("qbsync.campaigns.dunning", "STAGES"),
               help="Only invoices in these aging stages (repeatable; default all).")
-@click.option("--letter", "letters", multiple=True, type=choice("qbsync.campaigns.dunning", "LETTERS"),
-              help="Only customers due this letter (repeatable; default all).")
-@click.option("--min-gap-days", type=click.IntRange(min=0),
-              default=constant("qbsync.campaigns.dunning", "DEFAULT_MIN_GAP_DAYS"), show_default=True,
-              help="Days between two letters to the same customer.")
+@dunning_options("Only customers due this letter (repeatable; default all).")
 @mark_sent_options("email")
 @with_context()
 @with_output()

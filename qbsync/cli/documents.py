@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from qbsync.cli.choices import choice, constant
-from qbsync.cli.context import DATE, CommandContext, with_context
-from qbsync.cli.outreach import mark_sent_options, record_batch
+from qbsync.cli.context import CommandContext, with_context
+from qbsync.cli.options import statement_options
+from qbsync.cli.outreach import dunning_options, mark_sent_options, record_batch
 from qbsync.errors import InputError
 
 
@@ -81,13 +81,7 @@ def documents_group() -> None:
 
 
 @documents_group.command("letters")
-@click.option("--letter", "letters", multiple=True, type=choice("qbsync.campaigns.dunning", "LETTERS"),
-              help="Only these letters (repeatable; default all that are due).")
-@click.option("--within-days", type=click.IntRange(min=0), default=7, show_default=True,
-              help="Remind about invoices falling due within N days.")
-@click.option("--min-gap-days", type=click.IntRange(min=0),
-              default=constant("qbsync.campaigns.dunning", "DEFAULT_MIN_GAP_DAYS"), show_default=True,
-              help="Days between two letters to the same customer.")
+@dunning_options("Only these letters (repeatable; default all that are due).")
 @_output_options
 @mark_sent_options("mail")
 @with_context()
@@ -124,17 +118,7 @@ def letters_cmd(ctx: CommandContext, letters: tuple[str, ...], within_days: int,
 
 @documents_group.command("statements")
 @click.argument("customers", nargs=-1)
-@click.option("--kind", type=choice("qbsync.reports.statement", "KINDS"), default="balance-forward",
-              show_default=True, help="QuickBooks' statement type.")
-@click.option("--all", "batch", is_flag=True, help="A statement for every customer with --balance.")
-@click.option("--balance", type=choice("qbsync.reports.statement", "STATUSES"), default="open",
-              show_default=True,
-              help="With --all: customers with an open balance, something overdue, or any (all).")
-@click.option("--from", "from_", type=DATE,
-              help="Start date (balance forward, transaction); earlier activity is the balance forward.")
-@click.option("--open-item-days", type=click.IntRange(min=1),
-              default=constant("qbsync.reports.statement", "OPEN_ITEM_DAYS"), show_default=True,
-              help="Open item statements list transactions of the last N days.")
+@statement_options
 @_output_options
 @mark_sent_options("mail")
 @with_context()

@@ -5,6 +5,7 @@
 - ``policy_options``: the inactive policy's options, the same in ``rules`` and ``writeback plan``
   (``--policy``, ``--days``, ``--type-days``, ``--location-days``, ``--grace-days``, ``--exclude``,
   ``--estimates/--no-estimates``, ``--window``), turned into an ``InactivePolicy`` by ``policy_from``;
+- ``statement_options``: which statements (``report statement``, ``documents statements``);
 - ``column_pairs``: ``--columns FIELD=COLUMN``.
 """
 
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from qbsync.cli.choices import choice, constant
+from qbsync.cli.context import DATE
 from qbsync.errors import InputError
 
 if TYPE_CHECKING:
@@ -122,6 +125,27 @@ def with_output(formats: Sequence[str] = FORMATS, *, json_alias: bool = False,
         return cast(F, wrapped)
 
     return decorate
+
+
+def statement_options(func: F) -> F:
+    """Which statements to make: ``--kind``, ``--from``, ``--all``, ``--balance``, ``--open-item-days``."""
+    module = "qbsync.reports.statement"
+    options = [
+        click.option("--kind", type=choice(module, "KINDS"), default="balance-forward", show_default=True,
+                     help="QuickBooks' statement type."),
+        click.option("--from", "from_", type=DATE, metavar="DATE",
+                     help="Start date (balance forward, transaction); earlier activity is the balance "
+                          "forward."),
+        click.option("--all", "batch", is_flag=True, help="A statement for every customer with --balance."),
+        click.option("--balance", type=choice(module, "STATUSES"), default="open", show_default=True,
+                     help="With --all: customers with an open balance, something overdue, or any (all)."),
+        click.option("--open-item-days", type=click.IntRange(min=1),
+                     default=constant(module, "OPEN_ITEM_DAYS"), show_default=True,
+                     help="Open item statements list transactions of the last N days."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 # ---- the inactive policy, the same options wherever it is used -------------------------------------

@@ -1,4 +1,5 @@
-"""What outreach commands share: `--mark-sent`, `--channel`, and recording the batch in the customer file."""
+"""What outreach commands share: `--mark-sent`, `--channel`, the dunning letters' options, and recording the
+batch in the customer file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from qbsync.cli.choices import choice
+from qbsync.cli.choices import choice, constant
 from qbsync.cli.context import CommandContext
 
 if TYPE_CHECKING:
@@ -23,6 +24,26 @@ def mark_sent_options(channel: str) -> Callable[[F], F]:
                          show_default=True, help="How it reaches customers (recorded with each contact).")(f)
         return click.option("--mark-sent", is_flag=True, help="Record it as sent now, or on --as-of when "
                             "that is an earlier day (otherwise: `qbsync sent BATCH` once it went out).")(f)
+    return decorate
+
+
+def dunning_options(letter_help: str) -> Callable[[F], F]:
+    """Which dunning letters are due (``campaign dunning``, ``documents letters``): ``--letter``,
+    ``--within-days``, ``--min-gap-days``."""
+    module = "qbsync.campaigns.dunning"
+    options = [
+        click.option("--letter", "letters", multiple=True, type=choice(module, "LETTERS"), help=letter_help),
+        click.option("--within-days", type=click.IntRange(min=0), default=7, show_default=True,
+                     help="Remind about invoices falling due within N days."),
+        click.option("--min-gap-days", type=click.IntRange(min=0),
+                     default=constant(module, "DEFAULT_MIN_GAP_DAYS"), show_default=True,
+                     help="Days between two letters to the same customer."),
+    ]
+
+    def decorate(f: F) -> F:
+        for option in reversed(options):
+            f = option(f)
+        return f
     return decorate
 
 

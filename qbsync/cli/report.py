@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from qbsync.cli.choices import choice, constant
 from qbsync.cli.context import DATE, CommandContext, with_context
-from qbsync.cli.options import Output, with_output
+from qbsync.cli.options import Output, statement_options, with_output
 from qbsync.errors import InputError
 
 if TYPE_CHECKING:
@@ -160,17 +159,7 @@ def payments_cmd(ctx: CommandContext, grace_days: int, chronic_share: float, lar
 
 @report_group.command("statement")
 @click.argument("customer", required=False)
-@click.option("--kind", type=choice("qbsync.reports.statement", "KINDS"), default="balance-forward",
-              show_default=True, help="QuickBooks' statement type.")
-@click.option("--from", "from_", type=DATE, metavar="DATE",
-              help="Start date (balance forward, transaction); earlier activity is the balance forward.")
-@click.option("--all", "batch", is_flag=True, help="A statement for every customer with --balance.")
-@click.option("--balance", type=choice("qbsync.reports.statement", "STATUSES"), default="open",
-              show_default=True,
-              help="With --all: customers with an open balance, something overdue, or any (all).")
-@click.option("--open-item-days", type=click.IntRange(min=1),
-              default=constant("qbsync.reports.statement", "OPEN_ITEM_DAYS"), show_default=True,
-              help="Open item statements list transactions of the last N days.")
+@statement_options
 @reconcile_option("Customer Balance Summary")
 @with_context()
 @with_output()
