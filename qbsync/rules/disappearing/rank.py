@@ -39,7 +39,7 @@ from qbsync.rules.disappearing.gammagamma import GammaGamma
 from qbsync.rules.disappearing.learned import LearnedRanker
 from qbsync.rules.disappearing.mle import MAX_FIT_CUSTOMERS, Array
 from qbsync.rules.disappearing.paretonbd import ParetoNbd
-from qbsync.rules.disappearing.rhythm import FALLBACK_GAP_DAYS, rhythm
+from qbsync.rules.disappearing.rhythm import FALLBACK_GAP_DAYS, median_gaps, rhythm
 from qbsync.rules.disappearing.summary import DAYS_PER_PERIOD, Days
 from qbsync.rules.findings import Finding
 from qbsync.rules.policy import InactivePolicy
@@ -168,7 +168,7 @@ def find_disappearing(activities: Mapping[str, CustomerActivity], policy: Inacti
                         -np.nan_to_num(key, nan=-1.0))).tolist()
     if top is not None:
         order = order[:top]
-    own_gaps = _own_median_gaps(live_days)
+    own_gaps, _ = median_gaps(live_days)
     mean_auc = bt.mean.get(chosen, float("nan"))
     figures = {k: v for k, v in value.items() if k != "model"}
     findings = [_finding(activities[f.ids[i]], i, f, own_gaps, chosen, float(raw[i]), float(chance[i]),
@@ -238,22 +238,6 @@ def _spend(history: Days, activities: Mapping[str, CustomerActivity]) -> tuple[A
         return paid, np.where(paid > 0, total / np.maximum(paid, 1), np.nan)
     revenue = np.array([float(activities[c].lifetime_revenue) for c in history.ids])
     return n, np.where(revenue > 0, revenue / n, np.nan)
-
-
-def _own_median_gaps(days: Days) -> Array:
-    """Each customer's median days between purchases (NaN with a single purchase)."""
-    same = days.owner[1:] == days.owner[:-1]
-    owner = days.owner[1:][same]
-    gaps = np.diff(days.days)[same]
-    order = np.lexsort((gaps, owner))
-    gaps, owner = gaps[order], owner[order]
-    counts = np.bincount(owner, minlength=len(days))
-    start = np.cumsum(counts) - counts
-    med = np.full(len(days), np.nan)
-    has = counts > 0
-    lo, hi = (start + (counts - 1) // 2)[has], (start + counts // 2)[has]
-    med[has] = (gaps[lo] + gaps[hi]) / 2.0
-    return med
 
 
 def _in_ten(p: float) -> str:
