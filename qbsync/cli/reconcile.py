@@ -61,7 +61,8 @@ def check_after(ctx: CommandContext, run: Callable[[Any], list[Any]]) -> None:
 @with_context()
 @with_output()
 def reconcile_cmd(ctx: CommandContext, reports: tuple[str, ...], from_: datetime | None, to_: datetime | None,
-                  aging_period: int, num_periods: int, aging_method: str, out: Output) -> None:
+                  aging_period: int, num_periods: int, aging_method: str, age_from: str,
+                  out: Output) -> None:
     """Compare qbsync's reports with QuickBooks' own (A/R Aging Summary and Detail, Customer Balance
     Summary and Detail, Sales by Customer), customer by customer to the cent. Exit 7 when any differ."""
     from qbsync.reports import reconcile
@@ -70,7 +71,8 @@ def reconcile_cmd(ctx: CommandContext, reports: tuple[str, ...], from_: datetime
     wanted = list(reconcile.CHECKS) if "all" in reports else list(dict.fromkeys(reports))
     period = default_period(ctx.as_of, from_.date() if from_ else None, to_.date() if to_ else None)
     checks = reconcile.run(ctx.engine, ctx.realm_id, fetcher(ctx), ctx.as_of, wanted,
-                           params=aging_params(aging_period, num_periods, aging_method), period=period)
+                           params=aging_params(aging_period, num_periods, aging_method, age_from, True),
+                           period=period)
     finish(ctx, checks, out=out)
 
 

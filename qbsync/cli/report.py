@@ -90,7 +90,11 @@ def cross_cmd(ctx: CommandContext, by: str, from_: datetime | None, to_: datetim
 
 
 def aging_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """QuickBooks' aging options, under the names of its Reports API parameters."""
+    """QuickBooks' aging options, under the names of its Reports API parameters (and Desktop's age-from)."""
+    f = click.option("--age-from", type=click.Choice(["due-date", "transaction-date"]), default="due-date",
+                     show_default=True,
+                     help="Age each item from its due date (QuickBooks Online) or from its transaction "
+                          "date (QuickBooks Desktop's other choice; cannot be reconciled).")(f)
     f = click.option("--aging-method", type=click.Choice(["report-date", "current"]), default="report-date",
                      show_default=True,
                      help="report-date: payments dated up to --as-of; current: every payment so far.")(f)
@@ -101,11 +105,17 @@ def aging_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def aging_params(aging_period: int, num_periods: int, aging_method: str) -> AgingParams:
-    from qbsync.reports.aging import AgingParams
+def aging_params(aging_period: int, num_periods: int, aging_method: str, age_from: str = "due-date",
+                 reconcile: bool = False) -> AgingParams:
+    from qbsync.errors import InputError
+    from qbsync.reports.aging import AGE_FROM, AgingParams
     from qbsync.reports.receivables import aging_method as method_of
 
-    return AgingParams(aging_period, num_periods, method_of(aging_method))
+    if reconcile and age_from != "due-date":
+        raise InputError("QuickBooks Online's A/R aging reports age from the due date only, so aging from "
+                         "the transaction date cannot be compared with them",
+                         hint="reconcile with --age-from due-date (the default)")
+    return AgingParams(aging_period, num_periods, method_of(aging_method), AGE_FROM[age_from])
 
 
 @report_group.command("aging")
@@ -116,13 +126,13 @@ def aging_params(aging_period: int, num_periods: int, aging_method: str) -> Agin
 @with_output()
 @limit_option(None)
 def aging_cmd(ctx: CommandContext, detail: bool, reconcile: bool, aging_period: int, num_periods: int,
-              aging_method: str, out: Output, limit: int | None) -> None:
+              aging_method: str, age_from: str, out: Output, limit: int | None) -> None:
     """A/R aging as QuickBooks' A/R Aging Summary (or --detail): open invoices and, as negative amounts,
     unapplied payments and credits per customer, by days past due; the total is what customers owe."""
     from qbsync.reports import aging
 
-    report = aging.aging(ctx.engine, ctx.realm_id, ctx.as_of, aging_params(aging_period, num_periods,
-                                                                            aging_method))
+    params = aging_params(aging_period, num_periods, aging_method, age_from, reconcile)
+    report = aging.aging(ctx.engine, ctx.realm_id, ctx.as_of, params)
     out.table((aging.detail_table if detail else aging.table)(report, limit))
     if reconcile:
         from qbsync.cli.reconcile import check_after

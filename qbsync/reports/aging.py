@@ -8,8 +8,10 @@ open-ended one (QuickBooks' defaults, 30 days and 4 periods: Current, 1 - 30, 31
 customer's total is its QuickBooks balance, customers in credit are listed with a negative total,
 and the grand total is the A/R balance (the sum of the customers' balances).
 
-QuickBooks ages by due date only (there is no "age by transaction date" in QuickBooks Online);
-its *aging method* says which payments count (``receivables.AGING_METHODS``).
+QuickBooks Online ages from the due date; its *aging method* says which payments count
+(``receivables.AGING_METHODS``). QuickBooks Desktop's other choice, *age from transaction date*
+(``age_from="txn_date"``: every item ages from its own date), is offered too; QuickBooks Online's
+Reports API has no such parameter, so that aging cannot be reconciled over it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 import sqlalchemy as sa
 
@@ -26,14 +29,19 @@ from qbsync.reports.receivables import KIND_TITLES, AgingMethod, OpenItem, open_
 from qbsync.reports.source import ZERO, customers
 from qbsync.reports.table import Column, Table
 
+AgeFrom = Literal["due_date", "txn_date"]
+AGE_FROM: dict[str, AgeFrom] = {"due-date": "due_date", "transaction-date": "txn_date"}
+
 
 @dataclass(frozen=True)
 class AgingParams:
-    """QuickBooks' aging options: days per aging period, number of periods, aging method."""
+    """QuickBooks' aging options: days per aging period, number of periods, aging method, and what
+    an item ages from (its due date, or, as QuickBooks Desktop can, its transaction date)."""
 
     days: int = 30
     periods: int = 4
     method: AgingMethod = "report_date"
+    age_from: AgeFrom = "due_date"
 
     def __post_init__(self) -> None:
         if self.days < 1:
@@ -56,6 +64,10 @@ class AgingParams:
         d = self.days
         closed = [f"{(i - 1) * d + 1} - {i * d}" for i in range(1, self.periods)]
         return ("Current", *closed, f"{(self.periods - 1) * d + 1} and over")
+
+    def age(self, item: OpenItem, on: date) -> int:
+        """Days the item counts as old on ``on``: past its due date, or since its own date."""
+        return item.days_past_due(on) if self.age_from == "due_date" else (on - item.txn_date).days
 
     def bucket(self, days_past_due: int) -> str:
         if days_past_due <= 0:
@@ -116,7 +128,7 @@ def compute(items: list[OpenItem], names: dict[str, str], as_of: date,
             row = by_customer[item.customer_id] = AgingRow(
                 item.customer_id, names.get(item.customer_id, item.customer_id),
                 dict.fromkeys(params.buckets, ZERO))
-        bucket = params.bucket(item.days_past_due(as_of))
+        bucket = params.bucket(params.age(item, as_of))
         row.buckets[bucket] += item.open
         totals[bucket] += item.open
         row.items += 1
@@ -136,7 +148,7 @@ def aging(engine: sa.Engine, realm_id: str, as_of: date, params: AgingParams = D
 def _meta(report: AgingReport) -> dict[str, object]:
     return {"as_of": report.as_of, "customers": len(report.rows), "aging_period": report.params.days,
             "num_periods": report.params.periods, "aging_method": report.params.method,
-            "in_credit": report.in_credit}
+            "age_from": report.params.age_from, "in_credit": report.in_credit}
 
 
 def table(report: AgingReport, limit: int | None = None) -> Table:
@@ -147,7 +159,7 @@ def table(report: AgingReport, limit: int | None = None) -> Table:
             Column("total", "Total", "money"), Column("oldest_due", "Oldest due", "date")]
     rows = [{"customer_id": r.customer_id, "name": r.name, "items": r.items, **r.buckets,
              "total": r.total, "oldest_due": r.oldest_due} for r in report.rows]
-    notes = []
+    notes = _age_note(params)
     if report.in_credit:
         notes.append(f"{report.in_credit} customers are in credit (negative total): unapplied payments and "
                      "credit memos count against what is owed, as in QuickBooks")
@@ -168,11 +180,12 @@ def detail_table(report: AgingReport, limit: int | None = None) -> Table:
     cols = [Column("bucket", "Aging"), Column("txn_date", "Date", "date"), Column("kind", "Transaction type"),
             Column("doc_number", "No."), Column("txn_id", "Id"), Column("customer_id", "Customer Id"),
             Column("name", "Customer"), Column("due_date", "Due date", "date"),
-            Column("past_due", "Past due", "int"), Column("amount", "Amount", "money"),
+            Column("past_due", "Past due" if params.age_from == "due_date" else "Age", "int"),
+            Column("amount", "Amount", "money"),
             Column("open", "Open balance", "money")]
     keyed = []
     for item in report.items:
-        days = item.days_past_due(report.as_of)
+        days = params.age(item, report.as_of)
         bucket = params.bucket(days)
         name = report.names.get(item.customer_id, item.customer_id)
         keyed.append(((order[bucket], name.casefold(), item.customer_id, item.txn_date, item.txn_id),
@@ -182,13 +195,20 @@ def detail_table(report: AgingReport, limit: int | None = None) -> Table:
                        "amount": item.amount, "open": item.open}))
     keyed.sort(key=lambda kv: kv[0])
     rows = [r for _, r in keyed]
-    notes = []
+    notes = _age_note(params)
     if limit is not None and len(rows) > limit:
         notes.append(f"showing {limit} of {len(rows)} transactions; totals cover all of them")
         rows = rows[:limit]
     totals = {"bucket": "TOTAL", "amount": sum((i.amount for i in report.items), ZERO), "open": report.total}
     return Table(f"A/R aging detail as of {report.as_of.isoformat()}", cols, rows, totals, notes,
                  {**_meta(report), "transactions": len(report.items)})
+
+
+def _age_note(params: AgingParams) -> list[str]:
+    if params.age_from == "due_date":
+        return []
+    return ["aged from each transaction's date (QuickBooks Desktop's \"Age from transaction date\"); "
+            "QuickBooks Online ages from the due date"]
 
 
 def by_customer(report: AgingReport) -> dict[str, AgingRow]:

@@ -443,6 +443,27 @@ def test_aging_summary_and_detail_to_the_cent(world: World, as_of: date, period:
     assert money(detail["totals"]["open"]) == total
 
 
+@pytest.mark.parametrize("as_of", [END, END - timedelta(days=45)])
+def test_aging_from_the_transaction_date_as_quickbooks_desktop_can(world: World, as_of: date) -> None:
+    expected: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * 5)
+    for item in world.books.open_items(as_of):
+        expected[item.customer_id][bucket((as_of - item.txn_date).days, 30, 4)] += item.open
+    doc = world.json("report", "aging", "--as-of", as_of.isoformat(), "--age-from", "transaction-date")
+    assert doc["meta"]["age_from"] == "txn_date" and "Age from transaction date" in doc["notes"][0]
+    keys = [c["key"] for c in doc["columns"]]
+    money_keys = keys[keys.index("items") + 1:keys.index("total")]
+    assert {r["customer_id"]: [money(r[k]) for k in money_keys] for r in doc["rows"]} == \
+        {cid: v for cid, v in expected.items() if any(v)}
+    due = world.json("report", "aging", "--as-of", as_of.isoformat())
+    assert money(doc["totals"]["total"]) == money(due["totals"]["total"])
+    # older from their date than past their due date: the columns differ, the total does not
+    assert [doc["totals"][k] for k in money_keys] != [due["totals"][k] for k in money_keys]
+    # QuickBooks Online's reports have no such option: nothing to reconcile against
+    refused = world.run("report", "aging", "--age-from", "transaction-date", "--reconcile", code=2)
+    assert "age from the due date only" in refused.output
+    world.run("report", "reconcile", "--age-from", "transaction-date", code=2)
+
+
 def _best_expected(books: Books, start: date, end: date) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
     length = (end - start).days + 1
     prev_end = start - timedelta(days=1)
