@@ -8,7 +8,27 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
-class SandboxClock:
+class Notifier:
+    """Something the webhook sender waits on (the clock, the outbox): every function given to
+    ``on_change`` (until ``off_change``) is called by ``notify``."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` after every change."""
+        self._listeners.append(fn)
+
+    def off_change(self, fn: Callable[[], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def notify(self) -> None:
+        for fn in list(self._listeners):
+            fn()
+
+
+class SandboxClock(Notifier):
     """A controllable clock.
 
     ``SandboxClock()`` follows the wall clock (what ``qbsync sandbox serve`` uses);
@@ -21,23 +41,11 @@ class SandboxClock:
     def __init__(self, start: datetime | None = None, *, ticking: bool = False) -> None:
         if start is not None and start.tzinfo is None:
             raise ValueError("SandboxClock needs a timezone-aware datetime (e.g. datetime(..., tzinfo=UTC))")
+        super().__init__()
         self._lock = threading.Lock()
         self._live = start is None or ticking
         self._base = (start or datetime.now(UTC)).astimezone(UTC)
         self._mono0 = time.monotonic()
-        self._listeners: list[Callable[[], None]] = []
-
-    def on_change(self, fn: Callable[[], None]) -> None:
-        """Call ``fn()`` after every ``advance`` or ``set``."""
-        self._listeners.append(fn)
-
-    def off_change(self, fn: Callable[[], None]) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
-
-    def _changed(self) -> None:
-        for fn in list(self._listeners):
-            fn()
 
     def now(self) -> datetime:
         with self._lock:
@@ -48,7 +56,7 @@ class SandboxClock:
     def advance(self, delta: timedelta) -> None:
         with self._lock:
             self._base += delta
-        self._changed()
+        self.notify()
 
     def set(self, at: datetime) -> None:
         if at.tzinfo is None:
@@ -56,7 +64,7 @@ class SandboxClock:
         with self._lock:
             self._base = at.astimezone(UTC)
             self._mono0 = time.monotonic()
-        self._changed()
+        self.notify()
 
     @property
     def frozen(self) -> bool:

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from qbsync.sandbox import catalog, postings
+
+if TYPE_CHECKING:
+    from qbsync.sandbox.store import Store
 
 LOAD_ORDER = (
     "Account",
@@ -35,27 +38,6 @@ _CENT = Decimal("0.01")
 
 class LoadError(ValueError):
     """Bad input; the message names the file and line and says what to change."""
-
-
-class _Store(Protocol):
-    def has_realm(self, realm_id: str) -> bool: ...
-
-    def create_realm(
-        self,
-        realm_id: str,
-        *,
-        company_info: dict[str, Any],
-        preferences: dict[str, Any] | None = None,
-        tz_offset: str = "-08:00",
-    ) -> None: ...
-
-    def bulk_load(self, realm_id: str, entity: str, objects: Iterable[dict[str, Any]]) -> int: ...
-
-    def next_id(self, realm_id: str, entity: str) -> str: ...
-
-    def ids_named(self, realm_id: str, entities: Iterable[str], name: str) -> list[tuple[str, int]]: ...
-
-    def get(self, realm_id: str, entity: str, id_: str | int) -> dict[str, Any] | None: ...
 
 
 @dataclass
@@ -340,7 +322,7 @@ def read_files(paths: Iterable[Path]) -> _Staged:
 class _Ids:
     """Ids for objects that came without one: after the highest in the store and in the import."""
 
-    def __init__(self, store: _Store, realm_id: str, staged: _Staged) -> None:
+    def __init__(self, store: Store, realm_id: str, staged: _Staged) -> None:
         self.next: dict[str, int] = {}
         for entity in LOAD_ORDER:
             taken = [
@@ -383,7 +365,7 @@ def _lines_total(obj: dict[str, Any], where: str) -> Decimal:
 
 
 class _Names:
-    def __init__(self, store: _Store, realm_id: str) -> None:
+    def __init__(self, store: Store, realm_id: str) -> None:
         self.store, self.realm = store, realm_id
         self.by_name: dict[str, str] = {}
         self.by_id: dict[str, dict[str, Any]] = {}
@@ -586,7 +568,7 @@ def _balances(staged: _Staged, customers: list[dict[str, Any]], ar_ids: frozense
 
 
 def load_files(
-    store: _Store, realm_id: str, paths: Iterable[Path], *, company_name: str | None = None
+    store: Store, realm_id: str, paths: Iterable[Path], *, company_name: str | None = None
 ) -> Loaded:
     """Load the files into ``realm_id`` (created if absent); returns objects loaded per entity, and
     in ``.skipped`` one line per entity the sandbox does not hold (those records are left out).

@@ -23,13 +23,14 @@ import hmac
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from qbsync.sandbox import catalog
+from qbsync.sandbox.clock import Notifier
 
 if TYPE_CHECKING:
     import sqlite3
@@ -315,17 +316,17 @@ def sign(body: bytes, verifier_token: str) -> str:
 
 # ---- the outbox: the store's side ----
 
-class Outbox:
+class Outbox(Notifier):
     """Registration, knobs and the queue of events, kept in the store's SQLite database.
 
     ``record`` runs inside the store's write transaction; listeners (the sender) are told after the
     transaction commits, never before and never for one that rolled back."""
 
     def __init__(self, store: Store) -> None:
+        super().__init__()
         self.store = store
         self._endpoint: Endpoint | None = None
         self._pending = threading.local()
-        self._listeners: list[Callable[[], None]] = []
         self.reload()
 
     # settings
@@ -406,17 +407,6 @@ class Outbox:
 
     def rolled_back(self) -> None:
         self._pending.events = False
-
-    def on_change(self, fn: Callable[[], None]) -> None:
-        self._listeners.append(fn)
-
-    def off_change(self, fn: Callable[[], None]) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
-
-    def notify(self) -> None:
-        for fn in list(self._listeners):
-            fn()
 
     def events(self, state: str | None = None, *, due_by: float | None = None,
                limit: int | None = None) -> list[Event]:

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .catalog import TERMS, Catalog, bookkeeping_lists, build_catalog, company_info, preferences
 from .duplicates import NEEDS, mutate
@@ -18,6 +18,9 @@ from .seeding import sub_rng, weighted
 from .spec import CompanySpec
 from .transactions import Household, Member, Txn, build, render
 from .truth import TruthBuilder, cents_text, payment_class, write_truth
+
+if TYPE_CHECKING:
+    from qbsync.sandbox.store import Store
 
 LOAD_ORDER = ("Customer", "Estimate", "Invoice", "CreditMemo", "SalesReceipt", "Payment", "RefundReceipt",
               "JournalEntry")
@@ -39,21 +42,6 @@ _PROJECTS = (
     "Event Season",
 )
 _SPEND = {"weekly": 0.3, "monthly": 0.9, "seasonal": 1.4, "irregular": 1.0, "one_off": 1.5}
-
-
-class StoreLike(Protocol):
-    """The part of ``qbsync.sandbox.store.Store`` the generator writes through."""
-
-    def create_realm(
-        self,
-        realm_id: str,
-        *,
-        company_info: dict[str, Any],
-        preferences: dict[str, Any] | None = None,
-        tz_offset: str = "-08:00",
-    ) -> None: ...
-
-    def bulk_load(self, realm_id: str, entity: str, objects: Any) -> int: ...
 
 
 @dataclass(slots=True)
@@ -215,7 +203,7 @@ Progress = Callable[[dict[str, int], int, int], None]
 
 
 def seed_realm(
-    store: StoreLike,
+    store: Store,
     realm_id: str,
     spec: CompanySpec,
     *,
