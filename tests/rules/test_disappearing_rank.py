@@ -11,7 +11,18 @@ import pytest
 
 from qbsync.rules.activity import CustomerActivity
 from qbsync.rules.disappearing import features
-from qbsync.rules.disappearing.backtest import SCORERS, TIE, auc, backtest, choose, corrected, plan
+from qbsync.rules.disappearing.backtest import (
+    INCUMBENT,
+    NOISE_SE,
+    SCORERS,
+    TIE,
+    auc,
+    auc_covariance,
+    backtest,
+    choose,
+    corrected,
+    plan,
+)
 from qbsync.rules.disappearing.rank import find_disappearing
 from qbsync.rules.disappearing.summary import Days
 from qbsync.rules.policy import InactivePolicy
@@ -78,13 +89,52 @@ def test_ties_go_to_the_simpler_scorer() -> None:
     close = {"recency": 0.770, "pareto_nbd_expected": 0.779, "learned": 0.7792}
     assert choose(close) == "pareto_nbd_expected"
     assert choose({"recency": 0.770, "pareto_nbd_expected": 0.779, "learned": 0.779 + 2 * TIE}) == "learned"
-    # the learned model must beat Pareto/NBD corrected by it, which must beat Pareto/NBD itself
-    assert SCORERS.index("pareto_nbd_expected") < SCORERS.index("corrected") < SCORERS.index("learned")
-    near = {"pareto_nbd_expected": 0.779, "corrected": 0.7792, "learned": 0.7794}
-    assert choose(near) == "pareto_nbd_expected"
-    assert choose({"pareto_nbd_expected": 0.779, "corrected": 0.781, "learned": 0.7813}) == "corrected"
     # BG/NBD and Pareto/NBD expected purchases were a 0.0001 tie in the issue: Pareto/NBD is listed first
     assert choose({"pareto_nbd_expected": 0.6742, "bg_nbd_expected": 0.6743}) == "pareto_nbd_expected"
+
+
+def test_pareto_nbd_corrected_ranks_unless_another_beats_it_beyond_the_noise() -> None:
+    """The corrected scorer holds Pareto/NBD's information and the learned model's: where the backtest
+    cannot tell them apart it ranks the list, and another scorer takes over only by more than
+    NOISE_SE standard errors of the paired difference (and TIE); among those, ties go to the simpler."""
+    assert INCUMBENT == "corrected" and NOISE_SE == 2.0
+    near = {"pareto_nbd_expected": 0.7795, "corrected": 0.779, "learned": 0.7794}
+    assert choose(near) == "corrected"  # within TIE of both, without standard errors
+    se = {(k, "corrected"): 0.002 for k in near}
+    assert choose({**near, "learned": 0.7829}, se) == "corrected"  # 0.0039 ahead: under 2 SE
+    assert choose({**near, "learned": 0.7831}, se) == "learned"  # 0.0041 ahead: beyond the noise
+    # Pareto/NBD itself, when the backtest shows it ahead beyond the noise: never worse than it
+    assert choose({**near, "pareto_nbd_expected": 0.7831}, se) == "pareto_nbd_expected"
+    # several beyond the noise: the best, a tie going to the simpler
+    beyond = {**near, "pareto_nbd_expected": 0.7900, "learned": 0.7903}
+    assert choose(beyond, se) == "pareto_nbd_expected"
+    assert choose({**beyond, "learned": 0.7910}, se) == "learned"
+    # without the learned model there is no corrected scorer: the simplest within TIE of the best
+    assert choose({"pareto_nbd_expected": 0.779, "bg_nbd_expected": 0.7794}) == "pareto_nbd_expected"
+
+
+def test_the_noise_is_delongs_covariance_of_the_paired_aucs() -> None:
+    rng = np.random.default_rng(11)
+    n = 400
+    signal = rng.normal(size=n)
+    gone = rng.random(n) < 1 / (1 + np.exp(-signal))
+    a = signal + rng.normal(size=n)
+    b = np.round(signal + 1.3 * rng.normal(size=n))  # with ties
+    cov = auc_covariance({"a": a, "b": b}, gone)
+    # DeLong's variance of one AUC, from its pairs: the placements of each disappeared customer
+    # among the returning ones and of each returning one among the disappeared
+    pos, neg = b[gone], b[~gone]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    assert cov[("b", "b")] == pytest.approx(v10.var(ddof=1) / len(pos) + v01.var(ddof=1) / len(neg))
+    # the paired difference is what varies less than either AUC when the scorers agree
+    diff = cov[("a", "a")] + cov[("b", "b")] - 2 * cov[("a", "b")]
+    assert 0 < diff < cov[("a", "a")] + cov[("b", "b")]
+    boot = []
+    for _ in range(300):
+        i = rng.integers(0, n, n)
+        boot.append(auc(a[i], gone[i]) - auc(b[i], gone[i]))
+    assert np.sqrt(diff) == pytest.approx(np.std(boot), rel=0.25)
 
 
 def test_the_correction_is_the_mean_of_both_log_odds_and_keeps_every_customer_apart() -> None:
@@ -117,7 +167,7 @@ def test_backtest_reports_every_scorer_on_every_cut_and_the_spread() -> None:
     assert len(result.cuts) >= 2 and set(result.mean) == set(SCORERS)
     for k in SCORERS:
         assert result.low[k] <= result.mean[k] <= result.high[k]
-    assert result.chosen == choose(result.mean)
+    assert result.chosen == choose(result.mean, result.pair_se)
     assert result.mean["pareto_nbd_expected"] > 0.75
     line = result.line()
     assert line.startswith("Ranked by ") and f"on {len(result.cuts)} backtests (" in line

@@ -12,10 +12,12 @@ the chance that a customer who did not come back is ranked above one who did (0.
 - **Cuts roll back** by half a holdout, up to ``MAX_CUTS``, as long as the learned ranker's
   training day still has a holdout's worth of history before it (the first weeks of a log look
   alike for everyone: every customer seems new).
-- **The choice** is the best mean AUC over the cuts, the lowest AUC of each scorer reported beside
-  it; a scorer wins only by more than ``TIE`` over every simpler one (``SCORERS`` is ordered
-  simplest first): AUCs equal to the three decimals shown are a tie, and a tie goes to the
-  scorer with fewer parameters.
+- **The choice**: Pareto/NBD corrected by the learned model (``INCUMBENT``: the published model plus
+  what the company's own history taught) ranks the list unless another scorer beats its mean AUC
+  over the cuts by more than the backtest's noise: ``NOISE_SE`` standard errors of the paired
+  difference (DeLong's, from the customers of each cut) and at least ``TIE``. Among the scorers
+  that do, the best wins, a tie (``TIE``) going to the simpler (``SCORERS`` is ordered simplest
+  first). Without the learned model every scorer competes that way from the start.
 - **Never past the cut**: each cut sees only the purchases on or before it, each model is fitted
   there, and the learned ranker is trained on earlier days whose holdout ends by the cut.
 
@@ -64,6 +66,13 @@ DEFAULT_SCORER = "pareto_nbd_expected"
 #: A more complex scorer must beat every simpler one by more than this AUC: equal to the three
 #: decimals the line shows is a tie.
 TIE = 0.0005
+#: Ranks the list unless the backtest shows another scorer better beyond its noise: it holds
+#: Pareto/NBD's information and the learned model's, and where the two cannot be told apart their
+#: mean log-odds cannot do worse than both (the log-loss is convex in the log-odds).
+INCUMBENT = "corrected"
+#: Standard errors of the paired AUC difference a scorer must beat the incumbent by (two: the
+#: usual; 1.5 to 3 chose alike on the development logs, docs/rules.md).
+NOISE_SE = 2.0
 MIN_CLASS = 10  # fewer disappeared (or returning) customers than this on a cut: its AUC is noise
 MAX_CUTS = 3
 #: The learned model's share of the corrected scorer's log-odds (the rest is Pareto/NBD's): equal
@@ -86,6 +95,29 @@ def auc(scores: Array, gone: NDArray[np.bool_]) -> float:
         return float("nan")
     ranks = _average_ranks(np.asarray(scores, dtype=np.float64))
     return float((ranks[gone].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def auc_covariance(values: Mapping[str, Array], gone: NDArray[np.bool_]) -> dict[tuple[str, str], float]:
+    """DeLong's covariance of the scorers' AUCs on the same customers (DeLong, DeLong & Clarke-Pearson
+    1988): for each pair of scorers, how their AUC estimates vary together over samples of customers
+    like these. The variance of a difference, ``cov[a, a] + cov[b, b] - 2 cov[a, b]``, is small
+    when two scorers order the customers alike: the paired noise of the backtest's comparison."""
+    gone = np.asarray(gone, dtype=bool)
+    m, n = int(gone.sum()), int((~gone).sum())
+    if m < 2 or n < 2:
+        return {}
+    keys = list(values)
+    v10, v01 = [], []
+    for k in keys:
+        x = np.asarray(values[k], dtype=np.float64)
+        ranks = _average_ranks(x)
+        # each disappeared customer: the share of returning ones ranked below it (ties one half);
+        # each returning customer: the share of disappeared ones ranked above it
+        v10.append((ranks[gone] - _average_ranks(x[gone])) / n)
+        v01.append(1.0 - (ranks[~gone] - _average_ranks(x[~gone])) / m)
+    s10, s01 = np.atleast_2d(np.cov(np.array(v10))), np.atleast_2d(np.cov(np.array(v01)))
+    cov = s10 / m + s01 / n
+    return {(a, b): float(cov[i, j]) for i, a in enumerate(keys) for j, b in enumerate(keys)}
 
 
 def _average_ranks(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -313,6 +345,8 @@ class CutResult:
     customers: int
     disappeared: int
     auc: dict[str, float]
+    #: DeLong's covariance of the AUCs on this cut (pairs of scorers)
+    cov: dict[tuple[str, str], float] = field(default_factory=dict, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"cutoff": self.cutoff.isoformat(), "customers": self.customers,
@@ -330,6 +364,8 @@ class BacktestResult:
     high: dict[str, float]
     chosen: str
     note: str = ""
+    #: the standard error of each pair's difference in mean AUC (DeLong's, over the cuts)
+    pair_se: dict[tuple[str, str], float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def auc(self) -> dict[str, float]:
@@ -355,10 +391,16 @@ class BacktestResult:
         # the best of the others, and the best published model (Pareto/NBD expected purchases)
         ranked = [k for k in sorted(self.mean, key=lambda k: (-self.mean[k], SCORERS.index(k))) if k != by]
         rivals = ranked[:1] + [k for k in (DEFAULT_SCORER,) if k in ranked[1:]]
-        if rivals:
-            better = self.mean[rivals[0]] <= self.mean[by]
-            text += (", ahead of " if better else ", against ") + " and ".join(
-                f"{SHORT[k]} {self.mean[k]:.3f}" for k in rivals)
+        ahead = [k for k in rivals if self.mean[k] <= self.mean[by]]
+        level = [k for k in rivals if k not in ahead]
+        if ahead:
+            text += ", ahead of " + " and ".join(f"{SHORT[k]} {self.mean[k]:.3f}" for k in ahead)
+        for k in level:
+            se = self.pair_se.get((k, by))
+            if by == self.chosen and se is not None:
+                text += f"; {SHORT[k]} {self.mean[k]:.3f} is within the noise (±{NOISE_SE * se:.3f})"
+            else:
+                text += f", against {SHORT[k]} {self.mean[k]:.3f}"
         text += f"; {self.sized}"
         if self.note:
             text += f"; {self.note}"
@@ -368,20 +410,45 @@ class BacktestResult:
         return {"holdout_days": self.horizon_days, "step_days": self.step_days, "sized": self.sized,
                 "cuts": [c.as_dict() for c in self.cuts], "mean_auc": _rounded(self.mean),
                 "lowest_auc": _rounded(self.low), "highest_auc": _rounded(self.high),
-                "chosen": self.chosen, "tie_margin": TIE, "note": self.note}
+                "chosen": self.chosen, "tie_margin": TIE, "noise_standard_errors": NOISE_SE,
+                "standard_error": {k: round(self.pair_se[(k, self.chosen)], 4) for k in self.mean
+                                   if k != self.chosen and (k, self.chosen) in self.pair_se},
+                "note": self.note}
 
 
 def _rounded(d: Mapping[str, float]) -> dict[str, float]:
     return {k: round(v, 4) for k, v in d.items()}
 
 
-def choose(mean: Mapping[str, float]) -> str:
-    """The best mean AUC, unless a simpler scorer is within ``TIE`` of it (simplest such wins)."""
+def choose(mean: Mapping[str, float], pair_se: Mapping[tuple[str, str], float] | None = None) -> str:
+    """The incumbent (``INCUMBENT``) unless another scorer beats it by more than ``NOISE_SE`` standard
+    errors of their difference (``pair_se``; without it, by more than ``TIE``); among those, the
+    best mean AUC unless a simpler one is within ``TIE`` of it (the simplest such wins)."""
     finite = {k: v for k, v in mean.items() if np.isfinite(v)}
     if not finite:
         return DEFAULT_SCORER
+    if INCUMBENT in finite:
+        base = finite[INCUMBENT]
+        se = pair_se or {}
+        finite = {k: v for k, v in finite.items()
+                  if k != INCUMBENT and v - base > max(TIE, NOISE_SE * se.get((k, INCUMBENT), 0.0))}
+        if not finite:
+            return INCUMBENT
     best = max(finite.values())
     return next(k for k in SCORERS if k in finite and finite[k] >= best - TIE)
+
+
+def _pair_se(results: Sequence[CutResult], keys: Sequence[str]) -> dict[tuple[str, str], float]:
+    """The standard error of each pair's difference in mean AUC over the cuts (the cuts' DeLong
+    variances added, as if independent)."""
+    out: dict[tuple[str, str], float] = {}
+    for a in keys:
+        for b in keys:
+            if a == b or not all((a, b) in r.cov for r in results):
+                continue
+            var = sum(r.cov[(a, a)] + r.cov[(b, b)] - 2 * r.cov[(a, b)] for r in results) / len(results) ** 2
+            out[(a, b)] = float(np.sqrt(max(var, 0.0)))
+    return out
 
 
 @dataclass
@@ -431,8 +498,9 @@ def backtest(histories: Mapping[str, Sequence[date]] | Days, as_of: date, holdou
             if train is not None:
                 learner = LearnedRanker.train(*train, seed=seed)
         values, _ = scores_at(cut, learner, fit_customers, cut.bg)
+        scored = {k: values[k] for k in SCORERS if k in values}
         results.append(CutResult(date.fromordinal(day), len(gone), n_gone,
-                                 {k: auc(values[k], gone) for k in SCORERS if k in values}))
+                                 {k: auc(v, gone) for k, v in scored.items()}, auc_covariance(scored, gone)))
         if len(results) == 1:
             evidence.latest, evidence.latest_gone = values, gone
     if not results:
@@ -446,6 +514,7 @@ def backtest(histories: Mapping[str, Sequence[date]] | Days, as_of: date, holdou
     high = {k: float(max(r.auc[k] for r in results)) for k in common}
     if not p.learned:
         notes.append("too little history to train the learned model")
+    pair_se = _pair_se(results, common)
     evidence.result = BacktestResult(p.horizon_days, p.step_days, p.sized, tuple(results), mean, low, high,
-                                     choose(mean), note="; ".join(notes))
+                                     choose(mean, pair_se), note="; ".join(notes), pair_se=pair_se)
     return evidence
