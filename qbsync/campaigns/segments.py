@@ -34,6 +34,7 @@ from qbsync.errors import ConfigError, InputError
 from qbsync.reports.receivables import open_items
 from qbsync.reports.source import Period
 from qbsync.rules.activity import CustomerActivity, load_activity
+from qbsync.rules.findings import Finding
 
 #: The kinds, in the order of ``_KINDS`` below (a literal: the command line reads it for --help without
 #: importing this module; a test holds it equal to the table's keys).
@@ -253,29 +254,31 @@ def _all(scope: Scope, p: Mapping[str, Any]) -> Chosen:
     return {cid: ("all customers", {}) for cid in scope.acts}
 
 
-def _rule_findings(scope: Scope, p: Mapping[str, Any], rule: str) -> Chosen:
-    from qbsync.reports import rulelists
-
-    policy = Path(p["policy"]) if p.get("policy") else None
-    if rule == "inactive":
-        overrides = {"days": p["days"]} if "days" in p else None
-        rl = rulelists.inactive(scope.engine, scope.realm_id, scope.as_of, policy_path=policy,
-                                overrides=overrides)
-        findings = [f for f in rl.findings if f.action in ("deactivate", "collections")]
-    else:
-        rl = rulelists.disappearing(scope.engine, scope.realm_id, scope.as_of,
-                                    top=p.get("top"), policy_path=policy)
-        floor = p.get("min_score", float("-inf"))
-        findings = [f for f in rl.findings if f.score is not None and f.score >= floor]
+def _chosen(findings: list[Finding]) -> Chosen:
     return {f.customer_id: (f.reason, {"score": f.score, "action": f.action}) for f in findings}
 
 
 def _inactive(scope: Scope, p: Mapping[str, Any]) -> Chosen:
-    return _rule_findings(scope, p, "inactive")
+    """The inactive rule's findings to deactivate or to collect first (``days`` overrides the policy's)."""
+    from qbsync.reports import rulelists
+
+    rl = rulelists.inactive(scope.engine, scope.realm_id, scope.as_of, policy_path=_policy(p),
+                            overrides={"days": p["days"]} if "days" in p else None)
+    return _chosen([f for f in rl.findings if f.action in ("deactivate", "collections")])
 
 
 def _disappearing(scope: Scope, p: Mapping[str, Any]) -> Chosen:
-    return _rule_findings(scope, p, "disappearing")
+    """The disappearing list (its ``top``), scored at least ``min_score``."""
+    from qbsync.reports import rulelists
+
+    rl = rulelists.disappearing(scope.engine, scope.realm_id, scope.as_of, top=p.get("top"),
+                                policy_path=_policy(p))
+    floor = p.get("min_score", float("-inf"))
+    return _chosen([f for f in rl.findings if f.score is not None and f.score >= floor])
+
+
+def _policy(p: Mapping[str, Any]) -> Path | None:
+    return Path(p["policy"]) if p.get("policy") else None
 
 
 def _value_at_risk(scope: Scope, p: Mapping[str, Any]) -> Chosen:
@@ -283,9 +286,8 @@ def _value_at_risk(scope: Scope, p: Mapping[str, Any]) -> Chosen:
     the ``top`` (default 100) with at least ``min_value`` at risk and a ``min_chance`` of loss."""
     from qbsync.reports import rulelists
 
-    policy = Path(p["policy"]) if p.get("policy") else None
     top, floor, chance = p.get("top", 100), p.get("min_value", Decimal(0)), p.get("min_chance", 0.0)
-    rl = rulelists.disappearing(scope.engine, scope.realm_id, scope.as_of, top=top, policy_path=policy,
+    rl = rulelists.disappearing(scope.engine, scope.realm_id, scope.as_of, top=top, policy_path=_policy(p),
                                 rank_by="value")
     out: Chosen = {}
     for f in rl.findings:
@@ -349,7 +351,7 @@ class Kind:
 _KINDS: dict[str, Kind] = {
     "all": Kind({}, _all),
     "inactive": Kind({"days": _at_least(1), "policy": _text}, _inactive),
-    "disappearing": Kind({"min_score": _number, "top": _at_least(1), "policy": _text}, _disappearing),
+    "disappearing": Kind({"min_score": _share, "top": _at_least(1), "policy": _text}, _disappearing),
     "value_at_risk": Kind({"top": _at_least(1), "min_value": _decimal, "min_chance": _share, "policy": _text},
                           _value_at_risk),
     "best": Kind({"top": _at_least(1), "share": _share, "days": _at_least(1)}, _best),

@@ -92,6 +92,26 @@ def test_segment_filters_and_command_line_definition(db_url: str) -> None:
         segments.make("x", "rfm", {"segments": "Sleepy"})
 
 
+def test_rule_kinds_choose_what_the_rules_find(db_url: str) -> None:
+    c = CacheBuilder(db_url)
+    _shop(c)
+    c.receipt("1", date(2025, 6, 1), "500.00")  # Ann bought last month; everyone else last in March 2024
+    inactive = segments.make("lapsed", "inactive", {"days": "365"})
+    members = segments.evaluate(c.engine, c.realm_id, inactive, AS_OF)
+    chosen = {m.customer_id: m.facts["action"] for m in members}
+    assert chosen == {"2": "deactivate", "3": "deactivate", "4": "deactivate", "5": "collections",
+                      "6": "deactivate", "7": "deactivate"}
+    longer = segments.make("lapsed", "inactive", {"days": "1000"})
+    assert segments.evaluate(c.engine, c.realm_id, longer, AS_OF) == []
+    slipping = segments.make("slipping", "disappearing", {"min_score": "0"})
+    scored = segments.evaluate(c.engine, c.realm_id, slipping, AS_OF)
+    assert scored and all(0 <= m.facts["score"] <= 1 for m in scored)
+    floor = sorted(m.facts["score"] for m in scored)[len(scored) // 2]
+    above = segments.make("slipping", "disappearing", {"min_score": str(floor)})
+    assert {m.customer_id for m in segments.evaluate(c.engine, c.realm_id, above, AS_OF)} == {
+        m.customer_id for m in scored if m.facts["score"] >= floor}
+
+
 def test_segments_from_the_example_file() -> None:
     path = Path(__file__).resolve().parents[2] / "config" / "segments.example.toml"
     loaded = segments.load_file(path)
