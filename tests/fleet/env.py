@@ -7,18 +7,20 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qbsync.auth.tokens import TokenSet, TokenStore
-from qbsync.settings import Settings, load_settings
+from qbsync.settings import Settings
+from tests.sync.sandbox_env import connect_companies
 
-CLIENT_ID = "sandbox-client"
-CLIENT_SECRET = "sandbox-secret"
+if TYPE_CHECKING:
+    from qbsync.sandbox.server import SandboxServer
+
 VERIFIER = "c2a0f2a7-verifier-token-for-tests"
 
 
@@ -48,29 +50,27 @@ def build_realm(store: Any, realm: str, *, customers: int = 20, invoices: int = 
          "LinkedTxn": [], "MetaData": meta} for i in range(invoices)])
 
 
+@contextmanager
+def serving(realm: str) -> Iterator[SandboxServer]:
+    """A sandbox server holding ``build_realm(realm)``, on the wall clock: the child processes a test
+    starts use the system clock."""
+    from qbsync.sandbox.clock import SandboxClock
+    from qbsync.sandbox.server import SandboxServer
+    from qbsync.sandbox.store import Store
+
+    clock = SandboxClock()
+    store = Store(clock=clock)
+    build_realm(store, realm)
+    with SandboxServer(store, clock=clock) as srv:
+        yield srv
+
+
 def connect_realms(server: Any, tmp: Path, cache_url: str, realms: list[str],
                    **overrides: Any) -> tuple[Settings, dict[str, str]]:
-    """Token files for ``realms`` (issued without a browser) and settings aimed at the sandbox; also the
-    environment a `qbsync` child process needs for the same."""
-    token_dir = tmp / "tokens"
-    store = TokenStore(token_dir)
-    now = server.clock.now()
-    for realm in realms:
-        issued = server.issue_tokens(realm)
-        store.save(TokenSet(realm_id=realm, access_token=issued["access_token"],
-                            refresh_token=issued["refresh_token"],
-                            access_expires_at=now + timedelta(seconds=int(issued.get("expires_in", 3600))),
-                            refresh_expires_at=now + timedelta(days=100), obtained_at=now,
-                            environment=server.base_url))
-    values = {"environment": server.base_url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-              "token_dir": str(token_dir), "cache_url": cache_url, "webhook_verifier": VERIFIER,
-              "backoff_initial_seconds": 0.01, "backoff_max_seconds": 0.05, "throttle_wait_seconds": 0.05,
-              "max_attempts": 12, **overrides}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QBSYNC_")}
-    env.update({f"QBSYNC_{k.upper()}": str(v) for k, v in values.items()})
-    env["XDG_CONFIG_HOME"] = str(tmp / "xdg")
-    env["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-    return load_settings(overrides=values, env={}, config_path=None), env
+    """Token files for ``realms`` (issued without a browser) and settings aimed at the sandbox, webhooks
+    verified with ``VERIFIER``; also the environment a `qbsync` child process needs for the same."""
+    conn = connect_companies(server, tmp, cache_url, realms, **{"webhook_verifier": VERIFIER, **overrides})
+    return conn.settings, conn.env
 
 
 def change_customer(store: Any, realm: str, id_: str, email: str) -> dict[str, Any]:

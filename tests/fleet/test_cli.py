@@ -22,10 +22,8 @@ pytest.importorskip("starlette")
 from qbsync.cache.schema import open_cache
 from qbsync.fleet.events import Event
 from qbsync.fleet.inbox import Inbox
-from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.server import SandboxServer
-from qbsync.sandbox.store import Store
-from tests.fleet.env import body_of, build_realm, change_customer, cloudevent, connect_realms, sign
+from tests.fleet.env import body_of, change_customer, cloudevent, connect_realms, serving, sign
 
 ROOT = Path(__file__).resolve().parents[2]
 A = "4620816365100000011"
@@ -33,10 +31,7 @@ A = "4620816365100000011"
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    clock = SandboxClock()  # the wall clock: the child processes use the system clock
-    store = Store(clock=clock)
-    build_realm(store, A)
-    with SandboxServer(store, clock=clock) as srv:
+    with serving(A) as srv:
         yield srv
 
 

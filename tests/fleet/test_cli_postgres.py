@@ -23,11 +23,9 @@ from qbsync.auth.tokens import TokenStore
 from qbsync.cache.schema import open_cache
 from qbsync.fleet.events import Event
 from qbsync.fleet.inbox import Inbox
-from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.server import SandboxServer
-from qbsync.sandbox.store import Store
 from tests.conftest import PG_AVAILABLE, PG_URL, pg_schema_url
-from tests.fleet.env import build_realm, change_customer, connect_realms
+from tests.fleet.env import change_customer, connect_realms, serving
 
 pytestmark = pytest.mark.skipif(not PG_AVAILABLE, reason="needs PostgreSQL")
 
@@ -44,10 +42,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    clock = SandboxClock()  # the wall clock: the child processes use the system clock
-    store = Store(clock=clock)
-    build_realm(store, A)
-    with SandboxServer(store, clock=clock) as srv:
+    with serving(A) as srv:
         yield srv
 
 

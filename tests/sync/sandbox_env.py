@@ -150,19 +150,29 @@ class Connection:
 
 def connect_settings(server: Any, tmp: Path, cache_url: str, realm: str = REALM,
                      **overrides: Any) -> Connection:
-    """Settings and a token store that point qbsync at the sandbox (tokens issued without a browser)."""
+    """Settings and a token store that point qbsync at the sandbox company ``realm`` (tokens issued
+    without a browser)."""
+    return connect_companies(server, tmp, cache_url, [realm], **{"realm": realm, **overrides})
+
+
+def connect_companies(server: Any, tmp: Path, cache_url: str, realms: list[str],
+                      **overrides: Any) -> Connection:
+    """Settings aimed at the sandbox, a token store with tokens for each of ``realms`` (issued without a
+    browser), and the environment a `qbsync` child process needs for the same."""
     from qbsync.auth.tokens import TokenSet, TokenStore
     from qbsync.settings import load_settings
 
     token_dir = tmp / "tokens"
-    issued = server.issue_tokens(realm)
+    store = TokenStore(token_dir)
     now = server.clock.now()
-    TokenStore(token_dir).save(TokenSet(
-        realm_id=realm, access_token=issued["access_token"], refresh_token=issued["refresh_token"],
-        access_expires_at=now + timedelta(seconds=int(issued.get("expires_in", 3600))),
-        refresh_expires_at=now + timedelta(days=100), obtained_at=now, environment=server.base_url))
+    for realm in realms:
+        issued = server.issue_tokens(realm)
+        store.save(TokenSet(
+            realm_id=realm, access_token=issued["access_token"], refresh_token=issued["refresh_token"],
+            access_expires_at=now + timedelta(seconds=int(issued.get("expires_in", 3600))),
+            refresh_expires_at=now + timedelta(days=100), obtained_at=now, environment=server.base_url))
     values = {"environment": server.base_url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-              "token_dir": str(token_dir), "cache_url": cache_url, "realm": realm,
+              "token_dir": str(token_dir), "cache_url": cache_url,
               "backoff_initial_seconds": 0.01, "backoff_max_seconds": 0.05, "throttle_wait_seconds": 0.05,
               "max_attempts": 12, **overrides}
     env = {k: v for k, v in os.environ.items() if not k.startswith("QBSYNC_")}
