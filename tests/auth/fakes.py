@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
 import requests
 from intuitlib.exceptions import AuthClientError
+
+if TYPE_CHECKING:
+    from qbsync.auth.oauth import TokenManager
 
 
 def oauth_error(status: int, error: str) -> AuthClientError:
@@ -67,3 +72,27 @@ class FakeAuthClient:
 
     def revoke(self, token: str | None = None) -> bool:
         return True
+
+
+def refresh_rounds(mgr: TokenManager, rounds: int) -> int:
+    """Refresh ``rounds`` times as if QuickBooks kept answering 401; how many refreshes failed."""
+    errors = 0
+    for _ in range(rounds):
+        try:
+            mgr.refresh_after_rejection(mgr.current().access_token)
+        except Exception:
+            errors += 1
+    return errors
+
+
+def at_once(target: Callable[..., None], args: tuple[Any, ...], processes: int = 3) -> list[int]:
+    """What ``target(*args, queue)`` put on the queue, run in ``processes`` processes at once."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, queue)) for _ in range(processes)]
+    for p in procs:
+        p.start()
+    got = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join()
+    return got

@@ -25,7 +25,7 @@ from qbsync.errors import ConfigError
 from qbsync.settings import load_settings
 from tests.conftest import PG_AVAILABLE, pg_schema_url
 
-from .fakes import FakeAuthClient, FileTokenServer
+from .fakes import FakeAuthClient, FileTokenServer, at_once, refresh_rounds
 
 pytestmark = pytest.mark.skipif(not PG_AVAILABLE, reason="the cache token store needs PostgreSQL")
 
@@ -86,12 +86,7 @@ def _refresh_many(url: str, key: str, tmp: str, rounds: int, queue: multiprocess
     server = FileTokenServer(Path(tmp) / "server.json")
     engine = sa.create_engine(url)
     mgr = TokenManager(PgTokenStore(engine, key), REALM, lambda: FakeAuthClient(server), clock=FixedClock(T0))
-    errors = 0
-    for _ in range(rounds):
-        try:
-            mgr.refresh_after_rejection(mgr.current().access_token)
-        except Exception:
-            errors += 1
+    errors = refresh_rounds(mgr, rounds)
     engine.dispose()
     queue.put(errors)
 
@@ -101,15 +96,7 @@ def test_machines_refreshing_at_once_never_spend_one_refresh_token_twice(url: st
     engine = sa.create_engine(url)
     PgTokenStore(engine, KEY).save(TokenSet(realm_id=REALM, access_token="a0", refresh_token="r0",
                                             access_expires_at=T0 + timedelta(hours=1)))
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_refresh_many, args=(url, KEY, str(tmp_path), 15, queue)) for _ in range(3)]
-    for p in procs:
-        p.start()
-    errors = [queue.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join()
-    assert errors == [0, 0, 0]
+    assert at_once(_refresh_many, (url, KEY, str(tmp_path), 15)) == [0, 0, 0]
     final = PgTokenStore(engine, KEY).load(REALM)
     assert final is not None and final.refresh_token == server.state()["valid"]
     assert server.state()["n"] >= 15

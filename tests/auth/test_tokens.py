@@ -17,7 +17,7 @@ from qbsync.auth.tokens import TokenSet, TokenStore
 from qbsync.clock import FixedClock
 from qbsync.errors import AuthError, ReauthorizeError
 
-from .fakes import FakeAuthClient, FileTokenServer, oauth_error
+from .fakes import FakeAuthClient, FileTokenServer, at_once, oauth_error, refresh_rounds
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 REALM = "9130349253365616"
@@ -184,27 +184,13 @@ def _refresh_many(tmp: str, rounds: int, queue: multiprocessing.Queue) -> None:
     tmp_path = Path(tmp)
     server = FileTokenServer(tmp_path / "server.json")
     mgr, _ = _manager(tmp_path, server, FixedClock(T0))
-    errors = 0
-    for _ in range(rounds):
-        try:
-            mgr.refresh_after_rejection(mgr.current().access_token)
-        except Exception:
-            errors += 1
-    queue.put(errors)
+    queue.put(refresh_rounds(mgr, rounds))
 
 
 def test_two_processes_refreshing_never_double_spend_a_refresh_token(tmp_path: Path) -> None:
     server = FileTokenServer(tmp_path / "server.json")
     TokenStore(tmp_path / "tokens").save(_tokens(0))
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_refresh_many, args=(str(tmp_path), 40, queue)) for _ in range(3)]
-    for p in procs:
-        p.start()
-    errors = [queue.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join()
-    assert errors == [0, 0, 0]
+    assert at_once(_refresh_many, (str(tmp_path), 40)) == [0, 0, 0]
     final = TokenStore(tmp_path / "tokens").load(REALM)
     assert final is not None and final.refresh_token == server.state()["valid"]
     assert server.state()["n"] >= 40  # every process got fresh tokens; some rounds reused another's
