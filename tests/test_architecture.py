@@ -142,6 +142,31 @@ def test_only_qbo_imports_python_quickbooks() -> None:
             f"{path.relative_to(ROOT)} imports python-quickbooks")
 
 
+def test_one_qbo_query_parser_and_one_stand_in_for_quickbooks() -> None:
+    """QuickBooks without HTTP is the sandbox in-process (tests/fakeqbo.py, ``InProcessQbo``): a test that
+    answers QBO queries itself derives from it, and nothing but the sandbox parses a query (issue 10:
+    tests/sync/fakes.py and tests/writeback/fakes.py each had a parser of their own)."""
+    gateway_methods = {"query", "count", "cdc", "batch", "sparse_update"}
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef) or node.name == "InProcessQbo":
+                continue
+            methods = [f for f in node.body if isinstance(f, ast.FunctionDef)]
+            answers = {f.name for f in methods} & gateway_methods
+            if len(answers) < 2 and not any(f.returns is not None and ast.unparse(f.returns) in
+                                            ("Page", "CdcResult", "QueryAnswers") for f in methods):
+                answers = set()  # an HTTP client of the sandbox (tests/sandbox's Raw), not a stand-in
+            bases = {b.id if isinstance(b, ast.Name) else ast.unparse(b) for b in node.bases}
+            assert not answers or "InProcessQbo" in bases, (
+                f"{path.relative_to(ROOT)}: {node.name} answers {sorted(answers)} itself; derive it from "
+                "tests.fakeqbo.InProcessQbo (the sandbox in-process)")
+    parsers = [str(p.relative_to(ROOT)) for p in [*_modules(), *(ROOT / "tests").rglob("*.py")]
+               if re.search(r"^def (parse|tokeni[sz]e)\(", p.read_text(encoding="utf-8"), re.M)
+               and "query" in p.name]
+    assert parsers == ["qbsync/sandbox/query.py"], parsers
+
+
 def test_every_module_has_a_docstring() -> None:
     for path in _modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
