@@ -94,6 +94,22 @@ def test_times_for_a_person_have_no_microseconds(tmp_path: Path) -> None:
     table = runner.invoke(cli, ["writeback", "log", "--plans", "--cache-url", url]).stdout
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", table, re.M), table
     assert not re.search(r"\d\d:\d\d:\d\d[.+]|T\d\d:", table), table  # no microseconds, no ISO T
+    # status's table: the two times of a row are two columns, not one run-on string
+    # ('2026-12-05 22:24:23 UTC 2026-12-05 22:24:19 UTC')
+    import sqlalchemy as sa
+
+    from qbsync.cache.models import Realm, SyncState
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        realm_id = conn.execute(sa.select(Realm.realm_id)).scalar_one()
+        conn.execute(sa.insert(SyncState).values(
+            realm_id=realm_id, entity="Customer", row_count=0,
+            last_success_at=datetime(2026, 12, 5, 22, 24, 23, 5, tzinfo=UTC),
+            cursor=datetime(2026, 12, 5, 22, 24, 19, 7, tzinfo=UTC)))
+    engine.dispose()
+    status = runner.invoke(cli, ["status", "--cache-url", url]).stdout
+    assert re.search(r"2026-12-05 22:24:23 UTC {2,}2026-12-05 22:24:19 UTC", status), status
     health = runner.invoke(cli, ["report", "health", "--cache-url", url]).stdout
     assert re.search(r"Sync health at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", health), health
 

@@ -186,13 +186,13 @@ def status_command(ctx: CommandContext, out: Output) -> None:
             shared = r.last_sync_requests - sum(e.last_run_requests or 0 for e in r.entities)
             lines.append(f"  last sync: {r.last_sync_requests:,} requests"
                          + (f" ({shared:,} shared by several entities)" if shared else ""))
-        lines.append(f"  {'entity':<13} {'rows':>9}  {'last success':<23} {'cursor':<23} "
+        lines.append(f"  {'entity':<13} {'rows':>9}  {'last success':<23}  {'cursor':<23}  "
                      f"{'requests':>8}  error")
         for row in (x for x in rows if x["realm_id"] == r.realm_id):
             when = human_time(row["last_success_at"]) if row["last_success_at"] else "never"
             cur = human_time(row["cursor"]) if row["cursor"] else "-"
             reqs = "-" if row["requests"] is None else f"{row['requests']:,}"
-            lines.append(f"  {row['entity']:<13} {row['rows']:>9,}  {when:<23} {cur:<23} {reqs:>8}  "
+            lines.append(f"  {row['entity']:<13} {row['rows']:>9,}  {when:<23}  {cur:<23}  {reqs:>8}  "
                          f"{row['note']}")
     out.write("\n".join(lines) + "\n")
 
