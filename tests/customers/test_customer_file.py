@@ -132,13 +132,20 @@ def test_dunning_moves_one_stage_per_letter_sent(db_url: str, tmp_path: Path) ->
     assert len(shown["pending_batches"]) == 1
 
 
-def test_campaign_report_knows_who_was_reached_and_who_responded(db_url: str, tmp_path: Path) -> None:
+def _campaign_back(db_url: str) -> CacheBuilder:
+    """Ten customers who last bought in February 2023, all in campaign "back" (a fifth of them the
+    control group) created on 2025-01-01."""
     c = CacheBuilder(db_url)
     for i in range(10):
         c.customer(str(i), f"Customer {i}", email=f"c{i}@example.com")
         c.receipt(str(i), date(2023, 2, 1), "10.00")
     run(db_url, "campaign", "create", "back", "--kind", "all", "--control", "0.2", "--seed", "3",
         "--as-of", "2025-01-01")
+    return c
+
+
+def test_campaign_report_knows_who_was_reached_and_who_responded(db_url: str, tmp_path: Path) -> None:
+    c = _campaign_back(db_url)
     said = run(db_url, "campaign", "export", "back", "--to", "mailchimp", "--dir", str(tmp_path),
                "--as-of", "2025-01-01")
     rows = list(csv.DictReader((tmp_path / "back-mailchimp.csv").open(encoding="utf-8", newline="")))
@@ -181,12 +188,7 @@ def test_mark_sent_on_an_earlier_as_of_counts_from_that_day(db_url: str, tmp_pat
 
 
 def test_a_follow_up_list_is_recorded_as_outreach_of_its_campaign(db_url: str, tmp_path: Path) -> None:
-    c = CacheBuilder(db_url)
-    for i in range(10):
-        c.customer(str(i), f"Customer {i}", email=f"c{i}@example.com")
-        c.receipt(str(i), date(2023, 2, 1), "10.00")
-    run(db_url, "campaign", "create", "back", "--kind", "all", "--control", "0.2", "--seed", "3",
-        "--as-of", "2025-01-01")
+    c = _campaign_back(db_url)
     said = run(db_url, "campaign", "export", "back", "--dir", str(tmp_path), "--as-of", "2025-01-01")
     run(db_url, "sent", batch_of(said), "--on", "2025-01-05")
     contacted = json.loads(run(db_url, "campaign", "report", "back", "--format", "json", "--as-of",
