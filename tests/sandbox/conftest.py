@@ -108,6 +108,15 @@ def qb(server: SandboxServer, auth_client_factory: Callable[..., Any]) -> Any:
     return client
 
 
+def invoice_body(customer: str, amount: float) -> dict[str, Any]:
+    """A new invoice of one line of item 1 for ``customer``."""
+    return {
+        "CustomerRef": {"value": customer},
+        "Line": [{"Amount": amount, "DetailType": "SalesItemLineDetail",
+                  "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}],
+    }
+
+
 class Raw:
     """Plain HTTP with a valid bearer token, for envelope-level assertions."""
 

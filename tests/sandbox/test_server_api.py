@@ -15,23 +15,11 @@ from quickbooks.objects.invoice import Invoice
 from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.server import SandboxServer
 
-from .conftest import REALM, Raw
+from .conftest import REALM, Raw, invoice_body
 
 
 def _invoice(raw: Raw, customer: str, amount: float) -> dict[str, Any]:
-    resp = raw.post(
-        "invoice",
-        {
-            "CustomerRef": {"value": customer},
-            "Line": [
-                {
-                    "Amount": amount,
-                    "DetailType": "SalesItemLineDetail",
-                    "SalesItemLineDetail": {"ItemRef": {"value": "1"}},
-                }
-            ],
-        },
-    )
+    resp = raw.post("invoice", invoice_body(customer, amount))
     assert resp.status_code == 200, resp.text
     return resp.json()["Invoice"]
 

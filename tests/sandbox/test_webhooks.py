@@ -21,7 +21,7 @@ from qbsync.sandbox.clock import SandboxClock
 from qbsync.sandbox.server import SandboxServer
 from qbsync.sandbox.store import Store
 
-from .conftest import REALM, T0, small_company
+from .conftest import REALM, T0, invoice_body, small_company
 
 REALM_B = "4620816365000000002"
 TOKEN = "0c6f3a4e-2b7d-4d39-9f1e-5a8c1d2e3f40"
@@ -122,19 +122,7 @@ class Api:
         return self.post("customer", {"DisplayName": name})["Customer"]
 
     def invoice(self, customer: str, amount: float) -> dict[str, Any]:
-        return self.post(
-            "invoice",
-            {
-                "CustomerRef": {"value": customer},
-                "Line": [
-                    {
-                        "Amount": amount,
-                        "DetailType": "SalesItemLineDetail",
-                        "SalesItemLineDetail": {"ItemRef": {"value": "1"}},
-                    }
-                ],
-            },
-        )["Invoice"]
+        return self.post("invoice", invoice_body(customer, amount))["Invoice"]
 
 
 class Admin:
