@@ -8,13 +8,15 @@ not reached. The truncated entity is then asked again from the same start behind
 reached (when it filled little of the answer), or followed by CDC from its newest time (CDC, unlike a
 query, also returns deleted stubs); if a whole answer sits on one second (a bulk import), that second is read
 by query on MetaData.LastUpdatedTime, paged, and CDC goes on from the next second — the loop
-detection that keeps the chain moving. All of it lives here, so the assumption is easy to change.
+detection that keeps the chain moving. The entities are asked fewest cached rows first
+(``largest_last``), so a burst in a big entity is truncated in the last one asked. All of it lives
+here, so the assumption is easy to change.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from qbsync.cache.mapping import parse_time
@@ -67,12 +69,28 @@ def objects_in_second(gateway: QboGateway, entity: str, second: datetime) -> lis
         start += PAGE
 
 
-def fetch_changes(gateway: QboGateway, since: dict[str, datetime], apply: ApplyBatch) -> int:
+def largest_last(entities: Sequence[str], rows: Mapping[str, int]) -> list[str]:
+    """``entities`` in the order CDC is asked for them: fewest cached rows first, ties in sync order.
+
+    An answer that reaches the cap inside the last entity asked is followed by that entity alone; one
+    that reaches it earlier also costs a request for the entities after it, which it never reached.
+    A burst of changes is nearly always in a company's big entities (invoices, payments), so asking
+    them last keeps a burst of n changes within 1 + ceil(n/1000) requests: the one request over
+    ceil(n/1000) is then the follow-ups' re-read of each answer's newest second, never that as well
+    as a request for the entities not reached (bench_fleet's company that took 6 requests for about
+    4,000 invoices, 5 allowed)."""
+    position = {e: i for i, e in enumerate(entities)}
+    return sorted(entities, key=lambda e: (rows.get(e, 0), position[e]))
+
+
+def fetch_changes(gateway: QboGateway, since: dict[str, datetime], apply: ApplyBatch,
+                  rows: Mapping[str, int] | None = None) -> int:
     """Ask CDC for every change of the entities in ``since`` (entity -> changedSince) and hand each
-    answer to ``apply`` as it arrives (the last one flagged). Returns the number of CDC requests."""
+    answer to ``apply`` as it arrives (the last one flagged). ``rows``: the cache's rows per entity,
+    which orders the entities (``largest_last``). Returns the number of CDC requests."""
     if not since:
         return 0
-    order = list(since)
+    order = largest_last(list(since), rows or {})
     work: deque[tuple[list[str], datetime]] = deque([(order, floor_second(min(since.values())))])
     requests = 0
     while work:
@@ -109,6 +127,6 @@ def fetch_changes(gateway: QboGateway, since: dict[str, datetime], apply: ApplyB
             entity, second = in_second
             pages = objects_in_second(gateway, entity, second)
             requests += len(pages)
-            for i, rows in enumerate(pages):
-                apply({entity: rows}, result.server_time, not work and i == len(pages) - 1)
+            for i, page in enumerate(pages):
+                apply({entity: page}, result.server_time, not work and i == len(pages) - 1)
     return requests

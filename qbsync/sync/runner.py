@@ -212,6 +212,7 @@ class _Run:
         now = self.clock.now()
         window = CDC_MAX_AGE - AGE_MARGIN
         marks = self.store.bookmarks()
+        rows = {e: b.row_count for e, b in marks.items()}
         resumed: dict[str, PassState] = {}
         new: list[str] = []
         since: dict[str, datetime] = {}
@@ -280,7 +281,7 @@ class _Run:
                 wait_written()
                 apply(changes, server_time, last)
 
-            fetch_changes(self.gateway, since, apply_after_pages)
+            fetch_changes(self.gateway, since, apply_after_pages, rows)
 
         try:
             if resumed or new:
@@ -292,7 +293,7 @@ class _Run:
                     answers = self.gateway.queries(company)
                     self._saw(answers.server_time)
                     self._save_company(answers, 0)
-                fetch_changes(self.gateway, since, apply)
+                fetch_changes(self.gateway, since, apply, rows)
         except ApiError as exc:
             if not is_too_old(exc):
                 raise

@@ -73,6 +73,7 @@ class Bookmark:
     full_sync_total: int | None
     full_sync_pages: list[int] | None
     full_sync_done_at: datetime | None
+    row_count: int = 0
 
 
 class SyncStore:
@@ -136,7 +137,8 @@ class SyncStore:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(STATE).where(STATE.c.realm_id == self.realm_id)).mappings().all()
         return {r["entity"]: Bookmark(r["entity"], r["cursor"], r["full_sync_started_at"],
-                                      r["full_sync_total"], r["full_sync_pages"], r["full_sync_done_at"])
+                                      r["full_sync_total"], r["full_sync_pages"], r["full_sync_done_at"],
+                                      int(r["row_count"] or 0))
                 for r in rows}
 
     def _set_state(self, conn: sa.Connection, entity: str, **values: object) -> None:

@@ -4,6 +4,7 @@ under injected faults, after SIGKILL at random points, and with two syncs starte
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -205,3 +206,41 @@ def test_two_syncs_started_together_one_runs_the_other_exits_75(tmp_path: Path, 
         engine = open_cache(db_url)
         assert mirror_diff(engine, REALM, snapshot(store)) == []
         engine.dispose()
+
+
+def _new_invoices(store: Store, n: int, first_id: int) -> None:
+    """``n`` invoices made over the last minute (a busy day, as bench_fleet's rounds make them)."""
+    now = store.clock.now()
+    rows = []
+    for i in range(n):
+        stamp = (now - timedelta(seconds=60 * (n - i) / n)).isoformat(timespec="seconds")
+        rows.append({"Id": str(first_id + i), "SyncToken": "0", "CustomerRef": {"value": "1"},
+                     "TxnDate": "2025-04-01", "TotalAmt": 5, "Balance": 5, "DocNumber": f"N{i}",
+                     "Line": [], "LinkedTxn": [],
+                     "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp}})
+    store.bulk_load(REALM, "Invoice", rows)
+
+
+@pytest.mark.parametrize("changes", [1000, 2000, 4000])
+def test_changes_over_cdcs_cap_cost_at_most_one_request_over_the_minimum(tmp_path: Path, db_url: str,
+                                                                         changes: int) -> None:
+    # bench_fleet's over-allowance company: one entity's changes fill several CDC answers. Each
+    # follow-up re-reads the newest second of the answer before it, so when the changes are a whole
+    # number of thousands the follow-ups need one answer more than the changes do, and the entities
+    # asked after the truncated one (never reached) cost one request of their own: 2000 changes took
+    # 4 requests, 4000 took 6 (the sandbox's log), where 1 + ceil(changes/1000) allows 3 and 5.
+    clock = SandboxClock()
+    store = Store(clock=clock)
+    store.create_realm(REALM, company_info={"CompanyName": "Busy Co", "Country": "US"})
+    _new_invoices(store, 3, 1)
+    clock.advance(timedelta(days=1))
+    with SandboxServer(store, clock=clock) as srv:
+        _sync(srv, tmp_path, db_url)
+        clock.advance(timedelta(minutes=10))
+        _new_invoices(store, changes, 100_000)
+        before = srv.request_log.count_path(f"/company/{REALM}/")
+        summary = _sync(srv, tmp_path, db_url)
+        used = srv.request_log.count_path(f"/company/{REALM}/") - before
+        assert used == summary.requests
+        assert used <= 1 + math.ceil(changes / 1000)
+        assert _diff(srv, db_url) == []
