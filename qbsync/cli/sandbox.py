@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import click
+
+
+def db_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--db`` names the sandbox's SQLite file; a path ending in a separator names a folder."""
+    if value is not None and value.endswith(("/", os.sep)):
+        raise click.BadParameter(f"{value!r} names a folder; give the file, e.g. {value}sandbox.sqlite3")
+    return value
 
 
 @click.group("sandbox")
@@ -11,7 +20,7 @@ def sandbox_group() -> None:
 
 
 @sandbox_group.command("serve")
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False), callback=db_file,
               help="SQLite file holding the sandbox companies (created if missing).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8760, show_default=True, type=int, help="Port (0 picks a free one).")

@@ -35,7 +35,10 @@ def _open_store(db_path: str):  # type: ignore[no-untyped-def]
 
 def _db_option(creates: bool) -> Callable[[_F], _F]:
     """``--db``: the sandbox's SQLite file, made when missing (``creates``) or else required to exist."""
+    from qbsync.cli.sandbox import db_file
+
     return click.option("--db", "db_path", required=True, type=click.Path(exists=not creates, dir_okay=False),
+                        callback=db_file,
                         help="SQLite file of the sandbox" + (" (created if missing)." if creates else "."))
 
 

@@ -106,3 +106,13 @@ def test_load_error_is_a_clean_message(tmp_path: Path) -> None:
     )
     assert res.exit_code == 2
     assert "sales_bad_customer.csv line 3" in res.output and "Traceback" not in res.output
+
+
+def test_a_db_path_that_names_a_folder_is_one_line(tmp_path: Path) -> None:
+    # `sandbox seed --db work/` made a SQLite file called 'work', then failed writing the truth file
+    # beside it (FileExistsError traceback).
+    for command in (["seed", "--customers", "5"], ["serve", "--port", "0"]):
+        res = CliRunner().invoke(cli, ["sandbox", *command, "--db", f"{tmp_path / 'work'}/"])
+        assert res.exit_code == 2 and "names a folder" in res.output, res.output
+        assert res.exception is None or isinstance(res.exception, SystemExit)
+        assert not (tmp_path / "work").exists()
