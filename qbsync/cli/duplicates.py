@@ -141,6 +141,10 @@ def duplicates_cmd(ctx: CommandContext, threshold: float, review: float, deactiv
 
     if input_csv and febrl:
         raise InputError("--input-csv and --febrl are two different inputs", hint="pass one of them")
+    for given, option in ((columns, "--columns"), (truth_column, "--truth-column")):
+        if given and input_csv is None:
+            raise InputError(f"{option} is for the columns of --input-csv, and no --input-csv was given",
+                             hint=f"add --input-csv FILE, or drop {option} to read the cache")
     if review > 0 and review >= threshold:
         raise InputError(f"--review {review} is not below --threshold {threshold}",
                          hint="pick a lower --review, or --review 0 to list no possible duplicates")

@@ -296,3 +296,13 @@ def test_line1_and_line2_decide_a_names_and_address_list(tmp_path: Path) -> None
     read = f1(_febrl_as_quickbooks(tmp_path / "qbo.csv", ("Line1", "Line2")))
     unread = f1(_febrl_as_quickbooks(tmp_path / "unknown.csv", ("Where", "Where too")))
     assert read >= 0.99 and unread < read - 0.01, (read, unread)
+
+
+def test_columns_without_an_input_csv_say_what_they_are_for(tmp_path: Path) -> None:
+    # `rules duplicates --columns bill_line1='Adress Line 1'` without --input-csv read the cache and
+    # dropped the mapping without a word: a user who forgot --input-csv got the cache's list.
+    url = f"sqlite:///{tmp_path / 'none.sqlite3'}"
+    for extra in (["--columns", "bill_line1=Adress Line 1"], ["--truth-column", "entity"]):
+        result = CliRunner().invoke(cli, ["rules", "duplicates", "--cache-url", url, *extra])
+        assert result.exit_code == 2, result.output
+        assert f"{extra[0]} is for the columns of --input-csv" in result.output
