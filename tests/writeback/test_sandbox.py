@@ -60,6 +60,27 @@ def _plan(session: Session, engine: sa.Engine, clock: FixedClock) -> str:
     return plan.plan.id
 
 
+#: what QuickBooks answers that the client retries: a 503, a 429, an answer lost on the way
+RETRIED_FAULTS = pytest.mark.parametrize("kind", ["503", "429", "drop"])
+
+
+def _plan_faulted(c: Company, session: Session, engine: sa.Engine, clock: FixedClock,
+                  script: dict[int, str]) -> tuple[str, dict[str, int]]:
+    """A plan and the sync tokens before it is applied; QuickBooks will answer the requests numbered in
+    ``script`` with those faults (applied in chunks of one customer, request 1 re-reads, 2 writes, 3
+    re-reads, 4 writes, ...)."""
+    plan_id = _plan(session, engine, clock)
+    before = c.tokens()
+    c.server.faults = FaultPlan(script=script)
+    return plan_id, before
+
+
+def _each_written_once(c: Company, before: dict[str, int]) -> None:
+    """Every customer of the plan was written exactly once since the sync tokens ``before``."""
+    after = c.tokens()
+    assert {n: after[n] - before[n] for n in TO_DEACTIVATE} == dict.fromkeys(TO_DEACTIVATE, 1)
+
+
 def test_a_plan_applied_twice_changes_quickbooks_once(
     c: Company, session: Session, engine: sa.Engine, plan_clock: FixedClock
 ) -> None:
@@ -79,9 +100,13 @@ def test_a_plan_applied_twice_changes_quickbooks_once(
                           "Elm Holdings": False, "Elm Site 1": False}
     assert c.customer(c.ids["Old Alder"])["DisplayName"] == "Old Alder (deleted)"
     # the cache follows QuickBooks' rename at once, not only after the next sync
+    assert _cached_names(engine)[c.ids["Old Alder"]] == "Old Alder (deleted)"
+
+
+def _cached_names(engine: sa.Engine) -> dict[str, str]:
+    """Customer Id -> display name, as the cache holds them."""
     with engine.connect() as conn:
-        cached: dict[str, str] = dict(conn.execute(sa.text("SELECT id, display_name FROM customers")).all())
-    assert cached[c.ids["Old Alder"]] == "Old Alder (deleted)"
+        return {id_: name for id_, name in conn.execute(sa.text("SELECT id, display_name FROM customers"))}
 
 
 def test_customer_edited_or_invoiced_between_plan_and_apply_is_skipped(
@@ -99,33 +124,27 @@ def test_customer_edited_or_invoiced_between_plan_and_apply_is_skipped(
     assert c.active()["Old Alder"] and c.active()["Old Birch"]
 
 
-@pytest.mark.parametrize("kind", ["503", "429", "drop"])
+@RETRIED_FAULTS
 def test_a_fault_the_client_retries_changes_each_customer_once(
     c: Company, session: Session, engine: sa.Engine, plan_clock: FixedClock, kind: str
 ) -> None:
-    plan_id = _plan(session, engine, plan_clock)
-    before = c.tokens()
-    # chunks of one customer: request 1 re-reads, 2 writes, 3 re-reads, 4 writes (faulted once)
-    c.server.faults = FaultPlan(script={4: kind})
+    plan_id, before = _plan_faulted(c, session, engine, plan_clock, {4: kind})  # the second write, once
     retries = c.client.stats.retries
     report = apply_plan(session, c.client, plan_clock, plan_id, dry_run=False, chunk_size=1)
     assert report.interrupted is None
     assert {i.outcome for i in report.items} == {"applied"}
     assert c.client.stats.retries == retries + 1
     assert c.waits, "the retry waited (on virtual time)"
-    after = c.tokens()
     # a dropped answer is retried with the same requestid: QuickBooks (and the sandbox) answer it once
-    assert {n: after[n] - before[n] for n in TO_DEACTIVATE} == dict.fromkeys(TO_DEACTIVATE, 1)
+    _each_written_once(c, before)
 
 
-@pytest.mark.parametrize("kind", ["503", "429", "drop"])
+@RETRIED_FAULTS
 def test_faults_outliving_the_retries_leave_nothing_half_done_and_a_rerun_finishes(
     c: Company, session: Session, engine: sa.Engine, plan_clock: FixedClock, kind: str
 ) -> None:
-    plan_id = _plan(session, engine, plan_clock)
-    before = c.tokens()
-    # the second write fails on every attempt the client makes
-    c.server.faults = FaultPlan(script={4 + n: kind for n in range(MAX_ATTEMPTS)})
+    every_attempt = {4 + n: kind for n in range(MAX_ATTEMPTS)}  # at the second write
+    plan_id, before = _plan_faulted(c, session, engine, plan_clock, every_attempt)
     first = apply_plan(session, c.client, plan_clock, plan_id, dry_run=False, chunk_size=1)
     assert first.interrupted
     firsts = {i.display_name: i.outcome for i in first.items}
@@ -143,8 +162,7 @@ def test_faults_outliving_the_retries_leave_nothing_half_done_and_a_rerun_finish
     seconds = {i.display_name: i.outcome for i in second.items}
     assert seconds[unknown] == ("already" if kind == "drop" else "applied")
     assert not any(c.active()[n] for n in TO_DEACTIVATE)
-    after = c.tokens()
-    assert {n: after[n] - before[n] for n in TO_DEACTIVATE} == dict.fromkeys(TO_DEACTIVATE, 1)
+    _each_written_once(c, before)
 
 
 def test_undo_returns_every_touched_customer_to_its_previous_value(
@@ -158,9 +176,7 @@ def test_undo_returns_every_touched_customer_to_its_previous_value(
     assert all(c.active().values())
     assert c.customer(c.ids["Old Alder"])["DisplayName"] == "Old Alder"
     assert c.customer(c.ids["Elm Site 1"])["ParentRef"]["value"] == c.ids["Elm Holdings"]
-    with engine.connect() as conn:
-        cached: dict[str, str] = dict(conn.execute(sa.text("SELECT id, display_name FROM customers")).all())
-    assert cached[c.ids["Old Alder"]] == "Old Alder"
+    assert _cached_names(engine)[c.ids["Old Alder"]] == "Old Alder"
 
 
 def test_nothing_with_an_open_balance_is_deactivated(
