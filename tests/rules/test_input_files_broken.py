@@ -28,35 +28,40 @@ def _run(rule: str, path: Path, tmp_path: Path) -> tuple[int, str]:
     return out.exit_code, out.output
 
 
-@pytest.mark.parametrize("rule", sorted(COMMANDS))
-def test_latin_1_text_says_to_save_as_utf8(rule: str, tmp_path: Path) -> None:
-    path = tmp_path / "export.csv"
-    path.write_bytes(GOOD[rule].replace("C1", "Cé").encode("latin-1"))
-    code, output = _run(rule, path, tmp_path)
-    assert code == 2, output
-    assert "is not UTF-8 text" in output and "CSV UTF-8" in output
+def _latin_1(rule: str) -> bytes:
+    return GOOD[rule].replace("C1", "Cé").encode("latin-1")
 
 
-@pytest.mark.parametrize("rule", sorted(COMMANDS))
-def test_a_binary_file_is_not_read_as_csv(rule: str, tmp_path: Path) -> None:
-    path = tmp_path / "customers.xlsx"
-    path.write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)) * 40)
-    code, output = _run(rule, path, tmp_path)
-    assert code == 2, output
-    assert "is not a text file" in output
+def _binary(rule: str) -> bytes:  # an Excel workbook, say
+    return b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)) * 40
 
 
-@pytest.mark.parametrize("rule", sorted(COMMANDS))
-def test_a_field_over_the_csv_limit_points_at_the_unclosed_quote(rule: str, tmp_path: Path) -> None:
-    path = tmp_path / "broken.csv"
-    header, first, *rest = GOOD[rule].splitlines()
+def _unclosed_quote(rule: str) -> bytes:
     # A quote opened in the second row and never closed swallows the rest of a long file.
+    header, first, *rest = GOOD[rule].splitlines()
     body = "\n".join(rest * 20000)
     opened = first.replace(",", ',"', 1)
-    path.write_text(f"{header}\n{opened}\n{body}\n", encoding="utf-8")
+    return f"{header}\n{opened}\n{body}\n".encode()
+
+
+#: a file that is not what qbsync reads: its name, its bytes, what the error line must say
+BROKEN = {
+    "latin-1 text says to save as UTF-8": ("export.csv", _latin_1, ("is not UTF-8 text", "CSV UTF-8")),
+    "a binary file is not read as CSV": ("customers.xlsx", _binary, ("is not a text file",)),
+    "a field over the csv limit points at the unclosed quote": (
+        "broken.csv", _unclosed_quote, ("a field is longer than", "quote")),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+@pytest.mark.parametrize("rule", sorted(COMMANDS))
+def test_a_file_qbsync_cannot_read_exits_2_saying_why(rule: str, case: str, tmp_path: Path) -> None:
+    name, content, said = BROKEN[case]
+    path = tmp_path / name
+    path.write_bytes(content(rule))
     code, output = _run(rule, path, tmp_path)
     assert code == 2, output
-    assert "a field is longer than" in output and "quote" in output
+    assert all(s in output for s in said), output
 
 
 @pytest.mark.parametrize("rule", sorted(COMMANDS))
