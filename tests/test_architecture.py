@@ -167,6 +167,22 @@ def test_one_qbo_query_parser_and_one_stand_in_for_quickbooks() -> None:
     assert parsers == ["qbsync/sandbox/query.py"], parsers
 
 
+def test_the_readme_names_every_exit_code() -> None:
+    """Exit codes mean what the README says: every code an error of qbsync ends with is in its list
+    (`report reconcile`'s 7 was missing)."""
+    import qbsync.errors as errors
+
+    def tree(cls: type) -> list[type]:
+        return [cls, *(c for sub in cls.__subclasses__() for c in tree(sub))]
+
+    codes = {cls.exit_code for cls in tree(errors.QbsyncError)} | {0}
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = re.search(r"^Exit codes:(.*?)\n\n", text, re.S | re.M)
+    assert listed, "README.md has no 'Exit codes:' paragraph"
+    named = {int(n) for n in re.findall(r"(?:^|[:,] )(\d+) ", listed.group(1).replace("\n", " ").strip())}
+    assert codes <= named, f"README.md does not explain exit code(s) {sorted(codes - named)}"
+
+
 def test_every_module_has_a_docstring() -> None:
     for path in _modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
