@@ -83,6 +83,11 @@ def test_the_sync_summary_says_what_fetched_and_changed_mean() -> None:
     text = summary_text(summary)
     assert "2,000 rows fetched from QuickBooks, 3 new or changed in the cache, 1 deleted" in text
     assert "1,997 fetched rows were already in the cache as they are" in text
+    assert "; 3 requests, 1.2 s" in text
+    one = SyncSummary("9130", {"Customer": EntityCounts(fetched=1, changed=1, requests=1)},
+                      incremental=["Customer"], requests=1, duration_s=0.0)
+    assert "1 row fetched from QuickBooks, 1 new or changed in the cache, 0 deleted; 1 request, 0.0 s" in (
+        summary_text(one))  # a CDC run that found one change: 'rows', 'requests' read wrong in the singular
 
 
 def test_times_for_a_person_have_no_microseconds(tmp_path: Path) -> None:

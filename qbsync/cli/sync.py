@@ -32,10 +32,14 @@ def _close(gateway: object) -> None:
         close()
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def summary_text(s: SyncSummary) -> str:
     """The closing lines of one company's sync, saying what fetched and changed mean."""
-    lines = [f"realm {s.realm_id}: {s.fetched:,} rows fetched from QuickBooks, {s.changed:,} new or changed "
-             f"in the cache, {s.deleted:,} deleted; {s.requests:,} requests"
+    lines = [f"realm {s.realm_id}: {_n(s.fetched, 'row')} fetched from QuickBooks, {s.changed:,} new or "
+             f"changed in the cache, {s.deleted:,} deleted; {_n(s.requests, 'request')}"
              + (f", {s.throttles} throttled" if s.throttles else "") + f", {s.duration_s:.1f} s"]
     if s.fetched and s.changed < s.fetched:
         lines.append(f"  ({s.fetched - s.changed:,} fetched rows were already in the cache as they are: "
