@@ -94,6 +94,15 @@ def pg_schema_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty config file qbsync reads instead of the user's (``QBSYNC_CONFIG``); a test may write it."""
+    path = tmp_path / "qbsync.toml"
+    path.write_text("", encoding="utf-8")
+    monkeypatch.setenv("QBSYNC_CONFIG", str(path))
+    return path
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLite cache URL, for tests about SQLite-only behaviour (file locks, online backup)."""
     return f"sqlite:///{tmp_path / 'cache.sqlite3'}"

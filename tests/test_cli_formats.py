@@ -73,16 +73,13 @@ def test_report_rule_lists_point_to_their_one_home() -> None:
 
 
 @pytest.fixture
-def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
-    (tmp_path / "qbsync.toml").write_text("")
-    url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
-    c = CacheBuilder(url)
+def shop(config_file: Path, sqlite_url: str) -> str:
+    c = CacheBuilder(sqlite_url)
     for i in range(12):
         c.customer(str(i), f"=Customer {i}", email=f"c{i}@example.com")
         c.receipt(str(i), date(2023, 2, 1), "10.00")
     c.engine.dispose()
-    return url
+    return sqlite_url
 
 
 def _csv(text: str) -> list[dict[str, str]]:

@@ -119,16 +119,15 @@ def test_times_for_a_person_have_no_microseconds(tmp_path: Path) -> None:
     assert re.search(r"Sync health at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", health), health
 
 
-def test_auth_status_csv_has_times_to_the_second(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auth_status_csv_has_times_to_the_second(tmp_path: Path, config_file: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # The CSV of `auth status` (for a spreadsheet) carried '2026-12-05T23:24:18.676606+00:00' while
     # every other CSV writes times as '2026-12-05 23:24:18+00:00'; JSON keeps ISO 8601.
     from datetime import timedelta
 
     from qbsync.auth.tokens import TokenSet, TokenStore
 
-    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
     monkeypatch.setenv("QBSYNC_TOKEN_DIR", str(tmp_path / "tokens"))
-    (tmp_path / "qbsync.toml").write_text("")
     t0 = datetime(2026, 12, 5, 22, 24, 18, 676606, tzinfo=UTC)
     TokenStore(tmp_path / "tokens").save(TokenSet(
         realm_id="123", access_token="a", refresh_token="r", access_expires_at=t0 + timedelta(hours=1),

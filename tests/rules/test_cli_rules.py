@@ -16,11 +16,9 @@ from tests.builder import CacheBuilder
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
-    (tmp_path / "qbsync.toml").write_text('[rules.inactive]\nexclude_names = ["Internal*"]\n')
-    url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
-    b = CacheBuilder(url)
+def cache(config_file: Path, sqlite_url: str) -> str:
+    config_file.write_text('[rules.inactive]\nexclude_names = ["Internal*"]\n')
+    b = CacheBuilder(sqlite_url)
     b.customer("1", "=Stale Co")
     b.invoice("1", date(2024, 5, 8), balance="0")
     b.customer("2", "Internal Account")
@@ -36,7 +34,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         while day <= stop:
             b.invoice(str(i), day, balance="0")
             day += timedelta(days=14 + i % 5)
-    return url
+    return sqlite_url
 
 
 def _run(*args: str) -> str:
@@ -105,12 +103,9 @@ def test_missing_cache_and_unknown_realm_are_clear_errors(cache: str, tmp_path: 
     assert no_driver.exit_code == 3 and "cannot use the cache URL" in no_driver.output
 
 
-def test_an_empty_database_is_no_cache_and_stays_empty(db_url: str, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_database_is_no_cache_and_stays_empty(db_url: str, config_file: Path) -> None:
     import sqlalchemy as sa
 
-    (tmp_path / "qbsync.toml").write_text("", encoding="utf-8")
-    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
     for args in (["rules", "inactive"], ["report", "aging"], ["writeback", "log"]):
         result = CliRunner().invoke(cli, [*args, "--cache-url", db_url])
         assert result.exit_code == 3, (args, result.output)

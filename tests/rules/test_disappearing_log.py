@@ -8,7 +8,6 @@ import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from qbsync.cli import cli
@@ -41,13 +40,7 @@ def _log(path: Path, customers: int = 600, seed: int = 3) -> dict[str, date]:
     return stopped
 
 
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "qbsync.toml").write_text("", encoding="utf-8")
-    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
-
-
-def test_backtest_and_ranking_on_a_purchase_log(tmp_path: Path, config: None) -> None:
+def test_backtest_and_ranking_on_a_purchase_log(tmp_path: Path, config_file: Path) -> None:
     stopped = _log(tmp_path / "log.csv")
     result = CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv"),
                                       "--date-format", "%d/%m/%Y %H:%M", "--format", "json", "--top", "40"])
@@ -68,7 +61,7 @@ def test_backtest_and_ranking_on_a_purchase_log(tmp_path: Path, config: None) ->
     assert doc["findings"][0]["display_name"].startswith("Shopper ")
 
 
-def test_as_of_replays_the_log(tmp_path: Path, config: None) -> None:
+def test_as_of_replays_the_log(tmp_path: Path, config_file: Path) -> None:
     _log(tmp_path / "log.csv")
     result = CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv"),
                                       "--date-format", "%d/%m/%Y %H:%M", "--as-of", "2024-12-31",
@@ -80,14 +73,14 @@ def test_as_of_replays_the_log(tmp_path: Path, config: None) -> None:
     assert all(f["facts"]["last_purchase"] <= "2024-12-31" for f in doc["findings"])
 
 
-def test_unreadable_date_names_the_line_and_the_fix(tmp_path: Path, config: None) -> None:
+def test_unreadable_date_names_the_line_and_the_fix(tmp_path: Path, config_file: Path) -> None:
     _log(tmp_path / "log.csv")
     result = CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv")])
     assert result.exit_code == 2
     assert "line 2" in result.output and "--date-format" in result.output
 
 
-def test_missing_customer_column_asks_for_a_mapping(tmp_path: Path, config: None) -> None:
+def test_missing_customer_column_asks_for_a_mapping(tmp_path: Path, config_file: Path) -> None:
     (tmp_path / "log.csv").write_text("Who,When\nann,2025-01-02\n", encoding="utf-8")
     runner = CliRunner()
     result = runner.invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv")])
@@ -99,14 +92,14 @@ def test_missing_customer_column_asks_for_a_mapping(tmp_path: Path, config: None
     assert json.loads(mapped.output)["log"]["customers"] == 1
 
 
-def test_log_options_without_a_log_are_refused(tmp_path: Path, config: None) -> None:
+def test_log_options_without_a_log_are_refused(tmp_path: Path, config_file: Path) -> None:
     result = CliRunner().invoke(cli, ["rules", "disappearing", "--date-format", "%Y", "--cache-url",
                                       f"sqlite:///{tmp_path / 'c.sqlite3'}"])
     assert result.exit_code == 2
     assert "--input-csv" in result.output
 
 
-def test_a_headerless_space_separated_log_like_cdnow(tmp_path: Path, config: None) -> None:
+def test_a_headerless_space_separated_log_like_cdnow(tmp_path: Path, config_file: Path) -> None:
     """CDNOW's transaction file: 'customer date(YYYYMMDD) CDs dollars', runs of spaces, no header."""
     _log(tmp_path / "log.csv")
     lines = []
@@ -135,7 +128,7 @@ def test_a_headerless_space_separated_log_like_cdnow(tmp_path: Path, config: Non
     assert bad.exit_code == 2 and "numbers 1 to 4" in bad.output
 
 
-def test_a_date_that_is_not_on_the_calendar_names_the_row(tmp_path: Path, config: None) -> None:
+def test_a_date_that_is_not_on_the_calendar_names_the_row(tmp_path: Path, config_file: Path) -> None:
     (tmp_path / "log.csv").write_text("customer,date\na,2024-01-02\nb,2024-02-30\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv")])
     assert result.exit_code == 2
@@ -161,7 +154,7 @@ def _rewrite_future(src: Path, dst: Path, as_of: date, seed: int) -> int:
     return len(future)
 
 
-def test_nothing_after_as_of_changes_the_ranking(tmp_path: Path, config: None) -> None:
+def test_nothing_after_as_of_changes_the_ranking(tmp_path: Path, config_file: Path) -> None:
     """A leak check: the same past with two different futures must give the same list, backtest,
     models and values; only the count of rows after --as-of may differ."""
     _log(tmp_path / "log.csv", customers=500, seed=11)
@@ -183,7 +176,7 @@ def test_nothing_after_as_of_changes_the_ranking(tmp_path: Path, config: None) -
     assert a["scorer"] in a["backtest"]["mean_auc"] and len(a["findings"]) > 100
 
 
-def test_rank_by_value_lists_the_money_at_stake_first(tmp_path: Path, config: None) -> None:
+def test_rank_by_value_lists_the_money_at_stake_first(tmp_path: Path, config_file: Path) -> None:
     _log(tmp_path / "log.csv")
     args = ["rules", "disappearing", "--input-csv", str(tmp_path / "log.csv"),
             "--date-format", "%d/%m/%Y %H:%M", "--format", "json", "--top", "30"]
@@ -198,7 +191,7 @@ def test_rank_by_value_lists_the_money_at_stake_first(tmp_path: Path, config: No
     assert all(" a year at risk" in line for line in lines[2:5])
 
 
-def test_quickbooks_names_and_every_column_left_out(tmp_path: Path, config: None) -> None:
+def test_quickbooks_names_and_every_column_left_out(tmp_path: Path, config_file: Path) -> None:
     # A QuickBooks Sales by Customer Detail export: Date, Customer, Amount are read; the rest is named.
     rows = ["Date,Transaction Type,Num,Customer,Memo/Description,Amount,Balance"]
     for c in range(40):
