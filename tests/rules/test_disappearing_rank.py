@@ -218,12 +218,22 @@ def regular() -> tuple[dict[str, list[date]], dict[str, list[float]]]:
     return _regular_shoppers(1200, seed=8)
 
 
-def test_the_learned_ranker_wins_the_backtest_when_it_sees_more(regular: tuple[
-        dict[str, list[date]], dict[str, list[float]]]) -> None:
+Seen = tuple[dict[str, list[date]], date, dict[str, CustomerActivity], dict[str, list[float]]]
+
+
+@pytest.fixture
+def day_900(regular: tuple[dict[str, list[date]], dict[str, list[float]]]) -> Seen:
+    """The regular shoppers on day 900: their histories, that day, their activity by then and the
+    spend of the purchases made by then."""
     hist, spend = regular
     as_of = START + timedelta(days=900)
-    report = find_disappearing(_activities(hist, as_of), InactivePolicy(), as_of, top=None,
-                               spend={c: s[:sum(d <= as_of for d in hist[c])] for c, s in spend.items()})
+    acts = _activities(hist, as_of)
+    return hist, as_of, acts, {c: s[:len(acts[c].purchase_dates)] for c, s in spend.items()}
+
+
+def test_the_learned_ranker_wins_the_backtest_when_it_sees_more(day_900: Seen) -> None:
+    hist, as_of, acts, cut = day_900
+    report = find_disappearing(acts, InactivePolicy(), as_of, top=None, spend=cut)
     bt = report.backtest
     assert bt.mean["learned"] > bt.mean["pareto_nbd_expected"] + TIE
     assert report.scorer == bt.chosen
@@ -234,12 +244,8 @@ def test_the_learned_ranker_wins_the_backtest_when_it_sees_more(regular: tuple[
     assert report.models["learned"]["weights"]["overdue"] > 0  # overdue pushes towards 'gone'
 
 
-def test_the_learned_ranker_is_deterministic_and_explains_itself(regular: tuple[
-        dict[str, list[date]], dict[str, list[float]]]) -> None:
-    hist, spend = regular
-    as_of = START + timedelta(days=900)
-    acts = _activities(hist, as_of)
-    cut = {c: s[:len(acts[c].purchase_dates)] for c, s in spend.items()}
+def test_the_learned_ranker_is_deterministic_and_explains_itself(day_900: Seen) -> None:
+    _, as_of, acts, cut = day_900
     a = find_disappearing(acts, InactivePolicy(), as_of, top=30, scorer="learned", spend=cut)
     b = find_disappearing(acts, InactivePolicy(), as_of, top=30, scorer="learned", spend=cut)
     assert [f.as_dict() for f in a.findings] == [f.as_dict() for f in b.findings]
@@ -253,12 +259,9 @@ def test_the_learned_ranker_is_deterministic_and_explains_itself(regular: tuple[
             assert r["feature"] in a.models["learned"]["weights"]
 
 
-def test_the_corrected_ranking_explains_itself_and_breaks_pareto_ties_by_the_learned_model(regular: tuple[
-        dict[str, list[date]], dict[str, list[float]]]) -> None:
-    hist, spend = regular
-    as_of = START + timedelta(days=900)
-    acts = _activities(hist, as_of)
-    cut = {c: s[:len(acts[c].purchase_dates)] for c, s in spend.items()}
+def test_the_corrected_ranking_explains_itself_and_breaks_pareto_ties_by_the_learned_model(
+        day_900: Seen) -> None:
+    hist, as_of, acts, cut = day_900
     report = find_disappearing(acts, InactivePolicy(), as_of, top=None, scorer="corrected", spend=cut)
     assert report.scorer == "corrected"
     assert "Ranked by Pareto/NBD corrected by the learned model" in report.summary()
