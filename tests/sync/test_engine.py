@@ -7,6 +7,7 @@ import random
 import threading
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -45,6 +46,15 @@ def _clock(fake: InProcessQbo) -> FixedClock:
     return FixedClock(fake.now)
 
 
+def _mirrored(engine: sa.Engine, customers: int, invoices: int, **fake: Any) -> InProcessQbo:
+    """A company of ``customers`` and ``invoices`` on a fake QuickBooks (``fake``: its options),
+    mirrored once into ``engine``."""
+    qbo = InProcessQbo(**fake)
+    _company(qbo, customers=customers, invoices=invoices)
+    run_sync(engine, qbo, clock=_clock(qbo))
+    return qbo
+
+
 def _state(engine: sa.Engine, entity: str) -> dict[str, object]:
     with engine.connect() as conn:
         tbl = SyncState.__table__
@@ -70,9 +80,7 @@ def test_full_sync_mirrors_everything_with_minimum_requests(engine: sa.Engine) -
 
 
 def test_incremental_applies_updates_deactivations_voids_and_deletes(engine: sa.Engine) -> None:
-    fake = InProcessQbo()
-    _company(fake, customers=50, invoices=80)
-    run_sync(engine, fake, clock=_clock(fake))
+    fake = _mirrored(engine, 50, 80)
     fake.advance(timedelta(hours=2))
     snap = fake.snapshot()
     cust_ids = list(snap["Customer"])
@@ -147,9 +155,7 @@ def test_cursor_is_the_earliest_answer_even_when_it_arrives_last(engine: sa.Engi
 
 
 def test_cdc_cap_is_followed_until_every_change_is_in(engine: sa.Engine) -> None:
-    fake = InProcessQbo()
-    _company(fake, customers=300, invoices=300)
-    run_sync(engine, fake, clock=_clock(fake))
+    fake = _mirrored(engine, 300, 300)
     fake.advance(timedelta(hours=1))
     snap = fake.snapshot()
     changes = 0
@@ -174,9 +180,7 @@ def test_cdc_cap_is_followed_until_every_change_is_in(engine: sa.Engine) -> None
 
 
 def test_a_second_with_more_than_a_cdc_answer_is_read_by_query(engine: sa.Engine) -> None:
-    fake = InProcessQbo(tick=timedelta(0))
-    _company(fake, customers=10, invoices=10)
-    run_sync(engine, fake, clock=_clock(fake))
+    fake = _mirrored(engine, 10, 10, tick=timedelta(0))
     fake.advance(timedelta(hours=1))
     for _ in range(1500):  # a bulk import: all in the same second
         fake.create("Invoice", CustomerRef={"value": "5"}, TotalAmt=3)
@@ -226,9 +230,7 @@ def test_rows_sliding_across_page_boundaries_are_found(engine: sa.Engine) -> Non
 
 
 def test_cursor_older_than_30_days_reconciles_and_removes_vanished_rows(engine: sa.Engine) -> None:
-    fake = InProcessQbo()
-    _company(fake, customers=30, invoices=40)
-    run_sync(engine, fake, clock=_clock(fake))
+    fake = _mirrored(engine, 30, 40)
     gone = next(iter(fake.ids("Invoice")))
     fake.delete("Invoice", gone)
     fake.forget_deletes()  # QBO forgets deletes after its CDC window
@@ -239,9 +241,7 @@ def test_cursor_older_than_30_days_reconciles_and_removes_vanished_rows(engine: 
 
 
 def test_server_refusing_an_old_cursor_also_reconciles(engine: sa.Engine) -> None:
-    fake = InProcessQbo()
-    _company(fake, customers=5, invoices=5)
-    run_sync(engine, fake, clock=_clock(fake))
+    fake = _mirrored(engine, 5, 5)
     client_clock = _clock(fake)  # the client's clock lags: it believes little time has passed
     fake.advance(timedelta(days=40))
     fake.create("Customer", DisplayName="Late")
