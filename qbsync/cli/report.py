@@ -36,6 +36,14 @@ def limit_option(default: int | None) -> Callable[[Callable[..., Any]], Callable
                         help="Show at most N rows (totals still cover everything).")
 
 
+def period_report(limit: int | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """What a report over a period takes: the context (--as-of, ...), --from/--to, the output options and
+    --limit (``limit`` rows by default)."""
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        return with_context()(period_options(with_output()(limit_option(limit)(f))))
+    return decorate
+
+
 def period_of(ctx: CommandContext, from_: datetime | None, to_: datetime | None) -> Period:
     from qbsync.reports.source import default_period
 
@@ -52,10 +60,7 @@ def report_group() -> None:
 
 @report_group.command("best")
 @reconcile_option("Sales by Customer Summary")
-@with_context()
-@period_options
-@with_output()
-@limit_option(50)
+@period_report(limit=50)
 def best_cmd(ctx: CommandContext, reconcile: bool, from_: datetime | None, to_: datetime | None, out: Output,
              limit: int | None) -> None:
     """Best customers by sales in the period (QuickBooks' Sales by Customer): share, cumulative (Pareto)
@@ -75,10 +80,7 @@ def best_cmd(ctx: CommandContext, reconcile: bool, from_: datetime | None, to_: 
 
 @report_group.command("cross")
 @click.option("--by", type=click.Choice(["location", "class"]), default="location", show_default=True)
-@with_context()
-@period_options
-@with_output()
-@limit_option(50)
+@period_report(limit=50)
 def cross_cmd(ctx: CommandContext, by: str, from_: datetime | None, to_: datetime | None, out: Output,
               limit: int | None) -> None:
     """Spend of customers x locations (or classes), with totals on both margins."""
@@ -151,10 +153,7 @@ def aging_cmd(ctx: CommandContext, detail: bool, reconcile: bool, aging_period: 
               help="Top share of buyers by sales in the period that count as large accounts.")
 @click.option("--long-term-days", type=click.IntRange(min=1), default=180, show_default=True,
               help="Owing on an invoice more than this many days past due makes a long-term debtor.")
-@with_context()
-@period_options
-@with_output()
-@limit_option(None)
+@period_report(limit=None)
 def payments_cmd(ctx: CommandContext, grace_days: int, chronic_share: float, large_share: float,
                  long_term_days: int, from_: datetime | None, to_: datetime | None, out: Output,
                  limit: int | None) -> None:
