@@ -72,7 +72,7 @@ def reconcile_cmd(ctx: CommandContext, reports: tuple[str, ...], from_: datetime
     period = default_period(ctx.as_of, from_.date() if from_ else None, to_.date() if to_ else None)
     checks = reconcile.run(ctx.engine, ctx.realm_id, fetcher(ctx), ctx.as_of, wanted,
                            params=aging_params(aging_period, num_periods, aging_method, age_from, True),
-                           period=period)
+                           period=period, today=ctx.today)
     finish(ctx, checks, out=out)
 
 

@@ -99,7 +99,8 @@ def aging_options(f: Callable[..., Any]) -> Callable[..., Any]:
                           "date (QuickBooks Desktop's other choice; cannot be reconciled).")(f)
     f = click.option("--aging-method", type=click.Choice(["report-date", "current"]), default="report-date",
                      show_default=True,
-                     help="report-date: payments dated up to --as-of; current: every payment so far.")(f)
+                     help="report-date: payments dated up to --as-of, aged on it; current: every payment so "
+                          "far, aged on today.")(f)
     f = click.option("--num-periods", type=click.IntRange(min=1), default=4, show_default=True,
                      help="Number of aging periods (the last is open-ended).")(f)
     f = click.option("--aging-period", type=click.IntRange(min=1), default=30, show_default=True,
@@ -134,7 +135,7 @@ def aging_cmd(ctx: CommandContext, detail: bool, reconcile: bool, aging_period: 
     from qbsync.reports import aging
 
     params = aging_params(aging_period, num_periods, aging_method, age_from, reconcile)
-    report = aging.aging(ctx.engine, ctx.realm_id, ctx.as_of, params)
+    report = aging.aging(ctx.engine, ctx.realm_id, ctx.as_of, params, ctx.today)
     out.table((aging.detail_table if detail else aging.table)(report, limit))
     if reconcile:
         from qbsync.cli.reconcile import check_after

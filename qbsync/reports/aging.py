@@ -106,6 +106,11 @@ class AgingReport:
     totals: dict[str, Decimal]
     items: list[OpenItem]
     names: dict[str, str] = field(default_factory=dict)
+    age_on: date | None = None  # the date days are counted to, when not as_of (aging method current)
+
+    @property
+    def aged_on(self) -> date:
+        return self.age_on or self.as_of
 
     @property
     def total(self) -> Decimal:
@@ -117,8 +122,12 @@ class AgingReport:
 
 
 def compute(items: list[OpenItem], names: dict[str, str], as_of: date,
-            params: AgingParams = DEFAULT) -> AgingReport:
-    """Pure: open items in, one row per customer with something open, columns by days past due."""
+            params: AgingParams = DEFAULT, today: date | None = None) -> AgingReport:
+    """Pure: open items in, one row per customer with something open, columns by days past due.
+
+    With the aging method ``current`` and ``today`` given, days are counted to today (QuickBooks'
+    "Current": open balances after every payment received, aged as of today)."""
+    age_on = today if params.method == "current" and today is not None else as_of
     by_customer: dict[str, AgingRow] = {}
     totals = dict.fromkeys(params.buckets, ZERO)
     kept = [i for i in items if i.open != 0]
@@ -128,27 +137,28 @@ def compute(items: list[OpenItem], names: dict[str, str], as_of: date,
             row = by_customer[item.customer_id] = AgingRow(
                 item.customer_id, names.get(item.customer_id, item.customer_id),
                 dict.fromkeys(params.buckets, ZERO))
-        bucket = params.bucket(params.age(item, as_of))
+        bucket = params.bucket(params.age(item, age_on))
         row.buckets[bucket] += item.open
         totals[bucket] += item.open
         row.items += 1
         if item.open > 0 and (row.oldest_due is None or item.due_date < row.oldest_due):
             row.oldest_due = item.due_date
     rows = sorted(by_customer.values(), key=lambda r: (-r.total, r.name, r.customer_id))
-    return AgingReport(as_of, params, rows, totals, kept, names)
+    return AgingReport(as_of, params, rows, totals, kept, names, age_on if age_on != as_of else None)
 
 
-def aging(engine: sa.Engine, realm_id: str, as_of: date, params: AgingParams = DEFAULT) -> AgingReport:
+def aging(engine: sa.Engine, realm_id: str, as_of: date, params: AgingParams = DEFAULT,
+          today: date | None = None) -> AgingReport:
     with engine.connect() as conn:
         items = open_items(conn, realm_id, as_of, params.method)
         names = {cid: c.name for cid, c in customers(conn, realm_id).items()}
-    return compute(items, names, as_of, params)
+    return compute(items, names, as_of, params, today)
 
 
 def _meta(report: AgingReport) -> dict[str, object]:
     return {"as_of": report.as_of, "customers": len(report.rows), "aging_period": report.params.days,
             "num_periods": report.params.periods, "aging_method": report.params.method,
-            "age_from": report.params.age_from, "in_credit": report.in_credit}
+            "age_from": report.params.age_from, "aged_on": report.aged_on, "in_credit": report.in_credit}
 
 
 def table(report: AgingReport, limit: int | None = None) -> Table:
@@ -159,7 +169,7 @@ def table(report: AgingReport, limit: int | None = None) -> Table:
             Column("total", "Total", "money"), Column("oldest_due", "Oldest due", "date")]
     rows = [{"customer_id": r.customer_id, "name": r.name, "items": r.items, **r.buckets,
              "total": r.total, "oldest_due": r.oldest_due} for r in report.rows]
-    notes = _age_note(params)
+    notes = _age_note(report)
     if report.in_credit:
         notes.append(f"{report.in_credit} customers are in credit (negative total): unapplied payments and "
                      "credit memos count against what is owed, as in QuickBooks")
@@ -185,7 +195,7 @@ def detail_table(report: AgingReport, limit: int | None = None) -> Table:
             Column("open", "Open balance", "money")]
     keyed = []
     for item in report.items:
-        days = params.age(item, report.as_of)
+        days = params.age(item, report.aged_on)
         bucket = params.bucket(days)
         name = report.names.get(item.customer_id, item.customer_id)
         keyed.append(((order[bucket], name.casefold(), item.customer_id, item.txn_date, item.txn_id),
@@ -195,7 +205,7 @@ def detail_table(report: AgingReport, limit: int | None = None) -> Table:
                        "amount": item.amount, "open": item.open}))
     keyed.sort(key=lambda kv: kv[0])
     rows = [r for _, r in keyed]
-    notes = _age_note(params)
+    notes = _age_note(report)
     if limit is not None and len(rows) > limit:
         notes.append(f"showing {limit} of {len(rows)} transactions; totals cover all of them")
         rows = rows[:limit]
@@ -204,11 +214,15 @@ def detail_table(report: AgingReport, limit: int | None = None) -> Table:
                  {**_meta(report), "transactions": len(report.items)})
 
 
-def _age_note(params: AgingParams) -> list[str]:
-    if params.age_from == "due_date":
-        return []
-    return ["aged from each transaction's date (QuickBooks Desktop's \"Age from transaction date\"); "
-            "QuickBooks Online ages from the due date"]
+def _age_note(report: AgingReport) -> list[str]:
+    notes = []
+    if report.age_on is not None:
+        notes.append(f"aging method current: what is open after every payment received, aged as of "
+                     f"{report.age_on.isoformat()}")
+    if report.params.age_from != "due_date":
+        notes.append("aged from each transaction's date (QuickBooks Desktop's \"Age from transaction "
+                     "date\"); QuickBooks Online ages from the due date")
+    return notes
 
 
 def by_customer(report: AgingReport) -> dict[str, AgingRow]:

@@ -236,7 +236,7 @@ def check_aging_detail(fetch: Fetch, report: aging_mod.AgingReport) -> Check:
 
     def section_of(item: receivables.OpenItem) -> str:
         """QuickBooks' title of the detail's section for the item's column."""
-        bucket = p.bucket(item.days_past_due(report.as_of))
+        bucket = p.bucket(p.age(item, report.aged_on))
         n = p.buckets.index(bucket)
         if n == 0:
             return "Current"
@@ -315,8 +315,10 @@ def check_statements(fetch: Fetch, statements: Sequence[Any], as_of: date) -> Ch
 
 
 def run(engine: sa.Engine, realm_id: str, fetch: Fetch, as_of: date, reports: Sequence[str] = CHECKS, *,
-        params: aging_mod.AgingParams = aging_mod.DEFAULT, period: Period | None = None) -> list[Check]:
-    """The checks named in ``reports`` on ``as_of`` (sales over ``period``, default the year to as_of)."""
+        params: aging_mod.AgingParams = aging_mod.DEFAULT, period: Period | None = None,
+        today: date | None = None) -> list[Check]:
+    """The checks named in ``reports`` on ``as_of`` (sales over ``period``, default the year to as_of;
+    ``today``: what the aging method ``current`` ages to)."""
     unknown = [r for r in reports if r not in CHECKS]
     if unknown:
         raise InputError(f"unknown report {', '.join(unknown)}", hint=f"use one of: {', '.join(CHECKS)}")
@@ -331,7 +333,7 @@ def run(engine: sa.Engine, realm_id: str, fetch: Fetch, as_of: date, reports: Se
         if "sales" in reports:
             span = period or Period(date.fromordinal(as_of.toordinal() - 364), as_of)
             bought = sales.by_customer(conn, realm_id, span.start, span.end)
-    aged = aging_mod.compute(items, names, as_of, params)
+    aged = aging_mod.compute(items, names, as_of, params, today)
     for name in reports:
         if name == "aging":
             out.append(check_aging(fetch, aged))

@@ -574,9 +574,15 @@ class ReportsApi:
         return titles
 
     def _open_items(self, realm: str, params: dict[str, str], report_date: date) -> tuple[Ledger, list[Item]]:
-        ledger = self.ar_ledger(realm, report_date, self._department_filter(params))
+        """What is open of the transactions dated up to ``report_date``: after the payments dated up to
+        it (``aging_method=Report_Date``), or after every payment received (``Current``: "to calculate
+        each customer's open balance based on all payments received", Intuit's help)."""
+        current = params.get("aging_method") == "Current"
+        on = max(report_date, self.today(realm)) if current else report_date
+        ledger = self.ar_ledger(realm, on, self._department_filter(params))
         wanted = self._customer_filter(params)
-        items = [i for i in ledger.items if i.open and (wanted is None or i.customer in wanted)]
+        items = [i for i in ledger.items if i.open and i.txn_date <= report_date
+                 and (wanted is None or i.customer in wanted)]
         return ledger, items
 
     def _aged_summary(self, realm: str, params: dict[str, str]) -> dict[str, Any]:

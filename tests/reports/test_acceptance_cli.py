@@ -509,6 +509,25 @@ def test_aging_from_the_transaction_date_as_quickbooks_desktop_can(world: World,
     world.run("report", "reconcile", "--age-from", "transaction-date", code=2)
 
 
+@pytest.mark.parametrize("as_of", [END, END - timedelta(days=45), date(2024, 12, 31)])
+def test_aging_method_current_counts_every_payment_and_ages_on_today(world: World, as_of: date) -> None:
+    today = END + timedelta(days=1)  # the company's day on the sandbox (and the CLI's clock)
+    expected: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * 5)
+    for item in world.books.open_items(today):
+        if item.txn_date <= as_of:
+            expected[item.customer_id][bucket((today - item.aged_from).days, 30, 4)] += item.open
+    opts = ("--as-of", as_of.isoformat(), "--aging-method", "current")
+    doc = world.json("report", "aging", *opts)
+    keys = [c["key"] for c in doc["columns"]]
+    money_keys = keys[keys.index("items") + 1:keys.index("total")]
+    assert {r["customer_id"]: [money(r[k]) for k in money_keys] for r in doc["rows"]} == \
+        {cid: v for cid, v in expected.items() if any(v)}
+    assert doc["meta"]["aged_on"] == today.isoformat()
+    result = world.run("report", "aging", *opts, "--reconcile")
+    assert "agree to the cent" in result.stderr
+    world.run("report", "aging", "--detail", *opts, "--reconcile")
+
+
 def _best_expected(books: Books, start: date, end: date) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
     length = (end - start).days + 1
     prev_end = start - timedelta(days=1)

@@ -146,6 +146,13 @@ def test_aging_methods_report_date_and_current(db_url: str) -> None:
     assert then.totals["1-30"] == D("300.00") and then.totals["31-60"] == D("-50.00")
     now = aging.aging(c.engine, c.realm_id, AS_OF, aging.AgingParams(method="current"))
     assert now.total == D(0) and now.rows == []  # every payment counts, whenever dated
+    c.invoice("1", date(2025, 6, 1), "80.00", due=date(2025, 6, 20))
+    later = date(2025, 8, 1)  # "current" ages on today: 42 days past due then, 10 on the report date
+    today = aging.aging(c.engine, c.realm_id, AS_OF, aging.AgingParams(method="current"), today=later)
+    assert today.totals["31-60"] == D("80.00") and today.aged_on == later
+    assert aging.detail_table(today).rows[0]["past_due"] == 42
+    assert aging.aging(c.engine, c.realm_id, AS_OF, aging.AgingParams(method="report_date"),
+                       today=later).totals["1-30"] == D("380.00")
 
 
 def test_payment_dated_before_the_invoice_it_pays_is_unapplied_until_then(db_url: str) -> None:

@@ -167,11 +167,10 @@ def test_every_report_agrees_with_quickbooks_to_the_cent(world: World, as_of: da
 
 
 def test_quickbooks_aging_options_agree(world: World) -> None:
-    # (aging method "current" is left out: Intuit's help says it counts "all payments received"; the
-    # sandbox ages the report date's balances from today instead. tests/reports/test_aging.py pins ours.)
-    for params in (aging.AgingParams(15, 6), aging.AgingParams(45, 2)):
+    today = END + timedelta(days=1)  # the sandbox company's day
+    for params in (aging.AgingParams(15, 6), aging.AgingParams(45, 2), aging.AgingParams(30, 4, "current")):
         checks = reconcile.run(world.engine, REALM, world.client.report, date(2025, 1, 31),
-                               ("aging", "aging-detail"), params=params)
+                               ("aging", "aging-detail"), params=params, today=today)
         assert all(c.ok for c in checks), [(c.report, c.differences[:3]) for c in checks]
 
 

@@ -299,14 +299,19 @@ def test_aging_detail_sections_filters_and_columns(raw: Raw, company: dict[str, 
     assert {r["ColData"][3]["id"] for r in _data_rows(one["Rows"])} == {"2"}
 
 
-def test_aging_method_current_ages_on_today_not_the_report_date(raw: Raw, company: dict[str, str]) -> None:
+def test_aging_method_current_counts_every_payment_and_ages_on_today(
+    raw: Raw, company: dict[str, str]
+) -> None:
+    """Report_Date: open after the payments dated up to the report date, aged on it. Current: open after
+    every payment received ("all payments received", Intuit's help), aged on today ("the date upon
+    which aging is determined", the API reference); transactions dated after the report date stay out."""
     by_report = _by_customer(_ok(raw.get("reports/AgedReceivables", report_date="2024-01-15")))
     by_today = _by_customer(
         _ok(raw.get("reports/AgedReceivables", report_date="2024-01-15", aging_method="Current"))
     )
-    assert by_report["1"][-1] == by_today["1"][-1] == Decimal(400)
-    assert by_report["1"][1] == Decimal(400), "due 2023-12-20: 26 days late on 2024-01-15"
-    assert by_today["1"][3] == Decimal(400), "72 days late on 2024-03-01"
+    assert by_report["1"][-1] == Decimal(400) and by_report["1"][1] == Decimal(400), "26 days late on 01-15"
+    # the 2024-02-20 payment applied 100.00; its unapplied 50.00 is dated after the report date
+    assert by_today["1"][-1] == Decimal(300) and by_today["1"][3] == Decimal(300), "72 days late on 03-01"
 
 
 def test_sales_by_customer_after_discounts_before_tax_refunds_negative(
