@@ -58,6 +58,10 @@ def test_the_same_thing_has_the_same_name_in_rules_and_writeback_plan() -> None:
     reactivate = set(_options(_command("rules reactivate")))
     assert policy <= plan and policy <= reactivate
     assert not {"--config", "--include-estimates", "--reactivate-days", "--cache"} & (plan | reactivate)
+    # what shapes the duplicates list, named as `rules duplicates` names it (--max-cluster and --country
+    # were missing, so a plan could not be made of the list a user had tuned)
+    shaping = {"--threshold", "--deactivate-at", "--max-cluster", "--country", "--as-of", "--realm"}
+    assert shaping <= set(_options(_command("rules duplicates"))) and shaping <= plan
     for path in ("rules inactive", "rules duplicates", "report aging", "report health", "status",
                  "writeback log", "campaign report", "customer show", "webhooks serve", "worker"):
         assert "--cache-url" in _options(_command(path)) and "--cache" not in _options(_command(path)), path

@@ -13,7 +13,7 @@ from qbsync.cli.context import CommandContext, with_context
 from qbsync.cli.options import Output, column_pairs, with_output
 from qbsync.csvfile import SafeCell, csv_text
 from qbsync.errors import InputError
-from qbsync.rules.duplicates.defaults import DEACTIVATE_AT, REVIEW, THRESHOLD
+from qbsync.rules.duplicates.defaults import DEACTIVATE_AT, MAX_CLUSTER, REVIEW, THRESHOLD
 
 if TYPE_CHECKING:
     from qbsync.rules.duplicates.detect import DuplicateReport, PairMatch
@@ -120,7 +120,7 @@ def _table(report: DuplicateReport, evaluation: dict[str, float] | None) -> str:
 @click.option("--truth-column", help="CSV column with each row's true entity: prints precision/recall/F1.")
 @click.option("--febrl", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Evaluate on a FEBRL file (names and address only) against its true entities.")
-@click.option("--max-cluster", type=click.IntRange(min=2), default=20, show_default=True,
+@click.option("--max-cluster", type=click.IntRange(min=2), default=MAX_CLUSTER, show_default=True,
               help="Largest cluster allowed (guards against chaining).")
 @with_output()
 def duplicates_cmd(ctx: CommandContext, threshold: float, review: float, deactivate_at: float,

@@ -36,9 +36,13 @@ def writeback_group() -> None:
 @click.option("--deactivate-at", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Duplicates: match probability a duplicate needs to be deactivated rather than listed "
                    "for a manual merge (default 0.9).")
+@click.option("--max-cluster", type=click.IntRange(min=2),
+              help="Duplicates: largest cluster allowed (default 20, as `rules duplicates`).")
+@click.option("--country", help="Duplicates: country of phones whose address names none (default: the "
+                                "company's).")
 @with_output()
 def plan_cmd(ctx: CommandContext, rule: str, threshold: float | None, deactivate_at: float | None,
-             out: Output, **kw: Any) -> None:
+             max_cluster: int | None, country: str | None, out: Output, **kw: Any) -> None:
     """Turn a rule's findings into a reviewable plan saved in the cache (writes nothing to QuickBooks).
 
     The inactive and reactivate rules take the same policy options as `qbsync rules`, and read the
@@ -48,13 +52,15 @@ def plan_cmd(ctx: CommandContext, rule: str, threshold: float | None, deactivate
     from qbsync.writeback.plan import build_plan
     from qbsync.writeback.sources import findings_for
 
-    if rule != "duplicates" and (threshold is not None or deactivate_at is not None):
-        raise InputError("--threshold and --deactivate-at are for --rule duplicates",
-                         hint="drop them, or plan with --rule duplicates")
+    shaping = {"threshold": threshold, "deactivate_at": deactivate_at, "max_cluster": max_cluster,
+               "country": country}
+    if rule != "duplicates" and any(v is not None for v in shaping.values()):
+        raise InputError("--threshold, --deactivate-at, --max-cluster and --country are for --rule "
+                         "duplicates", hint="drop them, or plan with --rule duplicates")
     policy_path = kw.get("policy_path")
     policy = policy_from(ctx.settings, kw)
     found = findings_for(rule, ctx.engine, ctx.realm_id, ctx.as_of, policy=policy, policy_path=policy_path,
-                         overrides={"threshold": threshold, "deactivate_at": deactivate_at})
+                         overrides=shaping)
     if rule != "duplicates":
         found.params.update(policy=describe_policy(policy),
                             policy_file=str(policy_path or ctx.settings.config_path or "") or None)

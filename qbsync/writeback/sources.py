@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from qbsync.rules.policy import InactivePolicy
 
 RULES = ("inactive", "reactivate", "duplicates")
+#: What shapes the duplicates rule's list, as ``rules duplicates`` takes it (for ``--rule duplicates``).
+DUPLICATES_OPTIONS = ("threshold", "deactivate_at", "max_cluster", "country")
 
 
 @dataclass
@@ -32,16 +34,20 @@ def findings_for(rule: str, engine: sa.Engine, realm_id: str, as_of: date, *, po
     ``policy`` is the inactive policy as the command line built it (the same as ``qbsync rules``
     uses); without it, ``policy_path``'s ``[rules.inactive]`` with ``overrides`` (``days``,
     ``grace_days``, ``reactivate_days``, ``include_estimates``). ``overrides`` also change the
-    duplicates rule (``threshold``, ``deactivate_at``) for this plan only.
+    duplicates rule (``threshold``, ``deactivate_at``, ``max_cluster``, ``country``: ``DUPLICATES_OPTIONS``)
+    for this plan only.
     """
     changes = {k: v for k, v in (overrides or {}).items() if v is not None}
     if rule == "duplicates":
-        from qbsync.rules.duplicates import DEACTIVATE_AT, find_duplicates
+        from qbsync.rules.duplicates import DEACTIVATE_AT, MAX_CLUSTER, THRESHOLD, find_duplicates
 
-        threshold, deactivate_at = changes.get("threshold", 0.5), changes.get("deactivate_at", DEACTIVATE_AT)
-        found = find_duplicates(engine, realm_id, as_of, threshold=threshold, deactivate_at=deactivate_at)
-        params = {"rule": rule, "threshold": threshold, "deactivate_at": deactivate_at}
-        return RuleOutput(found, params=params)
+        params: dict[str, Any] = {"threshold": THRESHOLD, "deactivate_at": DEACTIVATE_AT,
+                                  "max_cluster": MAX_CLUSTER, "country": None}
+        params.update((k, v) for k, v in changes.items() if k in DUPLICATES_OPTIONS)
+        found = find_duplicates(engine, realm_id, as_of, threshold=params["threshold"],
+                                deactivate_at=params["deactivate_at"], max_cluster=params["max_cluster"],
+                                default_country=params["country"])
+        return RuleOutput(found, params={"rule": rule, **params})
     if rule not in RULES:
         raise InputError(f"unknown rule '{rule}'", hint=f"use one of: {', '.join(RULES)}")
     from qbsync.rules.activity import load_activity
@@ -50,7 +56,7 @@ def findings_for(rule: str, engine: sa.Engine, realm_id: str, as_of: date, *, po
 
     if policy is None:
         policy = load_policy(policy_path)
-        policy_changes = {k: v for k, v in changes.items() if k not in ("threshold", "deactivate_at")}
+        policy_changes = {k: v for k, v in changes.items() if k not in DUPLICATES_OPTIONS}
         if policy_changes:
             policy = policy.with_overrides(**policy_changes)
     activities = load_activity(engine, realm_id, as_of, include_estimates=policy.include_estimates)

@@ -185,8 +185,15 @@ def test_duplicates_plan_takes_the_rules_threshold_and_deactivation_bar(runner: 
     assert out.exit_code == 0, out.output
     params = json.loads(out.stdout)["params"]
     assert (params["threshold"], params["deactivate_at"]) == (0.8, 0.97)
-    wrong = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", "--threshold", "0.8", *common])
-    assert wrong.exit_code == 2 and "are for --rule duplicates" in wrong.stderr
+    assert (params["max_cluster"], params["country"]) == (20, None)  # the rule's defaults
+    tuned = runner.invoke(cli, ["writeback", "plan", "--rule", "duplicates", "--max-cluster", "3",
+                                "--country", "AU", *common])
+    assert tuned.exit_code == 0, tuned.output
+    assert {k: json.loads(tuned.stdout)["params"][k] for k in ("max_cluster", "country")} == {
+        "max_cluster": 3, "country": "AU"}
+    for option, value in (("--threshold", "0.8"), ("--max-cluster", "3"), ("--country", "AU")):
+        wrong = runner.invoke(cli, ["writeback", "plan", "--rule", "inactive", option, value, *common])
+        assert wrong.exit_code == 2 and "are for --rule duplicates" in wrong.stderr, option
 
 
 def test_plan_and_show_csv_are_formula_safe(runner: CliRunner, session: Session, qbo: Company,

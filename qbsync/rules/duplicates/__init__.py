@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from qbsync.rules.duplicates.defaults import DEACTIVATE_AT, REVIEW, THRESHOLD
+from qbsync.rules.duplicates.defaults import DEACTIVATE_AT, MAX_CLUSTER, REVIEW, THRESHOLD
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from qbsync.rules.duplicates.records import CustomerRecord
     from qbsync.rules.findings import Finding
 
-__all__ = ["DEACTIVATE_AT", "REVIEW", "THRESHOLD", "CustomerRecord", "DuplicateCluster", "DuplicateFindings",
-           "DuplicateReport", "FieldEvidence", "Member", "PairMatch", "detect_duplicates", "find_duplicates",
-           "run_on_cache"]
+__all__ = ["DEACTIVATE_AT", "MAX_CLUSTER", "REVIEW", "THRESHOLD", "CustomerRecord", "DuplicateCluster",
+           "DuplicateFindings", "DuplicateReport", "FieldEvidence", "Member", "PairMatch",
+           "detect_duplicates", "find_duplicates", "run_on_cache"]
 
 _LAZY = {"DuplicateCluster": "detect", "DuplicateReport": "detect", "FieldEvidence": "detect",
          "Member": "detect", "PairMatch": "detect", "detect_duplicates": "detect",
@@ -45,7 +45,8 @@ def __getattr__(name: str) -> Any:
 
 
 def run_on_cache(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = THRESHOLD,
-                 default_country: str | None = None, deactivate_at: float = DEACTIVATE_AT) -> DuplicateReport:
+                 default_country: str | None = None, deactivate_at: float = DEACTIVATE_AT,
+                 max_cluster: int = MAX_CLUSTER) -> DuplicateReport:
     """Load the realm's customers and their activity as of ``as_of`` and detect duplicates."""
     from qbsync.rules.duplicates import detect_duplicates  # through the package: tests may replace it
     from qbsync.rules.duplicates.sources import load_cache, load_history, realm_country
@@ -54,13 +55,15 @@ def run_on_cache(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: fl
     activity = load_history(engine, realm_id, as_of)
     default_country = default_country or realm_country(engine, realm_id)
     return detect_duplicates(records, activity=activity, threshold=threshold, default_country=default_country,
-                             deactivate_at=deactivate_at)
+                             deactivate_at=deactivate_at, max_cluster=max_cluster)
 
 
 def find_duplicates(engine: sa.Engine, realm_id: str, as_of: date, *, threshold: float = THRESHOLD,
-                    deactivate_at: float = DEACTIVATE_AT) -> list[Finding]:
+                    deactivate_at: float = DEACTIVATE_AT, default_country: str | None = None,
+                    max_cluster: int = MAX_CLUSTER) -> list[Finding]:
     """The duplicates rule's findings, as write-back, campaigns and reports use them."""
-    return run_on_cache(engine, realm_id, as_of, threshold=threshold, deactivate_at=deactivate_at).findings
+    return run_on_cache(engine, realm_id, as_of, threshold=threshold, deactivate_at=deactivate_at,
+                        default_country=default_country, max_cluster=max_cluster).findings
 
 
 class DuplicateFindings:

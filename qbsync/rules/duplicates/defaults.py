@@ -13,3 +13,6 @@ DEACTIVATE_AT = 0.9
 #: Default lower bound of "possible duplicates": on the sandbox's planted truth (12 companies),
 #: about half the pairs scored 0.1-0.5 were duplicates and none of those scored 0.05-0.1.
 REVIEW = 0.1
+
+#: Largest cluster allowed: a longer chain of pairwise matches is split (guards against chaining).
+MAX_CLUSTER = 20

@@ -14,7 +14,7 @@ from qbsync.rules.duplicates import fellegi_sunter as fs
 from qbsync.rules.duplicates.blocking import DEFAULT_KEYS, BlockingKey, candidate_pairs
 from qbsync.rules.duplicates.cluster import clusters as group
 from qbsync.rules.duplicates.compare import NULL, Compared, compare, exact_pair_counts
-from qbsync.rules.duplicates.defaults import DEACTIVATE_AT, REVIEW, THRESHOLD
+from qbsync.rules.duplicates.defaults import DEACTIVATE_AT, MAX_CLUSTER, REVIEW, THRESHOLD
 from qbsync.rules.duplicates.records import CustomerRecord, Prepared, matchable, prepare
 from qbsync.rules.duplicates.survivor import Activity, MemberFacts, choose, facts, txn_counts
 from qbsync.rules.findings import Finding
@@ -249,7 +249,7 @@ def _findings(cluster: DuplicateCluster, realm_id: str) -> list[Finding]:
 
 def detect_duplicates(records: Sequence[CustomerRecord], *, activity: Activity | None = None,
                       threshold: float = THRESHOLD, default_country: str | None = None,
-                      keys: Iterable[BlockingKey] = DEFAULT_KEYS, max_cluster: int = 20,
+                      keys: Iterable[BlockingKey] = DEFAULT_KEYS, max_cluster: int = MAX_CLUSTER,
                       review: float | None = REVIEW, deactivate_at: float = DEACTIVATE_AT) -> DuplicateReport:
     """Clusters of records that are the same customer, each with a proposed survivor, and findings.
 
