@@ -67,6 +67,24 @@ def test_the_same_thing_has_the_same_name_in_rules_and_writeback_plan() -> None:
         assert "--cache-url" in _options(_command(path)) and "--cache" not in _options(_command(path)), path
 
 
+def test_every_rule_and_dated_report_takes_as_of() -> None:
+    # The README: "Every rule and every dated report takes --as-of DATE". `report health` says how
+    # fresh the cache is now (the cache keeps no history of its sync state; docs/cli.md says so).
+    ctx = click.Context(cli)
+    for group in ("rules", "report"):
+        grp = _command(group)
+        assert isinstance(grp, click.Group)
+        for name in grp.list_commands(ctx):
+            cmd = grp.get_command(ctx, name)
+            assert cmd is not None
+            if cmd.hidden or (group, name) == ("report", "health"):
+                continue
+            assert "--as-of" in _options(cmd), f"{group} {name}"
+    assert "--as-of" not in _options(_command("report health"))
+    cli_md = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert "`report health` has no `--as-of`" in cli_md
+
+
 def test_report_rule_lists_point_to_their_one_home() -> None:
     for rule in ("inactive", "disappearing", "duplicates"):
         result = EnvRunner().invoke(cli, ["report", rule, "--days", "400"])
