@@ -41,16 +41,22 @@ PG_AVAILABLE = _pg_reachable()
 #: Loggers a command run in-process sets the level of (qbsync.cli.logs.configure).
 _CONFIGURED_LOGGERS = ("", "qbsync", "alembic", "urllib3", "intuitlib", "quickbooks", "uvicorn",
                        "procrastinate")
+#: Their levels before any test ran (a module-scoped fixture may run a command before a test's own
+#: fixtures start, so the levels are taken here, once, not per test).
+_LEVELS_AT_START = {name: logging.getLogger(name).level for name in _CONFIGURED_LOGGERS}
 
 
 @pytest.fixture(autouse=True)
 def _logging_levels_restored() -> Iterator[None]:
     """A command run through click's runner leaves e.g. the 'qbsync' logger at WARNING; the next
     test's caplog.at_level(DEBUG) on the root would then see nothing of qbsync's debug lines."""
-    saved = {name: logging.getLogger(name).level for name in _CONFIGURED_LOGGERS}
-    yield
-    for name, level in saved.items():
+    for name, level in _LEVELS_AT_START.items():
         logging.getLogger(name).setLevel(level)
+    yield
+    for name, level in _LEVELS_AT_START.items():
+        logging.getLogger(name).setLevel(level)
+
+
 BACKENDS = ["sqlite", "postgresql"] if PG_AVAILABLE else ["sqlite"]
 
 

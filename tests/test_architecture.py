@@ -172,7 +172,7 @@ def test_the_readme_names_every_exit_code() -> None:
     (`report reconcile`'s 7 was missing)."""
     import qbsync.errors as errors
 
-    def tree(cls: type) -> list[type]:
+    def tree(cls: type[errors.QbsyncError]) -> list[type[errors.QbsyncError]]:
         return [cls, *(c for sub in cls.__subclasses__() for c in tree(sub))]
 
     codes = {cls.exit_code for cls in tree(errors.QbsyncError)} | {0}

@@ -222,7 +222,7 @@ def test_customers_by_id_chunks_and_includes_inactive(h: Harness) -> None:
 def test_debug_log_has_intuit_tid_but_no_token(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
     mock(h).post(f"{API}/query", body=rec("all__customers__0"),
                  headers={"Intuit-Tid": "1-5f733d9a-1d4e21aa217ba43177113df4"})
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="qbsync"), caplog.at_level(logging.DEBUG):
         h.client.count("Customer")
     assert "1-5f733d9a-1d4e21aa217ba43177113df4" in caplog.text
     assert "a0" not in caplog.text.replace("a0b", "")
