@@ -127,3 +127,23 @@ def test_the_command_context_has_one_home() -> None:
     assert "Ctx" not in defines
     for option in ("as_of_option", "realm_option", "cache_url_option", "DATE"):
         assert defines[option] == {"qbsync/cli/context.py"}, option
+
+
+def test_a_cache_of_several_companies_asks_which_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It said "setting 'realm': not set ... or run `qbsync sync` first", naming neither the companies
+    # nor that there were several; the token store already said "connected to several companies".
+    monkeypatch.setenv("QBSYNC_CONFIG", str(tmp_path / "qbsync.toml"))
+    monkeypatch.delenv("QBSYNC_REALM", raising=False)
+    (tmp_path / "qbsync.toml").write_text("")
+    url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
+    for realm in ("4620", "777"):
+        c = CacheBuilder(url, realm_id=realm)
+        c.customer("1", f"Customer of {realm}")
+        c.engine.dispose()
+    for args in (["rules", "inactive"], ["report", "aging"], ["customer", "show", "1"]):
+        result = EnvRunner().invoke(cli, [*args, "--cache-url", url])
+        assert result.exit_code == 2, result.output
+        assert "the cache holds several companies (4620, 777): which one?" in result.output
+        assert "--realm" in result.output and "QBSYNC_REALM" in result.output and "sync" not in result.output
+    chosen = EnvRunner().invoke(cli, ["customer", "show", "1", "--realm", "777", "--cache-url", url])
+    assert chosen.exit_code == 0 and "Customer of 777" in chosen.output

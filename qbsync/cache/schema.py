@@ -177,7 +177,10 @@ def resolve_realm(engine: sa.Engine, realm: str | None) -> str:
                              hint=f"pass one of those with --realm, or run `qbsync sync --realm {realm}` "
                                   "first")
         return realm
-    if len(realms) != 1:
-        raise ConfigError("realm", "not set" if realms else "not set, and the cache holds no company",
-                          hint="pass --realm, set QBSYNC_REALM, or run `qbsync sync` first")
+    if len(realms) > 1:
+        raise InputError(f"the cache holds several companies ({', '.join(realms)}): which one?",
+                         hint="pass --realm ID, or set QBSYNC_REALM (or `realm` in the config file)")
+    if not realms:
+        raise ConfigError("realm", "not set, and the cache holds no company",
+                          hint="run `qbsync sync` first, or point --cache-url at the cache that holds it")
     return realms[0]
