@@ -1,15 +1,17 @@
 """`report html` against the reports it contains, and a batch of PDF statements, on a synthetic cache.
 
-    python bench/bench_documents.py [--customers 100000] [--txns 2000000] [--url sqlite:///PATH]
-                                    [--statements 1000] [--skip-build]
+    python bench/bench_documents.py [--customers 100000] [--txns 2000000] [--statements 1000]
+                                    [--cache PATH | --url sqlite:///PATH [--skip-build]]
 
-Builds the cache of ``bench_reports.py`` (or reuses ``--url`` with ``--skip-build``), then times,
-in one process: each report the HTML page contains, run alone the way its command runs it (the
-rules each load the activity themselves); then ``report html`` end to end (every report once, the
-rules sharing one activity load, the page rendered and written), its ratio to the slowest report
-and the file's size; then ``--statements`` balance-forward statements rendered into one PDF
-(WeasyPrint) and one file per customer. Targets (docs/benchmarks.md): the page under 2x the
-slowest report and under 5 MB; 1,000 statements in under a minute.
+Builds the cache of ``bench_reports.py`` (or copies the SQLite cache at ``--cache``, e.g. a shared
+one in /work/data/synth built by ``bench_reports.py --reuse``, so that it is never written to; or
+reuses ``--url`` as it is with ``--skip-build``), then times, in one process: each report the HTML
+page contains, run alone the way its command runs it (the rules each load the activity
+themselves); then ``report html`` end to end (every report once, the rules sharing one activity
+load, the page rendered and written), its ratio to the slowest report and the file's size; then
+``--statements`` balance-forward statements rendered into one PDF (WeasyPrint), and with
+``--files`` one file per customer. Targets (docs/benchmarks.md): the page under 2x the slowest
+report and under 5 MB; 1,000 statements in under a minute.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,9 +30,28 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.bench_reports import AS_OF, REALM, build
-from qbsync.cache.schema import open_cache
-from qbsync.reports.source import default_period
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's qbsync and bench, whatever the current directory
+
+from bench.bench_reports import AS_OF, REALM, build  # noqa: E402
+from qbsync.cache.schema import open_cache  # noqa: E402
+from qbsync.reports.source import default_period  # noqa: E402
+
+
+def copy_cache(source: Path, into: Path) -> str:
+    """A private copy of the SQLite cache at ``source`` (its WAL included), as a URL: the bench writes
+    to the cache (ANALYZE, a schema upgrade) and a shared cache must stay as it was built."""
+    if not source.is_file():
+        raise SystemExit(f"no SQLite cache at {source} (build it with bench/bench_reports.py --reuse)")
+    start = time.perf_counter()
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(into)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    print(f"copied {source} ({source.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s")
+    return f"sqlite:///{into}"
 
 
 def timed(label: str, fn: Callable[[], Any], out: dict[str, float]) -> Any:
@@ -78,7 +101,7 @@ def html_page(engine: sa.Engine, path: Path) -> tuple[float, int, dict[str, floa
     return time.perf_counter() - start, path.stat().st_size, collected.seconds
 
 
-def statements_pdf(engine: sa.Engine, n: int, tmp: Path) -> dict[str, float]:
+def statements_pdf(engine: sa.Engine, n: int, tmp: Path, files: bool) -> dict[str, float]:
     from qbsync.documents.company import company
     from qbsync.documents.compose import Composer, PdfMaker
     from qbsync.documents.statements import recipient, view
@@ -97,6 +120,11 @@ def statements_pdf(engine: sa.Engine, n: int, tmp: Path) -> dict[str, float]:
     write_atomic_bytes(tmp / "statements.pdf", pdf)
     t["total"] = sum(t.values())
     print(f"  {'total':34} {t['total']:8.2f} s for {len(articles)} statements; {len(pdf) / 1e6:.1f} MB")
+    if files:
+        (tmp / "one-per-customer").mkdir()
+        paths = [tmp / "one-per-customer" / f"{a.customer_id}.pdf" for a in articles]
+        timed("one PDF per customer (--dir)",
+              lambda: maker.files(composer, articles, paths, title="Statements"), t)
     return t
 
 
@@ -106,16 +134,22 @@ def main() -> None:
     ap.add_argument("--txns", type=int, default=2_000_000)
     ap.add_argument("--url")
     ap.add_argument("--skip-build", action="store_true", help="Reuse the cache at --url as it is.")
+    ap.add_argument("--cache", type=Path, help="Copy this SQLite cache and use the copy (its sizes, not "
+                                                "--customers/--txns).")
     ap.add_argument("--statements", type=int, default=1000)
     ap.add_argument("--no-html", action="store_true", help="Only the statements.")
+    ap.add_argument("--files", action="store_true", help="Also the statements as one PDF per customer.")
     args = ap.parse_args()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else "?"
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"load average {load}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        url = args.url or f"sqlite:///{tmp / 'bench.sqlite3'}"
-        if not args.skip_build:
+        if args.cache:
+            url = copy_cache(args.cache, tmp / "bench.sqlite3")
+        else:
+            url = args.url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+        if not (args.skip_build or args.cache):
             start = time.perf_counter()
             build(url, args.customers, args.txns).dispose()
             print(f"built {args.customers:,} customers / {args.txns:,} transactions in "
@@ -132,7 +166,7 @@ def main() -> None:
                   f"{sum(alone.values()):.2f} s; file {size / 1e6:.2f} MB")
             print("  inside the page: " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
         if args.statements:
-            statements_pdf(engine, args.statements, tmp)
+            statements_pdf(engine, args.statements, tmp, args.files)
         engine.dispose()
 
 
