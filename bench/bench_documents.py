@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,18 @@ def copy_cache(source: Path, into: Path) -> str:
     return f"sqlite:///{into}"
 
 
+def cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (the PDF workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def timed(label: str, fn: Callable[[], Any], out: dict[str, float]) -> Any:
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu()
     result = fn()
     out[label] = time.perf_counter() - start
-    print(f"  {label:34} {out[label]:8.2f} s", flush=True)
+    out[f"{label} cpu"] = cpu() - start_cpu
+    print(f"  {label:38} {out[label]:8.2f} s  (CPU {out[f'{label} cpu']:7.2f} s)", flush=True)
     return result
 
 
@@ -89,19 +97,24 @@ def reports_alone(engine: sa.Engine) -> dict[str, float]:
     return t
 
 
-def html_page(engine: sa.Engine, path: Path) -> tuple[float, int, dict[str, float]]:
+def html_page(engine: sa.Engine, path: Path) -> tuple[float, float, int, dict[str, float]]:
     from qbsync.documents import htmlreport
     from qbsync.files import write_atomic
 
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu()
     opts = htmlreport.Options(AS_OF, default_period(AS_OF), today=AS_OF)
     collected = htmlreport.collect(engine, REALM, opts)
     page = htmlreport.render_page(collected, generated=datetime.now(UTC))
     write_atomic(path, page)
-    return time.perf_counter() - start, path.stat().st_size, collected.seconds
+    return time.perf_counter() - start, cpu() - start_cpu, path.stat().st_size, collected.seconds
 
 
-def statements_pdf(engine: sa.Engine, n: int, tmp: Path, files: bool) -> dict[str, float]:
+def statements_pdf(engine: sa.Engine, n: int, tmp: Path, files: bool, start: date | None,
+                   balance: str) -> None:
+    import io
+
+    from pypdf import PdfReader
+
     from qbsync.documents.company import company
     from qbsync.documents.compose import Composer, PdfMaker
     from qbsync.documents.statements import recipient, view
@@ -110,22 +123,28 @@ def statements_pdf(engine: sa.Engine, n: int, tmp: Path, files: bool) -> dict[st
 
     composer = Composer(company(engine, REALM))
     t: dict[str, float] = {}
-    print(f"{n} balance-forward statements (the batch --all --balance all makes, the first N):")
+    print(f"balance-forward statements from {start or 'the first transaction'} to {AS_OF} of the customers "
+          f"with --balance {balance} (the batch `documents statements --all` makes), the first {n}:")
     batch = timed("statements (report statement --all)",
-                  lambda: statement.statements(engine, REALM, AS_OF, None, "balance-forward", "all")[:n], t)
+                  lambda: statement.statements(engine, REALM, AS_OF, start, "balance-forward", balance), t)
+    print(f"  ({len(batch):,} in the batch)")
+    batch = batch[:n]
     articles = timed("their HTML (templates)", lambda: [
         composer.article("statement.html", recipient(st, None), st=view(st)) for st in batch], t)
     maker = PdfMaker()
-    pdf = timed("one PDF with all of them", lambda: maker.pdfs(composer, articles, title="Statements"), t)
+    pdf = timed("one PDF with all of them (-o)",
+                lambda: maker.pdfs(composer, articles, title="Statements"), t)
     write_atomic_bytes(tmp / "statements.pdf", pdf)
-    t["total"] = sum(t.values())
-    print(f"  {'total':34} {t['total']:8.2f} s for {len(articles)} statements; {len(pdf) / 1e6:.1f} MB")
+    pages = len(PdfReader(io.BytesIO(pdf)).pages)
+    lines = sum(len(st.lines) for st in batch)
+    wall = sum(v for k, v in t.items() if not k.endswith(" cpu"))
+    print(f"  {'total':38} {wall:8.2f} s  (CPU {sum(v for k, v in t.items() if k.endswith(' cpu')):7.2f} s) "
+          f"for {len(articles)} statements, {lines:,} lines, {pages:,} pages, {len(pdf) / 1e6:.1f} MB")
     if files:
         (tmp / "one-per-customer").mkdir()
         paths = [tmp / "one-per-customer" / f"{a.customer_id}.pdf" for a in articles]
         timed("one PDF per customer (--dir)",
               lambda: maker.files(composer, articles, paths, title="Statements"), t)
-    return t
 
 
 def main() -> None:
@@ -139,6 +158,10 @@ def main() -> None:
     ap.add_argument("--statements", type=int, default=1000)
     ap.add_argument("--no-html", action="store_true", help="Only the statements.")
     ap.add_argument("--files", action="store_true", help="Also the statements as one PDF per customer.")
+    ap.add_argument("--from", dest="start", default=AS_OF.replace(day=1).isoformat(),
+                    help="Statements' start date (default: the month's first day, a monthly run; 'none': "
+                         "the whole history, as without `documents statements --from`).")
+    ap.add_argument("--balance", default="open", choices=("open", "overdue", "all"))
     args = ap.parse_args()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else "?"
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
@@ -158,15 +181,22 @@ def main() -> None:
         with engine.begin() as conn:
             conn.execute(sa.text("ANALYZE"))  # as autovacuum (PostgreSQL) or a long-lived cache would have
         if not args.no_html:
-            alone = reports_alone(engine)
+            timings = reports_alone(engine)
+            alone = {k: v for k, v in timings.items() if not k.endswith(" cpu")}
             slowest = max(alone, key=lambda k: alone[k])
-            seconds, size, parts = html_page(engine, tmp / "report.html")
+            seconds, seconds_cpu, size, parts = html_page(engine, tmp / "report.html")
+            used = {k: timings[f"{k} cpu"] for k in alone}
+            slowest_cpu = max(used, key=lambda k: used[k])
             print(f"report html: {seconds:.2f} s = {seconds / alone[slowest]:.2f} x the slowest report "
                   f"({slowest}, {alone[slowest]:.2f} s); the reports alone add up to "
                   f"{sum(alone.values()):.2f} s; file {size / 1e6:.2f} MB")
+            print(f"  in CPU seconds: {seconds_cpu:.2f} = {seconds_cpu / used[slowest_cpu]:.2f} x the "
+                  f"slowest ({slowest_cpu}, {used[slowest_cpu]:.2f}); alone they add up to "
+                  f"{sum(used.values()):.2f}")
             print("  inside the page: " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
         if args.statements:
-            statements_pdf(engine, args.statements, tmp, args.files)
+            since = None if args.start == "none" else date.fromisoformat(args.start)
+            statements_pdf(engine, args.statements, tmp, args.files, since, args.balance)
         engine.dispose()
 
 
