@@ -106,7 +106,8 @@ def html_page(engine: sa.Engine, path: Path) -> tuple[float, float, int, dict[st
     collected = htmlreport.collect(engine, REALM, opts)
     page = htmlreport.render_page(collected, generated=datetime.now(UTC))
     write_atomic(path, page)
-    return time.perf_counter() - start, cpu() - start_cpu, path.stat().st_size, collected.seconds
+    parts = {**collected.seconds, "processes": collected.processes}
+    return time.perf_counter() - start, cpu() - start_cpu, path.stat().st_size, parts
 
 
 def statements_pdf(engine: sa.Engine, n: int, tmp: Path, files: bool, start: date | None,
@@ -193,7 +194,8 @@ def main() -> None:
             print(f"  in CPU seconds: {seconds_cpu:.2f} = {seconds_cpu / used[slowest_cpu]:.2f} x the "
                   f"slowest ({slowest_cpu}, {used[slowest_cpu]:.2f}); alone they add up to "
                   f"{sum(used.values()):.2f}")
-            print("  inside the page: " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
+            print(f"  inside the page ({parts.pop('processes'):.0f} processes): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))
         if args.statements:
             since = None if args.start == "none" else date.fromisoformat(args.start)
             statements_pdf(engine, args.statements, tmp, args.files, since, args.balance)

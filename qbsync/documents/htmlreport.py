@@ -9,18 +9,26 @@ nothing (a Content-Security-Policy forbids it), runs no script, and prints on A4
 
 Long lists are cut to the first ``top`` rows on the page (the note says how many there are); totals
 always cover everything, as they do in the reports.
+
+On a machine with two cores or more, the duplicates rule and the campaigns' reports run in a second
+process (with an engine of its own on the same cache) while this one runs the rest: the page takes
+about the time of its larger half instead of the sum of its parts (at 100,000 customers the
+duplicates rule alone is a third of it). The second process calls the same functions; an in-memory
+SQLite cache, or ``processes=1``, keeps everything in this process.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
 
@@ -45,6 +53,7 @@ class Options:
     policy_path: Path | None = None
     duplicates: bool = True
     today: date | None = None  # the clock's date: QuickBooks' balances are today's
+    processes: int | None = None  # None: two when the machine has two cores and the cache is shared
 
 
 @dataclass
@@ -65,7 +74,9 @@ class Collected:
     customers: dict[str, int]  # active / inactive in QuickBooks
     receivables: Decimal | None = None  # the sum of the customers' QuickBooks balances (A/R), as synced
     receivables_today: bool = True  # as_of is today, so that sum is the figure to tie the aging to
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # each part's own time
+    wall: float = 0.0  # the time it all took
+    processes: int = 1  # 2: the duplicates rule and the campaigns ran in a second process
 
 
 def _timed(seconds: dict[str, float], name: str, fn: Callable[[], T]) -> T:
@@ -76,51 +87,130 @@ def _timed(seconds: dict[str, float], name: str, fn: Callable[[], T]) -> T:
         seconds[name] = round(time.perf_counter() - start, 3)
 
 
-def collect(engine: sa.Engine, realm_id: str, opts: Options, *, locale: str | None = None) -> Collected:
-    """Run every report the page shows, once each."""
-    from qbsync.cache.models import Customer
-    from qbsync.campaigns import campaign
+def _rules(engine: sa.Engine, realm_id: str, opts: Options, policy: Any,
+           sec: dict[str, float]) -> tuple[list[Finding], list[Finding], Any]:
+    """Inactive, reactivate and disappearing over one shared load of the customers' activity."""
     from qbsync.rules.activity import load_activity
     from qbsync.rules.disappearing.rank import find_disappearing
     from qbsync.rules.inactive import find_inactive, find_reactivate
-    from qbsync.rules.policy import load_policy
 
-    sec: dict[str, float] = {}
     as_of = opts.as_of
-    policy = load_policy(opts.policy_path)
-    comp = company(engine, realm_id, locale=locale)
-    aging_r = _timed(sec, "aging", lambda: aging.aging(engine, realm_id, as_of))
-    best_r = _timed(sec, "best", lambda: best.best(engine, realm_id, as_of, opts.period))
-    cross_r = _timed(sec, "cross", lambda: cross.cross(engine, realm_id, as_of, opts.period,
-                                                       "class" if opts.cross_by == "class" else "location"))
     acts = _timed(sec, "activity", lambda: load_activity(engine, realm_id, as_of, policy.include_estimates))
     inactive = _timed(sec, "inactive", lambda: find_inactive(acts, policy, as_of))
     reactivate = _timed(sec, "reactivate", lambda: find_reactivate(acts, policy, as_of))
     disappearing = _timed(sec, "disappearing", lambda: find_disappearing(acts, policy, as_of,
                                                                          top=opts.disappearing_top))
+    return inactive, reactivate, disappearing
+
+
+def _campaign_reports(engine: sa.Engine, realm_id: str, opts: Options) -> list[Any]:
+    from qbsync.campaigns import campaign
+
+    chosen = [c for c in campaign.campaigns(engine, realm_id) if c.as_of <= opts.as_of][-opts.campaigns:]
+    return [campaign.report(engine, realm_id, c.name, opts.as_of) for c in chosen]
+
+
+def _second_part(engine: sa.Engine, realm_id: str, opts: Options,
+                 sec: dict[str, float]) -> tuple[Any | None, list[Any]]:
+    """The duplicates rule and the campaigns' reports: the part a second process can take."""
     dups = None
     if opts.duplicates:
         from qbsync.rules.duplicates import run_on_cache
 
-        dups = _timed(sec, "duplicates", lambda: run_on_cache(engine, realm_id, as_of))
+        dups = _timed(sec, "duplicates", lambda: run_on_cache(engine, realm_id, opts.as_of))
+    camps = _timed(sec, "campaigns", lambda: _campaign_reports(engine, realm_id, opts))
+    return dups, camps
 
-    def campaigns() -> list[Any]:
-        chosen = [c for c in campaign.campaigns(engine, realm_id) if c.as_of <= as_of][-opts.campaigns:]
-        return [campaign.report(engine, realm_id, c.name, as_of) for c in chosen]
 
-    camps = _timed(sec, "campaigns", campaigns)
-    lost_r = _timed(sec, "lost", lambda: lost.lost(engine, realm_id, as_of, "quarter"))
-    from qbsync.cache.types import Money
+def _second_part_in_child(url: str, realm_id: str, opts: Options, level: int) -> tuple[Any, ...]:
+    """``_second_part`` in a worker process, on an engine of its own; a QbsyncError comes back as data
+    (its class, message and attributes: not every one of them can be pickled as an exception)."""
+    from qbsync.cache.db import make_engine
+    from qbsync.errors import QbsyncError
 
-    with engine.connect() as conn:
-        counts = dict(conn.execute(sa.select(Customer.active, sa.func.count())
-                                   .where(Customer.realm_id == realm_id).group_by(Customer.active)).all())
-        receivables = conn.execute(sa.select(sa.type_coerce(sa.func.sum(Customer.balance), Money()))
-                                   .where(Customer.realm_id == realm_id)).scalar()
+    logging.getLogger("qbsync").setLevel(level)
+    engine = make_engine(url)
+    sec: dict[str, float] = {}
+    try:
+        return ("done", *_second_part(engine, realm_id, opts, sec), sec)
+    except QbsyncError as exc:
+        return ("error", type(exc), exc.message, dict(vars(exc)))
+    finally:
+        engine.dispose()
+
+
+def _raised(cls: type[Exception], message: str, attrs: dict[str, Any]) -> Exception:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    vars(exc).update(attrs)
+    return exc
+
+
+def _shareable_url(engine: sa.Engine) -> str | None:
+    """The URL another process can open the same cache at (None for an in-memory SQLite)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:")
+                                               or str(url.database).startswith("file:")):
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+def collect(engine: sa.Engine, realm_id: str, opts: Options, *, locale: str | None = None) -> Collected:
+    """Run every report the page shows, once each (in two processes when that is quicker)."""
+    import multiprocessing
+    from multiprocessing.pool import AsyncResult, Pool
+
+    from qbsync.cache.models import Customer
+    from qbsync.rules.policy import load_policy
+
+    started = time.perf_counter()
+    sec: dict[str, float] = {}
+    as_of = opts.as_of
+    policy = load_policy(opts.policy_path)
+    comp = company(engine, realm_id, locale=locale)
+    processes = opts.processes or min(2, os.cpu_count() or 1)
+    url = _shareable_url(engine) if processes > 1 else None
+    pool: Pool | None = None
+    second: AsyncResult[tuple[Any, ...]] | None = None
+    if url is not None:
+        # spawn, not fork: the child must not share this process's open database connections
+        pool = multiprocessing.get_context("spawn").Pool(1)
+        second = pool.apply_async(_second_part_in_child, (url, realm_id, opts,
+                                                          logging.getLogger("qbsync").getEffectiveLevel()))
+    try:
+        aging_r = _timed(sec, "aging", lambda: aging.aging(engine, realm_id, as_of))
+        best_r = _timed(sec, "best", lambda: best.best(engine, realm_id, as_of, opts.period))
+        by: Literal["location", "class"] = "class" if opts.cross_by == "class" else "location"
+        cross_r = _timed(sec, "cross", lambda: cross.cross(engine, realm_id, as_of, opts.period, by))
+        inactive, reactivate, disappearing = _rules(engine, realm_id, opts, policy, sec)
+        lost_r = _timed(sec, "lost", lambda: lost.lost(engine, realm_id, as_of, "quarter"))
+        from qbsync.cache.types import Money
+
+        with engine.connect() as conn:
+            counts = dict(conn.execute(sa.select(Customer.active, sa.func.count())
+                                       .where(Customer.realm_id == realm_id).group_by(Customer.active)).all())
+            receivables = conn.execute(sa.select(sa.type_coerce(sa.func.sum(Customer.balance), Money()))
+                                       .where(Customer.realm_id == realm_id)).scalar()
+        if second is None:
+            dups, camps = _second_part(engine, realm_id, opts, sec)
+        else:
+            outcome = second.get()
+            if outcome[0] == "error":
+                raise _raised(*outcome[1:])
+            dups, camps, more = outcome[1:]
+            sec.update(more)
+    finally:
+        if pool is not None:  # done, or this part failed: the child's work is not wanted any more
+            pool.terminate()
+            pool.join()
     customers = {"active": int(counts.get(True, 0)), "inactive": int(counts.get(False, 0))}
+    order = ("aging", "best", "cross", "activity", "inactive", "reactivate", "disappearing", "duplicates",
+             "campaigns", "lost")
+    sec = {k: sec[k] for k in order if k in sec}
     return Collected(comp, opts, aging_r, best_r, cross_r, inactive, reactivate, disappearing, dups, camps,
                      lost_r, customers, receivables if receivables is not None else Decimal("0.00"),
-                     opts.today is None or opts.as_of >= opts.today, sec)
+                     opts.today is None or opts.as_of >= opts.today, sec,
+                     round(time.perf_counter() - started, 3), 1 if pool is None else 2)
 
 
 # --- tables as the page shows them ---------------------------------------------------------------------
@@ -198,8 +288,9 @@ def render_page(col: Collected, *, generated: datetime) -> str:
 
     env = environment(None)
     context = sections.build(col)
-    return env.get_template("report.html").render(generated=generated, company=col.company,
-                                                   opts=col.options, seconds=col.seconds, **context)
+    return env.get_template("report.html").render(
+        generated=generated, company=col.company, opts=col.options, seconds=col.seconds, wall=col.wall,
+        processes=col.processes, **context)
 
 
 def money_text(value: Decimal) -> str:

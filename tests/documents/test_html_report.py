@@ -174,3 +174,43 @@ def test_runs_on_both_backends(db_url: str, tmp_path: Path) -> None:
     aging = json_of(db_url, "report", "aging")
     assert f'data-field="ar_total" data-value="{aging["totals"]["total"]}"' in html
     assert "Not run (--no-duplicates)" in html
+
+
+def test_two_processes_make_the_page_one_process_makes(made: tuple[str, Path]) -> None:
+    """The duplicates rule and the campaigns run in a second process on a machine with two cores: the
+    page is the one a single process makes, figure for figure."""
+    from datetime import UTC, datetime
+
+    from qbsync.cache.schema import open_cache, resolve_realm
+    from qbsync.documents import htmlreport
+    from qbsync.reports.source import default_period
+
+    url, _ = made
+    engine = open_cache(url)
+    realm = resolve_realm(engine, None)
+    pages = {}
+    for n in (1, 2):
+        col = htmlreport.collect(engine, realm, htmlreport.Options(
+            AS_OF, default_period(AS_OF), top=10, today=AS_OF, processes=n))
+        assert col.processes == n and col.duplicates is not None and col.duplicates.clusters
+        assert col.campaigns and col.campaigns[0].reached
+        col.seconds, col.wall, col.processes = {}, 0.0, 1
+        pages[n] = htmlreport.render_page(col, generated=datetime(2025, 6, 30, tzinfo=UTC))
+    engine.dispose()
+    assert pages[1] == pages[2]
+    assert "Padaria Estrela Lda" in pages[2] and 'data-chart="pair"' in pages[2]
+
+
+def test_an_error_in_the_second_process_is_the_same_error_here() -> None:
+    """QbsyncErrors cross back as data (some cannot be pickled as exceptions): class, message, hint and
+    exit code as the command line would show them."""
+    import pickle
+
+    from qbsync.documents.htmlreport import _raised
+    from qbsync.errors import ConfigError
+
+    exc = ConfigError("duplicates.threshold", "must be between 0 and 1", hint="edit the config file")
+    sent = pickle.loads(pickle.dumps((type(exc), exc.message, dict(vars(exc)))))
+    back = _raised(*sent)
+    assert isinstance(back, ConfigError) and back.exit_code == 2 and str(back) == str(exc)
+    assert back.setting == "duplicates.threshold"
