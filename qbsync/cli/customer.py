@@ -72,7 +72,8 @@ def note_cmd(ctx: CommandContext, customer: str, text: tuple[str, ...]) -> None:
 @click.argument("customer")
 @click.option("--reason", type=choice("qbsync.customers.file", "LOSS_REASONS"),
               help="Why the customer was lost.")
-@click.option("--on", "on", type=DATE, help="The day it was lost (default: --as-of, or today).")
+@click.option("--on", "on", type=DATE, metavar="DATE",
+              help="The day it was lost (default: --as-of, or today).")
 @click.option("--note", help="A few words on what happened.")
 @click.option("--clear", is_flag=True, help="The customer came back: it no longer counts as lost.")
 @with_context()
@@ -139,7 +140,7 @@ def _batch_rows(found: list[outreach.Batch]) -> Table:
 
 @click.command("sent")
 @click.argument("batch", required=False)
-@click.option("--on", "on", type=DATE, help="When it went out (default: now).")
+@click.option("--on", "on", type=DATE, metavar="DATE", help="When it went out (default: now).")
 @click.option("--except", "except_ids", multiple=True, metavar="CUSTOMER_ID",
               help="A customer of the batch who was not reached after all (repeatable).")
 @click.option("--cancel", is_flag=True, help="The batch will never go out: forget it.")
