@@ -2,8 +2,11 @@
 
 Every mirrored QuickBooks entity ends in the same columns (``EntityMixin`` in cache/models.py), every
 transaction has the same header (``TxnMixin``) and the same indexes, the line tables share their key,
-and later revisions replace a transaction table's covering activity index. Alembic wrote each of
-them out in full in every revision; the revisions spell them through these functions instead.
+and later revisions replace a transaction table's covering activity index. Across all tables, a row
+belongs to a company (``realm_key``), refers to QuickBooks entities by their Id (``qbo_id``), is keyed
+by a number the database counts (``serial_key``) or an id qbsync makes and shows (``own_key``), and
+rows are found by company (``BY_REALM``) or by company and customer (``BY_CUSTOMER``). Alembic wrote each of
+them out in full in every revision; the revisions spell them through these names instead.
 
 A revision is frozen once shipped (caches in the field were built by it, and
 ``tests/cache/test_schema.py`` holds the models equal to what the revisions build), so nothing here
@@ -27,6 +30,10 @@ TXN_INDEXES = {'realm_customer_date': ['realm_id', 'customer_id', 'txn_date'],
 #: a webhook event's indexes as revision 0003 made them (0004 keeps them)
 WEBHOOK_EVENT_INDEXES = {'realm_entity_occurred': ['realm_id', 'entity', 'occurred_at'],
                          'realm_received': ['realm_id', 'received_at']}
+#: rows of one company (plans, write-back runs, outreach batches) are found by company
+BY_REALM = {'realm_id': ['realm_id']}
+#: rows about one customer (notes, losses, outreach, audit) are found by company and customer
+BY_CUSTOMER = {'customer': ['realm_id', 'customer_id']}
 
 
 def money() -> qbsync.cache.types.Money:
@@ -41,12 +48,42 @@ def json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
 
+def realm_key() -> sa.Column[object]:
+    """A company's QuickBooks realm id: the key of ``realms``, and the company every other row is of."""
+    return sa.Column('realm_id', sa.String(length=32), nullable=False)
+
+
+def qbo_id(name: str, nullable: bool = False) -> sa.Column[object]:
+    """A QuickBooks Id in column ``name`` (QBO Ids are strings; 32 characters hold them)."""
+    return sa.Column(name, sa.String(length=32), nullable=nullable)
+
+
+def own_id(name: str, nullable: bool = False) -> sa.Column[object]:
+    """An id qbsync makes and shows to users ("P", "R" or "B" and 10 hex digits) in column ``name``."""
+    return sa.Column(name, sa.String(length=32), nullable=nullable)
+
+
+def own_key() -> list[sa.schema.SchemaItem]:
+    """A row named by an id qbsync makes (``own_id``): column ``id``, the primary key."""
+    return [own_id('id'), sa.PrimaryKeyConstraint('id')]
+
+
+def serial_key() -> list[sa.schema.SchemaItem]:
+    """A row numbered by the database: column ``id``, the primary key."""
+    return [sa.Column('id', sa.Integer(), autoincrement=True, nullable=False), sa.PrimaryKeyConstraint('id')]
+
+
+def created() -> sa.Column[object]:
+    """When qbsync made the row (a realm, a plan, a campaign, an export, an outreach batch)."""
+    return sa.Column('created_at', utc(), nullable=False)
+
+
 def entity_columns() -> list[sa.schema.SchemaItem]:
     """What every mirrored entity's table ends with: the company, the id, the sync token, the
     entity's own times, its JSON and when a sync last saw it."""
     return [
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
-        sa.Column('id', sa.String(length=32), nullable=False),
+        realm_key(),
+        qbo_id('id'),
         sa.Column('sync_token', sa.String(length=16), nullable=False),
         sa.Column('created_at', utc(), nullable=True),
         sa.Column('updated_at', utc(), nullable=True),
@@ -62,7 +99,7 @@ def name_list_columns() -> list[sa.Column[object]]:
     return [
         sa.Column('name', sa.String(length=500), nullable=False),
         sa.Column('fully_qualified_name', sa.String(length=1000), nullable=True),
-        sa.Column('parent_id', sa.String(length=32), nullable=True),
+        qbo_id('parent_id', nullable=True),
         sa.Column('active', sa.Boolean(), nullable=False),
     ]
 
@@ -70,12 +107,12 @@ def name_list_columns() -> list[sa.Column[object]]:
 def transaction_columns() -> list[sa.Column[object]]:
     """A customer transaction's header (invoices, sales receipts, payments, credit memos, ...)."""
     return [
-        sa.Column('customer_id', sa.String(length=32), nullable=True),
+        qbo_id('customer_id', nullable=True),
         sa.Column('txn_date', sa.Date(), nullable=False),
         sa.Column('doc_number', sa.String(length=64), nullable=True),
         sa.Column('total_amt', money(), nullable=False),
-        sa.Column('department_id', sa.String(length=32), nullable=True),
-        sa.Column('class_id', sa.String(length=32), nullable=True),
+        qbo_id('department_id', nullable=True),
+        qbo_id('class_id', nullable=True),
         sa.Column('currency', sa.String(length=8), nullable=True),
         sa.Column('private_note', sa.Text(), nullable=True),
     ]
@@ -84,9 +121,9 @@ def transaction_columns() -> list[sa.Column[object]]:
 def line_key_columns() -> list[sa.Column[object]]:
     """The key of a transaction's lines (sales lines, journal lines): which transaction, which line."""
     return [
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
+        realm_key(),
         sa.Column('txn_type', sa.String(length=32), nullable=False),
-        sa.Column('txn_id', sa.String(length=32), nullable=False),
+        qbo_id('txn_id'),
         sa.Column('line_no', sa.Integer(), nullable=False),
     ]
 
@@ -131,7 +168,7 @@ def webhook_event_columns() -> list[sa.Column[object]]:
     """A webhook event as revision 0003 stored it (0004 re-creates the table with an arrival seq)."""
     return [
         sa.Column('event_id', sa.String(length=255), nullable=False),
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
+        realm_key(),
         sa.Column('entity', sa.String(length=64), nullable=False),
         sa.Column('entity_id', sa.String(length=255), nullable=False),
         sa.Column('operation', sa.String(length=16), nullable=False),

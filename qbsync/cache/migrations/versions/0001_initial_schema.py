@@ -3,79 +3,76 @@
 import sqlalchemy as sa
 
 from qbsync.cache.migrations.columns import (
-    TXN_INDEXES, create_table, drop_table, entity_columns, json, line_key_columns, money,
-    name_list_columns, transaction_columns, utc)
+    BY_CUSTOMER, BY_REALM, TXN_INDEXES, create_table, created, drop_table, entity_columns, json, line_key_columns,
+    money, name_list_columns, own_id, own_key, qbo_id, realm_key, serial_key, transaction_columns, utc)
 
 revision, down_revision = '0001', None
 
 
 def upgrade() -> None:
     create_table('campaigns',
-        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
+        *serial_key(),
+        realm_key(),
         sa.Column('name', sa.String(length=200), nullable=False),
         sa.Column('segment', sa.String(length=200), nullable=False),
         sa.Column('definition', json(), nullable=False),
         sa.Column('as_of', sa.Date(), nullable=False),
-        sa.Column('created_at', utc(), nullable=False),
+        created(),
         sa.Column('control_share', sa.String(length=16), nullable=False),
         sa.Column('seed', sa.BigInteger(), nullable=False),
         sa.Column('members', sa.Integer(), nullable=False),
         sa.Column('controls', sa.Integer(), nullable=False),
         sa.Column('note', sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('realm_id', 'name', name='uq_campaigns_realm_name'))
     create_table('payment_links',
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
-        sa.Column('payment_id', sa.String(length=32), nullable=False),
+        realm_key(),
+        qbo_id('payment_id'),
         sa.Column('line_no', sa.Integer(), nullable=False),
-        sa.Column('txn_id', sa.String(length=32), nullable=False),
+        qbo_id('txn_id'),
         sa.Column('txn_type', sa.String(length=32), nullable=False),
         sa.Column('amount', money(), nullable=False),
         sa.PrimaryKeyConstraint('realm_id', 'payment_id', 'line_no'),
         indexes={'txn': ['realm_id', 'txn_type', 'txn_id']})
     create_table('realms',
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
+        realm_key(),
         sa.Column('company_name', sa.String(length=255), nullable=True),
         sa.Column('country', sa.String(length=8), nullable=True),
         sa.Column('currency', sa.String(length=8), nullable=True),
         sa.Column('base_url', sa.String(length=512), nullable=True),
-        sa.Column('created_at', utc(), nullable=False),
+        created(),
         sa.Column('raw_company_info', json(), nullable=True),
         sa.Column('raw_preferences', json(), nullable=True),
         sa.PrimaryKeyConstraint('realm_id'))
     create_table('sales_lines',
         *line_key_columns(),
-        sa.Column('item_id', sa.String(length=32), nullable=True),
-        sa.Column('class_id', sa.String(length=32), nullable=True),
+        qbo_id('item_id', nullable=True),
+        qbo_id('class_id', nullable=True),
         sa.Column('qty', money(), nullable=True),
         sa.Column('amount', money(), nullable=False),
         sa.PrimaryKeyConstraint('realm_id', 'txn_type', 'txn_id', 'line_no'),
         indexes={'item': ['realm_id', 'item_id']})
     create_table('writeback_plans',
-        sa.Column('id', sa.String(length=32), nullable=False),
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
+        *own_key(),
+        realm_key(),
         sa.Column('rule', sa.String(length=32), nullable=False),
         sa.Column('as_of', sa.Date(), nullable=False),
-        sa.Column('created_at', utc(), nullable=False),
+        created(),
         sa.Column('params', json(), nullable=False),
-        sa.PrimaryKeyConstraint('id'),
-        indexes={'realm_id': ['realm_id']})
+        indexes=BY_REALM)
     create_table('campaign_exports',
-        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        *serial_key(),
         sa.Column('campaign_id', sa.Integer(), nullable=False),
-        sa.Column('created_at', utc(), nullable=False),
+        created(),
         sa.Column('list_kind', sa.String(length=32), nullable=False),
         sa.Column('fmt', sa.String(length=32), nullable=False),
         sa.Column('path', sa.Text(), nullable=False),
         sa.Column('rows', sa.Integer(), nullable=False),
         sa.Column('params', json(), nullable=False),
         sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
-        sa.PrimaryKeyConstraint('id'),
         indexes={'campaign_id': ['campaign_id']})
     create_table('campaign_members',
         sa.Column('campaign_id', sa.Integer(), nullable=False),
-        sa.Column('customer_id', sa.String(length=32), nullable=False),
+        qbo_id('customer_id'),
         sa.Column('control', sa.Boolean(), nullable=False),
         sa.Column('display_name', sa.String(length=500), nullable=False),
         sa.Column('email', sa.String(length=255), nullable=True),
@@ -115,10 +112,10 @@ def upgrade() -> None:
         sa.Column('bill_country', sa.String(length=255), nullable=True),
         sa.Column('active', sa.Boolean(), nullable=False),
         sa.Column('job', sa.Boolean(), nullable=False),
-        sa.Column('parent_id', sa.String(length=32), nullable=True),
+        qbo_id('parent_id', nullable=True),
         sa.Column('level', sa.Integer(), nullable=False),
         sa.Column('bill_with_parent', sa.Boolean(), nullable=False),
-        sa.Column('customer_type_id', sa.String(length=32), nullable=True),
+        qbo_id('customer_type_id', nullable=True),
         sa.Column('balance', money(), nullable=False),
         sa.Column('balance_with_jobs', money(), nullable=False),
         sa.Column('currency', sa.String(length=8), nullable=True),
@@ -156,11 +153,11 @@ def upgrade() -> None:
         *entity_columns(),
         indexes=TXN_INDEXES)
     create_table('sync_state',
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
+        realm_key(),
         sa.Column('entity', sa.String(length=32), nullable=False),
         sa.Column('cursor', utc(), nullable=True),
         sa.Column('full_sync_started_at', utc(), nullable=True),
-        sa.Column('full_sync_last_id', sa.String(length=32), nullable=True),
+        qbo_id('full_sync_last_id', nullable=True),
         sa.Column('full_sync_total', sa.Integer(), nullable=True),
         sa.Column('full_sync_pages', json(), nullable=True),
         sa.Column('full_sync_done_at', utc(), nullable=True),
@@ -171,9 +168,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['realm_id'], ['realms.realm_id'], ),
         sa.PrimaryKeyConstraint('realm_id', 'entity'))
     create_table('writeback_plan_items',
-        sa.Column('plan_id', sa.String(length=32), nullable=False),
+        own_id('plan_id'),
         sa.Column('seq', sa.Integer(), nullable=False),
-        sa.Column('customer_id', sa.String(length=32), nullable=False),
+        qbo_id('customer_id'),
         sa.Column('display_name', sa.String(length=500), nullable=False),
         sa.Column('disposition', sa.String(length=16), nullable=False),
         sa.Column('current_active', sa.Boolean(), nullable=False),
@@ -191,11 +188,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('plan_id', 'seq'),
         indexes={'customer': ['plan_id', 'customer_id']})
     create_table('writeback_runs',
-        sa.Column('id', sa.String(length=32), nullable=False),
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
+        *own_key(),
+        realm_key(),
         sa.Column('kind', sa.String(length=8), nullable=False),
-        sa.Column('plan_id', sa.String(length=32), nullable=True),
-        sa.Column('undo_of', sa.String(length=32), nullable=True),
+        own_id('plan_id', nullable=True),
+        own_id('undo_of', nullable=True),
         sa.Column('started_at', utc(), nullable=False),
         sa.Column('finished_at', utc(), nullable=True),
         sa.Column('status', sa.String(length=16), nullable=False),
@@ -203,14 +200,13 @@ def upgrade() -> None:
         sa.Column('error', sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(['plan_id'], ['writeback_plans.id'], ),
         sa.ForeignKeyConstraint(['undo_of'], ['writeback_runs.id'], ),
-        sa.PrimaryKeyConstraint('id'),
-        indexes={'realm_id': ['realm_id']})
+        indexes=BY_REALM)
     create_table('writeback_audit',
-        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column('run_id', sa.String(length=32), nullable=False),
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
+        *serial_key(),
+        own_id('run_id'),
+        realm_key(),
         sa.Column('at', utc(), nullable=False),
-        sa.Column('customer_id', sa.String(length=32), nullable=False),
+        qbo_id('customer_id'),
         sa.Column('display_name', sa.String(length=500), nullable=True),
         sa.Column('event', sa.String(length=16), nullable=False),
         sa.Column('attempt', sa.Integer(), nullable=False),
@@ -222,14 +218,13 @@ def upgrade() -> None:
         sa.Column('reason', sa.Text(), nullable=True),
         sa.Column('fault_code', sa.String(length=16), nullable=True),
         sa.ForeignKeyConstraint(['run_id'], ['writeback_runs.id'], ),
-        sa.PrimaryKeyConstraint('id'),
-        indexes={'customer': ['realm_id', 'customer_id'], 'run_id': ['run_id']})
+        indexes={**BY_CUSTOMER, 'run_id': ['run_id']})
 
 
 def downgrade() -> None:
-    drop_table('writeback_audit', ['customer', 'run_id'])
-    drop_table('writeback_runs', ['realm_id'])
-    drop_table('writeback_plan_items', ['customer'])
+    drop_table('writeback_audit', [*BY_CUSTOMER, 'run_id'])
+    drop_table('writeback_runs', BY_REALM)
+    drop_table('writeback_plan_items', BY_CUSTOMER)
     drop_table('sync_state')
     drop_table('sales_receipts', TXN_INDEXES)
     drop_table('payments', TXN_INDEXES)
@@ -242,7 +237,7 @@ def downgrade() -> None:
     drop_table('classes')
     drop_table('campaign_members', ['control'])
     drop_table('campaign_exports', ['campaign_id'])
-    drop_table('writeback_plans', ['realm_id'])
+    drop_table('writeback_plans', BY_REALM)
     drop_table('sales_lines', ['item'])
     drop_table('realms')
     drop_table('payment_links', ['txn'])

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from qbsync.cache.migrations.columns import (
-    WEBHOOK_EVENT_INDEXES, create_table, utc, webhook_event_columns)
+    WEBHOOK_EVENT_INDEXES, create_table, realm_key, utc, webhook_event_columns)
 
 revision, down_revision = '0004', '0003'
 
@@ -29,7 +29,7 @@ def _events_table(with_seq: bool) -> None:
 
 def upgrade() -> None:
     create_table('fleet_realms',
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
+        realm_key(),
         sa.Column('events_through', sa.BigInteger(), nullable=False),
         sa.Column('last_started_at', utc(), nullable=True),
         sa.Column('last_finished_at', utc(), nullable=True),

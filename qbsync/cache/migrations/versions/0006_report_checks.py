@@ -2,15 +2,15 @@
 
 import sqlalchemy as sa
 
-from qbsync.cache.migrations.columns import create_table, drop_table, json, utc
+from qbsync.cache.migrations.columns import create_table, drop_table, json, realm_key, serial_key, utc
 
 revision, down_revision = '0006', '0005'
 
 
 def upgrade() -> None:
     create_table('report_checks',
-        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column('realm_id', sa.String(length=32), nullable=False),
+        *serial_key(),
+        realm_key(),
         sa.Column('report', sa.String(length=32), nullable=False),
         sa.Column('qbo_report', sa.String(length=64), nullable=False),
         sa.Column('checked_at', utc(), nullable=False),
@@ -20,7 +20,6 @@ def upgrade() -> None:
         sa.Column('differences', sa.Integer(), nullable=False),
         sa.Column('detail', json(), nullable=True),
         sa.Column('error', sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint('id'),
         indexes={'realm_report': ['realm_id', 'report', 'checked_at']})
 
 

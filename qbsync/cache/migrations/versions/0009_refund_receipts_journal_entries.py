@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from qbsync.cache.migrations.columns import (
-    TXN_INDEXES, create_table, drop_table, entity_columns, line_key_columns, money, name_list_columns,
+    TXN_INDEXES, create_table, drop_table, entity_columns, line_key_columns, money, name_list_columns, qbo_id,
     replace_indexes, transaction_columns)
 
 revision, down_revision = '0009', '0008'
@@ -25,11 +25,11 @@ def upgrade() -> None:
     create_table('journal_lines',
         *line_key_columns(),
         sa.Column('posting_type', sa.String(length=8), nullable=True),
-        sa.Column('account_id', sa.String(length=32), nullable=True),
+        qbo_id('account_id', nullable=True),
         sa.Column('entity_type', sa.String(length=16), nullable=True),
-        sa.Column('entity_id', sa.String(length=32), nullable=True),
-        sa.Column('class_id', sa.String(length=32), nullable=True),
-        sa.Column('department_id', sa.String(length=32), nullable=True),
+        qbo_id('entity_id', nullable=True),
+        qbo_id('class_id', nullable=True),
+        qbo_id('department_id', nullable=True),
         sa.Column('amount', money(), nullable=False),
         sa.PrimaryKeyConstraint('realm_id', 'txn_type', 'txn_id', 'line_no'),
         indexes={'entity': ['realm_id', 'entity_id', 'account_id']})
