@@ -1,7 +1,7 @@
 """Rules benchmark: activity + inactive + reactivate + disappearing over a big synthetic cache.
 
     python bench/bench_rules.py [--customers 100000] [--txns 2000000] [--db /tmp/rules.sqlite3] [--pg URL]
-                                [--before REV [--rounds 3]]
+                                [--before REV [--rounds 3]] [--reuse --realm bench]
 
 Fills a cache (SQLite by default) with customers and sales-side transactions through the driver's
 bulk insert, then times each stage. The baseline, run in the same process, is a bare driver-level
@@ -207,6 +207,8 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="Keep an existing --db file instead of refilling it")
     ap.add_argument("--before", metavar="REV", help="also time the disappearing rule of this git revision")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds for --before")
+    ap.add_argument("--realm", default=REALM,
+                    help="the company to read with --reuse (bench_reports' caches: bench)")
     args = ap.parse_args()
     url = args.pg or f"sqlite:///{args.db}"
     engine = make_engine(url)
@@ -218,7 +220,7 @@ def main() -> None:
         _timed("fill (bulk insert)", lambda: fill(engine, args.customers, args.txns), times)
     rows = _timed("baseline: fetch every (customer, date)", lambda: baseline(engine), times)
     policy = InactivePolicy()
-    acts = _timed("load_activity", lambda: load_activity(engine, REALM, AS_OF), times)
+    acts = _timed("load_activity", lambda: load_activity(engine, args.realm, AS_OF), times)
     inactive = _timed("inactive rule", lambda: find_inactive(acts, policy, AS_OF), times)
     react = _timed("reactivate rule", lambda: find_reactivate(acts, policy, AS_OF), times)
     report = _timed("disappearing (backtest cuts, learned ranker, value)",

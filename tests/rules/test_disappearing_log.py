@@ -8,6 +8,7 @@ import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from qbsync.cli import cli
@@ -213,3 +214,26 @@ def test_quickbooks_names_and_every_column_left_out(tmp_path: Path, config_file:
                                                 "--format", "json"]).stdout)
     assert named["log"]["customers"] == 30 and named["log"]["ignored_columns"] == []
     assert any(f["display_name"].startswith("Shop ") for f in named["findings"])
+
+
+def test_the_spend_model_on_a_log_is_the_published_cdnow_fit(tmp_path: Path, config_file: Path) -> None:
+    """Fader, Hardie & Lee (2005) fit p 6.25, q 3.74, v 15.44 on the CDNOW sample's repeat purchases
+    (weeks 1-39): a log holding those purchases, after a first purchase of a different size each,
+    gives the same fit through the command line (the first purchase is left out)."""
+    rows = [("customer", "date", "amount")]
+    start = date(1997, 1, 1)
+    with (Path(__file__).parent / "data" / "cdnow_summary_spend.csv").open(newline="") as fh:
+        for r in csv.DictReader(fh):
+            first = start + timedelta(days=int(r["ID"]) % 80)
+            rows.append((r["ID"], first.isoformat(), "999.00"))
+            rows += [(r["ID"], (first + timedelta(days=k)).isoformat(), r["zbar"])
+                     for k in range(1, int(r["x"]) + 1)]
+    with (tmp_path / "cdnow.csv").open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    out = CliRunner().invoke(cli, ["rules", "disappearing", "--input-csv", str(tmp_path / "cdnow.csv"),
+                                   "--as-of", "1997-09-30", "--format", "json", "--top", "1"])
+    assert out.exit_code == 0, out.output
+    gg = json.loads(out.output)["models"]["gamma_gamma"]
+    assert gg["customers"] == 946
+    assert (round(gg["p"], 2), round(gg["q"], 2)) == (6.25, 3.74)
+    assert gg["v"] == pytest.approx(15.44, abs=0.01)  # 15.448: the summary's averages are to the cent

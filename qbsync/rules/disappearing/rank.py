@@ -230,11 +230,19 @@ def _value(history: Days, cut: Cut, pareto: ParetoNbd | None, activities: Mappin
 
 
 def _spend(history: Days, activities: Mapping[str, CustomerActivity]) -> tuple[Array, Array]:
-    """Per customer of ``history``: purchases with spend, and their average."""
+    """Per customer of ``history``: the purchases the spend model averages, and their average.
+
+    From a log's amounts, the repeat purchases (every purchase day after the first), as Fader,
+    Hardie & Lee fit it: the first purchase is left out (an acquisition order often differs), and
+    a customer without a repeat purchase is expected to spend the population's mean. From the
+    cache, which keeps a customer's revenue but not each day's, every purchase day and the
+    lifetime revenue over them."""
     n = history.counts.astype(float)
     if history.spend is not None:
-        total = np.bincount(history.owner, history.spend, minlength=len(history))
-        paid = np.bincount(history.owner[history.spend > 0], minlength=len(history)).astype(float)
+        repeat = np.r_[False, history.owner[1:] == history.owner[:-1]]  # days sorted by customer
+        owner, amount = history.owner[repeat], history.spend[repeat]
+        total = np.bincount(owner, amount, minlength=len(history))
+        paid = np.bincount(owner[amount > 0], minlength=len(history)).astype(float)
         return paid, np.where(paid > 0, total / np.maximum(paid, 1), np.nan)
     revenue = np.array([float(activities[c].lifetime_revenue) for c in history.ids])
     return n, np.where(revenue > 0, revenue / n, np.nan)
