@@ -201,7 +201,7 @@ def timed(fn: Callable[[], Any]) -> float:
 
 
 STEPS = ("baseline", "aging", "best", "cross", "cross-class", "payments", "statement", "baddebt", "dunning",
-         "find_inactive", "segment-rfm", "campaign-create")
+         "find_inactive", "find_reactivate", "disappearing", "segment-rfm", "campaign-create")
 #: the revision before the reports rework (qbsync 'today' in issues 11 and 15)
 AGAINST = "ebbf192"
 

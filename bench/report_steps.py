@@ -30,12 +30,23 @@ def steps(url: str, realm: str) -> dict[str, Callable[[], Any]]:
     engine = make_engine(url)
     year = Period(AS_OF - timedelta(days=364), AS_OF)
 
-    def inactive() -> Any:
+    def rule(name: str) -> Any:
+        """One rule as `qbsync rules NAME` runs it: the activity read from the cache, then the rule."""
         from qbsync.rules.activity import load_activity
-        from qbsync.rules.inactive import find_inactive
         from qbsync.rules.policy import InactivePolicy
 
-        return find_inactive(load_activity(engine, realm, AS_OF), InactivePolicy(), AS_OF)
+        activity = load_activity(engine, realm, AS_OF)
+        if name == "inactive":
+            from qbsync.rules.inactive import find_inactive
+
+            return find_inactive(activity, InactivePolicy(), AS_OF)
+        if name == "reactivate":
+            from qbsync.rules.inactive import find_reactivate
+
+            return find_reactivate(activity, InactivePolicy(), AS_OF)
+        from qbsync.rules.disappearing.rank import find_disappearing
+
+        return find_disappearing(activity, InactivePolicy(), AS_OF)
 
     def segment() -> Any:
         from qbsync.campaigns import segments
@@ -60,7 +71,9 @@ def steps(url: str, realm: str) -> dict[str, Callable[[], Any]]:
         "statement": lambda: statement.statement(engine, realm, "7", AS_OF),
         "baddebt": lambda: baddebt.baddebt(engine, realm, AS_OF),
         "dunning": lambda: dunning.dunning(engine, realm, AS_OF),
-        "find_inactive": inactive,
+        "find_inactive": lambda: rule("inactive"),
+        "find_reactivate": lambda: rule("reactivate"),
+        "disappearing": lambda: rule("disappearing"),
         "segment-rfm": segment,
         "campaign-create": campaign,
     }
