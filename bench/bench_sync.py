@@ -263,7 +263,13 @@ def sync_process(sb: Sandbox, workdir: Path, cache_url: str, *args: str, repo: P
     logged1 = sb.call("by_entity")
     logged = {k: n - logged0.get(k, 0) for k, n in logged1.items() if n - logged0.get(k, 0)}
     [run] = json.loads(proc.stdout)["runs"]
-    return {"wall": wall, "run": run, "logged": logged, "load": load, "cpu": cpu}
+    # What `qbsync status` then says of the run (after the timing: it is not part of the sync).
+    shown = subprocess.run([sys.executable, "-m", "qbsync", "status", "--json"], cwd=repo, env=env,
+                           capture_output=True, text=True)
+    status = json.loads(shown.stdout) if shown.returncode == 0 else None
+    if isinstance(status, list):
+        status = status[0] if status else None
+    return {"wall": wall, "run": run, "logged": logged, "load": load, "cpu": cpu, "status": status}
 
 
 def true_floor(m: int, page_latency: float) -> float:
@@ -396,9 +402,14 @@ def floor_parts(args: argparse.Namespace, path: Path, workdir: Path, size: int) 
     for r in runs:
         ok = all(r["run"]["entities"][e]["requests"] == r["logged"].get((e,), 0) for e in ENTITIES) and \
             r["run"]["requests"] == sum(r["logged"].values())
+        st = r["status"]
+        shown = st is not None and st.get("last_sync_requests") == r["run"]["requests"] and \
+            {x["entity"]: x["last_run_requests"] for x in st["entities"]} == \
+            {e: c["requests"] for e, c in r["run"]["entities"].items()}
         print(f"  total {r['run']['requests']} = minimum {m} + {r['run']['requests'] - m}; "
               f"throttled {r['run']['throttles']}, retries {r['run']['retries']}; "
-              f"equal to the sandbox's log: {'yes' if ok else 'NO'}")
+              f"sync --json equal to the sandbox's log: {'yes' if ok else 'NO'}; "
+              f"status equal to it: {'yes' if shown else 'NO'}")
     true, old = true_floor(m, sb.page_latency), old_floor(m)
     print(f"\n(b) whole `qbsync sync` process, {size:,} customers, {m} requests at the minimum")
     print(f"  true floor {true:.2f} s (10/s and 500/min, + {sb.page_latency:.2f} s for one page); "
