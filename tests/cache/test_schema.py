@@ -37,25 +37,43 @@ def test_a_cache_at_the_head_opens_without_importing_alembic(tmp_path: object) -
 
     assert shipped_head() == head_revision()
     url = f"sqlite:///{Path(str(tmp_path)) / 'cache.sqlite3'}"
-    open_cache(url).dispose()
+    # Twice: a new cache (created from the models, stamped at the head), then that cache again.
     probe = ("import sys; from qbsync.cache.schema import open_cache; "
              f"open_cache({url!r}).dispose(); print('alembic' in sys.modules)")
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True,
+                              check=True)
+        assert done.stdout.strip() == "False"
+    engine = open_cache(url)
+    with engine.connect() as conn:
+        assert conn.execute(VERSION).scalar_one() == head_revision()
+        assert {"customers", "invoices", "sync_state", "realms"} <= set(sa.inspect(conn).get_table_names())
+    engine.dispose()
 
 
 def test_migrated_schema_matches_the_models(db_url: str) -> None:
+    # Every revision run in turn builds what the models declare: so a new cache, which open_cache
+    # creates from the models and stamps at the head without running them, is what they would build.
+    from alembic import command
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
     from qbsync.cache.models import Base
+    from qbsync.cache.schema import alembic_config
 
-    engine = open_cache(db_url)
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert conn.execute(VERSION).scalar_one() == head_revision()
     engine.dispose()
     assert diff == [], "models changed: run `python -m qbsync.cache.migrations.generate`"
+    fresh = open_cache(db_url)  # already at the head: opened as it is
+    with fresh.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    fresh.dispose()
 
 
 def test_tables_made_by_create_schema_are_adopted(db_url: str) -> None:
