@@ -139,18 +139,19 @@ def run_passes(gateway: QboGateway, store: SyncStore, *, resumed: dict[str, Pass
         checkpoints.committed()
         return rows
 
-    def plan() -> None:
-        """Queue every page not yet asked for: full pages first, the short last pages at the end."""
+    def plan(known: dict[str, tuple[int | None, set[int]]]) -> None:
+        """Queue every page not yet asked for (``known``: each pass's total and pages committed): full
+        pages first, the short last pages at the end."""
         full: list[_Task] = []
         short: list[tuple[int, _Task]] = []
-        for e, p in passes.items():
-            if p.total is None:
+        for e, (total, committed) in known.items():
+            if total is None:
                 continue
-            for n in range(1, pages_needed(p.total) + 1):
-                if n in p.pages or (e, n) in asked:
+            for n in range(1, pages_needed(total) + 1):
+                if n in committed or (e, n) in asked:
                     continue
                 asked.add((e, n))
-                rows = page_rows(p.total, n)
+                rows = page_rows(total, n)
                 if rows >= PAGE:
                     full.append(_Task("page", e, n))
                 else:
@@ -173,10 +174,20 @@ def run_passes(gateway: QboGateway, store: SyncStore, *, resumed: dict[str, Pass
             progress.start(e, p.total)
             if pass_complete(p):
                 progress.finish(e)
-        plan()
+        plan({e: (p.total, p.pages) for e, p in passes.items()})
         for task, page in held:
             writing[writer.submit(write, passes[task.entity], task.page_no, page)] = task
         held.clear()
+
+    def _sized(batch: QueryAnswers) -> dict[str, tuple[int | None, set[int]]]:
+        """Each pass's total (from the opening batch's COUNTs, else the resumed pass's) and pages."""
+        at = {statement: i for i, statement in enumerate(sizes)}
+        known: dict[str, tuple[int | None, set[int]]] = {}
+        for e, p in [*((e, None) for e in new), *resumed.items()]:
+            i = at.get(count_statement(e))
+            total = batch.total(i) if i is not None else p.total if p is not None else None
+            known[e] = (total, p.pages if p is not None else set())
+        return known
 
     def fetch(task: _Task) -> Any:
         if task.kind == "sizes":
@@ -236,6 +247,11 @@ def run_passes(gateway: QboGateway, store: SyncStore, *, resumed: dict[str, Pass
                         continue
                     if task.kind == "sizes":
                         answers = answer
+                        if seen_at is None:
+                            # The COUNTs are in: the remaining pages go out now, while the rest of the
+                            # opening is still answering (a slow answer there would otherwise hold
+                            # every other request back); what arrives before the passes begin is held.
+                            plan(_sized(answer))
                     if fut in opening:
                         opening.discard(fut)
                         first_times.append(answer.server_time)

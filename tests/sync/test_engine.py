@@ -154,6 +154,29 @@ def test_cursor_is_the_earliest_answer_even_when_it_arrives_last(engine: sa.Engi
     assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
 
 
+def test_a_slow_page_of_the_opening_holds_no_other_page_back(engine: sa.Engine) -> None:
+    # The COUNTs size the passes as soon as the batch answers, so the remaining pages go out while a
+    # page of the opening is still on its way: one slow answer (QuickBooks has a slow tail) does not
+    # hold every other request back. Page 1 of Customer answers only once a later page was asked.
+    later_page_asked = threading.Event()
+
+    class SlowFirstPage(InProcessQbo):
+        def query(self, statement: str) -> Page:
+            if "STARTPOSITION 1 " not in statement:
+                later_page_asked.set()
+            elif "FROM Customer" in statement:
+                assert later_page_asked.wait(timeout=10), "nothing else was asked while page 1 was slow"
+            return super().query(statement)
+
+    fake = SlowFirstPage()
+    _company(fake, customers=2500, invoices=1500)
+    summary = run_sync(engine, fake, clock=_clock(fake), workers=10)
+    assert later_page_asked.is_set()
+    assert mirror_diff(engine, fake.realm_id, fake.snapshot()) == []
+    sizes = {e: len(objs) for e, objs in fake.snapshot().items()}
+    assert summary.requests == sum(max(1, math.ceil(sizes.get(e, 0) / 1000)) for e in ENTITY_MODELS) + 2
+
+
 def test_cdc_cap_is_followed_until_every_change_is_in(engine: sa.Engine) -> None:
     fake = _mirrored(engine, 300, 300)
     fake.advance(timedelta(hours=1))
