@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from qbsync.cache.mapping import (
     JOURNAL_LINES,
@@ -213,9 +213,7 @@ class Customer(_Mirrored, Base):
 
 
 class _Txn(_Mirrored):
-    """Columns every sales-side transaction has. One QuickBooks can void (Invoice, Payment,
-    SalesReceipt, CreditMemo) also has ``voided``: QBO keeps it with zero amounts, and nothing
-    counts it as a sale, a payment or activity."""
+    """Columns every sales-side transaction has."""
 
     customer_id: Mapped[str | None] = _ref("CustomerRef.value")
     txn_date: Mapped[date] = qbo_column("txn_date", "TxnDate", "MetaData.CreateTime")
@@ -225,6 +223,13 @@ class _Txn(_Mirrored):
     class_id: Mapped[str | None] = _ref("ClassRef.value")  # header ClassRef
     currency: Mapped[str | None] = _ref("CurrencyRef.value", 8)
     private_note: Mapped[str | None] = _text(None, "PrivateNote")
+
+    #: the table's own columns the activity pass reads, besides the header's (``_txn_indexes``)
+    _activity_reads: ClassVar[tuple[str, ...]] = ()
+
+    @declared_attr.directive
+    def __table_args__(cls: Any) -> tuple[Index, ...]:  # cls: the model class, which names its table
+        return _txn_indexes(cls.__tablename__, *cls._activity_reads)
 
 
 def _txn_indexes(table: str, *own: str) -> tuple[Index, ...]:
@@ -242,12 +247,22 @@ def _txn_indexes(table: str, *own: str) -> tuple[Index, ...]:
     )
 
 
-class _Sale(_Txn):
+class _Voidable(_Txn):
+    """A transaction QuickBooks can void (Invoice, Payment, SalesReceipt, CreditMemo, RefundReceipt):
+    QBO keeps it with zero amounts, and nothing counts it as a sale, a payment or activity."""
+
+    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
+
+    _activity_reads: ClassVar[tuple[str, ...]] = ("voided",)
+
+
+class _Sale(_Voidable):
     """Columns of the transactions that make sales (QuickBooks' Sales by Customer: after discounts,
     before tax, so ``total_amt - total_tax``) and can be voided."""
 
     total_tax: Mapped[Decimal] = qbo_column("money0", "TxnTaxDetail.TotalTax")
-    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
+
+    _activity_reads: ClassVar[tuple[str, ...]] = (*_Voidable._activity_reads, "total_tax")
 
 
 @mirrored("Invoice", "transaction", (SALES_LINES,))
@@ -257,24 +272,21 @@ class Invoice(_Sale, Base):
     due_date: Mapped[date | None] = qbo_column("date", "DueDate")
     balance: Mapped[Decimal] = qbo_column("money0", "Balance")
 
-    __table_args__ = _txn_indexes("invoices", "balance", "voided", "total_tax")
+    _activity_reads = ("balance", *_Sale._activity_reads)
 
 
 @mirrored("Payment", "transaction", (PAYMENT_LINKS,))
-class Payment(_Txn, Base):
+class Payment(_Voidable, Base):
     __tablename__ = "payments"
 
     unapplied_amt: Mapped[Decimal] = qbo_column("money0", "UnappliedAmt")
-    voided: Mapped[bool] = qbo_column("voided", "PrivateNote", "TotalAmt")
 
-    __table_args__ = _txn_indexes("payments", "unapplied_amt", "voided")
+    _activity_reads = ("unapplied_amt", *_Voidable._activity_reads)
 
 
 @mirrored("SalesReceipt", "transaction", (SALES_LINES,))
 class SalesReceipt(_Sale, Base):
     __tablename__ = "sales_receipts"
-
-    __table_args__ = _txn_indexes("sales_receipts", "voided", "total_tax")
 
 
 @mirrored("CreditMemo", "transaction", (SALES_LINES,))
@@ -283,7 +295,7 @@ class CreditMemo(_Sale, Base):
 
     balance: Mapped[Decimal] = qbo_column("money0", "RemainingCredit", "Balance")  # remaining credit
 
-    __table_args__ = _txn_indexes("credit_memos", "balance", "voided", "total_tax")
+    _activity_reads = ("balance", *_Sale._activity_reads)
 
 
 @mirrored("RefundReceipt", "transaction", (SALES_LINES,))
@@ -292,8 +304,6 @@ class RefundReceipt(_Sale, Base):
 
     __tablename__ = "refund_receipts"
 
-    __table_args__ = _txn_indexes("refund_receipts", "voided", "total_tax")
-
 
 @mirrored("Estimate", "transaction", (SALES_LINES,))
 class Estimate(_Txn, Base):
@@ -301,8 +311,6 @@ class Estimate(_Txn, Base):
 
     txn_status: Mapped[str | None] = _text(32, "TxnStatus")
     expiration_date: Mapped[date | None] = qbo_column("date", "ExpirationDate")
-
-    __table_args__ = _txn_indexes("estimates")
 
 
 @mirrored("JournalEntry", "transaction", (JOURNAL_LINES,))
