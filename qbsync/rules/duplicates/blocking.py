@@ -24,7 +24,9 @@ class BlockingKey:
 
     name: str
     entries: Callable[[Prepared], Iterable[tuple[int, str]]]
-    window: int = 10
+    #: a record is paired with the next ``window - 1`` records in sorted order: a block of up to 20
+    #: records sharing a key (one household's email or phone) is compared in full
+    window: int = 20
     neighbourhood: bool = False  # True: sorted neighbourhood (pair neighbours even if keys differ)
 
 
@@ -120,17 +122,18 @@ def _sn_address(p: Prepared) -> Iterable[tuple[int, str]]:
     return _each(p, lambda i: (f"{st[i]} {no[i]} {city[i]}".strip() if st[i] else "",))
 
 
-#: The default keys. Windows are small for selective keys and wider for sorted neighbourhoods.
+#: The default keys: a narrower window where a key's blocks run large (a family name and initial, a
+#: street and postcode) and for the sorted neighbourhoods, which pair neighbours across keys.
 DEFAULT_KEYS: tuple[BlockingKey, ...] = (
-    BlockingKey("email", _email, window=20),
-    BlockingKey("phone", _phone, window=20),
-    BlockingKey("name pair", _name_pair, window=20),
-    BlockingKey("name phonetics", _phonetic_pair, window=20),
+    BlockingKey("email", _email),
+    BlockingKey("phone", _phone),
+    BlockingKey("name pair", _name_pair),
+    BlockingKey("name phonetics", _phonetic_pair),
     BlockingKey("family + given initial", _family_initial, window=5),
     BlockingKey("name token phonetics", _name_tokens_phonetic, window=3),
-    BlockingKey("company", _company, window=20),
-    BlockingKey("postcode + street number", _postcode_number, window=20),
-    BlockingKey("street + number", _street_number, window=20),
+    BlockingKey("company", _company),
+    BlockingKey("postcode + street number", _postcode_number),
+    BlockingKey("street + number", _street_number),
     BlockingKey("street + postcode", _street_postcode, window=10),
     BlockingKey("postcode + name phonetics", _postcode_phonetic, window=10),
     BlockingKey("locality + address word", _locality_address_token, window=6),
