@@ -1,12 +1,13 @@
 """The column sets and table shapes the schema revisions share, written once.
 
-Every mirrored QuickBooks entity ends in the same columns (``EntityMixin`` in cache/models.py), every
-transaction has the same header (``TxnMixin``) and the same indexes, the line tables share their key,
+Every mirrored QuickBooks entity ends in the same columns (``_Mirrored`` in cache/models.py), every
+transaction has the same header (``_Txn``) and the same indexes, the line tables share their key,
 and later revisions replace a transaction table's covering activity index. Across all tables, a row
-belongs to a company (``realm_key``), refers to QuickBooks entities by their Id (``qbo_id``), is keyed
-by a number the database counts (``serial_key``) or an id qbsync makes and shows (``own_key``), and
-rows are found by company (``BY_REALM``) or by company and customer (``BY_CUSTOMER``). Alembic wrote each of
-them out in full in every revision; the revisions spell them through these names instead.
+belongs to a company (``realm_key``), refers to QuickBooks entities by their Id (``qbo_id``), is
+keyed by a number the database counts (``serial_key``) or by an id qbsync makes and shows
+(``own_key``), and is found by company (``BY_REALM``) or by company and customer (``BY_CUSTOMER``).
+Alembic wrote each of them out in full in every revision; the revisions spell them through these
+names instead.
 
 A revision is frozen once shipped (caches in the field were built by it, and
 ``tests/cache/test_schema.py`` holds the models equal to what the revisions build), so nothing here
@@ -49,7 +50,7 @@ def json() -> sa.types.TypeEngine[Any]:
 
 
 def realm_key() -> sa.Column[object]:
-    """A company's QuickBooks realm id: the key of ``realms``, and the company every other row is of."""
+    """A company's QuickBooks realm id: the key of ``realms``; in every other table, whose row it is."""
     return sa.Column('realm_id', sa.String(length=32), nullable=False)
 
 
