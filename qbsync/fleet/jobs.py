@@ -192,20 +192,19 @@ class Fleet:
         """Run one sync job under its liveness lock; None when the job was recovered meanwhile."""
         assert self.executor is not None, "a Fleet that runs jobs needs an executor"
         key = job_lock_key(self.schema, job_id)
-        with self.engine.connect() as conn:
+        # Autocommit: the lock is the session's, and each statement needs no COMMIT round trip of its own
+        # (three fewer per job); the status is read after the lock is held, in a snapshot of its own.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            conn.commit()
             try:
                 status = conn.execute(sa.text("SELECT status::text FROM procrastinate_jobs WHERE id = :id"),
                                       {"id": job_id}).scalar()
-                conn.commit()
                 if status != "doing":
                     log.info("job %s was taken for dead before it began; its sync is queued again", job_id)
                     return None
                 outcome = self.executor.perform(req)
             finally:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
         self.outcomes.append(outcome)
         if outcome.retry:
             self.request(req, delay=self.options.retry_after)
