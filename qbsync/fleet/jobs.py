@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 QUEUE = "qbsync"
 SYNC_TASK = "qbsync.sync_realm"
 TICK_TASK = "qbsync.tick"
+#: queueing at least this many syncs at once refreshes the planner's statistics of the jobs table
+ANALYZE_AFTER = 50
 
 
 def conninfo(cache_url: str) -> str:
@@ -165,7 +167,23 @@ class Fleet:
             waiting = {row[0] for row in conn.execute(sa.text(
                 "SELECT queueing_lock FROM procrastinate_jobs WHERE status = 'todo' "
                 "AND queueing_lock = ANY(:locks)"), {"locks": list(locks)})}
-        return sum(1 for lock, req in locks.items() if lock not in waiting and self.request(req))
+        queued = sum(1 for lock, req in locks.items() if lock not in waiting and self.request(req))
+        if queued >= ANALYZE_AFTER:
+            self.refresh_statistics()
+        return queued
+
+    def refresh_statistics(self) -> None:
+        """ANALYZE procrastinate's jobs table, after a burst of syncs was queued.
+
+        A worker takes each job with procrastinate's fetch, which the planner judges from the table's
+        statistics. The table swings between empty and a burst (the schedule queues every company at
+        once; a delivery up to a hundred): with an empty table's statistics the fetch checks every
+        waiting job's company lock and sorts them all, 36 ms per job at 1,000 waiting against 0.07 ms
+        once the statistics hold them (EXPLAIN ANALYZE). autovacuum would refresh them within its minute's
+        nap, most of a burst's run. A few milliseconds on a small table; a role that does not own the
+        table gets PostgreSQL's warning and the old plan."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ANALYZE procrastinate_jobs"))
 
     def depth(self, realm_id: str | None = None) -> int:
         return sum(n for (realm, _), n in self.counts().items() if realm_id in (None, realm)
@@ -263,6 +281,8 @@ class Fleet:
         for req in due(now, realm_marks(self.engine, realms), opts.every, opts.reconcile_every):
             if req.realm_id not in busy and self.request(req):
                 report.scheduled.append(req)
+        if len(report.scheduled) >= ANALYZE_AFTER:
+            self.refresh_statistics()
         # A company with a sync waiting or running is left alone: the running one reads every event
         # committed before it began, and an event recorded since queued a sync of its own (a queueing
         # lock only refuses a second *waiting* job). Were that request lost, the next tick re-queues it.

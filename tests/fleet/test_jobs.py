@@ -89,3 +89,28 @@ def test_the_tick_leaves_a_company_whose_sync_is_running(fleet: Fleet) -> None:
         _query("finish_job"), job_id=running, status="succeeded", delete_job=True)
     fleet.tick()
     assert fleet.counts() == {(A, "todo"): 1}
+
+
+def _planned_rows(fleet: Fleet) -> float:
+    """The jobs table's row count as the planner knows it (-1: never analyzed)."""
+    with fleet.engine.connect() as conn:
+        return float(conn.execute(sa.text(
+            "SELECT reltuples FROM pg_class WHERE oid = 'procrastinate_jobs'::regclass")).scalar_one())
+
+
+def test_a_burst_of_queued_syncs_refreshes_the_planner_statistics_of_the_jobs_table(fleet: Fleet) -> None:
+    """procrastinate's fetch, once per job, is planned from the jobs table's statistics: with an empty
+    table's it checks every waiting job's company lock and sorts them all (36 ms a job at 1,000 waiting,
+    0.07 ms planned with the burst's statistics), until autovacuum's next pass a minute later."""
+    realms = [f"46208163653{i:08d}" for i in range(60)]
+    assert _planned_rows(fleet) <= 0
+    assert fleet.request_many([SyncRequest(r) for r in realms]) == 60
+    assert _planned_rows(fleet) == 60
+    ticking = Fleet(fleet.engine, connected=lambda: [*realms, *(r + "9" for r in realms)],
+                    clock=FixedClock(NOW)).open()
+    try:
+        # the schedule's first syncs of 60 companies never synced (the other 60 are already waiting)
+        assert len(ticking.tick().scheduled) == 60
+    finally:
+        ticking.close()
+    assert _planned_rows(fleet) == 120
