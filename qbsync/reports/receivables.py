@@ -34,6 +34,7 @@ import sqlalchemy as sa
 
 from qbsync.cache import ledger
 from qbsync.cache.models import CreditMemo, Invoice, Payment, PaymentLink
+from qbsync.cache.read import Raw
 from qbsync.errors import InputError
 from qbsync.reports.source import ZERO, chunked, later_applied, money_sum, whole_realm
 
@@ -167,10 +168,11 @@ def _documents(conn: sa.Connection, model: Any, entity: str, realm_id: str, as_o
                later: dict[tuple[str, str], Decimal], customer_ids: Sequence[str] | None) -> list[OpenItem]:
     """Invoices or credit memos dated up to ``as_of`` with a non-zero open amount on it."""
     sign = 1 if entity in CHARGES else -1
-    due = model.due_date if model is Invoice else model.txn_date
+    raw = Raw(conn)  # dates and money converted once per distinct value (a big customer has 10,000s)
+    due = raw.col(model.due_date if model is Invoice else model.txn_date)
     voided = Invoice.voided if model is Invoice else sa.false()
-    cols = (model.id, model.customer_id, model.doc_number, model.txn_date, due, model.total_amt,
-            model.balance, voided)
+    cols = (model.id, model.customer_id, model.doc_number, raw.col(model.txn_date), due,
+            raw.col(model.total_amt), raw.col(model.balance), voided)
     cond = [model.txn_date <= as_of, model.customer_id.is_not(None), model.balance != 0]
     if model is Invoice:
         cond.append(Invoice.voided.is_(False))
@@ -184,23 +186,27 @@ def _documents(conn: sa.Connection, model: Any, entity: str, realm_id: str, as_o
     seen = {r[0] for r in rows}
     # settled now, open on the date: paid by payments dated after it
     wanted = None if customer_ids is None else set(customer_ids)
+    last_day = raw.raw_day(as_of)
     rows += [r for r in _by_ids(conn, cols, model, realm_id,
                                 (i for (kind, i) in later if kind == entity and i not in seen))
-             if r[3] <= as_of and r[1] is not None and not r[7] and (wanted is None or r[1] in wanted)]
+             if r[3] <= last_day and r[1] is not None and not r[7] and (wanted is None or r[1] in wanted)]
+    money, to_day = raw.money, raw.day
     out = []
     for txn_id, cid, doc, day, due_day, total, balance, _voided in rows:
-        left = (balance or ZERO) + later.get((entity, txn_id), ZERO)
+        left = money(balance) + later.get((entity, txn_id), ZERO)
         if left:
-            out.append(OpenItem(entity, txn_id, cid, doc, day, due_day or day, sign * (total or ZERO),
-                                sign * left))
+            txn_day = to_day(day)
+            due_on = txn_day if due_day is None else to_day(due_day)
+            out.append(OpenItem(entity, txn_id, cid, doc, txn_day, due_on, sign * money(total), sign * left))
     return out
 
 
 def _payments(conn: sa.Connection, realm_id: str, as_of: date, early: dict[str, Decimal],
               customer_ids: Sequence[str] | None) -> list[OpenItem]:
     """Payments dated up to ``as_of`` with money unapplied on it (negative: a credit)."""
-    cols = (Payment.id, Payment.customer_id, Payment.doc_number, Payment.txn_date, Payment.total_amt,
-            Payment.unapplied_amt)
+    raw = Raw(conn)
+    cols = (Payment.id, Payment.customer_id, Payment.doc_number, raw.col(Payment.txn_date),
+            raw.col(Payment.total_amt), raw.col(Payment.unapplied_amt))
     cond = [Payment.txn_date <= as_of, Payment.customer_id.is_not(None), Payment.unapplied_amt != 0]
     rows: list[Any] = []
     if customer_ids is None:
@@ -211,13 +217,16 @@ def _payments(conn: sa.Connection, realm_id: str, as_of: date, early: dict[str, 
                                                         Payment.customer_id.in_(part), *cond))
     seen = {r[0] for r in rows}
     wanted = None if customer_ids is None else set(customer_ids)
+    last_day = raw.raw_day(as_of)
     rows += [r for r in _by_ids(conn, cols, Payment, realm_id, (p for p in early if p not in seen))
-             if r[3] <= as_of and r[1] is not None and (wanted is None or r[1] in wanted)]
+             if r[3] <= last_day and r[1] is not None and (wanted is None or r[1] in wanted)]
+    money, to_day = raw.money, raw.day
     out = []
     for pid, cid, doc, day, total, unapplied in rows:
-        left = (unapplied or ZERO) + early.get(pid, ZERO)
+        left = money(unapplied) + early.get(pid, ZERO)
         if left:
-            out.append(OpenItem("Payment", pid, cid, doc, day, day, -(total or ZERO), -left))
+            txn_day = to_day(day)
+            out.append(OpenItem("Payment", pid, cid, doc, txn_day, txn_day, -money(total), -left))
     return out
 
 

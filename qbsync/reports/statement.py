@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from qbsync.cache import ledger
 from qbsync.cache.mapping import DELETED_SUFFIX, plain_name
 from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment, SalesReceipt
+from qbsync.cache.read import Raw
 from qbsync.errors import InputError
 from qbsync.reports import aging as aging_mod
 from qbsync.reports.receivables import KIND_TITLES, OpenItem, open_items
@@ -51,7 +52,7 @@ OPEN_ITEM_DAYS = 365
 _ORDER = {"Invoice": 0, "JournalEntry": 1, "CreditMemo": 2, "Payment": 3}
 
 
-@dataclass
+@dataclass(slots=True)
 class StatementLine:
     txn_date: date
     kind: str  # QuickBooks' type name: Invoice, Credit Memo, Payment, Journal Entry, Sales Receipt
@@ -215,9 +216,12 @@ def _ar_lines(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
     """A/R transactions dated start..end of ``members`` (None: every customer); with ``receipts``,
     sales receipts too (a customer's history, not a statement)."""
     out: list[StatementLine] = []
+    raw = Raw(conn)  # dates and money converted once per distinct value: a big customer has 100,000s
+    money, to_day, no_day = raw.money, raw.day, raw.maybe_day
     for model, entity, sign in _AR_MODELS + (_RECEIPTS if receipts else ()):
-        due = model.due_date if model is Invoice else sa.null()
-        cols = (model.id, model.customer_id, model.txn_date, model.doc_number, due, model.total_amt)
+        due = raw.col(model.due_date) if model is Invoice else sa.null()
+        cols = (model.id, model.customer_id, raw.col(model.txn_date), model.doc_number, due,
+                raw.col(model.total_amt))
         cond = [model.txn_date <= end, model.customer_id.is_not(None)]
         if start is not None:
             cond.append(model.txn_date >= start)
@@ -228,12 +232,13 @@ def _ar_lines(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
             queries += [sa.select(*cols).where(model.realm_id == realm_id, model.customer_id.in_(part), *cond)
                         for part in chunked(list(members))]
         for q in queries:
-            for txn_id, cid, day, doc, due_day, total in conn.execute(q).all():
-                total = total or ZERO
+            title = _TITLES[entity]
+            for txn_id, cid, day, doc, due_day, raw_total in conn.execute(q).all():
+                total = money(raw_total)
                 charge = total if sign >= 0 else ZERO
                 credit = total if sign <= 0 else ZERO
-                out.append(StatementLine(day, _TITLES[entity], txn_id, doc, due_day, charge, credit, cid,
-                                         names.get(cid, cid), entity=entity))
+                out.append(StatementLine(to_day(day), title, txn_id, doc, no_day(due_day), charge, credit,
+                                         cid, names.get(cid, cid), entity=entity))
     out += [line for line in _journal_lines(conn, realm_id, members, names)
             if (start is None or line.txn_date >= start) and line.txn_date <= end]
     return out
