@@ -3,9 +3,10 @@
     python docs/screenshots/make_screenshots.py [--cache-url URL]
 
 Without --cache-url it runs `qbsync demo` (a 2,000-customer sandbox company) in a temporary folder
-first. It then records a few losses and languages in the customer file, exports and marks sent a
-campaign, writes `report html`, letters and statements, and takes pictures: the HTML page in
-headless Chromium (playwright, Debian's /usr/bin/chromium), the PDFs with pdftoppm.
+first. It then records a few losses and languages in the customer file, creates a campaign four
+months back, exports it and marks it sent (so that returns, lift and its interval have something to
+show), writes `report html`, letters and statements, and takes pictures: the HTML page in headless
+Chromium (playwright, Debian's /usr/bin/chromium), the PDFs with pdftoppm.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -52,6 +54,14 @@ def main() -> None:
             cid = line.split(",")[1].strip('"')
             qbsync("customer", "lost", cid, "--reason", ("price", "service", "moved", "competitor")[n % 4],
                    "--cache-url", url)
+        # a campaign four months old, sent the day after: returns, lift and its interval to draw
+        since = date.today() - timedelta(days=120)
+        qbsync("campaign", "create", "spring", "--kind", "all", "--where", "days_inactive_min=60",
+               "--control", "0.3", "--seed", "5", "--as-of", since.isoformat(), "--cache-url", url)
+        said = qbsync("campaign", "export", "spring", "--dir", str(tmp / "spring"), "--as-of",
+                      since.isoformat(), "--cache-url", url)
+        batch = said.split("batch ")[1].split()[0]
+        qbsync("sent", batch, "--on", (since + timedelta(days=1)).isoformat(), "--cache-url", url)
         page = tmp / "report.html"
         qbsync("report", "html", "-o", str(page), "--top", "12", "--cache-url", url)
         letters = tmp / "letters"

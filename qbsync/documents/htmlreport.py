@@ -244,7 +244,7 @@ def page_table(name: str, table: Table, top: int | None) -> PageTable:
     shown = rows if top is None else rows[:top]
     notes = list(table.notes)
     if len(shown) < len(rows):
-        notes.insert(0, f"the first {len(shown)} of {len(rows)} rows"
+        notes.insert(0, f"the first {len(shown):,} of {len(rows):,} rows"
                      + ("; the totals cover all of them" if table.totals else ""))
     totals = cells(table.totals, doc["totals"]) if table.totals else None
     columns: list[tuple[str, str, str]] = [(c.key, c.title, c.kind) for c in table.columns]

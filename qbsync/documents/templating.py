@@ -39,6 +39,7 @@ def environment(template_dir: Path | None, translations: Any = None) -> Any:
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True, trim_blocks=True,
                              lstrip_blocks=True, undefined=jinja2.StrictUndefined,
                              extensions=["jinja2.ext.i18n"])
+    env.filters["count"] = lambda n: f"{n:,}"  # 12,345 customers, as the terminal tables write it
     if translations is None:
         env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     else:

@@ -214,3 +214,10 @@ def test_an_error_in_the_second_process_is_the_same_error_here() -> None:
     back = _raised(*sent)
     assert isinstance(back, ConfigError) and back.exit_code == 2 and str(back) == str(exc)
     assert back.setting == "duplicates.threshold"
+
+
+def test_counts_on_the_page_are_written_as_the_terminal_writes_them() -> None:
+    from qbsync.documents.templating import environment
+
+    words = environment(None).from_string("{{ n | count }} of {{ m | count }} customers")
+    assert words.render(n=487, m=100000) == "487 of 100,000 customers"
