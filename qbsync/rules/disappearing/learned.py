@@ -19,8 +19,10 @@ from numpy.typing import NDArray
 from qbsync.rules.disappearing.features import Features
 from qbsync.rules.disappearing.mle import Array
 
-#: Inverse regularisation strength; standardised features, so one value fits every company.
-C = 1.0
+#: Inverse regularisation strength on standardised features: a prior of about ±0.1 per standard
+#: deviation on each weight, which a large company's rows outweigh and a small one's (a few hundred
+#: customers) do not (C = 1 let a small company's model chase noise: docs/rules.md).
+C = 0.01
 MIN_CLASS = 10  # fewer customers than this on either side: nothing to learn
 #: A feature that hardly varied on the training days is left out: its weight would be noise, and
 #: scaled by a tiny spread it explodes on a day where it does vary (Pareto/NBD's P(alive) is 1 for
