@@ -171,3 +171,46 @@ def test_own_templates_win_and_bad_options_are_clear(company: str, tmp_path: Pat
     said = run("documents", "statements", "--cache-url", company, code=2)
     assert "name the customers or pass --all" in said
     assert "already has" in run("documents", "templates", "--copy", str(mine), code=2)
+
+
+def test_every_page_carries_the_company_as_its_company_info_has_it(tmp_path: Path,
+                                                                    system_tools: dict[str, str]) -> None:
+    url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"  # its own: other tests mark letters sent
+    build(url).engine.dispose()
+    out = tmp_path / "letters.pdf"
+    run("documents", "letters", "-o", str(out), "--as-of", ASOF, "--cache-url", url)
+    pages = [p for p in pdf_text(out).split("\f") if p.strip()]
+    assert len(pages) == pdf_pages(out) > 1
+    for page in pages:  # the letterhead: name, address, phone and email from CompanyInfo
+        for words in ("Padaria Estrela Lda", "12 Harbor Way", "Fall River MA 02720", "(508) 555-0142",
+                      "contas@estrela.example"):
+            assert words in page, (words, page[:300])
+
+
+def test_a_brazilian_company_writes_from_its_communication_address_in_its_locale(tmp_path: Path) -> None:
+    """The customer communication address wins over the company and legal ones; a company in Brazil
+    writes Portuguese to customers without a language of their own, with its money and dates."""
+    import sqlalchemy as sa
+
+    from qbsync.cache.models import Realm
+
+    url = f"sqlite:///{tmp_path / 'br.sqlite3'}"
+    c = build(url)
+    info = {"CompanyName": "Padaria Estrela Ltda", "Country": "BR", "SupportedLanguages": "pt",
+            "CustomerCommunicationAddr": {"Line1": "Rua das Flores, 120", "City": "Curitiba",
+                                          "CountrySubDivisionCode": "PR", "PostalCode": "80010-000"},
+            "CompanyAddr": {"Line1": "Avenida Central, 9", "City": "Curitiba"},
+            "LegalAddr": {"Line1": "Caixa Postal 77", "City": "Curitiba"}}
+    with c.engine.begin() as conn:
+        conn.execute(sa.update(Realm).where(Realm.realm_id == c.realm_id).values(
+            company_name=info["CompanyName"], country="BR", currency="BRL", raw_company_info=info))
+    c.engine.dispose()
+    out = tmp_path / "letters.html"
+    run("documents", "letters", "--format", "html", "-o", str(out), "--letter", "first", "--as-of", ASOF,
+        "--cache-url", url)
+    page = out.read_text(encoding="utf-8")
+    assert "Rua das Flores, 120" in page and "Curitiba PR 80010-000" in page
+    assert "Avenida Central" not in page and "Caixa Postal" not in page
+    assert "Faturas em atraso: primeiro aviso" in page  # customers without a language: the company's
+    assert re.search(r"R\$\s\d{1,3}(\.\d{3})*,\d{2}", page)  # R$ 1.234,50
+    assert "30 de junho de 2025" in page and "30/06/2025" not in page.split("<table")[0]  # pt_BR's date
