@@ -220,14 +220,18 @@ def report(engine: sa.Engine, realm_id: str, name: str, as_of: date) -> Campaign
     if as_of < camp.as_of:
         raise InputError(f"--as-of {as_of} is before the campaign's date {camp.as_of}",
                          hint="report on a date after the campaign started")
-    mem = members(engine, camp.id)
-    back = returns(engine, realm_id, [m.customer_id for m in mem], camp.as_of, as_of)
-    contacted = _group("contacted", [m.customer_id for m in mem if not m.control], back, camp.as_of)
-    control = _group("control", [m.customer_id for m in mem if m.control], back, camp.as_of)
+    # who is in which group, not whole members: 100,000 members as ORM objects took 6 s of CPU
+    with engine.connect() as conn:
+        groups = conn.execute(sa.select(CampaignMember.customer_id, CampaignMember.control)
+                              .where(CampaignMember.campaign_id == camp.id)
+                              .order_by(CampaignMember.customer_id)).all()
+    contacted_ids = [cid for cid, held_back in groups if not held_back]
+    back = returns(engine, realm_id, [cid for cid, _ in groups], camp.as_of, as_of)
+    contacted = _group("contacted", contacted_ids, back, camp.as_of)
+    control = _group("control", [cid for cid, held_back in groups if held_back], back, camp.as_of)
     k1, n1, k2, n2 = contacted.returned, contacted.members, control.returned, control.members
     ratio = (contacted.rate / control.rate) if control.rate > 0 else None
-    reached, responded = outreach_of(engine, realm_id, camp,
-                                     [m.customer_id for m in mem if not m.control], as_of)
+    reached, responded = outreach_of(engine, realm_id, camp, contacted_ids, as_of)
     return CampaignReport(camp, as_of, contacted, control, contacted.rate - control.rate,
                           newcombe(k1, n1, k2, n2), ratio, ratio_interval(k1, n1, k2, n2), back, reached,
                           responded)
