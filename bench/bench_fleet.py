@@ -454,7 +454,11 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
                 changes = {r: sum(1 for t in made[r] if t >= since[r]) for r in realms}
                 clock_before = {r: requests_of(server, r) for r in realms}
                 # Workers started and idle first: the figure is the fleet's, not Python's start-up.
-                procs = [qbsync(env, "worker", "--concurrency", str(args.concurrency))
+                # No schedule inside the round: a worker ticks as it starts, and after a long wait for
+                # the bench lock every company is past the default 15 minutes, so the tick would queue
+                # them all before the round does (and again those already running: realm 0 synced
+                # twice, 6 requests for 4 allowed, in one run).
+                procs = [qbsync(env, "worker", "--concurrency", str(args.concurrency), "--every", "1d")
                          for _ in range(workers)]
                 wait_for_workers(engine, workers)
                 load_before = loadavg()
