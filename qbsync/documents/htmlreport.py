@@ -174,9 +174,13 @@ def collect(engine: sa.Engine, realm_id: str, opts: Options, *, locale: str | No
     second: AsyncResult[tuple[Any, ...]] | None = None
     if url is not None:
         # spawn, not fork: the child must not share this process's open database connections
-        pool = multiprocessing.get_context("spawn").Pool(1)
-        second = pool.apply_async(_second_part_in_child, (url, realm_id, opts,
-                                                          logging.getLogger("qbsync").getEffectiveLevel()))
+        try:
+            pool = multiprocessing.get_context("spawn").Pool(1)
+        except OSError as exc:  # no process semaphores here (some containers): all in this process
+            logging.getLogger(__name__).debug("report html in one process: %s", exc)
+        else:
+            second = pool.apply_async(_second_part_in_child, (url, realm_id, opts,
+                                                              logging.getLogger("qbsync").getEffectiveLevel()))
     try:
         aging_r = _timed(sec, "aging", lambda: aging.aging(engine, realm_id, as_of))
         best_r = _timed(sec, "best", lambda: best.best(engine, realm_id, as_of, opts.period))

@@ -221,3 +221,24 @@ def test_counts_on_the_page_are_written_as_the_terminal_writes_them() -> None:
 
     words = environment(None).from_string("{{ n | count }} of {{ m | count }} customers")
     assert words.render(n=487, m=100000) == "487 of 100,000 customers"
+
+
+def test_without_process_semaphores_the_page_is_made_in_one_process(made: tuple[str, Path],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some containers cannot start a process pool (no sem_open): the page is made all the same."""
+    import multiprocessing.context
+
+    from qbsync.cache.schema import open_cache, resolve_realm
+    from qbsync.documents import htmlreport
+    from qbsync.reports.source import default_period
+
+    def refuse(*args: Any, **kw: Any) -> Any:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnContext, "Pool", refuse)
+    url, _ = made
+    engine = open_cache(url)
+    col = htmlreport.collect(engine, resolve_realm(engine, None), htmlreport.Options(
+        AS_OF, default_period(AS_OF), top=10, today=AS_OF, processes=2))
+    engine.dispose()
+    assert col.processes == 1 and col.duplicates is not None and col.duplicates.clusters and col.campaigns
