@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from qbsync.cache.models import SyncState
 from qbsync.fleet.inbox import Inbox
+from qbsync.texttable import human_time
 
 STATE = SyncState.metadata.tables[SyncState.__tablename__]
 SYNC_TASK = "qbsync.sync_realm"
@@ -48,7 +49,7 @@ class FleetStatus:
 
     def line(self) -> str:
         def when(t: datetime | None) -> str:
-            return t.strftime("%Y-%m-%d %H:%M:%S") if t else "never"
+            return human_time(t) if t else "never"
 
         queue = "-" if self.queued is None else f"{self.queued} queued, {self.running or 0} running"
         lag = "-" if self.lag_seconds is None else _duration(self.lag_seconds)

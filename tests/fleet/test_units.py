@@ -15,6 +15,7 @@ from qbsync.fleet.events import CLOUDEVENTS, LEGACY, BadDelivery, parse_delivery
 from qbsync.fleet.queue import InProcessQueue
 from qbsync.fleet.runner import CDC, FULL, SCHEDULE, Outcome, SyncRequest
 from qbsync.fleet.schedule import RealmMarks, due
+from qbsync.fleet.status import FleetStatus
 
 # Intuit's published CloudEvents sample (blogs.intuit.com, 2025-11-12), as sent.
 INTUIT_SAMPLE = b"""[
@@ -142,3 +143,10 @@ def test_a_busy_company_is_queued_again_later_without_holding_the_queue() -> Non
         threading.Event().wait(0.01)
     q.stop()
     assert calls[:2] == ["A", "B"] and calls.count("A") == 2
+
+
+def test_status_line_gives_times_with_their_zone() -> None:
+    """A time for a person carries its zone (docs/cli.md), in the fleet's status line as elsewhere."""
+    at = datetime(2026, 12, 5, 22, 24, 23, tzinfo=UTC)
+    line = FleetStatus("1", last_event_at=at, last_sync_at=at).line()
+    assert line.count("2026-12-05 22:24:23 UTC") == 2, line
