@@ -93,12 +93,14 @@ def table(report: BestReport, limit: int | None = 50) -> Table:
     rows = [vars(r).copy() for r in report.rows]
     pareto = report.customers_for(Decimal("0.8"))
     paying = sum(1 for r in report.rows if r.spend > 0)
-    notes = [f"{pareto} of {paying} paying customers made 80% of revenue in {report.period}"]
+    notes = [f"{pareto:,} of {paying:,} paying customers made 80% of revenue in {report.period}"]
     if paying < len(report.rows):
-        notes.append(f"{len(report.rows) - paying} customers' refunds and credits outweigh their sales "
+        outweighed = len(report.rows) - paying
+        whose = "1 customer's" if outweighed == 1 else f"{outweighed:,} customers'"
+        notes.append(f"{whose} refunds and credits outweigh their sales "
                      "in the period: listed last, negative, and counted in the total as in Sales by Customer")
     if limit is not None and len(rows) > limit:
-        notes.insert(0, f"showing the top {limit} of {len(rows)} customers; totals cover all of them")
+        notes.insert(0, f"showing the top {limit:,} of {len(rows):,} customers; totals cover all of them")
         rows = rows[:limit]
     change = report.total - report.previous_total
     totals = {"name": "TOTAL", "spend": report.total, "share": Decimal(1) if report.total else None,

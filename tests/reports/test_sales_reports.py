@@ -150,4 +150,14 @@ def test_best_lists_a_customer_whose_refunds_outweigh_sales_last_and_the_total_i
     assert report.total == D("1040.00") == sum(r.spend for r in report.rows)
     assert report.rows[-1].cumulative_share == 1
     assert report.customers_for(D("0.8")) == 2
-    assert "1 customers' refunds and credits outweigh" in " ".join(best.table(report).notes)
+    assert "1 customer's refunds and credits outweigh" in " ".join(best.table(report).notes)
+
+
+def test_best_notes_write_counts_as_a_person_reads_them(db_url: str) -> None:
+    c = CacheBuilder(db_url)
+    for n in range(1, 1002):
+        c.customer(str(n), f"Shopper {n}")
+        c.receipt(str(n), date(2025, 5, 1), f"{n}.00")
+    notes = " ".join(best.table(best.best(c.engine, c.realm_id, AS_OF, PERIOD), limit=5).notes)
+    assert "showing the top 5 of 1,001 customers" in notes
+    assert "of 1,001 paying customers made 80%" in notes
