@@ -162,10 +162,7 @@ def run_passes(gateway: QboGateway, store: SyncStore, *, resumed: dict[str, Pass
     writers = store.concurrent_writers
     # Fetched pages wait for the writers while the round has not begun (the opening is still
     # answering) and whenever the writers fall behind; past this many, fetching pauses.
-    # The opening's first pages are fetched whatever happens (one per new pass), so they do not count
-    # against it: held while one slow opening answer keeps the round from beginning, they would
-    # otherwise fill it and stop the remaining pages going out, the very wait the COUNTs avoid.
-    backlog = workers + writers + sum(1 for t in queue if t.kind == "page" and t.page_no == 1)
+    backlog = workers + writers
     fetching: dict[Future[Any], _Task] = {}
     writing: dict[Future[int], _Task] = {}
 
