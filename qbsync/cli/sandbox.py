@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
@@ -43,11 +44,11 @@ def serve(db_path: str, host: str, port: int, latency: str, realm_id: str | None
     from qbsync.sandbox.server import MAX_BODY, SandboxServer
     from qbsync.sandbox.store import Store
 
+    existed = Path(db_path).exists()
     store = Store(db_path)
-    if not store.realms():
+    created = not store.realms()
+    if created:
         store.create_realm(realm_id or "9341453050000001", company_info={"CompanyName": "Sandbox Company"})
-        click.echo("note: the database had no company; created an empty one "
-                   "(fill it with `qbsync sandbox seed` or `qbsync sandbox load`).", err=True)
     profile = LatencyProfile.realistic() if latency == "realistic" else LatencyProfile.none()
     srv = SandboxServer(store, client_id=client_id, client_secret=client_secret, host=host, port=port,
                         latency=profile, default_realm=realm_id, max_body=max_body or MAX_BODY,
@@ -55,8 +56,15 @@ def serve(db_path: str, host: str, port: int, latency: str, realm_id: str | None
     try:
         base = srv.start()
     except OSError as exc:
+        store.close()
+        if not existed:  # nothing half-made left behind: the file this command created goes too
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(db_path + suffix).unlink(missing_ok=True)
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                          hint="pick another --port (0 picks a free one) or stop what is using it") from None
+    if created:
+        click.echo("note: the database had no company; created an empty one "
+                   "(fill it with `qbsync sandbox seed` or `qbsync sandbox load`).", err=True)
     click.echo(f"QuickBooks Online sandbox listening on {base}")
     click.echo(f"  discovery URL : {srv.discovery_url}")
     click.echo(f"  API URL       : {srv.api_url_v3}")

@@ -166,3 +166,24 @@ def test_serve_on_a_port_in_use_is_one_clean_line(tmp_path: Any) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+    # Nothing half-made: the database this command would have created is not left behind, and
+    # the note about creating a company is not said of a company that was not kept.
+    assert list(tmp_path.iterdir()) == []
+    assert "created an empty one" not in result.output
+
+
+def test_serve_on_a_port_in_use_keeps_a_database_that_was_there(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from qbsync.cli import cli
+
+    db = tmp_path / "s.db"
+    assert CliRunner().invoke(cli, ["sandbox", "seed", "--db", str(db), "--customers", "5"]).exit_code == 0
+    size = db.stat().st_size
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["sandbox", "serve", "--db", str(db), "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert db.exists() and db.stat().st_size >= size
