@@ -185,6 +185,25 @@ def _render_chunk(html: str) -> bytes:
     return bytes(data)
 
 
+def chunked(articles: Sequence[Article], parts: int, most: int) -> list[list[Article]]:
+    """``articles`` in runs of consecutive ones holding about ``1 / parts`` of their HTML each and at
+    most ``most`` articles (a larger article is a run of its own): the HTML's length is what
+    WeasyPrint's time follows."""
+    target = sum(len(a.html) for a in articles) / max(parts, 1)
+    chunks: list[list[Article]] = []
+    run: list[Article] = []
+    size = 0
+    for a in articles:
+        if run and (size + len(a.html) > target or len(a.html) >= target or len(run) >= most):
+            chunks.append(run)
+            run, size = [], 0
+        run.append(a)
+        size += len(a.html)
+    if run:
+        chunks.append(run)
+    return chunks
+
+
 def workers() -> int:
     """Processes for a large batch: the machine's cores, at most four."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -193,11 +212,16 @@ def workers() -> int:
 class PdfMaker:
     """WeasyPrint with one font configuration for a whole run (fonts are loaded once).
 
-    A large batch is laid out in chunks of ``CHUNK`` documents on every core (WeasyPrint is pure
-    Python, so one process uses one core) and the chunks' pages joined into one PDF with pypdf.
+    A large batch is laid out on every core (WeasyPrint is pure Python, so one process uses one
+    core) in chunks of consecutive documents, and the chunks' pages joined into one PDF with pypdf.
+    Layout time follows the text to lay out, not the number of documents (a one-page statement
+    and a 75-page one differ a hundredfold), so a chunk holds about ``1 / (SHARE * processes)`` of
+    the batch's HTML, a document larger than that is a chunk of its own, and the largest chunks go
+    first: both cores stay busy to the end instead of one finishing a long statement alone.
     """
 
-    CHUNK = 20
+    SHARE = 8  # chunks per process: enough to even out the cores, few enough that each has a real share
+    MOST = 100  # documents in a chunk at most (a chunk's layout is held in memory until it is written)
 
     def __init__(self) -> None:
         try:
@@ -205,7 +229,8 @@ class PdfMaker:
         except (ModuleNotFoundError, OSError) as exc:  # the extra, or the system's Pango, is missing
             raise InputError(f"PDF needs WeasyPrint and the system's Pango: {exc}",
                              hint="pip install 'qbsync[documents]'; on Debian/Ubuntu also apt-get install "
-                                  "libpango-1.0-0 libpangoft2-1.0-0 (or write --format html)") from exc
+                                  "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 (or write "
+                                  "--format html)") from exc
         self.fonts = FontConfiguration()
         for name in ("weasyprint", "fontTools"):  # their progress lines are not the user's business
             logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -221,17 +246,20 @@ class PdfMaker:
     def pdfs(self, composer: Composer, articles: Sequence[Article], *, title: str,
              processes: int | None = None) -> bytes:
         """One PDF of every article, each starting a new page: chunks laid out in parallel, then joined."""
-        chunks = [list(articles[i:i + self.CHUNK]) for i in range(0, len(articles), self.CHUNK)]
+        procs = processes or workers()
+        chunks = chunked(articles, procs * self.SHARE, self.MOST)
         pages = [composer.page(chunk, title=title, pdf=True) for chunk in chunks]
         for page, chunk in zip(pages, chunks, strict=True):
             check_fonts(page, f"{title} ({', '.join(a.customer_id for a in chunk[:3])}...)")
-        procs = min(processes or workers(), len(pages))
-        if procs <= 1:
+        if procs <= 1 or len(pages) == 1:
             return self.join([self.pdf(page, where=title) for page in pages])
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(procs) as pool:
-            return self.join(list(pool.map(_render_chunk, pages)))
+        with ProcessPoolExecutor(min(procs, len(pages))) as pool:
+            # largest first (longest processing time first): the last chunks to finish are small ones
+            order = sorted(range(len(pages)), key=lambda i: -len(pages[i]))
+            futures = {i: pool.submit(_render_chunk, pages[i]) for i in order}
+            return self.join([futures[i].result() for i in range(len(pages))])
 
     def files(self, composer: Composer, articles: Sequence[Article], paths: Sequence[Path], *, title: str,
               processes: int | None = None) -> None:

@@ -1,0 +1,48 @@
+"""A batch PDF on several processes: chunks follow the HTML's size, pages keep the batch's order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from markupsafe import Markup
+
+from qbsync.documents.company import Company
+from qbsync.documents.compose import Article, Composer, PdfMaker, chunked
+from tests.documents.conftest import pdf_pages, pdf_text
+
+
+def articles(composer: Composer, sizes: list[int]) -> list[Article]:
+    """One article per size: its name as a heading, then ``size`` lines of a table."""
+    style = composer.style(None)
+    out = []
+    for i, size in enumerate(sizes):
+        rows = "".join(f"<tr><td>{i}-{n}</td></tr>" for n in range(size))
+        html = Markup(f'<article class="doc"><h1>Customer {i:03d}</h1><table>{rows}</table></article>')
+        out.append(Article(str(i), f"Customer {i:03d}", html, style))
+    return out
+
+
+def test_chunks_hold_equal_shares_of_html_and_a_long_document_alone() -> None:
+    composer = Composer(Company("r", "Co"))
+    batch = articles(composer, [1] * 30 + [400] + [1] * 30)
+    chunks = chunked(batch, 8, 100)
+    assert [a for chunk in chunks for a in chunk] == batch  # consecutive runs, in the batch's order
+    assert [len(c) for c in chunks if any(a.customer_id == "30" for a in c)] == [1]
+    target = sum(len(a.html) for a in batch) / 8
+    assert all(sum(len(a.html) for a in c) <= target for c in chunks if len(c) > 1)
+    assert len(chunked(batch, 1, 100)) == 1
+    assert max(len(c) for c in chunked(articles(composer, [1] * 250), 2, 100)) == 100
+
+
+def test_the_largest_chunks_go_first_and_the_pages_keep_the_batch_order(
+        tmp_path: Path, system_tools: dict[str, str]) -> None:
+    pytest.importorskip("weasyprint")
+    composer = Composer(Company("r", "Co"))
+    sizes = [1, 2, 1, 150, 1, 1, 90, 1]  # the long ones in the middle are laid out first
+    out = tmp_path / "batch.pdf"
+    out.write_bytes(PdfMaker().pdfs(composer, articles(composer, sizes), title="T", processes=2))
+    text = pdf_text(out, layout=False)
+    heads = [line for line in text.splitlines() if line.startswith("Customer ")]
+    assert heads == [f"Customer {i:03d}" for i in range(len(sizes))]
+    assert pdf_pages(out) > len(sizes)  # the long ones run over several pages
