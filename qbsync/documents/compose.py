@@ -274,11 +274,13 @@ class PdfMaker:
             for page, path in zip(pages, paths, strict=True):
                 write_atomic_bytes(path, self.pdf(page, where=title))
             return
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(procs) as pool:
-            for data, path in zip(pool.map(_render_chunk, pages, chunksize=8), paths, strict=True):
-                write_atomic_bytes(path, data)
+        with ProcessPoolExecutor(procs) as pool:  # the longest first, as in pdfs()
+            order = sorted(range(len(pages)), key=lambda i: -len(pages[i]))
+            futures = {pool.submit(_render_chunk, pages[i]): i for i in order}
+            for done in as_completed(futures):
+                write_atomic_bytes(paths[futures[done]], done.result())
 
     @staticmethod
     def join(parts: Sequence[bytes]) -> bytes:
