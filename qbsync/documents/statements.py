@@ -47,6 +47,25 @@ class StatementView:
         rest = 100 - sum(fixed.get(k, 0) for _, _, k in self.columns if k != "money")
         return [fixed.get(k, rest // max(len(money), 1)) for _, _, k in self.columns]
 
+    def cells(self, line: dict[str, Any]) -> list[tuple[str, str, int]]:
+        """The cells of one line as (key, kind, columns spanned). An empty cell joins a neighbour
+        that can take its room without moving: a text cell before it (left-aligned) or an amount
+        after it (right-aligned). The line reads and looks the same, with fewer cells to lay out:
+        WeasyPrint's time goes with the cells (a balance-forward line has 5-6 instead of 7)."""
+        out: list[list[Any]] = []
+        carry = 0  # empty amount columns waiting for the amount after them
+        kinds = [kind for _, _, kind in self.columns]
+        for i, (key, _, kind) in enumerate(self.columns):
+            empty = line[key] is None or line[key] == ""
+            if empty and kind != "money" and not carry and out and out[-1][1] != "money":
+                out[-1][2] += 1
+            elif empty and kind == "money" and kinds[i + 1:i + 2] == ["money"]:
+                carry += 1
+            else:
+                out.append([key, kind, 1 + carry])
+                carry = 0
+        return [(key, kind, span) for key, kind, span in out]
+
 
 def view(st: statement.Statement) -> StatementView:
     """The layout of one statement, with the columns `report statement` gives its kind."""

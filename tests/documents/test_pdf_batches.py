@@ -46,3 +46,30 @@ def test_the_largest_chunks_go_first_and_the_pages_keep_the_batch_order(
     heads = [line for line in text.splitlines() if line.startswith("Customer ")]
     assert heads == [f"Customer {i:03d}" for i in range(len(sizes))]
     assert pdf_pages(out) > len(sizes)  # the long ones run over several pages
+
+
+def test_an_empty_cell_joins_the_neighbour_that_keeps_its_place() -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from qbsync.documents.statements import StatementView
+
+    cols = [("txn_date", "Date", "date"), ("kind", "Type", "type"), ("number", "No.", "text"),
+            ("due_date", "Due date", "date"), ("charge", "Amount", "money"),
+            ("received", "Payment/credit", "money"), ("balance", "Balance", "money")]
+    st = StatementView("1", "balance-forward", "Balance forward statement", date(2025, 6, 30), None, None,
+                       cols, [], Decimal("0"), {}, [])
+    day, money = date(2025, 6, 3), Decimal("12.50")
+    invoice = {"txn_date": day, "kind": "Invoice", "number": "7", "due_date": day, "charge": money,
+               "received": None, "balance": money}
+    payment = {**invoice, "kind": "Payment", "due_date": None, "charge": None, "received": money}
+    # the amount stays in its column: the empty Payment/credit goes to the balance after it
+    assert st.cells(invoice) == [("txn_date", "date", 1), ("kind", "type", 1), ("number", "text", 1),
+                                 ("due_date", "date", 1), ("charge", "money", 1), ("balance", "money", 2)]
+    # the number keeps its left edge, the payment its right edge
+    assert st.cells(payment) == [("txn_date", "date", 1), ("kind", "type", 1), ("number", "text", 2),
+                                 ("received", "money", 2), ("balance", "money", 1)]
+    nothing = dict.fromkeys(invoice)
+    assert st.cells(nothing) == [("txn_date", "date", 4), ("balance", "money", 3)]
+    for line in (invoice, payment, nothing):
+        assert sum(span for _, _, span in st.cells(line)) == len(cols)
