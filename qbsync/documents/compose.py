@@ -251,7 +251,7 @@ class PdfMaker:
         pages = [composer.page(chunk, title=title, pdf=True) for chunk in chunks]
         for page, chunk in zip(pages, chunks, strict=True):
             check_fonts(page, f"{title} ({', '.join(a.customer_id for a in chunk[:3])}...)")
-        if procs <= 1 or len(pages) == 1:
+        if procs <= 1 or len(pages) <= 1:
             return self.join([self.pdf(page, where=title) for page in pages])
         from concurrent.futures import ProcessPoolExecutor
 
