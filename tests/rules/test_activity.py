@@ -9,7 +9,7 @@ from pathlib import Path
 from qbsync.cache.db import create_schema, make_engine
 from qbsync.cache.models import CreditMemo, Estimate, Invoice, Payment, SalesReceipt
 from qbsync.cache.upsert import write_objects
-from qbsync.rules.activity import _aggregate_query, _Reader, load_activity
+from qbsync.rules.activity import _aggregate_query, _later_applied_query, _Reader, load_activity
 from tests.builder import CacheBuilder
 
 AS_OF = date(2025, 6, 30)
@@ -126,6 +126,22 @@ def test_voided_invoices_do_not_decide_the_location(db_url: str) -> None:
     assert (a.department_id, a.department_name) == ("7", "Downtown")
 
 
+def test_location_ties_go_to_the_smallest_id_and_later_documents_do_not_count(db_url: str) -> None:
+    b = CacheBuilder(db_url)
+    b.department("7", "Downtown")
+    b.department("8", "Harbour")
+    b.department("9", "Airport")
+    b.customer("1", "Even Co")
+    b.invoice("1", date(2025, 1, 1), dept="8", balance="0")
+    b.receipt("1", date(2025, 2, 1), dept="7")
+    b.receipt("1", date(2025, 7, 1), dept="9")  # after as_of: not yet a sale there
+    b.receipt("1", date(2025, 7, 2), dept="9")
+    b.invoice("1", date(2025, 3, 1), balance="0")  # no location: counts for none
+    a = load_activity(b.engine, b.realm_id, AS_OF)["1"]
+    assert (a.department_id, a.department_name) == ("7", "Downtown")
+    assert load_activity(b.engine, b.realm_id, date(2025, 7, 31))["1"].department_id == "9"
+
+
 def test_customer_without_transactions(db_url: str) -> None:
     b = CacheBuilder(db_url)
     b.customer("1", "Nobody Yet", created=date(2025, 6, 1))
@@ -147,4 +163,21 @@ def test_sqlite_reads_each_table_through_its_covering_index(tmp_path: Path) -> N
             plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
             assert f"COVERING INDEX ix_{model.__tablename__}_customer_activity" in plan, plan
             assert "GROUP BY" not in plan, plan  # read in customer order: no sort to group
+    engine.dispose()
+
+
+def test_sqlite_adds_back_later_payments_from_their_links(tmp_path: Path) -> None:
+    # Walking every document dated up to as_of by the date index, a probe into the table each, took
+    # 2.1 s on 1,000,000 invoices where the 15,000 later payments' links take 0.15 s (issue 15).
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    create_schema(engine)
+    with engine.connect() as conn:
+        for model, entity in ((Invoice, "Invoice"), (CreditMemo, "CreditMemo")):
+            query = _later_applied_query(_Reader("sqlite"), model, entity, "1", AS_OF)
+            compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+            plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")]
+            outer = [step for step in plan if "later_links" in step or model.__tablename__ in step]
+            assert outer[-2:] == ["SCAN later_links",
+                                  f"SEARCH {model.__tablename__} USING INDEX "
+                                  f"sqlite_autoindex_{model.__tablename__}_1 (realm_id=? AND id=?)"], plan
     engine.dispose()
