@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from qbsync.cache.campaign_models import Campaign, CampaignMember
+from qbsync.cache.read import bulk
 from qbsync.campaigns.rfm import RfmConfig
 from qbsync.campaigns.segments import SegmentDef, evaluate
 from qbsync.clock import Clock, end_of_day
@@ -44,6 +45,7 @@ def draw_control(customer_ids: list[str], share: Decimal, seed: int) -> set[str]
     return set(random.Random(seed).sample(ids, control_count(len(ids), share)))
 
 
+@bulk()
 def create(engine: sa.Engine, realm_id: str, name: str, segment: SegmentDef, as_of: date, clock: Clock, *,
            control_share: Decimal = Decimal("0.10"), seed: int | None = None,
            rfm: RfmConfig | None = None) -> Campaign:

@@ -26,6 +26,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from qbsync.cache.models import Customer
+from qbsync.cache.read import bulk
 from qbsync.clock import end_of_day
 from qbsync.customers.outreach import Contact, ItemSpec, by_customer, contacts
 from qbsync.reports.aging import bucket_of
@@ -173,6 +174,7 @@ def dunning_plan(engine: sa.Engine, realm_id: str, as_of: date, *, within_days: 
     return plan(invoices, people, history, as_of, within_days=within_days, min_gap_days=min_gap_days)
 
 
+@bulk()
 def dunning(engine: sa.Engine, realm_id: str, as_of: date, *, within_days: int = 7,
             stages: tuple[str, ...] = STAGES, letters: Sequence[str] = LETTERS,
             min_gap_days: int = DEFAULT_MIN_GAP_DAYS) -> list[DunningRow]:

@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from qbsync.cache.models import Invoice, QboClass, SalesReceipt
+from qbsync.cache.read import bulk
 from qbsync.campaigns.rfm import SEGMENT_NAMES, RfmConfig, score_all
 from qbsync.errors import ConfigError, InputError
 from qbsync.reports.receivables import open_items
@@ -422,6 +423,7 @@ def _classes_of(engine: sa.Engine, realm_id: str, wanted: list[str], as_of: date
     return found
 
 
+@bulk()
 def evaluate(engine: sa.Engine, realm_id: str, seg: SegmentDef, as_of: date,
              rfm: RfmConfig | None = None) -> list[Member]:
     """The customers in ``seg`` as of ``as_of``, each with the reason it is in."""

@@ -24,6 +24,7 @@ from typing import Literal
 
 import sqlalchemy as sa
 
+from qbsync.cache.read import bulk
 from qbsync.errors import InputError
 from qbsync.reports.receivables import KIND_TITLES, AgingMethod, OpenItem, open_items
 from qbsync.reports.source import ZERO, customers
@@ -147,6 +148,7 @@ def compute(items: list[OpenItem], names: dict[str, str], as_of: date,
     return AgingReport(as_of, params, rows, totals, kept, names, age_on if age_on != as_of else None)
 
 
+@bulk()
 def aging(engine: sa.Engine, realm_id: str, as_of: date, params: AgingParams = DEFAULT,
           today: date | None = None) -> AgingReport:
     with engine.connect() as conn:

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from qbsync.cache.read import bulk
 from qbsync.reports.receivables import OpenItem, open_items
 from qbsync.reports.source import ZERO, customers, last_dates
 from qbsync.reports.table import Column, Table
@@ -61,6 +62,7 @@ def compute(items: list[OpenItem], names: dict[str, str], purchases: dict[str, d
     return rows
 
 
+@bulk()
 def baddebt(engine: sa.Engine, realm_id: str, as_of: date, *, min_days: int = 90,
             quiet_days: int = 90) -> list[BadDebtRow]:
     with engine.connect() as conn:

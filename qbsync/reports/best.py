@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from qbsync.cache.read import bulk
 from qbsync.reports import sales
 from qbsync.reports.source import ZERO, Period, customers
 from qbsync.reports.table import Column, Table
@@ -77,6 +78,7 @@ def compute(current: dict[str, Decimal], previous: dict[str, Decimal], names: di
     return BestReport(as_of, period, period.previous(), rows, total, previous_total, current, names)
 
 
+@bulk()
 def best(engine: sa.Engine, realm_id: str, as_of: date, period: Period) -> BestReport:
     with engine.connect() as conn:
         current = spend_by_customer(conn, realm_id, period)

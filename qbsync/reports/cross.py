@@ -23,6 +23,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from qbsync.cache.models import Department, QboClass, SalesLine
+from qbsync.cache.read import bulk
 from qbsync.cache.types import Money
 from qbsync.errors import InputError
 from qbsync.reports import sales
@@ -142,6 +143,7 @@ def _class_cells(rows: Iterable[Any]) -> dict[str, dict[str, Decimal]]:
     return dict(cells)
 
 
+@bulk()
 def cross(engine: sa.Engine, realm_id: str, as_of: date, period: Period,
           dimension: Dimension = "location") -> CrossReport:
     if dimension not in ("location", "class"):

@@ -30,6 +30,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from qbsync.cache.read import bulk
 from qbsync.reports import sales
 from qbsync.reports.source import ZERO, InvoiceState, Period, customers, invoice_states
 from qbsync.reports.table import Column, Table
@@ -173,6 +174,7 @@ def compute(invoices: list[InvoiceState], names: dict[str, str], as_of: date, pe
     return PaymentsReport(as_of, period, rules, out)
 
 
+@bulk()
 def payments(engine: sa.Engine, realm_id: str, as_of: date, period: Period,
              rules: PaymentRules = PaymentRules()) -> PaymentsReport:
     with engine.connect() as conn:

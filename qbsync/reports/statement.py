@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from qbsync.cache import ledger
 from qbsync.cache.mapping import DELETED_SUFFIX, plain_name
 from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment, SalesReceipt
-from qbsync.cache.read import Raw
+from qbsync.cache.read import Raw, bulk
 from qbsync.errors import InputError
 from qbsync.reports import aging as aging_mod
 from qbsync.reports.receivables import KIND_TITLES, OpenItem, open_items
@@ -337,6 +337,7 @@ def kind_of(kind: str) -> Kind:
     return kind
 
 
+@bulk()
 def statement(engine: sa.Engine, realm_id: str, customer: str, as_of: date, start: date | None = None,
               kind: str = "balance-forward", open_item_days: int = OPEN_ITEM_DAYS,
               with_receipts: bool = False, roll_up: bool = True) -> Statement:

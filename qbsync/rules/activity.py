@@ -36,7 +36,7 @@ from qbsync.cache.models import (
     Payment,
     PaymentLink,
 )
-from qbsync.cache.read import ZERO, Raw, chunked
+from qbsync.cache.read import ZERO, Raw, bulk, chunked
 
 #: What counts as a customer's activity: these sales-side transactions (QBO entity, and the kind as
 #: a person reads it), in the order that breaks ties on the same date (the most telling first).
@@ -353,6 +353,7 @@ def _median_of_gaps(days: list[int]) -> float:
     return float(gaps[mid]) if n % 2 else (gaps[mid - 1] + gaps[mid]) / 2
 
 
+@bulk()
 def load_activity(engine: sa.Engine, realm_id: str, as_of: date,
                   include_estimates: bool = False) -> dict[str, CustomerActivity]:
     """Activity of every customer of ``realm_id`` as seen on ``as_of`` (nothing after it counts).

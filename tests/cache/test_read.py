@@ -1,0 +1,60 @@
+"""Reading many rows: the garbage collector stays out of a whole-cache read, and comes back after it."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from qbsync.cache.read import bulk
+from qbsync.rules import activity
+from tests.builder import CacheBuilder
+
+
+@pytest.fixture(autouse=True)
+def _collector_on() -> Iterator[None]:
+    was_on = gc.isenabled()
+    gc.enable()
+    yield
+    if not was_on:
+        gc.disable()
+
+
+def test_bulk_turns_collection_off_and_back_on() -> None:
+    with bulk():
+        assert not gc.isenabled()
+        with bulk():  # nested: the inner one leaves it off
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_bulk_restores_collection_when_the_read_fails() -> None:
+    with pytest.raises(ZeroDivisionError), bulk():
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
+
+
+def test_bulk_leaves_collection_off_when_it_was_off() -> None:
+    gc.disable()
+    with bulk():
+        pass
+    assert not gc.isenabled()
+
+
+def test_the_rules_read_the_cache_without_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    b = CacheBuilder("sqlite://")
+    b.customer("1", "Acme Ltd")
+    seen: list[bool] = []
+    real = activity._table_aggregates
+
+    def spy(*args: object, **kw: object) -> object:
+        seen.append(gc.isenabled())
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(activity, "_table_aggregates", spy)
+    assert activity.load_activity(b.engine, b.realm_id, date(2025, 6, 30))["1"].txn_count == 0
+    assert seen and not any(seen)
+    assert gc.isenabled()
