@@ -65,6 +65,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # The writer stages each page (1-3 MB of JSON) in a temporary table: in memory, not a temp file,
     # it costs ~10 % less per page (issue 15).
     cur.execute("PRAGMA temp_store=MEMORY")
+    # Reads map the file instead of copying each page missing from the page cache out of the OS's:
+    # on 100,000 customers (a 0.9 GB cache, fourteen times the page cache) the reports' and rules'
+    # probes into the tables cost up to a quarter less (issue 15). Up to 2 GiB (SQLite's default
+    # build caps it there); writes go through the file as before.
+    cur.execute("PRAGMA mmap_size=2147483648")
     cur.close()
 
 

@@ -1,13 +1,16 @@
-"""Reading many rows: the garbage collector stays out of a whole-cache read, and comes back after it."""
+"""Reading many rows: the garbage collector stays out of a whole-cache read and comes back after it;
+SQLite maps the cache file."""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from qbsync.cache.db import make_engine
 from qbsync.cache.read import bulk
 from qbsync.rules import activity
 from tests.builder import CacheBuilder
@@ -58,3 +61,10 @@ def test_the_rules_read_the_cache_without_collection(monkeypatch: pytest.MonkeyP
     assert activity.load_activity(b.engine, b.realm_id, date(2025, 6, 30))["1"].txn_count == 0
     assert seen and not any(seen)
     assert gc.isenabled()
+
+
+def test_a_sqlite_cache_is_read_through_a_memory_map(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'cache.sqlite3'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar_one() >= 1 << 30
+    engine.dispose()
