@@ -613,6 +613,10 @@ def test_statements_in_quickbooks_three_kinds(world: World) -> None:
         fwd = world.json(*args, "--kind", "balance-forward")
         assert set(fwd["meta"]["members"].split(",")) == members
         assert money(fwd["meta"]["amount_due"]) == due
+        # The aging printed under the statement (QuickBooks' boxes) adds up to the amount due.
+        [aging_note] = [n for n in fwd["notes"] if n.startswith("aging on ")]
+        ages = [part.rsplit(" ", 1)[1] for part in aging_note.split(": ", 1)[1].split(", ")]
+        assert len(ages) == 5 and sum((money(a.replace(",", "")) for a in ages), ZERO) == due, aging_note
         body = [r for r in fwd["rows"] if r["kind"] != "Balance forward"]
         assert sorted((r["kind"].replace(" ", ""), r["txn_id"], money(r["charge"]) - money(r["received"]))
                       for r in body) == sorted(lines)
