@@ -6,15 +6,16 @@ Pages are ``ORDERBY Id`` with STARTPOSITION: QBO Ids are strings that QBO orders
 
 Nothing waits for anything it does not need. The round opens with as many requests as the limits
 allow at once: one batch request holding the COUNT of every entity to size (and, when due, the
-company's CompanyInfo and Preferences), and page 1 of every new pass. The earliest server time among
-those first answers is where the run began (no later answer can carry an earlier time, since every
-later request leaves after an answer has arrived); the passes start there, and pages are written
-from then on. The COUNTs size the remaining pages, which go out as the limiter admits them; the
-short last pages go last, so the final requests are quick. Once the last page has been fetched,
-``catch_up`` (the CDC that follows every pass) runs while the last pages are still being written;
-it writes nothing before they are all committed. Rows created after the COUNT, and rows changed or
-deleted while paging, are its business; rows that slid across a page boundary because a row before
-them was deleted are found by the runner's count check after it.
+company's CompanyInfo and Preferences), and page 1 of as many new passes as fit beside it, the likely
+large ones first. The earliest server time among those first answers is where the run began (no
+later answer can carry an earlier time, since every later request leaves after an answer has
+arrived); the passes start there, and pages are written from then on. The COUNTs size the remaining
+pages, which go out as the limiter admits them; the short pages (last pages, and first pages of
+short entities the opening had no room for) go last, shortest last, so the final requests are quick.
+Once the last page has been fetched, ``catch_up`` (the CDC that follows every pass) runs while the
+last pages are still being written; it writes nothing before they are all committed. Rows created
+after the COUNT, and rows changed or deleted while paging, are its business; rows that slid across a
+page boundary because a row before them was deleted are found by the runner's count check after it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,22 +92,42 @@ class _Aborted(Exception):
     """The round failed elsewhere; the catch-up must not write."""
 
 
+def opening_order(entities: list[str], last_rows: Mapping[str, int]) -> list[str]:
+    """The order in which the opening asks for page 1 of new passes, before any COUNT is known: the
+    largest first, so the small pages are left for the end of the run, where the last requests
+    wait for the slowest of them. ``last_rows``: what the cache counted when it last synced an
+    entity; an entity it never synced counts as large, and among those the entities declared last
+    come first (the registry declares a company's short lists, its departments, classes, items and
+    accounts, before the customers and transactions that refer to them)."""
+    declared_at = {e: i for i, e in enumerate(entities)}
+    return sorted(entities, key=lambda e: (-last_rows.get(e, math.inf), -declared_at[e]))
+
+
 def run_passes(gateway: QboGateway, store: SyncStore, *, resumed: dict[str, PassState], new: list[str],
                sizes: list[str], begin: Begin, catch_up: CatchUp, counts: dict[str, EntityCounts],
-               progress: Progress, workers: int) -> None:
+               progress: Progress, workers: int, last_rows: Mapping[str, int] | None = None) -> None:
     """Fetch and commit every missing page of the round's passes, then run ``catch_up``; returns when
     both are done.
 
     ``resumed``: passes of earlier runs (their committed pages are not fetched again); ``new``: entities
     whose pass starts now; ``sizes``: statements for the opening batch (COUNTs of the passes without a
     total, the company reads), answered to ``begin`` together with the run's first server time.
+    ``last_rows``: each entity's rows when the cache last synced it (orders the opening's pages).
+
+    The opening holds as many requests as there are workers: the batch and page 1 of as many new
+    passes as fit beside it (``opening_order``). Page 1 of the other new passes is planned with their
+    COUNTs, like every later page, so a short one goes at the end.
     """
     workers = max(1, workers)
     queue: deque[_Task] = deque()
     if sizes:
         queue.append(_Task("sizes"))
-    for e in new:
-        queue.append(_Task("page", e, 1))
+    if new:
+        slots = workers - len(queue)
+        if not sizes:  # nothing will size the others: ask them all now
+            slots = len(new)
+        for e in opening_order(new, last_rows or {})[:max(0, slots)]:
+            queue.append(_Task("page", e, 1))
     for e, p in resumed.items():
         if p.total is None:
             if 1 not in p.pages:

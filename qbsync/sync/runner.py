@@ -287,7 +287,8 @@ class _Run:
             if resumed or new:
                 run_passes(self.gateway, self.store, resumed=resumed, new=new, sizes=sizes, begin=begin,
                            catch_up=catch_up, counts=self._counts(), progress=self.progress,
-                           workers=self.workers)
+                           workers=self.workers,
+                           last_rows={e: b.row_count for e, b in marks.items() if b.cursor is not None})
             else:
                 if company:
                     answers = self.gateway.queries(company)
