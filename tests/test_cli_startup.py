@@ -103,3 +103,11 @@ def test_sync_loads_neither_the_rules_nor_the_sample_data() -> None:
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_a_sync_with_a_valid_token_loads_no_oauth_library() -> None:
+    # intuit-oauth (and PyJWT and cryptography behind it) is needed only to refresh, log in or revoke.
+    code = ("import sys\nimport qbsync.cli.sync, qbsync.sync.runner, qbsync.qbo.client\n"
+            "print(sorted(m for m in ('intuitlib.client', 'jwt', 'cryptography') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

@@ -5,6 +5,9 @@ Rules this module keeps (API-NOTES "OAuth tokens"):
 - a refresh happens only while holding the realm's file lock, after re-reading the file, so two
   processes never spend the same refresh token (which would end in ``invalid_grant``);
 - ``invalid_grant`` is not transient: it becomes ReauthorizeError ("run `qbsync auth login` again").
+
+intuit-oauth (with PyJWT and cryptography behind it) is imported where a token is refreshed, asked for
+or revoked, not with this module: a sync whose access token is still valid never needs it.
 """
 
 from __future__ import annotations
@@ -13,27 +16,27 @@ import json
 import logging
 import secrets
 import threading
-import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from intuitlib.client import AuthClient
-from intuitlib.enums import Scopes
-from intuitlib.exceptions import AuthClientError
 
-from qbsync.auth.callback import CallbackListener
 from qbsync.auth.tokens import TokenSet, TokenStore
 from qbsync.clock import Clock, SystemClock
 from qbsync.errors import AuthError, ReauthorizeError, ServerError
 from qbsync.settings import Settings
 
+if TYPE_CHECKING:
+    from intuitlib.client import AuthClient
+    from intuitlib.exceptions import AuthClientError
+
 log = logging.getLogger(__name__)
 
-AuthClientFactory = Callable[[], AuthClient]
+AuthClientFactory = Callable[[], "AuthClient"]
 
 # Intuit announced (Nov 2025) a new token-response field carrying the refresh token's hard 5-year
 # expiry but not its name (unconfirmed): accept any of these, as seconds-from-now or a timestamp.
@@ -45,15 +48,21 @@ HTTP_TIMEOUT = 60.0
 RENEW_WARNING = timedelta(days=14)
 
 
-class _TimeoutAuthClient(AuthClient):
-    """intuit-oauth never sets a timeout; a hung token endpoint must not hang a cron job forever."""
+@cache
+def _timeout_auth_client() -> type[AuthClient]:
+    from intuitlib.client import AuthClient
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", HTTP_TIMEOUT)
-        return super().request(*args, **kwargs)
+    class _TimeoutAuthClient(AuthClient):
+        """intuit-oauth never sets a timeout; a hung token endpoint must not hang a cron job forever."""
 
-    def __repr__(self) -> str:
-        return f"<AuthClient {self.environment}>"
+        def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+            kwargs.setdefault("timeout", HTTP_TIMEOUT)
+            return super().request(*args, **kwargs)
+
+        def __repr__(self) -> str:
+            return f"<AuthClient {self.environment}>"
+
+    return _TimeoutAuthClient
 
 
 def auth_client_factory(settings: Settings) -> AuthClientFactory:
@@ -62,8 +71,11 @@ def auth_client_factory(settings: Settings) -> AuthClientFactory:
     discovery = settings.endpoints.discovery_url
 
     def make() -> AuthClient:
+        from intuitlib.exceptions import AuthClientError
+
         try:
-            return _TimeoutAuthClient(client_id, client_secret, settings.redirect_uri, environment=discovery)
+            return _timeout_auth_client()(client_id, client_secret, settings.redirect_uri,
+                                          environment=discovery)
         except AuthClientError as exc:
             raise AuthError(f"cannot read the OAuth discovery document at {discovery} "
                             f"(HTTP {exc.status_code})",
@@ -217,6 +229,8 @@ class TokenManager:
             if deadline is not None and deadline <= now:
                 raise ReauthorizeError("the stored QuickBooks connection has expired "
                                        f"(refresh token expired {deadline:%Y-%m-%d})")
+            from intuitlib.exceptions import AuthClientError
+
             client = self._auth_client()
             try:
                 client.refresh(refresh_token=on_disk.refresh_token)
@@ -255,6 +269,8 @@ class LoginRequest:
 
 
 def start_login(factory: AuthClientFactory) -> LoginRequest:
+    from intuitlib.enums import Scopes
+
     client = factory()
     state = secrets.token_urlsafe(24)
     url = client.get_authorization_url([Scopes.ACCOUNTING], state_token=state)
@@ -264,6 +280,8 @@ def start_login(factory: AuthClientFactory) -> LoginRequest:
 def finish_login(request: LoginRequest, redirected_url: str, store: TokenStore, *,
                  clock: Clock | None = None, environment: str | None = None) -> TokenSet:
     """Check state, exchange the code, and store the tokens (before anything uses them)."""
+    from intuitlib.exceptions import AuthClientError
+
     clock = clock or SystemClock()
     query = parse_qs(urlsplit(redirected_url.strip()).query)
 
@@ -309,6 +327,10 @@ def run_login(settings: Settings, store: TokenStore, *, show: Callable[[str], No
         show(request.url)
         redirected = paste()
     else:
+        import webbrowser
+
+        from qbsync.auth.callback import CallbackListener
+
         with CallbackListener(settings.redirect_uri) as listener:
             show(request.url)
             if open_browser:
@@ -334,6 +356,8 @@ def logout(settings: Settings, store: TokenStore, realm_id: str, *, revoke: bool
                             hint="see `qbsync auth status` for the connected companies")
         revoked = False
         if revoke:
+            from intuitlib.exceptions import AuthClientError
+
             client = (factory or auth_client_factory(settings))()
             try:
                 revoked = bool(client.revoke(token=tokens.refresh_token))
