@@ -81,6 +81,12 @@ class Raw:
     def days(self, raw: list[Any]) -> list[date]:
         return list(map(self._days.__getitem__, raw))
 
+    def not_indexed(self, column: Any) -> Any:
+        """``column`` as SQLite's planner cannot search an index by (``col || ''``: same values, same
+        order, for the ISO text SQLite keeps dates in); as it is on PostgreSQL, whose planner weighs
+        both ways with statistics. Compare it with ``raw_day``."""
+        return sa.type_coerce(column, sa.String) + "" if self.sqlite else column
+
     def raw_day(self, day: date) -> Any:
         """``day`` as this driver returns dates, to compare raw values with."""
         return day.isoformat() if self.sqlite else day

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from qbsync.cache import ledger
 from qbsync.cache.models import CreditMemo, Invoice, JournalEntry, RefundReceipt, SalesReceipt
+from qbsync.cache.read import Raw
 from qbsync.reports.source import ZERO, money_sum
 
 #: the transactions that make sales: (model, QBO entity name as in sales_lines.txn_type, sign)
@@ -37,11 +38,15 @@ def amount(model: Any) -> Any:
     return model.total_amt - model.total_tax
 
 
-def _where(model: Any, realm_id: str, start: date | None, end: date) -> list[Any]:
-    cond = [model.realm_id == realm_id, model.customer_id.is_not(None), model.txn_date <= end,
+def _where(model: Any, realm_id: str, start: date | None, end: date, raw: Raw | None = None) -> list[Any]:
+    """The rows of ``model`` that make sales dated ``start..end``; with ``raw``, the dates compared
+    so that SQLite does not search its date index (``Raw.not_indexed``)."""
+    day = model.txn_date if raw is None else raw.not_indexed(model.txn_date)
+    bound = (lambda d: d) if raw is None else raw.raw_day
+    cond = [model.realm_id == realm_id, model.customer_id.is_not(None), day <= bound(end),
             model.voided.is_(False)]
     if start is not None:
-        cond.append(model.txn_date >= start)
+        cond.append(day >= bound(start))
     return cond
 
 
@@ -92,12 +97,19 @@ def by_customer(conn: sa.Connection, realm_id: str, start: date | None, end: dat
 
 def by_customer_and(conn: sa.Connection, realm_id: str, start: date | None, end: date,
                     column: str) -> dict[str, dict[str | None, Decimal]]:
-    """Net sales per customer and per value of a header column (``department_id``)."""
+    """Net sales per customer and per value of a header column (``department_id``).
+
+    Like ``by_customer``, read from the type's covering index in customer order whatever the period:
+    grouped by a second column, SQLite took the date index instead, a probe into the table for each
+    transaction of the period (1,000,000 invoices: 0.64 s for a year's third against 0.34 s from the
+    index, x14 for ten times the data against x11, issue 15).
+    """
     out: dict[str, dict[str | None, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    raw = Raw(conn)
     for model, _entity, sign in SALES_TYPES:
         dim = getattr(model, column)
         q = (sa.select(model.customer_id, dim, money_sum(amount(model)))
-             .where(*_where(model, realm_id, start, end)).group_by(model.customer_id, dim))
+             .where(*_where(model, realm_id, start, end, raw)).group_by(model.customer_id, dim))
         for cid, key, total in conn.execute(q):
             out[cid][key] += sign * (total or ZERO)
     journal = journal_select(realm_id, start, end).subquery()

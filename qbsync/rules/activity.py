@@ -167,11 +167,6 @@ class _Reader(Raw):
             return str(raw).split(",")
         return [value for value in raw if value is not None]
 
-    def not_indexed(self, column: Any) -> Any:
-        """``column`` as SQLite's planner cannot search an index by (``col || ''``), same values and
-        order for text; as it is on PostgreSQL, whose planner weighs both ways with statistics."""
-        return sa.type_coerce(column, sa.String) + "" if self.sqlite else column
-
 
 def _aggregate_query(reader: _Reader, model: Any, realm_id: str, as_of: date, since_12m: date,
                      purchases: bool) -> Any:

@@ -6,8 +6,13 @@ import csv
 import io
 import json
 from datetime import date
+from pathlib import Path
+from typing import Any
 
-from qbsync.reports import best, cross, render
+from sqlalchemy import event
+
+from qbsync.cache.db import create_schema, make_engine
+from qbsync.reports import best, cross, render, sales
 from qbsync.reports.source import Period
 from tests.builder import CacheBuilder, D
 
@@ -161,3 +166,25 @@ def test_best_notes_write_counts_as_a_person_reads_them(db_url: str) -> None:
     notes = " ".join(best.table(best.best(c.engine, c.realm_id, AS_OF, PERIOD), limit=5).notes)
     assert "showing the top 5 of 1,001 customers" in notes
     assert "of 1,001 paying customers made 80%" in notes
+
+
+def test_sqlite_reads_sales_by_location_from_the_covering_indexes(tmp_path: Path) -> None:
+    # Grouped by customer and location, SQLite took the date index and probed the table for every
+    # transaction of the period: x14 for ten times the data, twice the covering index's time (issue 15).
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    create_schema(engine)
+    captured: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        captured.append(statement)
+
+    with engine.connect() as conn:
+        sales.by_customer_and(conn, "1", AS_OF.replace(month=1), AS_OF, "department_id")
+        for model, _entity, _sign in sales.SALES_TYPES:
+            statement = next(s for s in captured if f"FROM {model.__tablename__} " in s)
+            count = statement.count("?")
+            plan = " ".join(row[-1] for row in conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", tuple(["x"] * count)))
+            assert f"COVERING INDEX ix_{model.__tablename__}_customer_activity" in plan, plan
+    engine.dispose()
