@@ -204,6 +204,12 @@ def chunked(articles: Sequence[Article], parts: int, most: int) -> list[list[Art
     return chunks
 
 
+def _largest_first(pages: Sequence[str]) -> list[int]:
+    """The pages' positions, longest HTML first (longest processing time first: the last to finish on
+    the pool are short ones, so no core lays out a long document alone at the end)."""
+    return sorted(range(len(pages)), key=lambda i: -len(pages[i]))
+
+
 def workers() -> int:
     """Processes for a large batch: the machine's cores, at most four."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -256,9 +262,7 @@ class PdfMaker:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(min(procs, len(pages))) as pool:
-            # largest first (longest processing time first): the last chunks to finish are small ones
-            order = sorted(range(len(pages)), key=lambda i: -len(pages[i]))
-            futures = {i: pool.submit(_render_chunk, pages[i]) for i in order}
+            futures = {i: pool.submit(_render_chunk, pages[i]) for i in _largest_first(pages)}
             return self.join([futures[i].result() for i in range(len(pages))])
 
     def files(self, composer: Composer, articles: Sequence[Article], paths: Sequence[Path], *, title: str,
@@ -276,9 +280,8 @@ class PdfMaker:
             return
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(procs) as pool:  # the longest first, as in pdfs()
-            order = sorted(range(len(pages)), key=lambda i: -len(pages[i]))
-            futures = {pool.submit(_render_chunk, pages[i]): i for i in order}
+        with ProcessPoolExecutor(procs) as pool:
+            futures = {pool.submit(_render_chunk, pages[i]): i for i in _largest_first(pages)}
             for done in as_completed(futures):
                 write_atomic_bytes(paths[futures[done]], done.result())
 
