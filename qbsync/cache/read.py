@@ -101,3 +101,16 @@ class Raw:
             if len(self._money) < _MEMO:
                 self._money[raw] = found
         return found
+
+    def total(self, raw: int | Decimal | None) -> Decimal | None:
+        """A sum as ``money`` gives it, None for NULL (no rows), without the memo: sums seldom repeat,
+        and a memo of 100,000s of them would cost more than it saves."""
+        if raw is None:
+            return None
+        return Decimal(int(raw)).scaleb(-2) if self.sqlite else Decimal(raw).quantize(CENT)
+
+    def cents(self, raw: int | Decimal | None) -> int:
+        """An amount in integer cents (0 for NULL), for exact sums in ints rather than Decimals."""
+        if raw is None:
+            return 0
+        return int(raw) if self.sqlite else int(Decimal(raw).quantize(CENT) * 100)

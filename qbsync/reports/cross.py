@@ -23,11 +23,10 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from qbsync.cache.models import Department, QboClass, SalesLine
-from qbsync.cache.read import bulk
-from qbsync.cache.types import Money
+from qbsync.cache.read import Raw, bulk
 from qbsync.errors import InputError
 from qbsync.reports import sales
-from qbsync.reports.source import ZERO, Period, customers, money_sum
+from qbsync.reports.source import ZERO, Period, customer_names
 from qbsync.reports.table import Column, Table
 
 Dimension = Literal["location", "class"]
@@ -69,6 +68,11 @@ def share_out(total: Decimal, parts: dict[str, Decimal]) -> dict[str, Decimal] |
     if not weight:
         return None
     cents = int(total * 100)
+    scaled = {k: v * 100 for k, v in parts.items()}
+    if all(c == int(c) for c in scaled.values()):
+        shares = share_cents(cents, {k: int(c) for k, c in scaled.items()})
+        assert shares is not None
+        return {k: Decimal(v) / 100 for k, v in shares.items()}
     keys = sorted(parts)
     exact = {k: Fraction(cents) * Fraction(parts[k]) / Fraction(weight) for k in keys}
     out = {k: math.floor(v) for k, v in exact.items()}
@@ -78,21 +82,46 @@ def share_out(total: Decimal, parts: dict[str, Decimal]) -> dict[str, Decimal] |
     return {k: Decimal(v) / 100 for k, v in out.items()}
 
 
-def _class_rows(realm_id: str, period: Period) -> sa.CompoundSelect[Any]:
+def share_cents(total: int, parts: dict[str, int]) -> dict[str, int] | None:
+    """``share_out`` in integer cents, as exact and ten times cheaper: the share of a part is
+    ``total * part / weight``, whose floor and remainder Python's integers give exactly."""
+    weight = sum(parts.values())
+    if not weight:
+        return None
+    keys = sorted(parts)
+    nums = [total * parts[k] for k in keys]
+    if weight < 0:
+        weight, nums = -weight, [-n for n in nums]
+    out = [n // weight for n in nums]  # floors, as of the exact quotient, whatever the signs
+    left = total - sum(out)
+    if left:
+        remainders = [n % weight for n in nums]  # each share's fraction left over, times the weight
+        for i in sorted(range(len(keys)), key=lambda i: -remainders[i])[:left]:
+            out[i] += 1
+    return dict(zip(keys, out, strict=True))
+
+
+def _class_rows(realm_id: str, period: Period, raw: Raw) -> sa.CompoundSelect[Any]:
     """(customer, class, split txn type, split txn id, header class, amount, txn total) rows.
 
     A transaction whose lines (after falling back to the header's class) are all in one class, or
     that has no lines, is summed in SQL under that class: split columns NULL, amount its signed
     total. One with lines in several classes comes back as one row per class with its txn key, the
     sum of its lines there and the transaction's signed total, for ``share_out``. Only those few
-    transactions are joined to their lines; the rest cost one index probe each.
+    transactions are joined to their lines; the rest cost one index probe each. SQLite reads the
+    sales tables in storage order (``sales.selects`` with ``raw``): the period's rows through the
+    date index cost a jump about the table each (x15 for ten times the data, x10 in storage order,
+    issue 15). Amounts come back raw, summed in integer cents (``Raw.cents``).
     """
     heads = []
-    for model, entity, q in sales.selects(realm_id, period.start, period.end):
-        # probed in id order, the order of sales_lines' primary key: the probes walk its index
-        # forwards instead of jumping about it in date order (a third faster on SQLite at 2M rows)
+    for model, entity, q in sales.selects(realm_id, period.start, period.end, raw):
+        # probed in storage order, which is nearly id order (a full sync writes pages ``ORDERBY Id``,
+        # and ids of one length sort as text as they do as numbers), the order of sales_lines'
+        # primary key: the probes walk its index forwards instead of jumping about it in date order
+        # (a third faster on SQLite at 2M rows). Sorting by id for them cost more than it saved
+        # (x11.5 against x11 for ten times the data, issue 15).
         t = (q.add_columns(sa.literal(entity, sa.String()).label("txn_type"), model.id.label("txn_id"))
-             .order_by(model.id).subquery())
+             .subquery())
         line_class = sa.func.coalesce(SalesLine.class_id, t.c.class_id, "")
         lo, hi = sa.func.min(line_class), sa.func.max(line_class)
         # one probe per transaction: "=" + its one line class, "*" when the lines are in several, NULL
@@ -107,12 +136,12 @@ def _class_rows(realm_id: str, period: Period) -> sa.CompoundSelect[Any]:
     whole = h.c.kind.is_(None) | (h.c.kind != "*")
     cls = sa.case((h.c.kind.is_(None), h.c.class_id), else_=sa.func.nullif(sa.func.substr(h.c.kind, 2), ""))
     none = sa.null()
-    single = (sa.select(h.c.customer_id, cls.label("cls"), none, none, none, money_sum(h.c.amount),
-                        sa.type_coerce(none, Money()))
+    single = (sa.select(h.c.customer_id, cls.label("cls"), none, none, none, Raw.col(sa.func.sum(h.c.amount)),
+                        none)
               .where(whole).group_by(h.c.customer_id, cls))
     line_cls = sa.func.coalesce(SalesLine.class_id, h.c.class_id)
     split = (sa.select(h.c.customer_id, line_cls, h.c.txn_type, h.c.txn_id, h.c.class_id,
-                       money_sum(SalesLine.amount), sa.type_coerce(sa.func.min(h.c.amount), Money()))
+                       Raw.col(sa.func.sum(SalesLine.amount)), Raw.col(sa.func.min(h.c.amount)))
              .join(SalesLine, sa.and_(SalesLine.realm_id == realm_id, SalesLine.txn_type == h.c.txn_type,
                                       SalesLine.txn_id == h.c.txn_id))
              .where(h.c.kind == "*")
@@ -120,27 +149,34 @@ def _class_rows(realm_id: str, period: Period) -> sa.CompoundSelect[Any]:
     return sa.union_all(single, split)
 
 
-def _class_cells(rows: Iterable[Any]) -> dict[str, dict[str, Decimal]]:
-    cells: dict[str, dict[str, Decimal]] = defaultdict(dict)
-
-    def add(cid: str, dim: str | None, amount: Decimal) -> None:
-        cells[cid][dim or NONE_KEY] = cells[cid].get(dim or NONE_KEY, ZERO) + amount
-
-    splits: dict[tuple[str, str], tuple[str, str | None, Decimal, dict[str, Decimal]]] = {}
+def _class_cells(rows: Iterable[Any], raw: Raw) -> dict[str, dict[str, Decimal]]:
+    """The cells from ``_class_rows``' rows, summed in integer cents (exact, cheaper than Decimals).
+    SQLite gives each customer's rows one after another, so each customer's cells are looked up
+    once per run of them (any order gives the same cells)."""
+    cents = raw.cents
+    totals: dict[str, dict[str, int]] = defaultdict(dict)
+    splits: dict[tuple[str, str], tuple[str, str | None, int, dict[str, int]]] = {}
+    last: str | None = None
+    cell: dict[str, int] = {}
     for cid, cls, txn_type, txn_id, header, amount, total in rows:
         if txn_type is None:
-            add(cid, cls, amount or ZERO)
+            if cid != last:
+                last, cell = cid, totals[cid]
+            key = cls or NONE_KEY
+            cell[key] = cell.get(key, 0) + cents(amount)
         else:
-            split = splits.setdefault((txn_type, txn_id), (cid, header, total or ZERO, {}))
-            split[3][cls or NONE_KEY] = amount or ZERO
+            split = splits.get((txn_type, txn_id))
+            if split is None:
+                split = splits[txn_type, txn_id] = (cid, header, cents(total), {})
+            split[3][cls or NONE_KEY] = cents(amount)
     for cid, header, total, parts in splits.values():
-        shares = share_out(total, parts)
+        cell = totals[cid]
+        shares = share_cents(total, parts)
         if shares is None:  # lines netting to zero: nothing to share by, so the header's class
-            add(cid, header, total)
-        else:
-            for cls, amount in shares.items():
-                add(cid, cls, amount)
-    return dict(cells)
+            shares = {header or NONE_KEY: total}
+        for key, value in shares.items():
+            cell[key] = cell.get(key, 0) + value
+    return {cid: {k: Decimal(v).scaleb(-2) for k, v in cell.items()} for cid, cell in totals.items()}
 
 
 @bulk()
@@ -151,7 +187,8 @@ def cross(engine: sa.Engine, realm_id: str, as_of: date, period: Period,
     model = Department if dimension == "location" else QboClass
     with engine.connect() as conn:
         if dimension == "class":
-            cells = _class_cells(conn.execute(_class_rows(realm_id, period)))
+            raw = Raw(conn)
+            cells = _class_cells(conn.execute(_class_rows(realm_id, period, raw)), raw)
         else:
             cells = defaultdict(dict)
             for cid, per in sales.by_customer_and(conn, realm_id, period.start, period.end,
@@ -160,7 +197,7 @@ def cross(engine: sa.Engine, realm_id: str, as_of: date, period: Period,
                     cells[cid][dim or NONE_KEY] = cells[cid].get(dim or NONE_KEY, ZERO) + amount
         dim_names = dict(conn.execute(sa.select(model.id, model.fully_qualified_name)
                                       .where(model.realm_id == realm_id)).all())
-        names = {cid: c.name for cid, c in customers(conn, realm_id).items()}
+        names = customer_names(conn, realm_id)
     used = {k for row in cells.values() for k in row}
     ordered = sorted(used, key=lambda k: (k == NONE_KEY, dim_names.get(k) or k))
     column_names = {k: (dim_names.get(k) or f"#{k}") if k != NONE_KEY else "(none)" for k in ordered}
