@@ -73,3 +73,58 @@ def test_an_empty_cell_joins_the_neighbour_that_keeps_its_place() -> None:
     assert st.cells(nothing) == [("txn_date", "date", 4), ("balance", "money", 3)]
     for line in (invoice, payment, nothing):
         assert sum(span for _, _, span in st.cells(line)) == len(cols)
+
+
+def test_the_lean_style_sheet_draws_the_same_pages_and_keeps_footnotes(
+        tmp_path: Path, system_tools: dict[str, str]) -> None:
+    """The documents are laid out without WeasyPrint's six universal pseudo-element rules (a quarter
+    of a statement's layout time): every page must come out as WeasyPrint's own style sheet draws it,
+    and a template that uses footnotes or list markers still gets them."""
+    pytest.importorskip("weasyprint")
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    from qbsync.documents import compose
+    from qbsync.documents.statements import StatementView
+    from tests.documents.conftest import pdf_png
+
+    assert compose._lean_html() is not HTML  # the lean sheet is in use with this WeasyPrint
+    composer = Composer(Company("r", "Padaria Estrela", address=("12 Harbor Way", "Fall River MA")))
+    from datetime import date
+    from decimal import Decimal
+
+    from qbsync.documents.compose import Recipient
+
+    day = date(2025, 6, 3)
+    cols = [("txn_date", "Date", "date"), ("kind", "Type", "type"), ("number", "No.", "text"),
+            ("due_date", "Due date", "date"), ("charge", "Amount", "money"),
+            ("received", "Payment/credit", "money"), ("balance", "Balance", "money")]
+    lines = [{"txn_date": day, "kind": "Invoice" if n % 3 else "Payment", "number": str(n), "due_date": day,
+              "charge": Decimal("12.50") if n % 3 else None, "received": None if n % 3 else Decimal("5"),
+              "balance": Decimal(n)} for n in range(70)]
+    st = StatementView("1", "balance-forward", "Balance forward statement", date(2025, 6, 30), day,
+                       Decimal("3.00"), cols, lines, Decimal("70.00"), {},
+                       [("Current", Decimal("70.00")), ("1-30", Decimal("0"))])
+    who = Recipient("1", "Ana García", ("Rua 1", "Lisboa"), None, "pt")
+    statement = composer.article("statement.html", who, st=st)
+    listed = Article("2", "B", Markup('<article class="doc"><ul><li>one</li><li>two</li></ul>'
+                                      '<ol><li>first</li></ol></article>'), composer.style(None))
+    page = composer.page([statement, listed], title="T", pdf=True)
+    fonts = FontConfiguration()
+    ours, theirs = tmp_path / "ours.pdf", tmp_path / "theirs.pdf"
+    ours.write_bytes(compose.write_pdf(page, fonts))
+    theirs.write_bytes(HTML(string=page, base_url=str(compose.FONTS)).write_pdf(font_config=fonts))
+    assert pdf_pages(ours) == pdf_pages(theirs) >= 3
+    assert pdf_text(ours) == pdf_text(theirs)
+    for n in range(1, pdf_pages(ours) + 1):
+        assert (pdf_png(ours, tmp_path / f"o{n}", page=n).read_bytes()
+                == pdf_png(theirs, tmp_path / f"t{n}", page=n).read_bytes()), f"page {n} differs"
+    assert "• one" in pdf_text(ours) and "1. first" in pdf_text(ours)  # list markers drawn
+
+    # footnotes need the full sheet's ::footnote-call and ::footnote-marker: chosen by the page
+    noted = ('<html><body><p>Due in 30 days<span style="float: footnote">Late fees apply.</span>'
+             '</p></body></html>')
+    out = tmp_path / "noted.pdf"
+    out.write_bytes(compose.write_pdf(noted, fonts))
+    text = pdf_text(out, layout=False)
+    assert "1. Late fees apply." in text and "days1" in text.replace(" ", ""), text
