@@ -2,9 +2,17 @@
 
 The statements are the statement report's own (``reports.statement``: QuickBooks' balance forward,
 open item and transaction statements, jobs rolled up to the parent they are billed with, the batch
-of customers with an open or overdue balance); this module only chooses the columns each kind
-shows, as ``report statement`` does, and hands them to ``statement.html``. Titles and column names
-are English msgids the catalogues translate like the templates' own words.
+of customers with an open or overdue balance); this module lays each kind out in the four columns
+QuickBooks Online prints on a statement, and hands them to ``statement.html``:
+
+- balance forward: Date, Description, Amount (charges +, payments and credits -), Balance;
+- open item: Date, Description, Amount, Open balance;
+- transaction statement: Date, Description, Amount (charges), Received (payments and credits).
+
+The description is QuickBooks' "Invoice #1001: Due 07/01/2025." (type, number, the job on a
+rolled-up statement, the due date). ``report statement`` keeps type, number, job and due date in
+columns of their own, for a spreadsheet. Titles and column names are English msgids the catalogues
+translate like the templates' own words.
 """
 
 from __future__ import annotations
@@ -41,17 +49,18 @@ class StatementView:
 
     @property
     def widths(self) -> list[int]:
-        """Column widths in per cent (a fixed table layout is several times faster to lay out)."""
-        fixed = {"date": 14, "type": 16, "text": 12}
-        money = [k for _, _, k in self.columns if k == "money"]
-        rest = 100 - sum(fixed.get(k, 0) for _, _, k in self.columns if k != "money")
-        return [fixed.get(k, rest // max(len(money), 1)) for _, _, k in self.columns]
+        """Column widths in per cent (a fixed table layout is several times faster to lay out): the
+        description takes what the date and the amounts leave."""
+        fixed = {"date": 15, "money": 19}
+        rest = 100 - sum(fixed.get(k, 0) for _, _, k in self.columns)
+        flexible = [k for _, _, k in self.columns if k not in fixed]
+        return [fixed.get(k, rest // max(len(flexible), 1)) for _, _, k in self.columns]
 
     def cells(self, line: dict[str, Any]) -> list[tuple[str, str, int]]:
         """The cells of one line as (key, kind, columns spanned). An empty cell joins a neighbour
         that can take its room without moving: a text cell before it (left-aligned) or an amount
         after it (right-aligned). The line reads and looks the same, with fewer cells to lay out:
-        WeasyPrint's time goes with the cells (a balance-forward line has 5-6 instead of 7)."""
+        WeasyPrint's time goes with the cells (a payment on a transaction statement has 3, not 4)."""
         out: list[list[Any]] = []
         carry = 0  # empty amount columns waiting for the amount after them
         kinds = [kind for _, _, kind in self.columns]
@@ -67,22 +76,30 @@ class StatementView:
         return [(key, kind, span) for key, kind, span in out]
 
 
+@dataclass(frozen=True)
+class Activity:
+    """A line's description, as QuickBooks prints it: "Invoice #1001 (job): Due 07/01/2025."."""
+
+    kind: str  # QuickBooks' type name (a msgid)
+    number: str | None
+    job: str | None  # on a statement that rolls jobs up
+    due: date | None
+
+
 def view(st: statement.Statement) -> StatementView:
-    """The layout of one statement, with the columns `report statement` gives its kind."""
-    head = [("txn_date", "Date", "date"), ("kind", "Type", "type"), ("number", "No.", "text")]
-    if len(st.members) > 1:
-        head.append(("customer", "Job", "text"))
+    """The layout of one statement: QuickBooks' four columns for its kind."""
+    head = [("txn_date", "Date", "date"), ("activity", "Description", "activity")]
     if st.kind == "balance-forward":
-        cols = [*head, ("due_date", "Due date", "date"), ("charge", "Amount", "money"),
-                ("received", "Payment/credit", "money"), ("balance", "Balance", "money")]
+        cols = [*head, ("amount", "Amount", "money"), ("balance", "Balance", "money")]
     elif st.kind == "open-item":
-        cols = [*head, ("due_date", "Due date", "date"), ("amount", "Amount", "money"),
-                ("open", "Open balance", "money")]
+        cols = [*head, ("amount", "Amount", "money"), ("open", "Open balance", "money")]
     else:
         cols = [*head, ("charge", "Amount", "money"), ("received", "Received", "money")]
-    lines = [{"txn_date": x.txn_date, "kind": x.kind, "number": x.number or x.txn_id, "customer": x.customer,
-              "due_date": x.due_date, "amount": x.amount, "charge": x.charge or None,
-              "received": x.credit or None, "balance": x.balance, "open": x.open} for x in st.lines]
+    jobs = len(st.members) > 1
+    lines = [{"txn_date": x.txn_date,
+              "activity": Activity(x.kind, x.number or x.txn_id, x.customer if jobs else None, x.due_date),
+              "amount": x.amount, "charge": x.charge or None, "received": x.credit or None,
+              "balance": x.balance, "open": x.open} for x in st.lines]
     totals = {"charge": sum((x.charge for x in st.lines), Decimal("0.00")),
               "received": sum((x.credit for x in st.lines), Decimal("0.00"))}
     ages = list(zip(aging.DEFAULT.titles, st.aging.values(), strict=True)) if st.kind != "transaction" else []

@@ -131,6 +131,39 @@ def test_statements_carry_the_statement_reports_figures(company: str, tmp_path: 
         assert title in pdf_text(one)
 
 
+def test_statement_lines_read_as_quickbooks_prints_them(company: str, tmp_path: Path,
+                                                       system_tools: dict[str, str]) -> None:
+    """Four columns (Date, Description, Amount, Balance), the description "Invoice #A-120: Due Mar 2,
+    2025", payments and credits as negative amounts: each line of `report statement` on one line of
+    the PDF, with its running balance."""
+    from datetime import date
+    from decimal import Decimal
+
+    out = tmp_path / "bf.pdf"
+    run("documents", "statements", "2", "--from", "2025-01-01", "--language", "en", "-o", str(out),
+        "--as-of", ASOF, "--cache-url", company)
+    report = json.loads(run("report", "statement", "2", "--from", "2025-01-01", "--format", "json",
+                            "--as-of", ASOF, "--cache-url", company))
+    text = pdf_text(out)
+    assert re.search(r"Date\s+Description\s+Amount\s+Balance\n", text), text
+
+    def money(v: Decimal) -> str:
+        return f"{'-' if v < 0 else ''}${abs(v):,.2f}"
+
+    def day(iso: str) -> str:
+        d = date.fromisoformat(iso)
+        return f"{d:%b} {d.day}, {d.year}"
+
+    rows = report["rows"][1:]  # after the balance forward
+    assert len(rows) >= 3 and any(r["received"] not in (None, "0.00") for r in rows)
+    for r in rows:
+        amount = Decimal(r["charge"] or "0") - Decimal(r["received"] or "0")
+        due = f": Due {day(r['due_date'])}" if r["due_date"] else ""
+        line = (rf"{day(r['txn_date'])}\s+{re.escape(r['kind'])} #{re.escape(r['number'] or r['txn_id'])}"
+                rf"{re.escape(due)}\s+{re.escape(money(amount))}\s+{re.escape(money(Decimal(r['balance'])))}\n")
+        assert re.search(line, text), (line, text)
+
+
 def test_html_letters_open_offline_in_the_browser(company: str, tmp_path: Path, browser: Any) -> None:
     out = tmp_path / "letters.html"
     day = "2025-07-25"  # letters are due that day whether or not an earlier test sent some
