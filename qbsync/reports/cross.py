@@ -130,7 +130,9 @@ def _class_rows(realm_id: str, period: Period, raw: Raw) -> sa.CompoundSelect[An
                 .where(SalesLine.realm_id == realm_id, SalesLine.txn_type == entity,
                        SalesLine.txn_id == t.c.txn_id)
                 .scalar_subquery())
-        heads.append(sa.select(t, kind.label("kind")))
+        # only what is read below: narrower heads to materialise and scan
+        heads.append(sa.select(t.c.customer_id, t.c.amount, t.c.class_id, t.c.txn_type, t.c.txn_id,
+                               kind.label("kind")))
     # materialised: read twice below, probed once
     h = sa.union_all(*heads).cte("heads").prefix_with("MATERIALIZED")
     whole = h.c.kind.is_(None) | (h.c.kind != "*")
