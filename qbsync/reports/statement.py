@@ -229,8 +229,10 @@ def _ar_lines(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
         if members is None:
             queries.append(sa.select(*cols).where(whole_realm(conn, model.realm_id, realm_id), *cond))
         else:
+            # in date order from the customer index: the runs of each kind then merge in linear time
+            # in ``_sorted`` (timsort), where a statement of 100,000s of lines was sorted from scratch
             queries += [sa.select(*cols).where(model.realm_id == realm_id, model.customer_id.in_(part), *cond)
-                        for part in chunked(list(members))]
+                        .order_by(model.txn_date, model.id) for part in chunked(list(members))]
         for q in queries:
             title = _TITLES[entity]
             for txn_id, cid, day, doc, due_day, raw_total in conn.execute(q).all():
