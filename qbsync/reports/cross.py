@@ -140,7 +140,8 @@ def _class_rows(realm_id: str, period: Period, raw: Raw) -> sa.CompoundSelect[An
     none = sa.null()
     # summed in Python (``_class_cells``, a dict: linear): SQLite's GROUP BY sorts the ~470,000 heads
     # of 100,000 customers by (customer, class), which grew x13-20 for ten times the data (issue 15)
-    single = sa.select(h.c.customer_id, cls.label("cls"), none, none, none, Raw.col(h.c.amount), none).where(whole)
+    single = (sa.select(h.c.customer_id, cls.label("cls"), none, none, none, Raw.col(h.c.amount), none)
+              .where(whole))
     line_cls = sa.func.coalesce(SalesLine.class_id, h.c.class_id)
     split = (sa.select(h.c.customer_id, line_cls, h.c.txn_type, h.c.txn_id, h.c.class_id,
                        Raw.col(sa.func.sum(SalesLine.amount)), Raw.col(sa.func.min(h.c.amount)))
