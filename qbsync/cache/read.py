@@ -35,12 +35,12 @@ def bulk() -> Iterator[None]:
     collection, and each full one walks every object alive, the rows read so far included: on
     100,000 customers it took a third of a report's time and grew faster than the data (issue 15).
     As a decorator or ``with`` block; nests, and leaves collection as it found it (on unless
-    someone had turned it off); cycles made meanwhile wait for the next full collection.
+    someone had turned it off); cycles made meanwhile wait for the next collection after it.
 
-    On the way out what it allocated joins the oldest generation unexamined (``gc.freeze`` then
-    ``gc.unfreeze``: two list splices): left young, the first collection after it walked every one
-    of them, a statement's 200,000 lines or a report's rows, only to find them alive (x30 from 10,000
-    to 100,000 customers). A full collection still examines them like any long-lived object.
+    (Handing what it built to the oldest generation on the way out, ``gc.freeze`` + ``gc.unfreeze``,
+    saved the first young collection's walk over it, but those calls reset the collector's counts and
+    hide the objects from them: in a process running report after report no collection came again
+    and cycle garbage piled up. Not done.)
     """
     was_on = gc.isenabled()
     gc.disable()
@@ -48,8 +48,6 @@ def bulk() -> Iterator[None]:
         yield
     finally:
         if was_on:
-            gc.freeze()
-            gc.unfreeze()
             gc.enable()
 
 

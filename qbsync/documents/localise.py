@@ -119,18 +119,26 @@ def style(company: Company, language: str | None, *, paper: str | None = None) -
 @functools.lru_cache(maxsize=16)
 def translations(catalogue: str, template_dir: Path | None = None) -> Any:
     """The gettext translations into ``catalogue`` (None for English): the user's copy next to their
-    templates (``<templates>/locale/<lang>/LC_MESSAGES/qbsync.po``) when there is one, else the built-in."""
+    templates (``<templates>/locale/<lang>/LC_MESSAGES/qbsync.po``) when there is one, falling back to
+    the built-in catalogue for what it lacks; else the built-in."""
     if catalogue == "en":
         return None
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
     from babel.support import Translations
 
+    def load(po: Path) -> Any:
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale=catalogue)
+        buf = io.BytesIO()
+        write_mo(buf, catalog)
+        buf.seek(0)
+        return Translations(fp=buf)
+
+    builtin = load(LOCALE_DIR / catalogue / "LC_MESSAGES" / "qbsync.po")
     own = template_dir / "locale" / catalogue / "LC_MESSAGES" / "qbsync.po" if template_dir else None
-    po = own if own is not None and own.is_file() else LOCALE_DIR / catalogue / "LC_MESSAGES" / "qbsync.po"
-    with po.open("rb") as fh:
-        catalog = read_po(fh, locale=catalogue)
-    buf = io.BytesIO()
-    write_mo(buf, catalog)
-    buf.seek(0)
-    return Translations(fp=buf)
+    if own is None or not own.is_file():
+        return builtin
+    mine = load(own)
+    mine.add_fallback(builtin)  # a copy made before a sentence was added still translates it
+    return mine

@@ -81,9 +81,17 @@ class Activity:
     """A line's description, as QuickBooks prints it: "Invoice #1001 (job): Due 07/01/2025."."""
 
     kind: str  # QuickBooks' type name (a msgid)
-    number: str | None
+    number: str | None  # the document's number; none when it has none (never the internal Id)
     job: str | None  # on a statement that rolls jobs up
     due: date | None
+
+    def __str__(self) -> str:
+        """In English with ISO dates: what a template that prints the value as it is shows (one
+        copied before the description existed prints ``line.activity`` through its last branch)."""
+        number = f" #{self.number}" if self.number else ""
+        job = f" ({self.job})" if self.job else ""
+        due = f": Due {self.due.isoformat()}" if self.due else ""
+        return f"{self.kind}{number}{job}{due}"
 
 
 def view(st: statement.Statement) -> StatementView:
@@ -96,8 +104,11 @@ def view(st: statement.Statement) -> StatementView:
     else:
         cols = [*head, ("charge", "Amount", "money"), ("received", "Received", "money")]
     jobs = len(st.members) > 1
+    # "kind", "number", "customer" and "due_date" too: the keys of the columns before the description,
+    # which templates copied then (``documents templates --copy``) still read
     lines = [{"txn_date": x.txn_date,
-              "activity": Activity(x.kind, x.number or x.txn_id, x.customer if jobs else None, x.due_date),
+              "activity": Activity(x.kind, x.number, x.customer if jobs else None, x.due_date),
+              "kind": x.kind, "number": x.number or x.txn_id, "customer": x.customer, "due_date": x.due_date,
               "amount": x.amount, "charge": x.charge or None, "received": x.credit or None,
               "balance": x.balance, "open": x.open} for x in st.lines]
     totals = {"charge": sum((x.charge for x in st.lines), Decimal("0.00")),

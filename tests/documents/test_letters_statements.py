@@ -159,9 +159,38 @@ def test_statement_lines_read_as_quickbooks_prints_them(company: str, tmp_path: 
     for r in rows:
         amount = Decimal(r["charge"] or "0") - Decimal(r["received"] or "0")
         due = f": Due {day(r['due_date'])}" if r["due_date"] else ""
-        line = (rf"{day(r['txn_date'])}\s+{re.escape(r['kind'])} #{re.escape(r['number'] or r['txn_id'])}"
-                rf"{re.escape(due)}\s+{re.escape(money(amount))}\s+{re.escape(money(Decimal(r['balance'])))}\n")
+        number = f" #{r['number']}" if r["number"] else ""  # never the internal Id
+        line = (rf"{day(r['txn_date'])}\s+{re.escape(r['kind'] + number + due)}"
+                rf"\s+{re.escape(money(amount))}\s+{re.escape(money(Decimal(r['balance'])))}\n")
         assert re.search(line, text), (line, text)
+    unnumbered = [r for r in rows if not r["number"]]
+    assert unnumbered and all(f"#{r['txn_id']}" not in text for r in unnumbered)
+
+
+def test_templates_copied_before_the_description_still_read(company: str, tmp_path: Path,
+                                                            system_tools: dict[str, str]) -> None:
+    """A user's folder copied before statements had a description: its statement.html prints the
+    description as plain words (not a Python object), and its catalogue, which lacks the new
+    sentences, falls back to the built-in one for them."""
+    mine = tmp_path / "mine"
+    run("documents", "templates", "--copy", str(mine))
+    before = Path(__file__).with_name("statement-before-description.html")
+    (mine / "statement.html").write_text(before.read_text(encoding="utf-8"), encoding="utf-8")
+    po = mine / "locale" / "pt" / "LC_MESSAGES" / "qbsync.po"
+    text = po.read_text(encoding="utf-8")
+    for msgid in ("Description", "Due %(due)s"):
+        text = re.sub(rf'\nmsgid "{re.escape(msgid)}"\nmsgstr "[^"]*"\n', "\n", text)
+    assert "Descrição" not in text
+    po.write_text(text, encoding="utf-8")
+    old, new = tmp_path / "old.pdf", tmp_path / "new.pdf"
+    run("documents", "statements", "2", "--from", "2025-01-01", "--language", "en", "--templates", str(mine),
+        "-o", str(old), "--as-of", ASOF, "--cache-url", company)
+    printed = pdf_text(old)
+    assert "Activity(" not in printed and "Invoice #A-120: Due 2025-03-02" in printed
+    (mine / "statement.html").unlink()  # the built-in statement with the user's Portuguese catalogue
+    run("documents", "statements", "8", "--templates", str(mine), "-o", str(new), "--as-of", ASOF,
+        "--cache-url", company)
+    assert re.search(r"Data\s+Descrição\s+Valor", pdf_text(new)), pdf_text(new)
 
 
 def test_html_letters_open_offline_in_the_browser(company: str, tmp_path: Path, browser: Any) -> None:

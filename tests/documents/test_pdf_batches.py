@@ -94,14 +94,16 @@ def test_the_lean_style_sheet_draws_the_same_pages_and_keeps_footnotes(
     from decimal import Decimal
 
     from qbsync.documents.compose import Recipient
+    from qbsync.documents.statements import Activity
 
     day = date(2025, 6, 3)
-    cols = [("txn_date", "Date", "date"), ("kind", "Type", "type"), ("number", "No.", "text"),
-            ("due_date", "Due date", "date"), ("charge", "Amount", "money"),
-            ("received", "Payment/credit", "money"), ("balance", "Balance", "money")]
-    lines = [{"txn_date": day, "kind": "Invoice" if n % 3 else "Payment", "number": str(n), "due_date": day,
-              "charge": Decimal("12.50") if n % 3 else None, "received": None if n % 3 else Decimal("5"),
-              "balance": Decimal(n)} for n in range(70)]
+    cols = [("txn_date", "Date", "date"), ("activity", "Description", "activity"),
+            ("amount", "Amount", "money"), ("balance", "Balance", "money")]  # as statements.view lays out
+    lines = [{"txn_date": day,
+              "activity": Activity("Invoice" if n % 3 else "Payment", str(n) if n % 5 else None, None,
+                                   day if n % 3 else None),
+              "amount": Decimal("12.50") if n % 3 else Decimal("-5"), "balance": Decimal(n)}
+             for n in range(70)]
     st = StatementView("1", "balance-forward", "Balance forward statement", date(2025, 6, 30), day,
                        Decimal("3.00"), cols, lines, Decimal("70.00"), {},
                        [("Current", Decimal("70.00")), ("1-30", Decimal("0"))])
