@@ -101,7 +101,7 @@ def share_cents(total: int, parts: dict[str, int]) -> dict[str, int] | None:
     return dict(zip(keys, out, strict=True))
 
 
-def _class_rows(realm_id: str, period: Period, raw: Raw) -> sa.CompoundSelect[Any]:
+def _class_rows(realm_id: str, period: Period, raw: Raw, scan: bool = True) -> sa.CompoundSelect[Any]:
     """(customer, class, split txn type, split txn id, header class, amount, txn total) rows.
 
     A transaction whose lines (after falling back to the header's class) are all in one class, or
@@ -114,7 +114,7 @@ def _class_rows(realm_id: str, period: Period, raw: Raw) -> sa.CompoundSelect[An
     issue 15). Amounts come back raw, summed in integer cents (``Raw.cents``).
     """
     heads = []
-    for model, entity, q in sales.selects(realm_id, period.start, period.end, raw):
+    for model, entity, q in sales.selects(realm_id, period.start, period.end, raw, scan):
         # probed in storage order, which is nearly id order (a full sync writes pages ``ORDERBY Id``,
         # and ids of one length sort as text as they do as numbers), the order of sales_lines'
         # primary key: the probes walk its index forwards instead of jumping about it in date order
@@ -191,7 +191,8 @@ def cross(engine: sa.Engine, realm_id: str, as_of: date, period: Period,
     with engine.connect() as conn:
         if dimension == "class":
             raw = Raw(conn)
-            cells = _class_cells(conn.execute(_class_rows(realm_id, period, raw)), raw)
+            scan = sales.scan_pays(conn, realm_id, period.start, period.end)
+            cells = _class_cells(conn.execute(_class_rows(realm_id, period, raw, scan)), raw)
         else:
             cells = defaultdict(dict)
             for cid, per in sales.by_customer_and(conn, realm_id, period.start, period.end,

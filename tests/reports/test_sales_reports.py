@@ -246,6 +246,39 @@ def test_share_cents_is_the_exact_largest_remainder() -> None:
     assert cross.share_out(D("1.00"), {"a": D("0.001"), "b": D("0.002")}) == {"a": D("0.33"), "b": D("0.67")}
 
 
+def _class_plan(engine: Any, period: Period) -> str:
+    captured: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        captured.append(statement)
+
+    cross.cross(engine, "1", AS_OF, period, "class")
+    statement = next(s for s in captured if "sales_lines" in s)
+    with engine.connect() as conn:
+        return " ".join(row[-1] for row in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {statement}", tuple(["x"] * statement.count("?"))))
+
+
+def test_a_short_period_of_a_long_history_reads_sales_by_class_through_the_date_index(
+        tmp_path: Path) -> None:
+    """Reading the tables whole pays when the period is a good part of the data, not for a month of
+    ten years: then the date index is used (``sales.scan_pays``)."""
+    b = CacheBuilder(f"sqlite:///{tmp_path / 'long.sqlite3'}", realm_id="1")
+    b.customer("1", "Acme")
+    b.invoice("1", date(2015, 1, 5), "100", cls="A")
+    b.invoice("1", date(2025, 6, 5), "40", cls="B")
+    month = Period(date(2025, 6, 1), date(2025, 6, 30))
+    with b.engine.connect() as conn:
+        assert not sales.scan_pays(conn, "1", month.start, month.end)
+        assert sales.scan_pays(conn, "1", date(2024, 1, 1), AS_OF)  # a year and a half of ten
+    plan = _class_plan(b.engine, month)
+    assert "ix_invoices_realm_date" in plan and "SCAN invoices" not in plan, plan
+    report = cross.cross(b.engine, "1", AS_OF, month, "class")
+    assert {k: v for k, v in report.cells["1"].items()} == {"B": D("40.00")}  # the month's only
+    b.engine.dispose()
+
+
 def test_sqlite_reads_sales_by_class_in_storage_order(tmp_path: Path) -> None:
     # Through the date index, each of the period's transactions cost a jump about the table: x15 for
     # ten times the data against x10 reading the tables in storage order (issue 15).
