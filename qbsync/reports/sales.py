@@ -70,7 +70,7 @@ def scan_pays(conn: sa.Connection, realm_id: str, start: date | None, end: date)
                                .where(Invoice.realm_id == realm_id)).one()
     if first is None or last is None:
         return True
-    first, last = (d if isinstance(d, date) else date.fromisoformat(str(d)[:10]) for d in (first, last))
+    first, last = map(Raw(conn).day, (first, last))
     lo, hi = max(start or first, first), min(end, last)
     return (hi - lo).days * 10 >= (last - first).days
 

@@ -168,24 +168,33 @@ def test_best_notes_write_counts_as_a_person_reads_them(db_url: str) -> None:
     assert "of 1,001 paying customers made 80%" in notes
 
 
-def test_sqlite_reads_sales_by_location_from_the_covering_indexes(tmp_path: Path) -> None:
-    # Grouped by customer and location, SQLite took the date index and probed the table for every
-    # transaction of the period: x14 for ten times the data, twice the covering index's time (issue 15).
-    engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
-    create_schema(engine)
+def _recording(engine: Any) -> list[str]:
+    """The SQL ``engine`` runs from now on, statement by statement."""
     captured: list[str] = []
 
     @event.listens_for(engine, "before_cursor_execute")
     def _keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
         captured.append(statement)
 
+    return captured
+
+
+def _plan(conn: Any, statement: str) -> str:
+    """SQLite's query plan of ``statement`` (its parameters as placeholders), as one line."""
+    return " ".join(row[-1] for row in conn.exec_driver_sql(
+        f"EXPLAIN QUERY PLAN {statement}", tuple(["x"] * statement.count("?"))))
+
+
+def test_sqlite_reads_sales_by_location_from_the_covering_indexes(tmp_path: Path) -> None:
+    # Grouped by customer and location, SQLite took the date index and probed the table for every
+    # transaction of the period: x14 for ten times the data, twice the covering index's time (issue 15).
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    create_schema(engine)
+    captured = _recording(engine)
     with engine.connect() as conn:
         sales.by_customer_and(conn, "1", AS_OF.replace(month=1), AS_OF, "department_id")
         for model, _entity, _sign in sales.SALES_TYPES:
-            statement = next(s for s in captured if f"FROM {model.__tablename__} " in s)
-            count = statement.count("?")
-            plan = " ".join(row[-1] for row in conn.exec_driver_sql(
-                f"EXPLAIN QUERY PLAN {statement}", tuple(["x"] * count)))
+            plan = _plan(conn, next(s for s in captured if f"FROM {model.__tablename__} " in s))
             assert f"COVERING INDEX ix_{model.__tablename__}_customer_activity" in plan, plan
     engine.dispose()
 
@@ -247,17 +256,11 @@ def test_share_cents_is_the_exact_largest_remainder() -> None:
 
 
 def _class_plan(engine: Any, period: Period) -> str:
-    captured: list[str] = []
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        captured.append(statement)
-
+    """SQLite's plan of the cross report by class's query over ``period``."""
+    captured = _recording(engine)
     cross.cross(engine, "1", AS_OF, period, "class")
-    statement = next(s for s in captured if "sales_lines" in s)
     with engine.connect() as conn:
-        return " ".join(row[-1] for row in conn.exec_driver_sql(
-            f"EXPLAIN QUERY PLAN {statement}", tuple(["x"] * statement.count("?"))))
+        return _plan(conn, next(s for s in captured if "sales_lines" in s))
 
 
 def test_a_short_period_of_a_long_history_reads_sales_by_class_through_the_date_index(
@@ -284,17 +287,7 @@ def test_sqlite_reads_sales_by_class_in_storage_order(tmp_path: Path) -> None:
     # ten times the data against x10 reading the tables in storage order (issue 15).
     engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
     create_schema(engine)
-    captured: list[str] = []
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        captured.append(statement)
-
-    cross.cross(engine, "1", AS_OF, PERIOD, "class")
-    statement = next(s for s in captured if "sales_lines" in s)
-    with engine.connect() as conn:
-        plan = " ".join(row[-1] for row in conn.exec_driver_sql(
-            f"EXPLAIN QUERY PLAN {statement}", tuple(["x"] * statement.count("?"))))
+    plan = _class_plan(engine, PERIOD)
     for model, _entity, _sign in sales.SALES_TYPES:
         table = model.__tablename__
         assert f"SCAN {table}" in plan and f"ix_{table}_realm_date" not in plan, plan
