@@ -31,7 +31,7 @@ from qbsync.clock import end_of_day
 from qbsync.customers.outreach import Contact, ItemSpec, by_customer, contacts
 from qbsync.reports.aging import bucket_of
 from qbsync.reports.source import ZERO, InvoiceState, invoice_states, plain_name
-from qbsync.reports.table import Column, Table
+from qbsync.reports.table import Column, Table, record
 
 #: the aging stage of one invoice
 STAGES = ("reminder", "1-30", "31-60", "61-90", "over 90")
@@ -42,7 +42,7 @@ LETTER_TITLES = {"reminder": "Payment reminder", "first": "First notice", "secon
 DEFAULT_MIN_GAP_DAYS = 14
 
 
-@dataclass
+@dataclass(slots=True)
 class DunningRow:
     customer_id: str
     name: str
@@ -136,26 +136,26 @@ def plan(invoices: Sequence[InvoiceState], people: Mapping[str, tuple[str, str |
          history: Mapping[str, Sequence[Contact]], as_of: date, *, within_days: int = 7,
          min_gap_days: int = DEFAULT_MIN_GAP_DAYS) -> DunningPlan:
     """Every customer with an open invoice overdue or due within ``within_days``; pure."""
-    per: dict[str, list[DunningRow]] = {}
+    per: dict[str, list[tuple[InvoiceState, int]]] = {}
     for inv in invoices:
         if inv.balance <= 0:
             continue
         days = (as_of - inv.due_date).days
         if days <= 0 and -days > within_days:
             continue
-        stage = "reminder" if days <= 0 else bucket_of(days)
-        name, email = people.get(inv.customer_id, (inv.customer_id, None))
-        per.setdefault(inv.customer_id, []).append(DunningRow(
-            inv.customer_id, name, email, inv.invoice_id, inv.doc_number, inv.txn_date, inv.due_date,
-            inv.total, inv.balance, days, stage))
+        per.setdefault(inv.customer_id, []).append((inv, days))
     out = DunningPlan(as_of, min_gap_days)
-    for cid, rows in per.items():
+    for cid, found in per.items():
+        # a customer's rows made together (one name look-up; they lie together in memory for the sorts)
+        name, email = people.get(cid, (cid, None))
+        rows = [DunningRow(cid, name, email, inv.invoice_id, inv.doc_number, inv.txn_date, inv.due_date,
+                           inv.total, inv.balance, days, "reminder" if days <= 0 else bucket_of(days))
+                for inv, days in found]
         rows.sort(key=lambda r: (r.due_date, r.doc_number or "", r.invoice_id))
         status, letter, previous, next_on = decide(rows, history.get(cid, ()), as_of, min_gap_days)
         if status == "due":
             for r in rows:
                 r.letter = letter
-        name, email = people.get(cid, (cid, None))
         out.customers.append(CustomerDunning(cid, name, email, rows, status, letter, previous, next_on))
     out.customers.sort(key=lambda c: (LETTERS.index(c.letter) if c.letter else len(LETTERS),
                                       c.name.casefold(), c.customer_id))
@@ -186,9 +186,14 @@ def dunning(engine: sa.Engine, realm_id: str, as_of: date, *, within_days: int =
 
 def rows_of(found: DunningPlan, stages: Sequence[str] = STAGES,
             letters: Sequence[str] = LETTERS) -> list[DunningRow]:
-    rows = [r for c in found.due(letters) for r in c.invoices if r.stage in stages]
-    rows.sort(key=lambda r: (STAGES.index(r.stage), r.name.casefold(), r.due_date, r.invoice_id))
-    return rows
+    """By stage, then customer name, each customer's invoices together in their letter's order. Sorts
+    the customers, not the rows: a stage's rows are laid out customer by customer."""
+    by_stage: dict[str, list[DunningRow]] = {stage: [] for stage in STAGES if stage in stages}
+    for c in sorted(found.due(letters), key=lambda c: (c.name.casefold(), c.customer_id)):
+        for r in c.invoices:
+            if r.stage in by_stage:
+                by_stage[r.stage].append(r)
+    return [r for rows in by_stage.values() for r in rows]
 
 
 def outreach_items(found: DunningPlan, letters: Sequence[str] = LETTERS, *,
@@ -218,5 +223,5 @@ def table(rows: list[DunningRow], as_of: date, found: DunningPlan | None = None)
         if past:
             notes.append(f"{past} customer{'s' if past != 1 else ''} past the final notice: call them, or "
                          "see `qbsync report baddebt`")
-    return Table(f"Dunning list as of {as_of.isoformat()}", cols, [vars(r).copy() for r in rows], None,
+    return Table(f"Dunning list as of {as_of.isoformat()}", cols, [record(r) for r in rows], None,
                  notes, meta)

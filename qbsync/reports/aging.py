@@ -16,10 +16,10 @@ Reports API has no such parameter, so that aging cannot be reconciled over it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal
 
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from qbsync.cache.read import bulk
 from qbsync.errors import InputError
 from qbsync.reports.receivables import KIND_TITLES, AgingMethod, OpenItem, open_items
-from qbsync.reports.source import ZERO, customers
+from qbsync.reports.source import ZERO, customer_names
 from qbsync.reports.table import Column, Table
 
 AgeFrom = Literal["due_date", "txn_date"]
@@ -52,7 +52,7 @@ class AgingParams:
             raise InputError(f"--num-periods {self.periods}: needs at least one period",
                              hint="QuickBooks' default is 4")
 
-    @property
+    @cached_property  # read once per open item by ``bucket``
     def buckets(self) -> tuple[str, ...]:
         """Column keys: ``current``, ``1-30`` ... and the open-ended ``over 90``."""
         d = self.days
@@ -153,7 +153,7 @@ def aging(engine: sa.Engine, realm_id: str, as_of: date, params: AgingParams = D
           today: date | None = None) -> AgingReport:
     with engine.connect() as conn:
         items = open_items(conn, realm_id, as_of, params.method)
-        names = {cid: c.name for cid, c in customers(conn, realm_id).items()}
+        names = customer_names(conn, realm_id)
     return compute(items, names, as_of, params, today)
 
 
@@ -230,9 +230,3 @@ def _age_note(report: AgingReport) -> list[str]:
 def by_customer(report: AgingReport) -> dict[str, AgingRow]:
     return {r.customer_id: r for r in report.rows}
 
-
-def items_by_customer(report: AgingReport) -> dict[str, list[OpenItem]]:
-    out: dict[str, list[OpenItem]] = defaultdict(list)
-    for item in report.items:
-        out[item.customer_id].append(item)
-    return out

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from qbsync.cache.read import bulk
 from qbsync.reports.receivables import OpenItem, open_items
-from qbsync.reports.source import ZERO, customers, last_dates
-from qbsync.reports.table import Column, Table
+from qbsync.reports.source import ZERO, customer_names, last_dates
+from qbsync.reports.table import Column, Table, record
 
 
 @dataclass
@@ -68,7 +68,7 @@ def baddebt(engine: sa.Engine, realm_id: str, as_of: date, *, min_days: int = 90
     with engine.connect() as conn:
         items = open_items(conn, realm_id, as_of)
         purchases, pays = last_dates(conn, realm_id, as_of)
-        names = {cid: c.name for cid, c in customers(conn, realm_id).items()}
+        names = customer_names(conn, realm_id)
     return compute(items, names, purchases, pays, as_of, min_days=min_days, quiet_days=quiet_days)
 
 
@@ -86,5 +86,5 @@ def table(rows: list[BadDebtRow], as_of: date, limit: int | None = None) -> Tabl
     notes = ["for review only: qbsync never writes anything off"]
     if len(shown) < len(rows):
         notes.insert(0, f"showing {len(shown)} of {len(rows)} candidates; totals cover all of them")
-    return Table(f"Bad-debt candidates as of {as_of.isoformat()}", cols, [vars(r).copy() for r in shown],
+    return Table(f"Bad-debt candidates as of {as_of.isoformat()}", cols, [record(r) for r in shown],
                  totals, notes, {"as_of": as_of, "candidates": len(rows)})

@@ -22,7 +22,7 @@ from qbsync.cache.models import Customer
 from qbsync.cache.read import Raw, bulk
 from qbsync.reports import sales
 from qbsync.reports.source import ZERO, Period, customer_names
-from qbsync.reports.table import Column, Table
+from qbsync.reports.table import Column, Table, record
 
 
 @dataclass
@@ -150,7 +150,7 @@ def table(report: BestReport, limit: int | None = 50) -> Table:
             Column("spend", "Spend", "money"), Column("share", "Share", "share"),
             Column("cumulative_share", "Cumulative", "share"), Column("previous", "Previous", "money"),
             Column("change", "Change", "money"), Column("change_share", "Change %", "share")]
-    rows = [vars(r).copy() for r in report.rows]
+    rows = [record(r) for r in report.rows]
     pareto = report.customers_for(Decimal("0.8"))
     paying = sum(1 for r in report.rows if r.spend > 0)
     notes = [f"{pareto:,} of {paying:,} paying customers made 80% of revenue in {report.period}"]

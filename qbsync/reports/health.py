@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from qbsync.cache.models import ENTITY_MODELS, Realm, SyncState
 from qbsync.clock import Clock
-from qbsync.reports.table import Column, Table
+from qbsync.reports.table import Column, Table, record
 from qbsync.texttable import human_time
 
 
@@ -101,5 +101,5 @@ def table(rows: list[EntityHealth], now: datetime) -> Table:
     bad = [r for r in rows if r.status != "ok"]
     notes = ([f"{len(bad)} of {len(rows)} entities need attention: run `qbsync sync`"] if bad
              else ["all entities synced recently"] if rows else ["no realm in the cache: run `qbsync sync`"])
-    return Table(f"Sync health at {human_time(now)}", cols, [vars(r).copy() for r in rows],
+    return Table(f"Sync health at {human_time(now)}", cols, [record(r) for r in rows],
                  None, notes, {"now": now, "needs_attention": len(bad)})

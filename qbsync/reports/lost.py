@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from qbsync.customers.file import LOSS_REASONS, Loss, losses
 from qbsync.errors import InputError
 from qbsync.reports import sales
-from qbsync.reports.source import ZERO, Period, customers
+from qbsync.reports.source import ZERO, Period, customer_names
 from qbsync.reports.table import Column, Table
 
 GRAINS = ("month", "quarter", "year")
@@ -117,7 +117,7 @@ def lost(engine: sa.Engine, realm_id: str, as_of: date, grain: str = "month",
             for cid, day, amount in conn.execute(sa.select(rev.c.customer_id, rev.c.txn_date, rev.c.amount)):
                 if cid in ids:
                     spend[cid].append((day, amount))
-        names = {cid: c.name for cid, c in customers(conn, realm_id).items() if cid in ids}
+        names = {cid: n for cid, n in customer_names(conn, realm_id).items() if cid in ids}
     return compute(found, spend, names, as_of, grain, period)
 
 

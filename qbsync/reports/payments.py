@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from qbsync.cache.read import bulk
 from qbsync.reports import sales
-from qbsync.reports.source import ZERO, InvoiceState, Period, customers, invoice_states
+from qbsync.reports.source import ZERO, InvoiceState, Period, customer_names, invoice_states
 from qbsync.reports.table import Column, Table
 
 CLASSES: tuple[str, ...] = ("on time", "sometimes late", "chronically late", "non-payer", "long-term debtor",
@@ -180,7 +180,7 @@ def payments(engine: sa.Engine, realm_id: str, as_of: date, period: Period,
     with engine.connect() as conn:
         invoices = invoice_states(conn, realm_id, as_of, issued_from=period.start)
         bought = sales.by_customer(conn, realm_id, period.start, period.end)
-        names = {cid: c.name for cid, c in customers(conn, realm_id).items()}
+        names = customer_names(conn, realm_id)
     return compute(invoices, names, as_of, period, rules, bought)
 
 

@@ -57,7 +57,7 @@ def aging_method(value: str) -> AgingMethod:
     return key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpenItem:
     """One transaction posted to A/R with what was open of it on the date (signed: credits negative)."""
 
@@ -235,6 +235,8 @@ def open_items(conn: sa.Connection, realm_id: str, as_of: date, method: AgingMet
     """Every A/R transaction dated up to ``as_of`` with something open on it, as ``method`` sees it.
 
     ``customer_ids`` narrows it to those customers (a statement); otherwise every customer.
+    The items come in no set order: each report orders what it shows (sorting every item of a
+    company by customer took a fifth of a 100,000-customer aging and grew twice as fast as the data).
     """
     wanted = None if customer_ids is None else sorted(set(customer_ids))
     journals = _journals(conn, realm_id, wanted)
@@ -246,7 +248,6 @@ def open_items(conn: sa.Connection, realm_id: str, as_of: date, method: AgingMet
              + _documents(conn, CreditMemo, "CreditMemo", realm_id, as_of, adjust.later, wanted)
              + _payments(conn, realm_id, as_of, adjust.early, wanted)
              + _journal_items(journals, as_of, method))
-    items.sort(key=lambda i: (i.customer_id, i.txn_date, i.kind, i.txn_id))
     return items
 
 

@@ -39,7 +39,7 @@ from qbsync.qbo.reportdoc import ReportDoc, Row, Section, parse
 from qbsync.reports import aging as aging_mod
 from qbsync.reports import receivables, sales
 from qbsync.reports.receivables import KIND_TITLES
-from qbsync.reports.source import ZERO, Period, customers
+from qbsync.reports.source import ZERO, Period, customer_names
 from qbsync.reports.table import Column, Table
 
 #: fetch(report name, query parameters) -> the report's JSON (``QboClient.report``)
@@ -324,7 +324,7 @@ def run(engine: sa.Engine, realm_id: str, fetch: Fetch, as_of: date, reports: Se
         raise InputError(f"unknown report {', '.join(unknown)}", hint=f"use one of: {', '.join(CHECKS)}")
     out: list[Check] = []
     with engine.connect() as conn:
-        names = {cid: c.name for cid, c in customers(conn, realm_id).items()}
+        names = customer_names(conn, realm_id)
         needs_items = any(r in reports for r in ("aging", "aging-detail", "balance", "balance-detail"))
         items = receivables.open_items(conn, realm_id, as_of, params.method) if needs_items else []
         report_date_items = items if params.method == "report_date" else (

@@ -291,6 +291,22 @@ def test_dunning_reminders_and_overdue_buckets(db_url: str) -> None:
     assert rows[0].email == "ap@acme.example"
 
 
+def test_dunning_rows_keep_each_customer_together(db_url: str) -> None:
+    """A mail merge's rows go stage by stage and, within a stage, customer by customer, even for two
+    customers whose names differ only in case (their invoices' due dates interleave)."""
+    c = CacheBuilder(db_url)
+    c.customer("1", "Acme", email="ap@acme.example")
+    c.customer("2", "ACME", email="ap@acme2.example")
+    for cid, day, doc in (("1", 1, "A-1"), ("2", 5, "B-1"), ("1", 10, "A-2"), ("2", 15, "B-2"),
+                          ("1", 25, "A-3")):
+        c.invoice(cid, date(2025, 4, 1), "10.00", due=date(2025, 5, day), doc=doc)
+    c.invoice("2", date(2025, 6, 1), "10.00", due=date(2025, 7, 3), doc="B-3")  # a reminder
+    rows = dunning.dunning(c.engine, c.realm_id, AS_OF, within_days=7)
+    assert [(r.stage, r.customer_id, r.doc_number) for r in rows] == [
+        ("reminder", "2", "B-3"), ("31-60", "1", "A-1"), ("31-60", "1", "A-2"), ("31-60", "1", "A-3"),
+        ("31-60", "2", "B-1"), ("31-60", "2", "B-2")]
+
+
 def test_importer_files_carry_phone_numbers_in_e164_without_apostrophes(db_url: str, tmp_path: Path) -> None:
     # Issue 10: 6-8 % of the demo's phone numbers reached Mailchimp and HubSpot as "'+61 2 8820 9162".
     c = CacheBuilder(db_url)

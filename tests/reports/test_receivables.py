@@ -11,7 +11,7 @@ from qbsync.cache.models import Customer
 from qbsync.clock import FixedClock
 from qbsync.errors import InputError
 from qbsync.reports import baddebt, health, payments, statement
-from qbsync.reports.source import Period
+from qbsync.reports.source import Period, invoice_states
 from tests.builder import CacheBuilder, D
 
 AS_OF = date(2025, 6, 30)
@@ -77,6 +77,32 @@ def test_payment_class_replayed_as_of_an_earlier_date(db_url: str) -> None:
     now = payments.payments(c.engine, c.realm_id, AS_OF, YEAR)
     assert now.rows[0].payment_class == "chronically late"
     assert now.rows[0].avg_days_late == D(121)
+
+
+def test_open_invoices_carry_what_was_paid_on_them_by_the_date(db_url: str) -> None:
+    """The open invoices alone (dunning's read, which asks for their payments by Id) say the same of
+    each as the read of every invoice: open balance on the date, paid so far, last payment's date."""
+    c = CacheBuilder(db_url)
+    c.customer("1", "Acme")
+    c.customer("2", "Bolt")
+    part = c.invoice("1", date(2025, 3, 1), "100.00")
+    twice = c.invoice("1", date(2025, 4, 1), "90.00")
+    settled_later = c.invoice("2", date(2025, 5, 1), "80.00")
+    paid = c.invoice("2", date(2025, 5, 2), "70.00")
+    unpaid = c.invoice("2", date(2025, 6, 1), "60.00")
+    c.pay("1", date(2025, 3, 20), (part, "40.00"), (twice, "10.00"))
+    c.pay("1", date(2025, 5, 20), (twice, "20.00"))
+    c.pay("2", date(2025, 5, 30), (paid, "70.00"), (settled_later, "30.00"))
+    c.pay("2", date(2025, 7, 15), (settled_later, "50.00"))  # after the date: open on it
+    with c.engine.connect() as conn:
+        every = {s.invoice_id: s for s in invoice_states(conn, c.realm_id, AS_OF)}
+        open_ = {s.invoice_id: s for s in invoice_states(conn, c.realm_id, AS_OF, open_only=True)}
+    assert {i: (s.balance, s.paid_amount, s.last_paid) for i, s in open_.items()} == {
+        part: (D("60.00"), D("40.00"), date(2025, 3, 20)),
+        twice: (D("60.00"), D("30.00"), date(2025, 5, 20)),
+        settled_later: (D("50.00"), D("30.00"), date(2025, 5, 30)),
+        unpaid: (D("60.00"), D("0"), None)}
+    assert all(every[i] == s for i, s in open_.items()) and every[paid].balance == 0
 
 
 def test_statement_running_balance_matches_customer_balance(db_url: str) -> None:
