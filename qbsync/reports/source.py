@@ -154,41 +154,38 @@ def invoice_states(conn: sa.Connection, realm_id: str, as_of: date, *, issued_fr
         cond.append(Invoice.balance != 0)
     elif issued_from is not None:
         cond.append(sa.or_(Invoice.txn_date >= issued_from, Invoice.balance != 0))
-    rows = list(conn.execute(sa.select(*cols).where(*cond)).all())
+    # what payments dated up to as_of applied to each invoice, and the last one's date, grouped in
+    # the database and joined there (a Python dict of every paid invoice grew x14-20 for x10 data)
+    paid_q = (sa.select(PaymentLink.txn_id, sa.func.max(raw.col(Payment.txn_date)).label("last"),
+                        sa.func.sum(raw.col(PaymentLink.amount)).label("amount"))
+              .join(Payment, sa.and_(Payment.realm_id == PaymentLink.realm_id,
+                                     Payment.id == PaymentLink.payment_id))
+              .where(PaymentLink.realm_id == realm_id, PaymentLink.txn_type == "Invoice",
+                     Payment.txn_date <= as_of)
+              .group_by(PaymentLink.txn_id))
+    chosen = paid_q
+    if open_only or customer_id is not None:
+        # a few percent of the company's invoices: the payments of those alone, through the links'
+        # index, rather than of every invoice ever paid (the whole grouping is 1.3 s at 2M transactions)
+        chosen = paid_q.where(PaymentLink.txn_id.in_(sa.select(Invoice.id).where(*cond).correlate(None)))
+    paid = chosen.subquery()
+    rows: list[Any] = list(conn.execute(sa.select(*cols, paid.c.last, paid.c.amount).select_from(Invoice)
+                             .outerjoin(paid, paid.c.txn_id == Invoice.id).where(*cond)).all())
     seen = {r[0] for r in rows}
     last_day = raw.raw_day(as_of)
     for part in chunked(sorted(i for i in later if i not in seen)):  # settled since, open on as_of
         # by primary key only (a date condition beside it makes SQLite read the date range per chunk)
-        rows += [r for r in conn.execute(sa.select(*cols).where(
+        found = [r for r in conn.execute(sa.select(*cols).where(
             Invoice.realm_id == realm_id, Invoice.id.in_(part))).all()
             if not r[7] and r[3] <= last_day and r[1] is not None
             and (customer_id is None or r[1] == customer_id)]
-    # what payments dated up to as_of applied to each invoice, and the last one's date: one grouped
-    # join (at 2M transactions a second faster than reading every payment and link into Python)
-    paid_q = (sa.select(PaymentLink.txn_id, sa.func.max(raw.col(Payment.txn_date)),
-                        sa.func.sum(raw.col(PaymentLink.amount)))
-              .join(Payment, sa.and_(Payment.realm_id == PaymentLink.realm_id,
-                                     Payment.id == PaymentLink.payment_id))
-              .where(PaymentLink.realm_id == realm_id, PaymentLink.txn_type == "Invoice",
-                     Payment.txn_date <= as_of))
-    paid_q = paid_q.group_by(PaymentLink.txn_id)
-    if open_only:
-        # the open invoices are a few percent of a company's history: ask for theirs by Id (sorted,
-        # so the index is read in order) rather than join every payment ever applied
-        paid: dict[str, tuple[Any, Any]] = {}
-        for part in chunked(sorted(r[0] for r in rows)):
-            paid.update((txn_id, (day, amount))
-                        for txn_id, day, amount in conn.execute(paid_q.where(PaymentLink.txn_id.in_(part))))
-    else:
-        if customer_id is not None:
-            paid_q = paid_q.where(PaymentLink.txn_id.in_(sa.select(Invoice.id).where(
-                Invoice.realm_id == realm_id, Invoice.customer_id == customer_id)))
-        paid = {txn_id: (day, amount) for txn_id, day, amount in conn.execute(paid_q)}
-    money, to_day, unpaid = raw.money, raw.day, (None, None)
+        their = {txn_id: (day, amount) for txn_id, day, amount in conn.execute(
+            paid_q.where(PaymentLink.txn_id.in_([r[0] for r in found])))}
+        rows += [(*r, *their.get(r[0], (None, None))) for r in found]
+    money, to_day = raw.money, raw.day
     out = []
-    for iid, cid, doc, txn_date, due, total, bal, _voided in rows:
+    for iid, cid, doc, txn_date, due, total, bal, _voided, last, amount in rows:
         day = to_day(txn_date)
-        last, amount = paid.get(iid, unpaid)
         out.append(InvoiceState(iid, cid or "", doc, day, to_day(due) if due is not None else day,
                                 money(total), money(bal) + later.get(iid, ZERO),
                                 None if last is None else to_day(last), money(amount)))
