@@ -3,10 +3,12 @@
     python bench/bench_reports.py [--sizes 10000:200000,100000:2000000] [--against REV] [--rounds 2]
                                   [--dir DIR] [--reuse] [--steps aging,payments,...]
 
-For each size (customers:transactions) it builds a SQLite cache (or reuses one in ``--dir``), then
-runs every step in a child process (``bench/report_steps.py``) with this checkout's code and with
-the code of ``--against`` (exported by ``git archive``; default: the revision before the reports
-rework), alternating, ``--rounds`` times, and keeps each step's fastest run. It prints per size the
+For each size (customers:transactions) it builds a SQLite cache (or reuses one in ``--dir``). Then,
+``--rounds`` times, for every size in turn, it runs every step in a child process
+(``bench/report_steps.py``) with this checkout's code and with the code of ``--against`` (exported
+by ``git archive``; default: the revision before the reports rework), alternating, and keeps each
+step's fastest run: both sizes are measured through the whole run, so a machine that slows down
+midway weighs on both alike. It prints per size the
 wall and CPU seconds of both and their ratio, then per step how time grew from the smallest size to
 the largest for both (linear: x10 for ten times the data). CPU seconds are steadier than wall
 seconds on a shared machine; both are printed, with the load average.
@@ -241,9 +243,10 @@ def main() -> None:
     print(f"{date.today()}  {platform.machine()}  Python {platform.python_version()}  "
           f"load average {os.getloadavg()[0]:.1f}  new code: checkout, old code: {args.against}")
     best: dict[tuple[int, str, str], dict[str, float]] = {}
+    urls = {}
     for customers, txns in sizes:
         path = args.dir / f"c{customers}-t{txns}.sqlite3"
-        url = f"sqlite:///{path}"
+        urls[customers] = url = f"sqlite:///{path}"
         if not (args.reuse and path.exists()):
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -253,14 +256,20 @@ def main() -> None:
             engine.dispose()
             took = time.perf_counter() - t0
             print(f"built {customers:,} customers / ~{txns:,} transactions in {took:.0f} s")
-        for _ in range(args.rounds):
+    # each round runs every size, so that the machine's drift over the run (other tenants, memory
+    # bandwidth) falls on both sizes alike instead of on whichever was measured last
+    loads: dict[int, list[float]] = {customers: [] for customers, _ in sizes}
+    for _ in range(args.rounds):
+        for customers, _txns in sizes:
+            loads[customers].append(os.getloadavg()[0])
             for label, code in (("old", old_code), ("new", new_code)):
-                for step, t in _child(code, url, steps).items():
+                for step, t in _child(code, urls[customers], steps).items():
                     key = (customers, label, step)
                     if key not in best or t["cpu"] < best[key]["cpu"]:
                         best[key] = t
+    for customers, txns in sizes:
         print(f"\n{customers:,} customers / ~{txns:,} transactions (fastest of {args.rounds}; load average "
-              f"{os.getloadavg()[0]:.1f})")
+              f"{min(loads[customers]):.1f}-{max(loads[customers]):.1f})")
         print(f"{'step':18} {'old wall':>9} {'new wall':>9} {'new/old':>8} {'old cpu':>8} {'new cpu':>8} "
               f"{'new/old':>8}")
         for step in steps:
