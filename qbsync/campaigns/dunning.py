@@ -30,7 +30,8 @@ from qbsync.cache.read import bulk
 from qbsync.clock import end_of_day
 from qbsync.customers.outreach import Contact, ItemSpec, by_customer, contacts
 from qbsync.reports.aging import bucket_of
-from qbsync.reports.source import ZERO, InvoiceState, invoice_states, plain_name
+from qbsync.reports.receivables import OpenItem, open_invoices
+from qbsync.reports.source import ZERO, plain_name
 from qbsync.reports.table import Column, Table, record
 
 #: the aging stage of one invoice
@@ -132,13 +133,13 @@ def decide(rows: list[DunningRow], history: Sequence[Contact], as_of: date,
     return "due", "reminder", None, None
 
 
-def plan(invoices: Sequence[InvoiceState], people: Mapping[str, tuple[str, str | None]],
+def plan(invoices: Sequence[OpenItem], people: Mapping[str, tuple[str, str | None]],
          history: Mapping[str, Sequence[Contact]], as_of: date, *, within_days: int = 7,
          min_gap_days: int = DEFAULT_MIN_GAP_DAYS) -> DunningPlan:
     """Every customer with an open invoice overdue or due within ``within_days``; pure."""
-    per: dict[str, list[tuple[InvoiceState, int]]] = {}
+    per: dict[str, list[tuple[OpenItem, int]]] = {}
     for inv in invoices:
-        if inv.balance <= 0:
+        if inv.open <= 0:
             continue
         days = (as_of - inv.due_date).days
         if days <= 0 and -days > within_days:
@@ -148,8 +149,8 @@ def plan(invoices: Sequence[InvoiceState], people: Mapping[str, tuple[str, str |
     for cid, found in per.items():
         # a customer's rows made together (one name look-up; they lie together in memory for the sorts)
         name, email = people.get(cid, (cid, None))
-        rows = [DunningRow(cid, name, email, inv.invoice_id, inv.doc_number, inv.txn_date, inv.due_date,
-                           inv.total, inv.balance, days, "reminder" if days <= 0 else bucket_of(days))
+        rows = [DunningRow(cid, name, email, inv.txn_id, inv.doc_number, inv.txn_date, inv.due_date,
+                           inv.amount, inv.open, days, "reminder" if days <= 0 else bucket_of(days))
                 for inv, days in found]
         rows.sort(key=lambda r: (r.due_date, r.doc_number or "", r.invoice_id))
         status, letter, previous, next_on = decide(rows, history.get(cid, ()), as_of, min_gap_days)
@@ -165,7 +166,7 @@ def plan(invoices: Sequence[InvoiceState], people: Mapping[str, tuple[str, str |
 def dunning_plan(engine: sa.Engine, realm_id: str, as_of: date, *, within_days: int = 7,
                  min_gap_days: int = DEFAULT_MIN_GAP_DAYS) -> DunningPlan:
     with engine.connect() as conn:
-        invoices = invoice_states(conn, realm_id, as_of, open_only=True)
+        invoices = open_invoices(conn, realm_id, as_of)
         people = {cid: (plain_name(name), email) for cid, name, email in conn.execute(
             sa.select(Customer.id, Customer.display_name, Customer.email)
             .where(Customer.realm_id == realm_id))}

@@ -251,6 +251,12 @@ def open_items(conn: sa.Connection, realm_id: str, as_of: date, method: AgingMet
     return items
 
 
+def open_invoices(conn: sa.Connection, realm_id: str, as_of: date) -> list[OpenItem]:
+    """The invoices among ``open_items`` (report-date method: what payments dated up to ``as_of`` had
+    left open), without reading the credits: what a dunning run chases."""
+    return _documents(conn, Invoice, "Invoice", realm_id, as_of, later_applied(conn, realm_id, as_of), None)
+
+
 def balances(items: Iterable[OpenItem]) -> dict[str, Decimal]:
     """Each customer's balance: the sum of its open items (QuickBooks' Customer Balance Summary)."""
     out: dict[str, Decimal] = defaultdict(lambda: ZERO)

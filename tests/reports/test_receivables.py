@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from qbsync.cache.models import Customer
 from qbsync.clock import FixedClock
 from qbsync.errors import InputError
-from qbsync.reports import baddebt, health, payments, statement
+from qbsync.reports import baddebt, health, payments, receivables, statement
 from qbsync.reports.source import Period, invoice_states
 from tests.builder import CacheBuilder, D
 
@@ -79,30 +79,35 @@ def test_payment_class_replayed_as_of_an_earlier_date(db_url: str) -> None:
     assert now.rows[0].avg_days_late == D(121)
 
 
-def test_open_invoices_carry_what_was_paid_on_them_by_the_date(db_url: str) -> None:
-    """The open invoices alone (dunning's read, which asks for their payments by Id) say the same of
-    each as the read of every invoice: open balance on the date, paid so far, last payment's date."""
+def test_open_invoices_on_a_date_agree_with_every_invoice_read(db_url: str) -> None:
+    """The open invoices alone (dunning's read, from the A/R open items) say what the read of every
+    invoice (the payments report's) says of each: open on the date, including one settled since by a
+    payment dated after it; and that read carries what was paid on each and when."""
     c = CacheBuilder(db_url)
     c.customer("1", "Acme")
     c.customer("2", "Bolt")
-    part = c.invoice("1", date(2025, 3, 1), "100.00")
+    part = c.invoice("1", date(2025, 3, 1), "100.00", doc="A-1")
     twice = c.invoice("1", date(2025, 4, 1), "90.00")
     settled_later = c.invoice("2", date(2025, 5, 1), "80.00")
     paid = c.invoice("2", date(2025, 5, 2), "70.00")
     unpaid = c.invoice("2", date(2025, 6, 1), "60.00")
+    c.invoice("2", date(2025, 7, 1), "50.00")  # after the date
     c.pay("1", date(2025, 3, 20), (part, "40.00"), (twice, "10.00"))
     c.pay("1", date(2025, 5, 20), (twice, "20.00"))
     c.pay("2", date(2025, 5, 30), (paid, "70.00"), (settled_later, "30.00"))
     c.pay("2", date(2025, 7, 15), (settled_later, "50.00"))  # after the date: open on it
     with c.engine.connect() as conn:
         every = {s.invoice_id: s for s in invoice_states(conn, c.realm_id, AS_OF)}
-        open_ = {s.invoice_id: s for s in invoice_states(conn, c.realm_id, AS_OF, open_only=True)}
-    assert {i: (s.balance, s.paid_amount, s.last_paid) for i, s in open_.items()} == {
+        open_ = {i.txn_id: i for i in receivables.open_invoices(conn, c.realm_id, AS_OF)}
+    assert {i: (s.balance, s.paid_amount, s.last_paid) for i, s in every.items()} == {
         part: (D("60.00"), D("40.00"), date(2025, 3, 20)),
         twice: (D("60.00"), D("30.00"), date(2025, 5, 20)),
         settled_later: (D("50.00"), D("30.00"), date(2025, 5, 30)),
+        paid: (D("0.00"), D("70.00"), date(2025, 5, 30)),
         unpaid: (D("60.00"), D("0"), None)}
-    assert all(every[i] == s for i, s in open_.items()) and every[paid].balance == 0
+    assert {i: (o.open, o.amount, o.customer_id, o.txn_date, o.due_date, o.doc_number) for i, o in open_.items()} \
+        == {i: (s.balance, s.total, s.customer_id, s.txn_date, s.due_date, s.doc_number)
+            for i, s in every.items() if s.balance}
 
 
 def test_statement_running_balance_matches_customer_balance(db_url: str) -> None:
