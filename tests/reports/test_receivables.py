@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -109,6 +110,49 @@ def test_open_invoices_on_a_date_agree_with_every_invoice_read(db_url: str) -> N
             for i, o in open_.items()}
     assert seen == {i: (s.balance, s.total, s.customer_id, s.txn_date, s.due_date, s.doc_number)
                     for i, s in every.items() if s.balance}
+
+
+def _loops_over_aggregate(node: dict[str, Any]) -> bool:
+    """Whether a PostgreSQL plan node (EXPLAIN's JSON) runs an aggregate on the inner side of a
+    nested loop, that is once per outer row."""
+    kids = node.get("Plans", [])
+    if node["Node Type"] == "Nested Loop" and len(kids) > 1 and _has_aggregate(kids[1]):
+        return True
+    return any(_loops_over_aggregate(k) for k in kids)
+
+
+def _has_aggregate(node: dict[str, Any]) -> bool:
+    return node["Node Type"] == "Aggregate" or any(_has_aggregate(k) for k in node.get("Plans", []))
+
+
+def test_postgresql_groups_the_payments_once_not_once_per_invoice(db_url: str) -> None:
+    """A new PostgreSQL cache has no statistics until autovacuum analyzes it. Joined to the invoices
+    in one query, the payments grouped per invoice were planned as a nested loop that grouped them
+    again for every invoice: 294 s instead of 0.3 s for 6,000 transactions (review). No query of the
+    payments report's invoice read may do that."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's planner")
+    c = CacheBuilder(db_url)
+    c.customer("1", "Acme")
+    for n in range(60):
+        inv = c.invoice("1", date(2025, 1, 1) + timedelta(days=n), "10.00")
+        if n % 2:
+            c.pay("1", date(2025, 3, 1) + timedelta(days=n), (inv, "10.00"))
+    captured: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        captured.append((statement, params))
+
+    sa.event.listen(c.engine, "before_cursor_execute", keep)
+    with c.engine.connect() as conn:
+        states = invoice_states(conn, c.realm_id, AS_OF, issued_from=date(2025, 1, 1))
+        sa.event.remove(c.engine, "before_cursor_execute", keep)
+        assert sum(s.paid_amount for s in states) == D("300.00")
+        selects = [(st, params) for st, params in captured if st.lstrip().upper().startswith("SELECT")]
+        assert selects
+        for statement, params in selects:
+            plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params).scalar()
+            assert not _loops_over_aggregate(plan[0]["Plan"]), statement
 
 
 def test_statement_running_balance_matches_customer_balance(db_url: str) -> None:
