@@ -169,7 +169,7 @@ def test_postgresql_groups_once_not_once_per_row_in_every_report(db_url: str) ->
     with c.engine.connect() as conn:
         for statement_, params in selects:
             plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement_, params).scalar()
-            assert not _loops_over_aggregate(plan[0]["Plan"]), statement_
+            assert plan is not None and not _loops_over_aggregate(plan[0]["Plan"]), statement_
 
 
 def test_statement_running_balance_matches_customer_balance(db_url: str) -> None:
