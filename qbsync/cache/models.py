@@ -22,7 +22,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, Literal, TypeVar
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, String, Text, literal_column, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -226,25 +226,48 @@ class _Txn(_Mirrored):
 
     #: the table's own columns the activity pass reads, besides the header's (``_txn_indexes``)
     _activity_reads: ClassVar[tuple[str, ...]] = ()
+    #: A/R transactions: (the column of what is still open, what the open-item reads take besides
+    #: the customer and date), for ``ix_<table>_open`` (``_txn_indexes``)
+    _open_reads: ClassVar[tuple[str, tuple[str, ...]] | None] = None
 
     @declared_attr.directive
     def __table_args__(cls: Any) -> tuple[Index, ...]:  # cls: the model class, which names its table
-        return _txn_indexes(cls.__tablename__, *cls._activity_reads)
+        return _txn_indexes(cls.__tablename__, *cls._activity_reads, open_reads=cls._open_reads)
+
+    @classmethod
+    def is_open(cls) -> ColumnElement[bool]:
+        """The rows with something open (A/R tables only): the condition of ``ix_<table>_open``, with a
+        literal 0 as the index has it, so the planner sees the index holds every row asked for."""
+        if cls._open_reads is None:
+            raise TypeError(f"{cls.__name__} is not an A/R transaction")
+        return getattr(cls, cls._open_reads[0]) != literal_column("0")
 
 
-def _txn_indexes(table: str, *own: str) -> tuple[Index, ...]:
+def _txn_indexes(table: str, *own: str,
+                 open_reads: tuple[str, tuple[str, ...]] | None = None) -> tuple[Index, ...]:
     """The table's indexes; ``own`` names the table's own columns the activity pass reads.
 
     ``ix_<table>_customer_activity`` covers everything ``rules.activity`` reads in its per-customer
     pass, so that pass walks the index alone: a row in the table is one to several KB (``raw``), an
     entry of this index about 60 bytes.
+
+    ``ix_<table>_open`` (invoices, credit memos, payments) holds only the rows with something open
+    (a partial index: ``balance != 0``), with every column the open-item reads take, by customer and
+    date. A/R reports read what is open, a few per cent of a company's history, and a customer's open
+    items come out together in date order; a row settling leaves it.
     """
-    return (
+    indexes = (
         Index(f"ix_{table}_customer_activity", "realm_id", "customer_id", "txn_date", "total_amt", *own,
               "department_id"),
         Index(f"ix_{table}_realm_date", "realm_id", "txn_date"),
         Index(f"ix_{table}_realm_updated", "realm_id", "updated_at"),
     )
+    if open_reads is None:
+        return indexes
+    column, reads = open_reads
+    where = text(f"{column} != 0")
+    return (*indexes, Index(f"ix_{table}_open", "realm_id", "customer_id", "txn_date", *reads,
+                            sqlite_where=where, postgresql_where=where))
 
 
 class _Voidable(_Txn):
@@ -273,6 +296,7 @@ class Invoice(_Sale, Base):
     balance: Mapped[Decimal] = qbo_column("money0", "Balance")
 
     _activity_reads = ("balance", *_Sale._activity_reads)
+    _open_reads = ("balance", ("due_date", "doc_number", "id", "total_amt", "balance", "voided"))
 
 
 @mirrored("Payment", "transaction", (PAYMENT_LINKS,))
@@ -282,6 +306,7 @@ class Payment(_Voidable, Base):
     unapplied_amt: Mapped[Decimal] = qbo_column("money0", "UnappliedAmt")
 
     _activity_reads = ("unapplied_amt", *_Voidable._activity_reads)
+    _open_reads = ("unapplied_amt", ("doc_number", "id", "total_amt", "unapplied_amt"))
 
 
 @mirrored("SalesReceipt", "transaction", (SALES_LINES,))
@@ -296,6 +321,7 @@ class CreditMemo(_Sale, Base):
     balance: Mapped[Decimal] = qbo_column("money0", "RemainingCredit", "Balance")  # remaining credit
 
     _activity_reads = ("balance", *_Sale._activity_reads)
+    _open_reads = ("balance", ("doc_number", "id", "total_amt", "balance"))
 
 
 @mirrored("RefundReceipt", "transaction", (SALES_LINES,))

@@ -173,7 +173,7 @@ def _documents(conn: sa.Connection, model: Any, entity: str, realm_id: str, as_o
     voided = Invoice.voided if model is Invoice else sa.false()
     cols = (model.id, model.customer_id, model.doc_number, raw.col(model.txn_date), due,
             raw.col(model.total_amt), raw.col(model.balance), voided)
-    cond = [model.txn_date <= as_of, model.customer_id.is_not(None), model.balance != 0]
+    cond = [model.txn_date <= as_of, model.customer_id.is_not(None), model.is_open()]
     if model is Invoice:
         cond.append(Invoice.voided.is_(False))
     if customer_ids is None:
@@ -207,7 +207,7 @@ def _payments(conn: sa.Connection, realm_id: str, as_of: date, early: dict[str, 
     raw = Raw(conn)
     cols = (Payment.id, Payment.customer_id, Payment.doc_number, raw.col(Payment.txn_date),
             raw.col(Payment.total_amt), raw.col(Payment.unapplied_amt))
-    cond = [Payment.txn_date <= as_of, Payment.customer_id.is_not(None), Payment.unapplied_amt != 0]
+    cond = [Payment.txn_date <= as_of, Payment.customer_id.is_not(None), Payment.is_open()]
     rows: list[Any] = []
     if customer_ids is None:
         rows += conn.execute(sa.select(*cols).where(whole_realm(conn, Payment.realm_id, realm_id), *cond))

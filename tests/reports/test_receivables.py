@@ -172,6 +172,48 @@ def test_postgresql_groups_once_not_once_per_row_in_every_report(db_url: str) ->
             assert plan is not None and not _loops_over_aggregate(plan[0]["Plan"]), statement_
 
 
+
+def test_open_items_are_read_from_the_open_rows_alone(db_url: str) -> None:
+    """A/R reports read what is open, not a company's whole history: on SQLite the open-item reads
+    (company-wide for aging and dunning, one customer's for a statement) walk only
+    ``ix_<table>_open``, the partial index of the rows with something open, and never the table."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's plans; PostgreSQL chooses by its statistics")
+    from qbsync.campaigns import dunning
+    from qbsync.reports import aging
+
+    c = CacheBuilder(db_url)
+    for k in range(3):
+        c.customer(str(k), f"Customer {k}")
+    for n in range(30):
+        day = date(2025, 1, 1) + timedelta(days=n)
+        inv = c.invoice(str(n % 3), day, "10.00", due=day + timedelta(days=30))
+        if n % 2:
+            c.pay(str(n % 3), day + timedelta(days=5), (inv, "10.00"))
+    c.credit_memo("1", date(2025, 2, 1), "3.00")
+    c.pay("2", date(2025, 2, 2), unapplied="4.00")
+    captured: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement_: str, params: Any, context: Any, many: bool) -> None:
+        captured.append((statement_, params))
+
+    sa.event.listen(c.engine, "before_cursor_execute", keep)
+    report = aging.aging(c.engine, c.realm_id, AS_OF)
+    dunning.dunning(c.engine, c.realm_id, AS_OF)
+    statement.statement(c.engine, c.realm_id, "1", AS_OF)
+    sa.event.remove(c.engine, "before_cursor_execute", keep)
+    assert report.total == D("143.00")  # 15 open invoices less 3.00 and 4.00 of credit
+    open_column = {"invoices": "balance", "credit_memos": "balance", "payments": "unapplied_amt"}
+    reads = {(table, st): params for st, params in captured for table, column in open_column.items()
+             if f"FROM {table} " in st and f"{table}.{column} != 0" in st}
+    assert {table for table, _ in reads} == {"invoices", "credit_memos", "payments"}
+    assert len(reads) >= 6  # each table company-wide and for one customer
+    with c.engine.connect() as conn:
+        for (table, st), params in reads.items():
+            plan = " ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + st, params))
+            assert plan == f"SCAN {table} USING COVERING INDEX ix_{table}_open" or plan.startswith(
+                f"SEARCH {table} USING COVERING INDEX ix_{table}_open"), (st, plan)
+
 def test_statement_running_balance_matches_customer_balance(db_url: str) -> None:
     c = CacheBuilder(db_url)
     c.customer("1", "Acme Ltd", line1="1 Main St", city="Springfield", region="IL", postal="62701",
