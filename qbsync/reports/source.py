@@ -9,6 +9,7 @@ through an index that jumps about the table.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -132,7 +133,7 @@ def later_applied(conn: sa.Connection, realm_id: str, as_of: date) -> dict[tuple
 
 
 def invoice_states(conn: sa.Connection, realm_id: str, as_of: date, *,
-                   issued_from: date | None = None) -> list[InvoiceState]:
+                   issued_from: date | None = None) -> Iterator[InvoiceState]:
     """Invoices (not voided) as they stood on ``as_of``: those dated ``issued_from..as_of`` and every
     one dated earlier that was still open on ``as_of``, with what payments dated up to then paid.
     (The open ones alone: ``receivables.open_invoices``.)
@@ -181,14 +182,16 @@ def invoice_states(conn: sa.Connection, realm_id: str, as_of: date, *,
         their = {txn_id: (day, amount) for txn_id, day, amount in conn.execute(
             paid_q.where(PaymentLink.txn_id.in_([r[0] for r in found])))}
         rows += [(*r, *their.get(r[0], (None, None))) for r in found]
+    return _states(rows, later, raw)
+
+
+def _states(rows: list[Any], later: dict[str, Decimal], raw: Raw) -> Iterator[InvoiceState]:
     money, to_day = raw.money, raw.day
-    out = []
     for iid, cid, doc, txn_date, due, total, bal, _voided, last, amount in rows:
         day = to_day(txn_date)
-        out.append(InvoiceState(iid, cid or "", doc, day, to_day(due) if due is not None else day,
-                                money(total), money(bal) + later.get(iid, ZERO),
-                                None if last is None else to_day(last), money(amount)))
-    return out
+        yield InvoiceState(iid, cid or "", doc, day, to_day(due) if due is not None else day,
+                           money(total), money(bal) + later.get(iid, ZERO),
+                           None if last is None else to_day(last), money(amount))
 
 
 def last_dates(conn: sa.Connection, realm_id: str, as_of: date) -> tuple[dict[str, date], dict[str, date]]:

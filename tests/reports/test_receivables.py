@@ -61,6 +61,10 @@ def test_payment_classes(db_url: str) -> None:
     assert rows["7"].sales == D("300.00") and rows["1"].sales == D("1000.00")
     split = payments.size_split(report)
     assert [g.customers for g in split] == [2, 5, 8]
+    # a group's averages are over its paid invoices, not the mean of its customers' averages
+    assert (rows["1"].paid_invoices, rows["2"].paid_invoices, rows["3"].paid_invoices) == (10, 10, 10)
+    assert split[0].avg_days_to_pay == (rows["1"].days_to_pay_total + rows["2"].days_to_pay_total) / D(20)
+    assert split[2].avg_days_late == D(5 + 69 + 263) / 30  # the paid invoices of customers 1, 2 and 3
     # once the old debt is paid it no longer counts: it was issued before the period
     c.pay("8", date(2025, 6, 1), (old, "893.89"))
     again = payments.payments(c.engine, c.realm_id, AS_OF, YEAR)
