@@ -427,3 +427,20 @@ def test_every_kind_parameter_is_read_when_the_segment_is_defined() -> None:
     assert segments.make("v", "value_at_risk", {"min_chance": 0.25, "min_value": "10"}).params == {
         "min_chance": 0.25, "min_value": Decimal("10")}
     assert set(bad) | {"policy"} == {k for keys in segments.PARAM_KEYS.values() for k in keys}
+
+
+def test_rfm_quintile_is_the_share_strictly_worse_ties_sharing_a_score() -> None:
+    # the definition, checked value by value on values with many ties: 1 + 5 x (how many customers
+    # are strictly worse) // (how many there are), capped at 5; worse is lower for frequency and
+    # revenue, higher for recency
+    import random
+
+    rng = random.Random(7)
+    for n in (1, 2, 5, 37, 400):
+        values = [Decimal(rng.randrange(12)) / 4 for _ in range(n)]
+        up, down = rfm.quintiles(values), rfm.quintiles(values, higher_is_better=False)
+        for k, v in enumerate(values):
+            below = sum(1 for w in values if w < v)
+            above = sum(1 for w in values if w > v)
+            assert up[k] == min(5, 1 + 5 * below // n) and down[k] == min(5, 1 + 5 * above // n)
+    assert rfm.quintiles([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]) == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
