@@ -126,6 +126,18 @@ def by_edges(edges: Sequence[Any], value: Any, higher_is_better: bool = True) ->
     return 1 + above if higher_is_better else 5 - above
 
 
+class _FirstMatch(dict[tuple[int, int], str | None]):
+    """(R, FM) -> the name of the first rule matching it (None: no rule), each pair found once."""
+
+    def __init__(self, rules: Sequence[RfmRule]) -> None:
+        super().__init__()
+        self.rules = rules
+
+    def __missing__(self, key: tuple[int, int]) -> str | None:
+        found = self[key] = next((rule.name for rule in self.rules if rule.matches(*key)), None)
+        return found
+
+
 def score_all(activities: Mapping[str, CustomerActivity], as_of: date,
               config: RfmConfig = RfmConfig()) -> dict[str, RfmScore]:
     """RFM of every customer with at least one purchase by ``as_of``; pure."""
@@ -138,9 +150,7 @@ def score_all(activities: Mapping[str, CustomerActivity], as_of: date,
           else quintiles(rec, False))
     fs = [by_edges(config.frequency_edges, v) for v in freq] if config.frequency_edges else quintiles(freq)
     ms = [by_edges(config.monetary_edges, v) for v in mon] if config.monetary_edges else quintiles(mon)
-    # the first rule matching each of the 25 (R, FM) pairs, found once
-    segments = {(r, fm): next((rule.name for rule in config.rules if rule.matches(r, fm)), None)
-                for r in range(1, 6) for fm in range(1, 6)}
+    segments = _FirstMatch(config.rules)
     out: dict[str, RfmScore] = {}
     for a, days, count, revenue, r, f, m in zip(buyers, rec, freq, mon, rs, fs, ms, strict=True):
         fm = (f + m + 1) // 2  # (F + M) / 2 rounded half up

@@ -76,7 +76,6 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
     fresh.dispose()
 
 
-
 def _index_definitions(url: str) -> dict[str, str]:
     """Every index as the database itself prints it, partial indexes' conditions included (Alembic's
     comparison does not look at those)."""

@@ -444,3 +444,40 @@ def test_rfm_quintile_is_the_share_strictly_worse_ties_sharing_a_score() -> None
             above = sum(1 for w in values if w > v)
             assert up[k] == min(5, 1 + 5 * below // n) and down[k] == min(5, 1 + 5 * above // n)
     assert rfm.quintiles([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]) == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+
+
+def test_rfm_scores_follow_the_definition_for_every_buyer() -> None:
+    # R from days since the last purchase (fewer is better), F from purchases, M from revenue (equal
+    # amounts written differently are one value), FM = (F + M) / 2 rounded half up, the segment the
+    # first rule matching (R, FM); customers with no purchase by as_of are left out
+    import random
+
+    rng = random.Random(11)
+
+    def score(values: list[Any], v: Any, higher_is_better: bool) -> int:
+        worse = sum(1 for w in values if (w < v if higher_is_better else w > v))
+        return min(5, 1 + 5 * worse // len(values))
+
+    for n in (1, 3, 40, 250):
+        acts = {}
+        for i in range(n):
+            last = AS_OF - timedelta(days=rng.randrange(400)) if rng.random() > 0.1 else None
+            revenue = Decimal(rng.randrange(-3, 20)).scaleb(-rng.randrange(3)) * 100  # 1E+2, 100.0, ...
+            acts[str(i)] = _act(str(i), last, rng.randrange(0, 9), str(revenue))
+        acts["later"] = _act("later", AS_OF + timedelta(days=3), 4, "50")  # bought after as_of only
+        scores = rfm.score_all(acts, AS_OF)
+        buyers = [a for a in acts.values() if a.last_purchase is not None and a.last_purchase <= AS_OF]
+        assert sorted(scores) == sorted(a.customer_id for a in buyers)
+        days = [(AS_OF - a.last_purchase).days for a in buyers if a.last_purchase]
+        counts = [max(1, a.txn_count) for a in buyers]
+        revenue_ = [a.lifetime_revenue for a in buyers]
+        for a, d, k, m in zip(buyers, days, counts, revenue_, strict=True):
+            s = scores[a.customer_id]
+            want = (score(days, d, False), score(counts, k, True), score(revenue_, m, True))
+            assert (s.r, s.f, s.m) == want
+            assert s.fm == int((Decimal(s.f + s.m) / 2).to_integral_value(rounding="ROUND_HALF_UP"))
+            assert s.segment == next(r.name for r in rfm.DEFAULT_RULES if r.matches(s.r, s.fm))
+    # scores outside 1-5 from edges built in code (not four of them) get no segment rather than failing
+    five = rfm.RfmConfig(recency_edges=(1, 2, 3, 4, 5))
+    odd = rfm.score_all({"1": _act("1", AS_OF - timedelta(days=10), 1, "10")}, AS_OF, five)
+    assert odd["1"].r == 0 and odd["1"].segment is None
