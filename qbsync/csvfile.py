@@ -88,6 +88,11 @@ class Phone:
 
 def cell(value: Any, audience: Audience = SPREADSHEET) -> str:
     """One value as the text of a cell for ``audience``."""
+    kind = type(value)
+    if kind is str:  # the commonest first: text, made inert for a spreadsheet
+        return neutralise(value) if audience is SPREADSHEET else value
+    if kind is SafeCell:
+        return value
     if value is None:
         return ""
     if isinstance(value, SafeCell):

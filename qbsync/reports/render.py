@@ -7,6 +7,7 @@ and nowhere else. JSON carries money as strings ("1234.50") so no reader turns i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -26,23 +27,36 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _plain(value: Any, kind: Kind) -> Any:
-    """A JSON-able, rounded value (money and shares as strings, dates ISO)."""
-    if value is None:
-        return None
-    if kind == "money":
-        return str(money(Decimal(value)))
-    if kind == "share":
-        return str(Decimal(value).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
-    if kind == "number":
-        return str(Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-    if kind == "int":
-        return int(value)
+def _money_text(value: Any) -> str:
+    return str(money(value if isinstance(value, Decimal) else Decimal(value)))
+
+
+def _share_text(value: Any) -> str:
+    return str(Decimal(value).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+
+
+def _number_text(value: Any) -> str:
+    return str(Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def _other(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+#: how each kind of column is written out (a value that is not None); any other kind: ``_other``
+_PLAIN: dict[str, Callable[[Any], Any]] = {"money": _money_text, "share": _share_text, "number": _number_text,
+                                           "int": int}
+
+
+def _plain(value: Any, kind: Kind) -> Any:
+    """A JSON-able, rounded value (money and shares as strings, dates ISO)."""
+    if value is None:
+        return None
+    return _PLAIN.get(kind, _other)(value)
 
 
 def _shown(value: Any, kind: Kind) -> str:
@@ -95,18 +109,25 @@ def shown(value: Any, kind: Kind) -> str:
     return _shown(value, kind)
 
 
-def _csv_value(value: Any, kind: Kind) -> Any:
-    plain = _plain(value, kind)
-    if kind in ("money", "share", "number", "int", "date") and plain is not None:
-        return SafeCell(str(plain))  # our own formatting, e.g. "-12.50": not user text
-    return plain
+#: kinds whose cells qbsync formats itself (e.g. "-12.50"): written as they are, not as user text
+_OWN_FORMAT = frozenset({"money", "share", "number", "int", "date"})
+
+
+def _csv_cell(kind: Kind) -> Callable[[Any], Any]:
+    """The converter of a column's values to CSV cells, chosen once per column (not per cell: a
+    100,000-line statement has 1.8 million cells)."""
+    plain = _PLAIN.get(kind, _other)
+    if kind in _OWN_FORMAT:
+        return lambda value: None if value is None else SafeCell(str(plain(value)))
+    return lambda value: None if value is None else plain(value)
 
 
 def csv_rows(table: Table) -> tuple[list[str], list[list[Any]]]:
     header = [c.title for c in table.columns]
-    rows = [[_csv_value(row.get(c.key), c.kind) for c in table.columns] for row in table.rows]
+    cells = [(c.key, _csv_cell(c.kind)) for c in table.columns]
+    rows = [[to_cell(row.get(key)) for key, to_cell in cells] for row in table.rows]
     if table.totals:
-        rows.append([_csv_value(table.totals.get(c.key), c.kind) for c in table.columns])
+        rows.append([to_cell(table.totals.get(key)) for key, to_cell in cells])
     return header, rows
 
 
