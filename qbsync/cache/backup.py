@@ -34,7 +34,8 @@ def _sqlite_path(engine: sa.Engine) -> Path:
         raise CacheError(
             f"qbsync backs up SQLite caches only; this cache is {engine.dialect.name}",
             hint=(f"use PostgreSQL's tools: `pg_dump --format=custom --file=PATH '{url.database}'` "
-                  "(and `pg_restore --clean --dbname=... PATH` to restore); schedule it like any "
+                  "(and `pg_restore --clean --dbname=... PATH`, then `vacuumdb --analyze-only`, to "
+                  "restore: a restored database has no planner statistics); schedule it like any "
                   "database backup, ideally right after a sync"))
     db = engine.url.database
     if not db or db == ":memory:":

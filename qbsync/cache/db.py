@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,6 +80,19 @@ def make_engine(url: str, **kw: Any) -> sa.Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def refresh_statistics(engine: sa.Engine, tables: Iterable[str]) -> None:
+    """On PostgreSQL, ``ANALYZE`` ``tables``: its planner chooses by statistics, and a table just
+    filled has none until autovacuum gets to it (a minute or more). Meanwhile it plans as for a few
+    rows: nested loops that re-read a whole table per row (a review measured the journal lines
+    against their entries at 116 ms for 1,000 entries, 346 ms for 2,000; an earlier join 294 s for
+    6,000 transactions). SQLite plans by its indexes, without statistics: nothing to do."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        for table in dict.fromkeys(tables):
+            conn.execute(sa.text(f'ANALYZE "{table}"'))
 
 
 def create_schema(engine: sa.Engine) -> None:
