@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -166,10 +167,15 @@ class _Run:
         self._tally(stats, req0, thr0, ret0, by0, began)
         self.store.record_requests(self._per_entity(), self.summary.requests)
         if self.summary.full:
-            # tables a full pass has just filled: the reports that run next (a cron job's, the demo's)
-            # are planned with statistics on PostgreSQL, not as for a few rows
-            refresh_statistics(self.store.engine, [table for e in self.summary.full for table in
-                                             (ENTITIES[e].table, *(c.table for c in ENTITIES[e].children))])
+            # tables a full pass has just filled (its line tables hold at least as many rows): the
+            # reports that run next (a cron job's, the demo's) are planned with statistics on
+            # PostgreSQL, not as for a few rows
+            written: Counter[str] = Counter()
+            for e in self.summary.full:
+                rows = self.summary.entities[e].fetched if e in self.summary.entities else 0
+                for table in (ENTITIES[e].table, *(c.table for c in ENTITIES[e].children)):
+                    written[table] += rows  # sales lines come from several entities
+            refresh_statistics(self.store.engine, written)
         self.summary.cursor = self.t_run
         return self.summary
 

@@ -380,3 +380,12 @@ def test_a_full_pass_leaves_statistics_for_the_reports_that_follow(engine: sa.En
     after = analyzed()
     assert after["customers"] == 60 and after["invoices"] == 90 and after["payments"] == 30
     assert after["payment_links"] == 30 and after["sales_lines"] == 90
+
+
+def test_statistics_are_gathered_where_missing_or_stale_only() -> None:
+    # autovacuum's own threshold: 50 rows and a tenth of the table; never gathered (-1): always
+    from qbsync.cache.db import stale_statistics
+
+    written = {"invoices": 900, "sales_lines": 2_000, "payments": 40, "customers": 110, "items": 0}
+    known = {"invoices": 10_000.0, "sales_lines": 12_000.0, "payments": -1.0, "customers": 600.0}
+    assert stale_statistics(written, known) == ["sales_lines", "payments", "items"]
