@@ -95,8 +95,6 @@ def cell(value: Any, audience: Audience = SPREADSHEET) -> str:
         return value
     if value is None:
         return ""
-    if isinstance(value, SafeCell):
-        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | Decimal):

@@ -149,7 +149,7 @@ def invoice_states(conn: sa.Connection, realm_id: str, as_of: date, *,
     cond = [Invoice.voided.is_(False), Invoice.txn_date <= as_of, Invoice.customer_id.is_not(None),
             whole_realm(conn, Invoice.realm_id, realm_id)]
     if issued_from is not None:
-        cond.append(sa.or_(Invoice.txn_date >= issued_from, Invoice.balance != 0))
+        cond.append(sa.or_(Invoice.txn_date >= issued_from, Invoice.is_open()))
     # what payments dated up to as_of applied to each invoice, and the last one's date
     paid_q = (sa.select(PaymentLink.txn_id, sa.func.max(raw.col(Payment.txn_date)).label("last"),
                         sa.func.sum(raw.col(PaymentLink.amount)).label("amount"))

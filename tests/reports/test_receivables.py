@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -136,6 +138,20 @@ def test_open_invoices_on_a_date_agree_with_every_invoice_read(db_url: str) -> N
                     for i, s in every.items() if s.balance}
 
 
+@contextmanager
+def _sent(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    """Every (statement, parameters) sent to ``engine`` inside the block."""
+    captured: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement_: str, params: Any, context: Any, many: bool) -> None:
+        captured.append((statement_, params))
+
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    try:
+        yield captured
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
+
 def _loops_over_aggregate(node: dict[str, Any]) -> bool:
     """Whether a PostgreSQL plan node (EXPLAIN's JSON) runs an aggregate on the inner side of a
     nested loop, that is once per outer row."""
@@ -172,21 +188,15 @@ def test_postgresql_groups_once_not_once_per_row_in_every_report(db_url: str) ->
             c.receipt(cid, date(2025, 2, 1) + timedelta(days=n), "5.00")
         if n % 9 == 0:
             c.credit_memo(cid, date(2025, 2, 1) + timedelta(days=n), "3.00")
-    captured: list[tuple[str, Any]] = []
-
-    def keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        captured.append((statement, params))
-
-    sa.event.listen(c.engine, "before_cursor_execute", keep)
-    report = payments.payments(c.engine, c.realm_id, AS_OF, YEAR)
-    aging.aging(c.engine, c.realm_id, AS_OF)
-    best.best(c.engine, c.realm_id, AS_OF, YEAR)
-    cross.cross(c.engine, c.realm_id, AS_OF, YEAR)
-    cross.cross(c.engine, c.realm_id, AS_OF, YEAR, "class")
-    statement.statement(c.engine, c.realm_id, "1", AS_OF)
-    baddebt.baddebt(c.engine, c.realm_id, AS_OF)
-    dunning.dunning(c.engine, c.realm_id, AS_OF)
-    sa.event.remove(c.engine, "before_cursor_execute", keep)
+    with _sent(c.engine) as captured:
+        report = payments.payments(c.engine, c.realm_id, AS_OF, YEAR)
+        aging.aging(c.engine, c.realm_id, AS_OF)
+        best.best(c.engine, c.realm_id, AS_OF, YEAR)
+        cross.cross(c.engine, c.realm_id, AS_OF, YEAR)
+        cross.cross(c.engine, c.realm_id, AS_OF, YEAR, "class")
+        statement.statement(c.engine, c.realm_id, "1", AS_OF)
+        baddebt.baddebt(c.engine, c.realm_id, AS_OF)
+        dunning.dunning(c.engine, c.realm_id, AS_OF)
     assert sum(r.paid_amount for r in report.rows) == D("400.00")
     selects = [(st, params) for st, params in captured if st.lstrip().upper().startswith(("SELECT", "WITH"))]
     assert len(selects) > 40
@@ -215,16 +225,10 @@ def test_open_items_are_read_from_the_open_rows_alone(db_url: str) -> None:
             c.pay(str(n % 3), day + timedelta(days=5), (inv, "10.00"))
     c.credit_memo("1", date(2025, 2, 1), "3.00")
     c.pay("2", date(2025, 2, 2), unapplied="4.00")
-    captured: list[tuple[str, Any]] = []
-
-    def keep(conn: Any, cursor: Any, statement_: str, params: Any, context: Any, many: bool) -> None:
-        captured.append((statement_, params))
-
-    sa.event.listen(c.engine, "before_cursor_execute", keep)
-    report = aging.aging(c.engine, c.realm_id, AS_OF)
-    dunning.dunning(c.engine, c.realm_id, AS_OF)
-    statement.statement(c.engine, c.realm_id, "1", AS_OF)
-    sa.event.remove(c.engine, "before_cursor_execute", keep)
+    with _sent(c.engine) as captured:
+        report = aging.aging(c.engine, c.realm_id, AS_OF)
+        dunning.dunning(c.engine, c.realm_id, AS_OF)
+        statement.statement(c.engine, c.realm_id, "1", AS_OF)
     assert report.total == D("143.00")  # 15 open invoices less 3.00 and 4.00 of credit
     open_column = {"invoices": "balance", "credit_memos": "balance", "payments": "unapplied_amt"}
     reads = {(table, st): params for st, params in captured for table, column in open_column.items()
