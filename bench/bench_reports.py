@@ -4,14 +4,19 @@
                                   [--dir DIR] [--reuse] [--steps aging,payments,...]
 
 For each size (customers:transactions) it builds a SQLite cache (or reuses one in ``--dir``). Then,
-``--rounds`` times, for every size in turn, it runs every step in a child process
-(``bench/report_steps.py``) with this checkout's code and with the code of ``--against`` (exported
-by ``git archive``; default: the revision before the reports rework), alternating, and keeps each
-step's fastest run: both sizes are measured through the whole run, so a machine that slows down
-midway weighs on both alike. It prints per size the
-wall and CPU seconds of both and their ratio, then per step how time grew from the smallest size to
-the largest for both (linear: x10 for ten times the data). CPU seconds are steadier than wall
-seconds on a shared machine; both are printed, with the load average.
+``--rounds`` times, it runs each step in a fresh child process (``bench/report_steps.py``), as a
+user runs each report with its own ``qbsync`` command: for every step in turn, with this checkout's
+code and with the code of ``--against`` (exported by ``git archive``; default: the revision before
+the reports rework), at every size one right after the other. It keeps each step's fastest run. It
+prints per size the wall and CPU seconds of both and their ratio, then per step how time grew from
+the smallest size to the largest for both (linear: x10 for ten times the data): the ratio of the
+fastest runs, and the median over the rounds of each round's ratio (the two sizes of a round ran
+seconds apart, under the same load). CPU seconds are steadier than wall seconds on a shared
+machine; both are printed, with the load average.
+
+(Until session 10 one child per size and round ran every step after the others, the two sizes of a
+step minutes apart: the load moved between them, and a step ran after whatever the steps before it
+had left in the process, so the same code's growth moved by 1-2 from run to run.)
 
 The data: invoices (85 % paid, half of those with a linked payment), sales receipts, 1-3 sales
 lines each with classes and locations, and a bookkeeper's everyday extras drawn from their own
@@ -26,6 +31,7 @@ import json
 import os
 import platform
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -256,15 +262,18 @@ def main() -> None:
             engine.dispose()
             took = time.perf_counter() - t0
             print(f"built {customers:,} customers / ~{txns:,} transactions in {took:.0f} s")
-    # each round runs every size, so that the machine's drift over the run (other tenants, memory
-    # bandwidth) falls on both sizes alike instead of on whichever was measured last
+    # each step in its own process, both sizes of it one right after the other: the machine's drift
+    # over the run (other tenants, memory bandwidth) falls on both sizes of a step alike
     loads: dict[int, list[float]] = {customers: [] for customers, _ in sizes}
+    rounds: dict[tuple[int, str, str], list[float]] = {}
     for _ in range(args.rounds):
-        for customers, _txns in sizes:
-            loads[customers].append(os.getloadavg()[0])
+        for step in steps:
             for label, code in (("old", old_code), ("new", new_code)):
-                for step, t in _child(code, urls[customers], steps).items():
+                for customers, _txns in sizes:
+                    loads[customers].append(os.getloadavg()[0])
+                    t = _child(code, urls[customers], [step])[step]
                     key = (customers, label, step)
+                    rounds.setdefault(key, []).append(t["cpu"])
                     if key not in best or t["cpu"] < best[key]["cpu"]:
                         best[key] = t
     for customers, txns in sizes:
@@ -278,15 +287,18 @@ def main() -> None:
                   f"{o['cpu']:8.2f} {n['cpu']:8.2f} {n['cpu'] / max(o['cpu'], 1e-9):8.2f}")
     if len(sizes) > 1:
         small, large = sizes[0][0], sizes[-1][0]
-        print(f"\ngrowth from {small:,} to {large:,} customers (x{large / small:g} the data): CPU (wall)")
-        print(f"{'step':18} {'old':>15} {'new':>15}")
+        print(f"\ngrowth from {small:,} to {large:,} customers (x{large / small:g} the data): CPU of the "
+              f"fastest runs (wall), and the median of the rounds' CPU ratios")
+        print(f"{'step':18} {'old':>23} {'new':>23}")
         for step in steps:
             cells = []
             for label in ("old", "new"):
                 a, b = best[(small, label, step)], best[(large, label, step)]
                 cpu, wall = b["cpu"] / max(a["cpu"], 1e-9), b["wall"] / max(a["wall"], 1e-9)
-                cells.append(f"x{cpu:5.1f} (x{wall:5.1f})")
-            print(f"{step:18} {cells[0]:>15} {cells[1]:>15}")
+                paired = statistics.median(y / max(x, 1e-9) for x, y in zip(
+                    rounds[(small, label, step)], rounds[(large, label, step)], strict=True))
+                cells.append(f"x{cpu:5.1f} (x{wall:5.1f}) x{paired:5.1f}")
+            print(f"{step:18} {cells[0]:>23} {cells[1]:>23}")
 
 
 if __name__ == "__main__":
