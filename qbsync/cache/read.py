@@ -1,10 +1,13 @@
-"""Reading many cache rows fast: raw driver values turned into dates and money once, ids in chunks.
+"""Reading many cache rows fast: raw driver values turned into dates and money, ids in chunks.
 
 Rules and reports read hundreds of thousands of rows; SQLAlchemy's per-value conversion of ``Money``
-(a Decimal division) and of SQLite's ISO dates costs more than the query. Columns wrapped in
-``Raw.col`` come back as the driver returns them (integer cents and ISO text on SQLite, Decimal and
-date on PostgreSQL); ``Raw.money`` and ``Raw.day`` give the values the column types would, from a
-memo, so the results stay identical (two-place Decimals) at a fraction of the cost.
+and of SQLite's ISO dates costs more than the query. Columns wrapped in ``Raw.col`` come back as the
+driver returns them (integer cents and ISO text on SQLite, Decimal and date on PostgreSQL);
+``Raw.money`` and ``Raw.day`` give the values the column types would, so the results stay identical
+(two-place Decimals) at a fraction of the cost. Days come from a memo (a company has a few thousand
+distinct dates); amounts are converted each time (``types.from_cents``), as a memo of them grows
+with the company: at 100,000 customers 200,000 distinct amounts, and a look-up in a memo that size
+misses the CPU's caches and costs as much as the conversion it saves.
 """
 
 from __future__ import annotations
@@ -18,12 +21,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from qbsync.cache.types import CENT
+from qbsync.cache.types import CENT, from_cents
 
 ZERO = Decimal("0.00")
 #: ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 CHUNK = 500
-_MEMO = 200_000  # distinct amounts remembered: enough for any company, bounded for a huge one
 
 
 @contextmanager
@@ -70,7 +72,6 @@ class Raw:
         dialect = source if isinstance(source, str) else source.dialect.name
         self.sqlite = dialect == "sqlite"
         self._days = _DayMemo()
-        self._money: dict[Any, Decimal] = {}
 
     @staticmethod
     def col(column: Any) -> Any:
@@ -97,22 +98,16 @@ class Raw:
         return day.isoformat() if self.sqlite else day
 
     def money(self, raw: int | Decimal | None) -> Decimal:
+        """An amount as the ``Money`` column type gives it; ZERO for NULL (no rows)."""
         if raw is None:
             return ZERO
-        found = self._money.get(raw)
-        if found is None:
-            # scaleb keeps it exact: 12345 cents -> Decimal("123.45"), 0 -> Decimal("0.00")
-            found = Decimal(int(raw)).scaleb(-2) if self.sqlite else Decimal(raw).quantize(CENT)
-            if len(self._money) < _MEMO:
-                self._money[raw] = found
-        return found
+        return from_cents(int(raw)) if self.sqlite else Decimal(raw).quantize(CENT)
 
     def total(self, raw: int | Decimal | None) -> Decimal | None:
-        """A sum as ``money`` gives it, None for NULL (no rows), without the memo: sums seldom repeat,
-        and a memo of 100,000s of them would cost more than it saves."""
+        """A sum as ``money`` gives it, None for NULL (no rows)."""
         if raw is None:
             return None
-        return Decimal(int(raw)).scaleb(-2) if self.sqlite else Decimal(raw).quantize(CENT)
+        return from_cents(int(raw)) if self.sqlite else Decimal(raw).quantize(CENT)
 
     def cents(self, raw: int | Decimal | None) -> int:
         """An amount in integer cents (0 for NULL), for exact sums in ints rather than Decimals."""

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from qbsync.cache.models import Department, QboClass, SalesLine
 from qbsync.cache.read import Raw, bulk
+from qbsync.cache.types import from_cents
 from qbsync.errors import InputError
 from qbsync.reports import sales
 from qbsync.reports.source import ZERO, Period, customer_names
@@ -72,14 +73,14 @@ def share_out(total: Decimal, parts: dict[str, Decimal]) -> dict[str, Decimal] |
     if all(c == int(c) for c in scaled.values()):
         shares = share_cents(cents, {k: int(c) for k, c in scaled.items()})
         assert shares is not None
-        return {k: Decimal(v) / 100 for k, v in shares.items()}
+        return {k: from_cents(v) for k, v in shares.items()}
     keys = sorted(parts)
     exact = {k: Fraction(cents) * Fraction(parts[k]) / Fraction(weight) for k in keys}
     out = {k: math.floor(v) for k, v in exact.items()}
     left = cents - sum(out.values())
     for k in sorted(keys, key=lambda k: -(exact[k] - out[k]))[:left]:
         out[k] += 1
-    return {k: Decimal(v) / 100 for k, v in out.items()}
+    return {k: from_cents(v) for k, v in out.items()}
 
 
 def share_cents(total: int, parts: dict[str, int]) -> dict[str, int] | None:
@@ -179,7 +180,7 @@ def _class_cells(rows: Iterable[Any], raw: Raw) -> dict[str, dict[str, Decimal]]
             shares = {header or NONE_KEY: total}
         for key, value in shares.items():
             cell[key] = cell.get(key, 0) + value
-    return {cid: {k: Decimal(v).scaleb(-2) for k, v in cell.items()} for cid, cell in totals.items()}
+    return {cid: {k: from_cents(v) for k, v in cell.items()} for cid, cell in totals.items()}
 
 
 @bulk()

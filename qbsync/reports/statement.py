@@ -34,6 +34,7 @@ from qbsync.cache import ledger
 from qbsync.cache.mapping import DELETED_SUFFIX, plain_name
 from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment, SalesReceipt
 from qbsync.cache.read import Raw, bulk
+from qbsync.cache.types import CENT, from_cents
 from qbsync.errors import InputError
 from qbsync.reports import aging as aging_mod
 from qbsync.reports.receivables import KIND_TITLES, OpenItem, open_items
@@ -293,8 +294,8 @@ def _money(value: Any) -> Decimal:
     if value is None:
         return ZERO
     if isinstance(value, int):
-        return Decimal(value).scaleb(-2)
-    return Decimal(value).quantize(Decimal("0.01"))
+        return from_cents(value)
+    return Decimal(value).quantize(CENT)
 
 
 def _sorted(lines: Iterable[StatementLine]) -> list[StatementLine]:

@@ -96,3 +96,23 @@ def test_a_sqlite_cache_is_read_through_a_memory_map(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA mmap_size").scalar_one() >= 1 << 30
     engine.dispose()
+
+
+@pytest.mark.parametrize("cents", [0, 1, -5, 99, 100, 12345, -12345, 10**15 + 7])
+def test_amounts_read_raw_are_the_money_columns_values_to_the_digit(cents: int) -> None:
+    """An amount read raw (integer cents on SQLite) comes out as the Money column gives it: the same
+    two-place Decimal, digits and exponent (a report printing ``1.5`` for ``1.50`` would show it)."""
+    from decimal import Decimal
+
+    from sqlalchemy.dialects import sqlite
+
+    from qbsync.cache.read import Raw
+    from qbsync.cache.types import Money
+
+    expected = Decimal(cents) / 100
+    column = Money().process_result_value(cents, sqlite.dialect())
+    read = Raw("sqlite").money(cents)
+    assert column is not None
+    for value in (column, read, Raw("sqlite").total(cents)):
+        assert value == expected and str(value) == f"{expected:.2f}"
+        assert value.as_tuple().exponent == -2
