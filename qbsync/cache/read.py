@@ -105,9 +105,7 @@ class Raw:
 
     def total(self, raw: int | Decimal | None) -> Decimal | None:
         """A sum as ``money`` gives it, None for NULL (no rows)."""
-        if raw is None:
-            return None
-        return from_cents(int(raw)) if self.sqlite else Decimal(raw).quantize(CENT)
+        return None if raw is None else self.money(raw)
 
     def cents(self, raw: int | Decimal | None) -> int:
         """An amount in integer cents (0 for NULL), for exact sums in ints rather than Decimals."""

@@ -34,7 +34,6 @@ from qbsync.cache import ledger
 from qbsync.cache.mapping import DELETED_SUFFIX, plain_name
 from qbsync.cache.models import CreditMemo, Customer, Invoice, Payment, SalesReceipt
 from qbsync.cache.read import Raw, bulk
-from qbsync.cache.types import CENT, from_cents
 from qbsync.errors import InputError
 from qbsync.reports import aging as aging_mod
 from qbsync.reports.receivables import KIND_TITLES, OpenItem, open_items
@@ -217,7 +216,7 @@ def _ar_lines(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
     """A/R transactions dated start..end of ``members`` (None: every customer); with ``receipts``,
     sales receipts too (a customer's history, not a statement)."""
     out: list[StatementLine] = []
-    raw = Raw(conn)  # dates and money converted once per distinct value: a big customer has 100,000s
+    raw = Raw(conn)  # raw dates and money, converted cheaply: a big customer has 100,000s of lines
     money, to_day, no_day = raw.money, raw.day, raw.maybe_day
     for model, entity, sign in _AR_MODELS + (_RECEIPTS if receipts else ()):
         due = raw.col(model.due_date) if model is Invoice else sa.null()
@@ -268,10 +267,11 @@ def _opening(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
              before: date) -> dict[str, Decimal]:
     """Each customer's A/R balance at the end of the day before ``before`` (sum of what was posted)."""
     out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    raw = Raw(conn)
     for model, _entity, sign in _AR_MODELS:
         cond = [model.txn_date < before, model.customer_id.is_not(None)]
         queries = []
-        total = sa.func.sum(model.total_amt)
+        total = sa.func.sum(raw.col(model.total_amt))
         if members is None:
             # the covering (realm, customer, date, total_amt ...) index, read in its order: no table rows
             queries.append(sa.select(model.customer_id, total).where(model.realm_id == realm_id, *cond)
@@ -282,20 +282,11 @@ def _opening(conn: sa.Connection, realm_id: str, members: Sequence[str] | None,
                         .group_by(model.customer_id) for part in chunked(list(members))]
         for q in queries:
             for cid, amount in conn.execute(q):
-                out[cid] += sign * _money(amount)
+                out[cid] += sign * raw.money(amount)
     for line in _journal_lines(conn, realm_id, members, {}):
         if line.txn_date < before:
             out[line.customer_id] += line.amount
     return dict(out)
-
-
-def _money(value: Any) -> Decimal:
-    """A SUM as the driver returns it (integer cents on SQLite when untyped) as Decimal."""
-    if value is None:
-        return ZERO
-    if isinstance(value, int):
-        return from_cents(value)
-    return Decimal(value).quantize(CENT)
 
 
 def _sorted(lines: Iterable[StatementLine]) -> list[StatementLine]:
